@@ -1,0 +1,287 @@
+/*
+ * client.c - the ipc_client: connecting, the handshake, fork detection, and
+ * the request/reply call every operation is built on.  Also the server-wide
+ * operations (introspection, unlink).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static const char *default_path(char *buf, size_t size)
+{
+	const char *env = getenv("IPCD_SOCKET"), *xdg;
+
+	if (env && *env)
+		return env;
+	if (geteuid() == 0)
+		return "/run/ipcd/ipcd.sock";
+	xdg = getenv("XDG_RUNTIME_DIR");
+	if (!xdg || !*xdg)
+		return NULL;
+	snprintf(buf, size, "%s/ipcd.sock", xdg);
+	return buf;
+}
+
+int client_wait_ms(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return -1;
+	if (timeout_ms > INT32_MAX - CLIENT_REPLY_GRACE_MS)
+		return INT32_MAX;
+	return timeout_ms + CLIENT_REPLY_GRACE_MS;
+}
+
+void client_drop(ipc_client *c)
+{
+	/* Only this process's descriptor: a forked parent's socket is untouched. */
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->in.start = c->in.end = 0;
+	c->reply_frame = 0;
+	for (size_t i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	c->nfds = 0;
+}
+
+/* Connect and shake hands; c->fd is -1 on entry. */
+static int client_open(ipc_client *c)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc = io_connect(c->path, &c->fd);
+
+	if (rc < 0) {
+		snprintf(c->errmsg, sizeof c->errmsg, "cannot connect to %s", c->path);
+		c->fd = -1;
+		return rc;
+	}
+	c->pid = getpid();
+	c->gen++;
+	pk = client_req(c, IPC_OP_HELLO, 3);
+	msgpack_pack_uint32(pk, IPC_PROTO_VERSION);
+	msgpack_pack_uint64(pk, (uint64_t)c->pid);
+	proto_pack_cstr(pk, c->name);
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc < 0) {
+		client_drop(c);
+		return rc;
+	}
+	if (rep.nres >= 4 && rep.res[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		c->max_message = rep.res[3].via.u64;
+	client_done(c);
+	return 0;
+}
+
+int client_ready(ipc_client *c)
+{
+	if (c->fd >= 0 && c->pid != getpid())
+		client_drop(c);
+	if (c->fd >= 0)
+		return 0;
+	return client_open(c);
+}
+
+msgpack_packer *client_req(ipc_client *c, unsigned op, unsigned nargs)
+{
+	static const char zero[IPC_FRAME_HEADER];
+
+	c->req.size = 0;
+	msgpack_sbuffer_write(&c->req, zero, sizeof zero);
+	if (++c->next_id == 0)
+		c->next_id = 1;
+	c->req_id = c->next_id;
+	msgpack_pack_array(&c->pk, 2 + nargs);
+	msgpack_pack_uint32(&c->pk, op);
+	msgpack_pack_uint32(&c->pk, c->req_id);
+	return &c->pk;
+}
+
+void client_done(ipc_client *c)
+{
+	c->in.start += c->reply_frame;
+	c->reply_frame = 0;
+}
+
+static void set_errmsg(ipc_client *c, const char *msg, size_t len)
+{
+	if (len >= sizeof c->errmsg)
+		len = sizeof c->errmsg - 1;
+	memcpy(c->errmsg, msg, len);
+	c->errmsg[len] = '\0';
+}
+
+int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
+		struct proto_reply *rep)
+{
+	size_t body = c->req.size - IPC_FRAME_HEADER + tlen;
+	int rc;
+
+	c->errmsg[0] = '\0';
+	if (c->fd < 0)
+		return -ENOTCONN;
+	if (body > IPC_FRAME_HARD_MAX)
+		return -EMSGSIZE;
+	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)body);
+	rc = io_send(c->fd, c->req.data, c->req.size, tail, tlen, wait_ms);
+	while (rc == 0) {
+		const char *frame;
+		uint32_t len;
+
+		rc = io_read_frame(c, wait_ms, &frame, &len);
+		if (rc < 0)
+			break;
+		c->reply_frame = IPC_FRAME_HEADER + len;
+		if (proto_decode_reply(frame, len, &c->reply, rep) < 0) {
+			rc = -EPROTO;
+			break;
+		}
+		if (rep->id == c->req_id) {
+			if (rep->status < 0) {
+				set_errmsg(c, rep->msg, rep->msglen);
+				client_done(c);
+			}
+			return rep->status;
+		}
+		if (rep->id == IPC_PUSH_ID && rep->eventlen == 5 &&
+		    memcmp(rep->event, "error", 5) == 0) {
+			/* The daemon is closing this connection: [0, "error", status, msg]. */
+			rc = -EPROTO;
+			if (rep->nres >= 1 && rep->res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+				rc = (int)rep->res[0].via.i64;
+			if (rep->nres >= 2 && rep->res[1].type == MSGPACK_OBJECT_STR)
+				set_errmsg(c, rep->res[1].via.str.ptr, rep->res[1].via.str.size);
+			break;
+		}
+		/* A reply to a request this client gave up on: skip it. */
+		client_done(c);
+	}
+	client_drop(c);
+	if (rc == -ETIMEDOUT && !c->errmsg[0])
+		snprintf(c->errmsg, sizeof c->errmsg, "ipcd did not answer in time");
+	return rc;
+}
+
+int client_copy_bytes(const msgpack_object *o, void **data, size_t *len)
+{
+	uint32_t n;
+	const char *p = proto_bytes(o, &n);
+
+	if (!p && o->type != MSGPACK_OBJECT_BIN && o->type != MSGPACK_OBJECT_STR)
+		return -EPROTO;
+	*data = malloc(n ? n : 1);
+	if (!*data)
+		return -ENOMEM;
+	if (n)
+		memcpy(*data, p, n);
+	*len = n;
+	return 0;
+}
+
+int ipc_connect(const char *path, ipc_client **out)
+{
+	char buf[256];
+	ipc_client *c;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!path)
+		path = default_path(buf, sizeof buf);
+	if (!path)
+		return -ENOENT;
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->path = strdup(path);
+	msgpack_sbuffer_init(&c->req);
+	msgpack_packer_init(&c->pk, &c->req, msgpack_sbuffer_write);
+	msgpack_unpacked_init(&c->reply);
+	snprintf(c->name, sizeof c->name, "%s", program_invocation_short_name);
+	if (!c->path) {
+		ipc_disconnect(c);
+		return -ENOMEM;
+	}
+	rc = client_open(c);
+	if (rc < 0) {
+		ipc_disconnect(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void ipc_disconnect(ipc_client *c)
+{
+	if (!c)
+		return;
+	client_drop(c);
+	free(c->in.data);
+	free(c->fds);
+	msgpack_sbuffer_destroy(&c->req);
+	msgpack_unpacked_destroy(&c->reply);
+	free(c->path);
+	free(c);
+}
+
+const char *ipc_last_error(const ipc_client *c)
+{
+	return c ? c->errmsg : "";
+}
+
+int client_take_result(ipc_client *c, const struct proto_reply *rep, void **mp, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (rep->nres < 1) {
+		client_done(c);
+		return -EPROTO;
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_object(&pk, rep->res[0]);
+	client_done(c);
+	*len = sb.size;
+	*mp = msgpack_sbuffer_release(&sb);
+	return *mp ? 0 : -ENOMEM;
+}
+
+/* A server-wide query whose one result is returned as msgpack bytes. */
+static int server_query(ipc_client *c, unsigned op, void **mp, size_t *len)
+{
+	struct proto_reply rep;
+	int rc;
+
+	if (!c || !mp || !len)
+		return -EINVAL;
+	rc = client_ready(c);
+	if (rc < 0)
+		return rc;
+	client_req(c, op, 0);
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc < 0)
+		return rc;
+	return client_take_result(c, &rep, mp, len);
+}
+
+int ipc_server_status(ipc_client *c, void **mp, size_t *len)
+{
+	return server_query(c, IPC_OP_STATUS, mp, len);
+}
+
+int ipc_server_list(ipc_client *c, void **mp, size_t *len)
+{
+	return server_query(c, IPC_OP_LIST, mp, len);
+}
+
+int ipc_server_clients(ipc_client *c, void **mp, size_t *len)
+{
+	return server_query(c, IPC_OP_CLIENTS, mp, len);
+}

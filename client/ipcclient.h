@@ -1,0 +1,129 @@
+/*
+ * ipcclient.h - libipcclient, the client library of the ipcd broker.
+ *
+ * Named queues (and, as the broker grows, shared arrays and pipes) owned by
+ * ipcd and reached over its Unix socket.  Every int result is 0 (or a count)
+ * on success and a negative errno on failure; ipc_strerror() explains it.
+ *
+ * Fork safety: after fork() the child keeps using the ipc_client and the
+ * handles its parent had.  The first call in the child notices the new pid,
+ * opens the child's own connection (never touching the parent's socket) and
+ * re-opens by name each handle it then uses.
+ *
+ * Threads: an ipc_client and its handles are not safe to use from several
+ * threads at once.  Give each thread its own ipc_client (they are cheap: one
+ * socket each), or serialise the calls on one client with your own lock.
+ */
+#ifndef IPCCLIENT_H
+#define IPCCLIENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(IPC_BUILDING_LIBRARY)
+#define IPC_API __attribute__((visibility("default")))
+#else
+#define IPC_API
+#endif
+
+#define IPC_CLIENT_VERSION "0.1.0"
+
+/* Flags of the open calls.  (Not IPC_CREAT/IPC_EXCL: <sys/ipc.h> may be included too.) */
+#define IPC_CREATE    0x1   /* create the object if it does not exist */
+#define IPC_EXCLUSIVE 0x2   /* with IPC_CREATE: -EEXIST if it exists */
+
+/* Timeouts are in milliseconds. */
+#define IPC_FOREVER (-1)    /* wait without limit */
+#define IPC_NOWAIT  0       /* never wait: -EAGAIN when the call would block */
+
+typedef struct ipc_client ipc_client;
+typedef struct ipc_queue ipc_queue;
+
+/* Queue attributes: any field left 0 means the default (unbounded, mode 0600). */
+typedef struct ipc_queue_attr {
+	size_t maxsize;      /* most messages it holds; a put on a full queue waits */
+	size_t maxbytes;     /* most payload bytes it holds */
+	unsigned mode;       /* permission bits for other processes */
+	int ack;             /* messages must be acknowledged (reserved, must be 0) */
+	int durable;         /* survive a daemon restart (reserved, must be 0) */
+} ipc_queue_attr;
+
+/*
+ * Connect to ipcd at path; NULL means $IPCD_SOCKET, else /run/ipcd/ipcd.sock
+ * for root and $XDG_RUNTIME_DIR/ipcd.sock for other users.
+ * -ENOENT or -ECONNREFUSED: no daemon there; -EPROTONOSUPPORT: it speaks
+ * another protocol version.
+ */
+IPC_API int ipc_connect(const char *path, ipc_client **out);
+
+/* Close the connection and free the client.  Handles must be closed first. */
+IPC_API void ipc_disconnect(ipc_client *c);
+
+/* A message for err (negative or positive errno); never NULL. */
+IPC_API const char *ipc_strerror(int err);
+
+/* The daemon's own message for the last failed call on c ("" if none). */
+IPC_API const char *ipc_last_error(const ipc_client *c);
+
+/*
+ * Open the queue name.  flags: IPC_CREATE, IPC_EXCLUSIVE.  attr applies when
+ * the queue is created (NULL: defaults).
+ * -ENOENT: no such queue; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL: bad name
+ * or attribute, or the name belongs to another kind of object;
+ * -ENAMETOOLONG: name longer than 255 bytes.
+ */
+IPC_API int ipc_queue_open(ipc_client *c, const char *name, int flags,
+			   const ipc_queue_attr *attr, ipc_queue **out);
+
+/* Free the handle; the queue stays in the daemon. */
+IPC_API void ipc_queue_close(ipc_queue *q);
+
+/* Remove the queue name; messages in it are dropped.  -ENOENT if missing. */
+IPC_API int ipc_queue_unlink(ipc_client *c, const char *name);
+
+/*
+ * Append a message of len bytes.  Waits up to timeout_ms while the queue is
+ * full.  -ETIMEDOUT / -EAGAIN: still full; -EMSGSIZE: larger than the
+ * daemon's message limit, or than the queue's maxbytes; -ENOBUFS: the
+ * daemon's memory budget is used up; -EIDRM: the queue was removed.
+ */
+IPC_API int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms);
+
+/*
+ * Take the oldest message; *data is from malloc (free it), *len its size.
+ * Waits up to timeout_ms while the queue is empty; waiting getters are served
+ * in arrival order.  -ETIMEDOUT / -EAGAIN: still empty.
+ */
+IPC_API int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms);
+
+/* Messages waiting in the queue, or a negative errno. */
+IPC_API long ipc_queue_size(ipc_queue *q);
+
+/* A copy of the oldest message without taking it; -EAGAIN if empty. */
+IPC_API int ipc_queue_peek(ipc_queue *q, void **data, size_t *len);
+
+/* Drop every message; returns how many were dropped. */
+IPC_API long ipc_queue_purge(ipc_queue *q);
+
+/* The queue's name, as opened. */
+IPC_API const char *ipc_queue_name(const ipc_queue *q);
+
+/*
+ * Introspection, as msgpack bytes from malloc (*mp, *len) laid out as
+ * proto/PROTOCOL.md describes: a map for ipc_server_status and
+ * ipc_queue_stat, an array of maps for ipc_server_list and
+ * ipc_server_clients.  This is what ipcctl prints.
+ */
+IPC_API int ipc_server_status(ipc_client *c, void **mp, size_t *len);
+IPC_API int ipc_server_list(ipc_client *c, void **mp, size_t *len);
+IPC_API int ipc_server_clients(ipc_client *c, void **mp, size_t *len);
+IPC_API int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,254 @@
+/*
+ * queue.c - the queue half of libipcclient: handles, put, get and friends.
+ *
+ * A handle remembers how it was opened, so that in a forked child, or after
+ * the connection was lost, it is re-opened by name on its next use.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+struct ipc_queue {
+	ipc_client *c;
+	char *name;
+	int flags;
+	ipc_queue_attr attr;
+	uint32_t num;        /* the daemon's handle on connection gen */
+	unsigned gen;
+};
+
+/* Send Q_OPEN for q on c's current connection. */
+static int queue_open_remote(ipc_queue *q, int flags)
+{
+	ipc_client *c = q->c;
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc, extra;
+
+	pk = client_req(c, IPC_OP_Q_OPEN, 3);
+	proto_pack_cstr(pk, q->name);
+	msgpack_pack_uint32(pk, (uint32_t)flags);
+	/* ack and durable are sent only when asked for, so an ipcd without them can say so. */
+	extra = q->attr.ack || q->attr.durable;
+	msgpack_pack_map(pk, 3 + 2 * extra);
+	proto_pack_kv_u64(pk, IPC_ATTR_MAXSIZE, q->attr.maxsize);
+	proto_pack_kv_u64(pk, IPC_ATTR_MAXBYTES, q->attr.maxbytes);
+	proto_pack_kv_u64(pk, IPC_ATTR_MODE, q->attr.mode);
+	if (extra) {
+		proto_pack_kv_u64(pk, "ack", q->attr.ack != 0);
+		proto_pack_kv_u64(pk, "durable", q->attr.durable != 0);
+	}
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc < 0)
+		return rc;
+	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		client_done(c);
+		return -EPROTO;
+	}
+	q->num = (uint32_t)rep.res[0].via.u64;
+	q->gen = c->gen;
+	client_done(c);
+	return 0;
+}
+
+/* Make q usable on this process's connection. */
+static int queue_ready(ipc_queue *q)
+{
+	int rc = client_ready(q->c);
+
+	if (rc < 0)
+		return rc;
+	if (q->gen == q->c->gen)
+		return 0;
+	return queue_open_remote(q, q->flags & ~IPC_EXCLUSIVE);
+}
+
+int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr,
+		   ipc_queue **out)
+{
+	ipc_queue *q;
+	int rc;
+
+	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE)))
+		return -EINVAL;
+	*out = NULL;
+	if (strlen(name) > IPC_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = client_ready(c);
+	if (rc < 0)
+		return rc;
+	q = calloc(1, sizeof *q);
+	if (!q)
+		return -ENOMEM;
+	q->c = c;
+	q->flags = flags;
+	if (attr)
+		q->attr = *attr;
+	q->name = strdup(name);
+	if (!q->name) {
+		free(q);
+		return -ENOMEM;
+	}
+	rc = queue_open_remote(q, flags);
+	if (rc < 0) {
+		free(q->name);
+		free(q);
+		return rc;
+	}
+	*out = q;
+	return 0;
+}
+
+void ipc_queue_close(ipc_queue *q)
+{
+	ipc_client *c;
+	struct proto_reply rep;
+
+	if (!q)
+		return;
+	c = q->c;
+	/* Tell the daemon only on this process's own live connection. */
+	if (c->fd >= 0 && c->pid == getpid() && q->gen == c->gen) {
+		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), q->num);
+		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
+			client_done(c);
+	}
+	free(q->name);
+	free(q);
+}
+
+const char *ipc_queue_name(const ipc_queue *q)
+{
+	return q ? q->name : NULL;
+}
+
+int ipc_queue_unlink(ipc_client *c, const char *name)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!c || !name)
+		return -EINVAL;
+	if (strlen(name) > IPC_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = client_ready(c);
+	if (rc < 0)
+		return rc;
+	pk = client_req(c, IPC_OP_UNLINK, 2);
+	proto_pack_cstr(pk, name);
+	msgpack_pack_uint32(pk, IPC_KIND_QUEUE);
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc == 0)
+		client_done(c);
+	return rc;
+}
+
+int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!q || (!data && len))
+		return -EINVAL;
+	rc = queue_ready(q);
+	if (rc < 0)
+		return rc;
+	if (q->c->max_message && len > q->c->max_message)
+		return -EMSGSIZE;
+	pk = client_req(q->c, IPC_OP_Q_PUT, 3);
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
+	msgpack_pack_bin(pk, len);
+	rc = client_call(q->c, data, len, client_wait_ms(timeout_ms), &rep);
+	if (rc == 0)
+		client_done(q->c);
+	return rc;
+}
+
+/* A request on q whose one result is bytes, copied to *data. */
+static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, size_t *len)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!q || !data || !len)
+		return -EINVAL;
+	rc = queue_ready(q);
+	if (rc < 0)
+		return rc;
+	pk = client_req(q->c, op, op == IPC_OP_Q_GET ? 2 : 1);
+	msgpack_pack_uint32(pk, q->num);
+	if (op == IPC_OP_Q_GET)
+		msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
+	rc = client_call(q->c, NULL, 0, client_wait_ms(timeout_ms), &rep);
+	if (rc < 0)
+		return rc;
+	rc = rep.nres < 1 ? -EPROTO : client_copy_bytes(&rep.res[0], data, len);
+	client_done(q->c);
+	return rc;
+}
+
+int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
+{
+	return queue_fetch(q, IPC_OP_Q_GET, timeout_ms, data, len);
+}
+
+int ipc_queue_peek(ipc_queue *q, void **data, size_t *len)
+{
+	return queue_fetch(q, IPC_OP_Q_PEEK, 0, data, len);
+}
+
+/* A request on q whose one result is a count. */
+static long queue_count(ipc_queue *q, unsigned op)
+{
+	struct proto_reply rep;
+	long n;
+	int rc;
+
+	if (!q)
+		return -EINVAL;
+	rc = queue_ready(q);
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
+	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc < 0)
+		return rc;
+	n = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
+	    (long)rep.res[0].via.u64 : -EPROTO;
+	client_done(q->c);
+	return n;
+}
+
+long ipc_queue_size(ipc_queue *q)
+{
+	return queue_count(q, IPC_OP_Q_SIZE);
+}
+
+long ipc_queue_purge(ipc_queue *q)
+{
+	return queue_count(q, IPC_OP_Q_PURGE);
+}
+
+int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len)
+{
+	struct proto_reply rep;
+	int rc;
+
+	if (!q || !mp || !len)
+		return -EINVAL;
+	rc = queue_ready(q);
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(q->c, IPC_OP_Q_STAT, 1), q->num);
+	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc < 0)
+		return rc;
+	return client_take_result(q->c, &rep, mp, len);
+}

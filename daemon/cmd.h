@@ -1,0 +1,57 @@
+/*
+ * cmd.h - the command table and its gate: the one path every request takes
+ * from decoded frame to handler.
+ */
+#ifndef IPCD_CMD_H
+#define IPCD_CMD_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc_protocol.h"
+
+struct conn;
+struct server;
+struct object;
+struct handle;
+
+/* A request that passed the gate: arguments typed and the target resolved. */
+struct req {
+	struct conn *conn;
+	struct server *srv;
+	uint32_t id;
+	unsigned op;
+	uint32_t argc;
+	const msgpack_object *argv;  /* borrowed: valid during the handler only */
+	struct handle *handle;       /* when the op names a handle (argv[0]) */
+	struct object *obj;          /* its object, linked and of the op's kind */
+};
+
+/*
+ * Decode and run one request frame of c.  Returns 0, or -EPROTO when the
+ * frame was malformed and c has been closed (the caller must not touch c).
+ */
+int cmd_dispatch(struct conn *c, const char *body, size_t len);
+
+/* Free the decoder's memory (shutdown). */
+void cmd_cleanup(void);
+
+/* Handlers, by family; the table in cmd.c names them. */
+void cmd_hello(struct req *r);
+void cmd_ping(struct req *r);
+void cmd_status(struct req *r);
+void cmd_list(struct req *r);
+void cmd_clients(struct req *r);
+void cmd_unlink(struct req *r);
+void cmd_close(struct req *r);
+
+void queue_cmd_open(struct req *r);
+void queue_cmd_put(struct req *r);
+void queue_cmd_get(struct req *r);
+void queue_cmd_size(struct req *r);
+void queue_cmd_peek(struct req *r);
+void queue_cmd_stat(struct req *r);
+void queue_cmd_purge(struct req *r);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * cmd_server.c - handlers of the session and server family: the handshake,
+ * introspection (status, list, clients), and the kind-independent unlink
+ * and close.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "codec.h"
+#include "conn.h"
+#include "log.h"
+#include "object.h"
+#include "reply.h"
+#include "server.h"
+
+void cmd_hello(struct req *r)
+{
+	struct conn *c = r->conn;
+	uint64_t version = r->argv[0].via.u64;
+	uint32_t nlen;
+	const char *name = proto_bytes(&r->argv[2], &nlen);
+	msgpack_packer *pk;
+
+	if (version != IPC_PROTO_VERSION) {
+		reply_error(c, r->id, -EPROTONOSUPPORT,
+			    "client speaks protocol %llu, ipcd speaks %d",
+			    (unsigned long long)version, IPC_PROTO_VERSION);
+		return;
+	}
+	if (nlen > IPC_CLIENT_NAME_MAX)
+		nlen = IPC_CLIENT_NAME_MAX;
+	memcpy(c->name, name, nlen);
+	c->name[nlen] = '\0';
+	/* SO_PEERCRED is authoritative; the stated pid only fills a gap. */
+	if (c->pid <= 0)
+		c->pid = (pid_t)r->argv[1].via.u64;
+	c->greeted = true;
+	pk = reply_begin(c, r->id, 0, 4);
+	msgpack_pack_uint32(pk, IPC_PROTO_VERSION);
+	proto_pack_cstr(pk, "ipcd " IPCD_VERSION);
+	msgpack_pack_uint64(pk, c->id);
+	msgpack_pack_uint64(pk, r->srv->lim.max_message);
+	reply_end(c);
+}
+
+void cmd_ping(struct req *r)
+{
+	reply_ok(r->conn, r->id);
+}
+
+void cmd_status(struct req *r)
+{
+	struct server *srv = r->srv;
+	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
+
+	msgpack_pack_map(pk, 10);
+	proto_pack_kv_str(pk, "version", IPCD_VERSION);
+	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
+	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
+	proto_pack_kv_u64(pk, "uptime", (uint64_t)(time(NULL) - srv->started));
+	proto_pack_kv_u64(pk, "clients", srv->nconns);
+	proto_pack_kv_u64(pk, "max_clients", srv->lim.max_clients);
+	proto_pack_kv_u64(pk, "objects", srv->nobjects);
+	proto_pack_kv_u64(pk, "memory", srv->mem_used);
+	proto_pack_kv_u64(pk, "max_memory", srv->lim.max_memory);
+	proto_pack_kv_u64(pk, "max_message", srv->lim.max_message);
+	reply_end(r->conn);
+}
+
+void cmd_list(struct req *r)
+{
+	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
+	struct object *o;
+
+	msgpack_pack_array(pk, (uint32_t)r->srv->nobjects);
+	TAILQ_FOREACH(o, &r->srv->objects, link)
+		object_pack_stat(o, pk);
+	reply_end(r->conn);
+}
+
+void cmd_clients(struct req *r)
+{
+	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
+	struct conn *c;
+
+	msgpack_pack_array(pk, r->srv->nconns);
+	TAILQ_FOREACH(c, &r->srv->conns, link) {
+		msgpack_pack_map(pk, 7);
+		proto_pack_kv_u64(pk, "id", c->id);
+		proto_pack_kv_i64(pk, "pid", c->pid);
+		proto_pack_kv_u64(pk, "uid", c->uid);
+		proto_pack_kv_u64(pk, "gid", c->gid);
+		proto_pack_kv_str(pk, "name", c->name);
+		proto_pack_kv_u64(pk, "handles", c->nhandles);
+		proto_pack_kv_u64(pk, "waiting", c->nwaiting);
+	}
+	reply_end(r->conn);
+}
+
+void cmd_unlink(struct req *r)
+{
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+	uint64_t kind = r->argv[1].via.u64;
+	struct object *o = object_find(r->srv, name, len);
+
+	if (!o || (kind && o->kind->kind != kind)) {
+		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'",
+			    kind ? proto_kind_name((unsigned)kind) : "object", (int)len, name);
+		return;
+	}
+	log_info("client %llu (pid %d) removed %s '%s'", (unsigned long long)r->conn->id,
+		 (int)r->conn->pid, o->kind->name, o->name);
+	object_unlink(o);
+	reply_ok(r->conn, r->id);
+}
+
+void cmd_close(struct req *r)
+{
+	conn_handle_remove(r->handle);
+	reply_ok(r->conn, r->id);
+}

@@ -1,0 +1,361 @@
+/*
+ * conn.c - one client connection (see conn.h).
+ *
+ * Input is read in large batches into an evbuffer and cut into frames, each
+ * checked against the frame limit before it is buffered whole.  Output is an
+ * evbuffer written with sendmsg, so that a descriptor can ride with the
+ * first byte of the frame it belongs to (SCM_RIGHTS); replies from many
+ * requests are coalesced into few writes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "cmd.h"
+#include "conn.h"
+#include "log.h"
+#include "object.h"
+#include "reply.h"
+#include "server.h"
+
+#define READ_BATCH (256 * 1024)   /* bytes per read() */
+#define FRAMES_PER_TURN 4096      /* frames served before other clients get a turn */
+#define IOV_BATCH 64
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void handle_release(struct hold *h);
+static ssize_t conn_write_pending(struct conn *c);
+
+static const struct hold_ops handle_hold_ops = { "open handle", handle_release };
+
+struct conn *conn_create(struct server *srv, int fd)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	struct ucred cred;
+	socklen_t clen = sizeof cred;
+
+	if (!c)
+		goto fail;
+	c->srv = srv;
+	c->fd = fd;
+	c->id = ++srv->next_conn_id;
+	TAILQ_INIT(&c->holds);
+	c->pid = -1;
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+	}
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->wev = event_new(srv->base, fd, EV_WRITE, conn_write_cb, c);
+	if (!c->in || !c->out || !c->rev || !c->wev || event_add(c->rev, NULL) < 0)
+		goto fail;
+	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	srv->nconns++;
+	log_debug("client %llu connected (pid %d uid %d)", (unsigned long long)c->id,
+		  (int)c->pid, (int)c->uid);
+	return c;
+fail:
+	log_error("cannot set up a connection: out of memory");
+	if (c) {
+		if (c->rev)
+			event_free(c->rev);
+		if (c->wev)
+			event_free(c->wev);
+		if (c->in)
+			evbuffer_free(c->in);
+		if (c->out)
+			evbuffer_free(c->out);
+		free(c);
+	}
+	close(fd);
+	return NULL;
+}
+
+void conn_release(struct conn *c)
+{
+	struct hold *h;
+
+	while ((h = TAILQ_FIRST(&c->holds))) {
+		TAILQ_REMOVE(&c->holds, h, link);
+		h->ops->release(h);
+	}
+}
+
+static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	for (size_t i = 0; i < c->nfdmarks; i++)
+		close(c->fdmarks[i].fd);
+	free(c->fdmarks);
+	free(c->handles);
+	free(c);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	struct server *srv = c->srv;
+
+	if (c->dead)
+		return;
+	log_debug("client %llu (pid %d) closed: %s", (unsigned long long)c->id,
+		  (int)c->pid, why);
+	/* A last attempt to deliver what is queued (an error push, say). */
+	conn_write_pending(c);
+	c->dead = true;
+	conn_release(c);
+	event_free(c->rev);
+	event_free(c->wev);
+	close(c->fd);
+	c->fd = -1;
+	TAILQ_REMOVE(&srv->conns, c, link);
+	srv->nconns--;
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, conn_free_cb, c, NULL) < 0)
+		conn_free_cb(-1, 0, c);
+}
+
+/* Write up to the next descriptor mark (or with it).  >0 written, 0 would block, <0 error. */
+static ssize_t conn_write_some(struct conn *c)
+{
+	struct iovec iov[IOV_BATCH];
+	struct evbuffer_iovec eiov[IOV_BATCH];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr mh = { 0 };
+	size_t avail = evbuffer_get_length(c->out);
+	int fd = -1, n;
+	ssize_t w;
+
+	if (c->nfdmarks) {
+		if (c->fdmarks[0].pos == c->out_sent) {
+			fd = c->fdmarks[0].fd;
+			if (c->nfdmarks > 1 && c->fdmarks[1].pos - c->out_sent < avail)
+				avail = c->fdmarks[1].pos - c->out_sent;
+		} else if (c->fdmarks[0].pos - c->out_sent < avail) {
+			avail = c->fdmarks[0].pos - c->out_sent;
+		}
+	}
+	n = evbuffer_peek(c->out, (ev_ssize_t)avail, NULL, eiov, IOV_BATCH);
+	if (n > IOV_BATCH)
+		n = IOV_BATCH;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = eiov[i].iov_base;
+		iov[i].iov_len = eiov[i].iov_len;
+	}
+	/* peek's last vector may reach past avail */
+	for (size_t i = 0, total = 0; i < (size_t)n; i++) {
+		if (total + iov[i].iov_len > avail)
+			iov[i].iov_len = avail - total;
+		total += iov[i].iov_len;
+	}
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)n;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	}
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	if (fd >= 0 && w > 0) {
+		close(fd);
+		memmove(c->fdmarks, c->fdmarks + 1, --c->nfdmarks * sizeof *c->fdmarks);
+	}
+	evbuffer_drain(c->out, (size_t)w);
+	c->out_sent += (uint64_t)w;
+	return w;
+}
+
+/* Write until done or the socket is full.  0, or a negative errno. */
+static ssize_t conn_write_pending(struct conn *c)
+{
+	ssize_t w = 1;
+
+	while (evbuffer_get_length(c->out) && (w = conn_write_some(c)) > 0)
+		;
+	return w < 0 ? w : 0;
+}
+
+void conn_flush(struct conn *c)
+{
+	ssize_t w;
+
+	if (c->dead)
+		return;
+	w = conn_write_pending(c);
+	if (w < 0) {
+		log_debug("client %llu: write: %s", (unsigned long long)c->id, strerror((int)-w));
+		/* The reader sees the hang-up and closes; write no more. */
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		return;
+	}
+	if (!evbuffer_get_length(c->out))
+		return;
+	if (evbuffer_get_length(c->out) > c->srv->lim.max_output) {
+		log_warn("client %llu (pid %d) cut off: %zu reply bytes unread",
+			 (unsigned long long)c->id, (int)c->pid, evbuffer_get_length(c->out));
+		conn_close(c, "output limit");
+		return;
+	}
+	event_add(c->wev, NULL);
+}
+
+void conn_want_write(struct conn *c)
+{
+	if (!c->dead && !event_pending(c->wev, EV_WRITE, NULL))
+		event_add(c->wev, NULL);
+}
+
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_flush(arg);
+}
+
+int conn_attach_fd(struct conn *c, int fd)
+{
+	struct fdmark *m = realloc(c->fdmarks, (c->nfdmarks + 1) * sizeof *m);
+
+	if (!m) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fdmarks = m;
+	m[c->nfdmarks].pos = c->out_sent + evbuffer_get_length(c->out);
+	m[c->nfdmarks].fd = fd;
+	c->nfdmarks++;
+	return 0;
+}
+
+/* Serve the complete frames in c->in.  Returns -1 when c was closed. */
+static int conn_serve_frames(struct conn *c)
+{
+	size_t frame_max = server_frame_max(c->srv);
+
+	for (int served = 0; served < FRAMES_PER_TURN; served++) {
+		unsigned char hdr[IPC_FRAME_HEADER];
+		size_t have = evbuffer_get_length(c->in);
+		uint32_t len;
+		unsigned char *frame;
+
+		if (have < IPC_FRAME_HEADER)
+			return 0;
+		evbuffer_copyout(c->in, hdr, sizeof hdr);
+		len = ipc_frame_get_len(hdr);
+		if (len > frame_max) {
+			log_warn("client %llu (pid %d): frame of %u bytes exceeds the limit of %zu",
+				 (unsigned long long)c->id, (int)c->pid, len, frame_max);
+			push_error(c, -EMSGSIZE, "frame of %u bytes exceeds the limit of %zu bytes",
+				   len, frame_max);
+			conn_close(c, "oversized frame");
+			return -1;
+		}
+		if (have - IPC_FRAME_HEADER < len)
+			return 0;
+		frame = evbuffer_pullup(c->in, IPC_FRAME_HEADER + (ev_ssize_t)len);
+		if (!frame) {
+			conn_close(c, "out of memory");
+			return -1;
+		}
+		if (cmd_dispatch(c, (const char *)frame + IPC_FRAME_HEADER, len) < 0)
+			return -1;
+		evbuffer_drain(c->in, IPC_FRAME_HEADER + len);
+	}
+	/* More frames may be buffered: come back after the others had a turn. */
+	event_active(c->rev, EV_READ, 0);
+	return 0;
+}
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int n = evbuffer_read(c->in, fd, READ_BATCH);
+
+	if (n == 0) {
+		conn_close(c, "end of file");
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		conn_close(c, strerror(errno));
+		return;
+	}
+	if (conn_serve_frames(c) < 0)
+		return;
+	conn_flush(c);
+}
+
+struct handle *conn_handle_add(struct conn *c, struct object *obj)
+{
+	struct handle *h;
+	uint32_t i;
+
+	for (i = 0; i < c->handles_cap && c->handles[i]; i++)
+		;
+	if (i == c->handles_cap) {
+		uint32_t cap = c->handles_cap ? c->handles_cap * 2 : 8;
+		struct handle **v = realloc(c->handles, cap * sizeof *v);
+
+		if (!v)
+			return NULL;
+		memset(v + c->handles_cap, 0, (cap - c->handles_cap) * sizeof *v);
+		c->handles = v;
+		c->handles_cap = cap;
+	}
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->hold.ops = &handle_hold_ops;
+	h->conn = c;
+	h->obj = obj;
+	h->num = i + 1;
+	object_ref(obj);
+	c->handles[i] = h;
+	c->nhandles++;
+	TAILQ_INSERT_TAIL(&c->holds, &h->hold, link);
+	return h;
+}
+
+struct handle *conn_handle_find(struct conn *c, uint64_t num)
+{
+	if (num == 0 || num > c->handles_cap)
+		return NULL;
+	return c->handles[num - 1];
+}
+
+/* Drop h's slot and reference; h is already off the hold list. */
+static void handle_release(struct hold *hold)
+{
+	struct handle *h = container_of(hold, struct handle, hold);
+
+	h->conn->handles[h->num - 1] = NULL;
+	h->conn->nhandles--;
+	object_unref(h->obj);
+	free(h);
+}
+
+void conn_handle_remove(struct handle *h)
+{
+	TAILQ_REMOVE(&h->conn->holds, &h->hold, link);
+	handle_release(&h->hold);
+}

@@ -1,0 +1,90 @@
+/*
+ * conn.h - one client connection: its socket, buffers, identity, and the
+ * list of what it holds in the daemon.
+ */
+#ifndef IPCD_CONN_H
+#define IPCD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "hold.h"
+#include "ipc_protocol.h"
+
+struct server;
+struct object;
+struct evbuffer;
+struct event;
+
+/* An open object, numbered per connection (handle numbers start at 1). */
+struct handle {
+	struct hold hold;
+	struct conn *conn;
+	struct object *obj;      /* one reference owned by the handle */
+	uint32_t num;
+};
+
+struct fdmark {
+	uint64_t pos;            /* output byte position of the frame it rides with */
+	int fd;                  /* owned until sent */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) link;
+	struct server *srv;
+	uint64_t id;             /* unique for the daemon's lifetime */
+	int fd;
+	struct event *rev, *wev;
+	struct evbuffer *in, *out;
+	uint64_t out_sent;       /* bytes written since the start */
+	struct fdmark *fdmarks;  /* descriptors to attach, ascending pos */
+	size_t nfdmarks;
+	/* Identity: from SO_PEERCRED, then the hello. */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool greeted;
+	char name[IPC_CLIENT_NAME_MAX + 1];
+	/* What it holds. */
+	struct hold_list holds;
+	struct handle **handles; /* handles[num - 1]; NULL slots are free */
+	uint32_t handles_cap;
+	unsigned nhandles;
+	unsigned nwaiting;       /* parked requests */
+	bool dead;               /* released; freed on the next loop turn */
+};
+
+/* Take over an accepted socket.  NULL on failure (fd is closed). */
+struct conn *conn_create(struct server *srv, int fd);
+
+/*
+ * Close the connection: give back everything it holds (conn_release), close
+ * the socket, and free the struct on the next loop turn.  Safe to call from
+ * the connection's own callbacks; the caller must not use c afterwards.
+ */
+void conn_close(struct conn *c, const char *why);
+
+/* Give back everything the connection holds (parked requests, handles...). */
+void conn_release(struct conn *c);
+
+/* Write what is pending now; arm the write event for the rest. */
+void conn_flush(struct conn *c);
+
+/* Make sure pending output will be written on this loop turn or the next. */
+void conn_want_write(struct conn *c);
+
+/* Attach fd (ownership taken) to the next frame queued on c. 0 or -ENOMEM. */
+int conn_attach_fd(struct conn *c, int fd);
+
+/* Add a handle for obj (takes a reference).  Returns it, or NULL (no memory). */
+struct handle *conn_handle_add(struct conn *c, struct object *obj);
+
+/* The handle numbered num, or NULL.  Borrowed. */
+struct handle *conn_handle_find(struct conn *c, uint64_t num);
+
+/* Drop a handle and its reference. */
+void conn_handle_remove(struct handle *h);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * main.c - ipcd's entry point: parse options, build the server, run the loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "ipc_protocol.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ipcd [OPTION]...\n"
+		"The ipcd IPC broker: named queues for local processes, served in the foreground.\n\n"
+		"  -s, --socket PATH         Unix socket to serve (default: $IPCD_SOCKET, else\n"
+		"                            /run/ipcd/ipcd.sock for root, $XDG_RUNTIME_DIR/ipcd.sock)\n"
+		"      --max-message BYTES   largest message accepted (default 4M)\n"
+		"      --max-clients N       clients served at once (default 1024)\n"
+		"      --queue-maxsize N     messages a queue holds when created without a limit\n"
+		"                            (default 0: unbounded)\n"
+		"      --queue-maxbytes BYTES  payload bytes likewise (default 0: unbounded)\n"
+		"      --max-memory BYTES    payload bytes held by all queues (default 1G; 0: no limit)\n"
+		"      --max-output BYTES    unread reply bytes before a client is cut off (default 64M)\n"
+		"      --log-level LEVEL     error, warn (default), info or debug\n"
+		"  -v, --verbose             one log level more per use\n"
+		"  -h, --help                show this help and exit\n"
+		"  -V, --version             show the version and exit\n\n"
+		"BYTES take an optional K, M or G suffix (powers of 1024).\n");
+}
+
+/* Parse a count or size with an optional K/M/G suffix. */
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	}
+	if (*end || (shift && v > (SIZE_MAX >> shift)))
+		return -1;
+	*out = (size_t)(v << shift);
+	return 0;
+}
+
+static char *default_socket_path(void)
+{
+	const char *env = getenv("IPCD_SOCKET"), *xdg;
+	char *path;
+
+	if (env && *env)
+		return strdup(env);
+	if (geteuid() == 0)
+		return strdup("/run/ipcd/ipcd.sock");
+	xdg = getenv("XDG_RUNTIME_DIR");
+	if (!xdg || !*xdg)
+		return NULL;
+	if (asprintf(&path, "%s/ipcd.sock", xdg) < 0)
+		return NULL;
+	return path;
+}
+
+/* Allow as many descriptors as the hard limit permits; warn if too few. */
+static void raise_fd_limit(unsigned max_clients)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_clients + 32)
+		log_warn("the descriptor limit (%llu) is below --max-clients (%u) plus a margin",
+			 (unsigned long long)rl.rlim_cur, max_clients);
+}
+
+enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS, OPT_QUEUE_MAXSIZE, OPT_QUEUE_MAXBYTES,
+       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_LOG_LEVEL };
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "queue-maxsize", required_argument, NULL, OPT_QUEUE_MAXSIZE },
+		{ "queue-maxbytes", required_argument, NULL, OPT_QUEUE_MAXBYTES },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	struct limits lim = LIMITS_DEFAULT;
+	char *path = NULL;
+	struct server *srv;
+	size_t v;
+	int opt, level, rc;
+
+	while ((opt = getopt_long(argc, argv, "s:vhV", opts, NULL)) != -1) {
+		const char *name = NULL;
+
+		switch (opt) {
+		case 's':
+			free(path);
+			path = strdup(optarg);
+			continue;
+		case 'v':
+			if (log_get_level() < LOG_LVL_DEBUG)
+				log_set_level(log_get_level() + 1);
+			continue;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ipcd %s (protocol %d)\n", IPCD_VERSION, IPC_PROTO_VERSION);
+			return 0;
+		case OPT_LOG_LEVEL:
+			level = log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr, "ipcd: --log-level: '%s' is not error, warn, info or debug\n",
+					optarg);
+				return 2;
+			}
+			log_set_level((enum log_level)level);
+			continue;
+		case '?':
+			fprintf(stderr, "Try 'ipcd --help'.\n");
+			return 2;
+		}
+		/* The size and count options. */
+		for (const struct option *o = opts; o->name; o++)
+			if (o->val == opt)
+				name = o->name;
+		if (parse_size(optarg, &v) < 0) {
+			fprintf(stderr, "ipcd: --%s: '%s' is not a size\n", name, optarg);
+			return 2;
+		}
+		switch (opt) {
+		case OPT_MAX_MESSAGE:
+			if (v == 0 || v > IPC_FRAME_HARD_MAX - IPC_FRAME_OVERHEAD) {
+				fprintf(stderr, "ipcd: --max-message must be between 1 and %u\n",
+					IPC_FRAME_HARD_MAX - IPC_FRAME_OVERHEAD);
+				return 2;
+			}
+			lim.max_message = v;
+			break;
+		case OPT_MAX_CLIENTS:
+			if (v == 0 || v > 1000000) {
+				fprintf(stderr, "ipcd: --max-clients must be between 1 and 1000000\n");
+				return 2;
+			}
+			lim.max_clients = (unsigned)v;
+			break;
+		case OPT_QUEUE_MAXSIZE: lim.queue_maxsize = v; break;
+		case OPT_QUEUE_MAXBYTES: lim.queue_maxbytes = v; break;
+		case OPT_MAX_MEMORY: lim.max_memory = v; break;
+		case OPT_MAX_OUTPUT: lim.max_output = v; break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ipcd: unexpected argument '%s'\nTry 'ipcd --help'.\n", argv[optind]);
+		return 2;
+	}
+	if (!path)
+		path = default_socket_path();
+	if (!path) {
+		fprintf(stderr, "ipcd: no socket path: give -s PATH, or set IPCD_SOCKET or XDG_RUNTIME_DIR\n");
+		return 1;
+	}
+	raise_fd_limit(lim.max_clients);
+	srv = server_create(path, &lim);
+	free(path);
+	if (!srv)
+		return 1;
+	rc = server_run(srv);
+	server_destroy(srv);
+	return rc;
+}

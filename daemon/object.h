@@ -1,0 +1,70 @@
+/*
+ * object.h - the daemon's one namespace of named objects (queues, arrays,
+ * pipes): lookup, creation, reference counting and unlinking.
+ */
+#ifndef IPCD_OBJECT_H
+#define IPCD_OBJECT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "ipc_protocol.h"
+
+struct server;
+struct object;
+
+struct object_kind {
+	enum ipc_kind kind;
+	const char *name;
+	/* The name was removed: answer waiters, drop contents. */
+	void (*unlinked)(struct object *obj);
+	/* The last reference is gone: free the object. */
+	void (*destroy)(struct object *obj);
+	/* Kind-specific stat keys: how many pairs stat() packs. */
+	unsigned (*nstat)(const struct object *obj);
+	void (*stat)(const struct object *obj, msgpack_packer *pk);
+};
+
+struct object {
+	const struct object_kind *kind;
+	struct server *srv;
+	char *name;                  /* owned */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	time_t ctime;
+	unsigned refs;               /* handles, plus one while linked */
+	bool linked;                 /* still reachable by name */
+	struct object *hnext;        /* hash chain */
+	TAILQ_ENTRY(object) link;    /* srv->objects, creation order */
+};
+
+/* 0 if name is a valid object name, else -EINVAL or -ENAMETOOLONG. */
+int object_name_check(const char *name, size_t len);
+
+/* The linked object called name, or NULL.  Borrowed. */
+struct object *object_find(struct server *srv, const char *name, size_t len);
+
+/*
+ * Initialise obj (embedded in its kind's struct) with a copy of name and link
+ * it into the namespace; the namespace holds one reference.  -ENOMEM.
+ */
+int object_link(struct server *srv, struct object *obj, const struct object_kind *kind,
+		const char *name, size_t len, uid_t uid, gid_t gid, mode_t mode);
+
+/* Remove obj's name; it lives on while handles reference it. */
+void object_unlink(struct object *obj);
+
+void object_ref(struct object *obj);
+void object_unref(struct object *obj);
+
+/* Pack obj's stat map (common keys, then the kind's). */
+void object_pack_stat(const struct object *obj, msgpack_packer *pk);
+
+/* Unlink and free every object (shutdown). */
+void object_destroy_all(struct server *srv);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * waiter.h - requests that wait.
+ *
+ * A request that cannot be answered yet (a get on an empty queue, a put on a
+ * full one) becomes a waiter: connection, request id, deadline.  It sits on
+ * the object's FIFO wait list and on its connection's hold list.  Whatever
+ * changes the object serves the first waiter; the deadline answers
+ * -ETIMEDOUT; the connection's close cancels it silently.
+ */
+#ifndef IPCD_WAITER_H
+#define IPCD_WAITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "hold.h"
+
+struct conn;
+struct event;
+
+struct waiter {
+	struct hold hold;              /* on conn->holds */
+	TAILQ_ENTRY(waiter) link;      /* on *wq */
+	struct waitq *wq;
+	struct conn *conn;
+	uint32_t id;                   /* request id to answer */
+	unsigned op;
+	struct event *timer;           /* NULL without a deadline */
+	void *data;                    /* a parked put's message (owned) */
+	size_t len;
+	size_t *mem_used;              /* accounting of data, or NULL */
+};
+
+TAILQ_HEAD(waitq, waiter);
+
+/*
+ * Park request id of c on wq for timeout_ms (< 0: no deadline).  data, if not
+ * NULL, is copied (len bytes) and counted in *mem_used.  Returns the waiter,
+ * or NULL on -ENOMEM.
+ */
+struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
+			   int timeout_ms, const void *data, size_t len, size_t *mem_used);
+
+/* The waiter is answered: unlink it from everything and free it. */
+void waiter_finish(struct waiter *w);
+
+/* Answer every waiter on wq with status (and message) and finish them. */
+void waiter_fail_all(struct waitq *wq, int status, const char *msg);
+
+/* Answer every waiter held by c with status (shutdown). */
+void waiter_fail_conn(struct conn *c, int status, const char *msg);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * codec.c - checked decoding of request and reply frames (see codec.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "codec.h"
+
+struct op_info {
+	const char *name;
+	const char *args;
+};
+
+static const struct op_info op_table[IPC_OP_MAX + 1] = {
+#define OP_INFO(sym, code, name, args) [code] = { name, args },
+	IPC_OPS(OP_INFO)
+#undef OP_INFO
+};
+
+const char *proto_op_name(unsigned op)
+{
+	return op <= IPC_OP_MAX ? op_table[op].name : NULL;
+}
+
+const char *proto_op_args(unsigned op)
+{
+	return op <= IPC_OP_MAX ? op_table[op].args : NULL;
+}
+
+const char *proto_kind_name(unsigned kind)
+{
+	switch (kind) {
+#define KIND_NAME(sym, num, str) case num: return str;
+	IPC_KINDS(KIND_NAME)
+#undef KIND_NAME
+	}
+	return "?";
+}
+
+static int type_matches(char t, const msgpack_object *o)
+{
+	switch (t) {
+	case 'u':
+	case 'h':
+		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+	case 'i':
+		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		       o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+	case 's':
+		return o->type == MSGPACK_OBJECT_STR;
+	case 'b':
+		return o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_STR;
+	case 'm':
+		return o->type == MSGPACK_OBJECT_MAP || o->type == MSGPACK_OBJECT_NIL;
+	case 'a':
+		return o->type == MSGPACK_OBJECT_ARRAY;
+	}
+	return 0;
+}
+
+static const char *type_word(char t)
+{
+	switch (t) {
+	case 'u': return "an unsigned integer";
+	case 'h': return "a handle";
+	case 'i': return "an integer";
+	case 's': return "a string";
+	case 'b': return "binary data";
+	case 'm': return "a map";
+	case 'a': return "an array";
+	}
+	return "?";
+}
+
+/* Decode exactly one msgpack value filling the whole body. */
+static int decode_one(const char *body, size_t len, msgpack_unpacked *u)
+{
+	size_t off = 0;
+
+	if (msgpack_unpack_next(u, body, len, &off) != MSGPACK_UNPACK_SUCCESS)
+		return -EPROTO;
+	if (off != len)
+		return -EPROTO;
+	return 0;
+}
+
+int proto_decode_request(const char *body, size_t len, msgpack_unpacked *u,
+			 struct proto_req *req, char *err, size_t errlen)
+{
+	const msgpack_object *top;
+	const char *spec, *bar;
+	size_t nreq, nmax, i;
+
+	memset(req, 0, sizeof *req);
+	if (decode_one(body, len, u) < 0) {
+		snprintf(err, errlen, "frame body is not one msgpack value");
+		return -EPROTO;
+	}
+	top = &u->data;
+	if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size < 2 ||
+	    top->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    top->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    top->via.array.ptr[1].via.u64 == 0 ||
+	    top->via.array.ptr[1].via.u64 > UINT32_MAX) {
+		snprintf(err, errlen, "request is not an [op, id, args...] array");
+		return -EPROTO;
+	}
+	req->id = (uint32_t)top->via.array.ptr[1].via.u64;
+	req->argc = top->via.array.size - 2;
+	req->argv = top->via.array.ptr + 2;
+	if (top->via.array.ptr[0].via.u64 > IPC_OP_MAX ||
+	    !op_table[top->via.array.ptr[0].via.u64].name) {
+		snprintf(err, errlen, "unknown operation %llu",
+			 (unsigned long long)top->via.array.ptr[0].via.u64);
+		return -EOPNOTSUPP;
+	}
+	req->op = (unsigned)top->via.array.ptr[0].via.u64;
+	spec = op_table[req->op].args;
+
+	bar = strchr(spec, '|');
+	nreq = bar ? (size_t)(bar - spec) : strlen(spec);
+	nmax = strlen(spec) - (bar != NULL);
+	if (req->argc < nreq || req->argc > nmax) {
+		if (nreq == nmax)
+			snprintf(err, errlen, "%s takes %zu argument%s, got %u",
+				 op_table[req->op].name, nmax, nmax == 1 ? "" : "s", req->argc);
+		else
+			snprintf(err, errlen, "%s takes %zu to %zu arguments, got %u",
+				 op_table[req->op].name, nreq, nmax, req->argc);
+		return -EINVAL;
+	}
+	for (i = 0; i < req->argc; i++) {
+		char t = spec[i + (bar && spec + i >= bar)];
+
+		if (!type_matches(t, &req->argv[i])) {
+			snprintf(err, errlen, "%s: argument %zu must be %s",
+				 op_table[req->op].name, i + 1, type_word(t));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int proto_decode_reply(const char *body, size_t len, msgpack_unpacked *u,
+		       struct proto_reply *rep)
+{
+	const msgpack_object *top, *a;
+
+	memset(rep, 0, sizeof *rep);
+	if (decode_one(body, len, u) < 0)
+		return -EPROTO;
+	top = &u->data;
+	if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size < 2)
+		return -EPROTO;
+	a = top->via.array.ptr;
+	if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > UINT32_MAX)
+		return -EPROTO;
+	rep->id = (uint32_t)a[0].via.u64;
+	if (rep->id == IPC_PUSH_ID) {
+		if (a[1].type != MSGPACK_OBJECT_STR)
+			return -EPROTO;
+		rep->event = a[1].via.str.ptr;
+		rep->eventlen = a[1].via.str.size;
+	} else if (a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[1].via.u64 == 0) {
+		rep->status = 0;
+	} else if (a[1].type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+		   a[1].via.i64 >= -4095) {
+		rep->status = (int)a[1].via.i64;
+		if (top->via.array.size >= 3 && a[2].type == MSGPACK_OBJECT_STR) {
+			rep->msg = a[2].via.str.ptr;
+			rep->msglen = a[2].via.str.size;
+		}
+	} else {
+		return -EPROTO;
+	}
+	rep->nres = top->via.array.size - 2;
+	rep->res = a + 2;
+	return 0;
+}
+
+const msgpack_object *proto_map_get(const msgpack_object *o, const char *key)
+{
+	size_t klen = strlen(key);
+	uint32_t i;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+		    memcmp(k->via.str.ptr, key, klen) == 0)
+			return &o->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+void proto_pack_cstr(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+void proto_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	proto_pack_cstr(pk, key);
+	msgpack_pack_uint64(pk, v);
+}
+
+void proto_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t v)
+{
+	proto_pack_cstr(pk, key);
+	msgpack_pack_int64(pk, v);
+}
+
+void proto_pack_kv_str(msgpack_packer *pk, const char *key, const char *v)
+{
+	proto_pack_cstr(pk, key);
+	proto_pack_cstr(pk, v);
+}

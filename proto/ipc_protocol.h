@@ -1,0 +1,103 @@
+/*
+ * ipc_protocol.h - the wire contract between ipcd and its clients.
+ *
+ * The one source of truth for the protocol: version, frame layout and limits,
+ * operation codes (in families by object kind) and the reply conventions.
+ * proto/PROTOCOL.md describes the same in prose.
+ *
+ * Raise IPC_PROTO_VERSION on ANY change to the meaning of this file.
+ */
+#ifndef IPC_PROTOCOL_H
+#define IPC_PROTOCOL_H
+
+#include <stdint.h>
+
+#define IPC_PROTO_VERSION 1
+
+/*
+ * A frame is a 4-byte big-endian body length followed by that many bytes of
+ * one msgpack value:
+ *   request  [op, id, args...]        id >= 1, chosen by the client
+ *   reply    [id, status, results...] status 0 or a negative Linux errno;
+ *                                     an error reply's only result is a message
+ *   push     [0, event, ...]          unsolicited, from the daemon
+ * A reply that carries a file descriptor is sent with the descriptor attached
+ * (SCM_RIGHTS) to the first byte of its frame.
+ */
+#define IPC_FRAME_HEADER 4u
+#define IPC_FRAME_OVERHEAD 1024u             /* body bytes beyond one message */
+#define IPC_FRAME_HARD_MAX (1u << 30)        /* no configuration may exceed it */
+#define IPC_PUSH_ID 0u
+
+#define IPC_NAME_MAX 255                     /* bytes in an object name */
+#define IPC_CLIENT_NAME_MAX 64               /* bytes in a client's name */
+
+/* Object kinds; names are unique across kinds. */
+#define IPC_KINDS(X) \
+	X(QUEUE, 1, "queue") \
+	X(ARRAY, 2, "array") \
+	X(PIPE,  3, "pipe")
+
+enum ipc_kind {
+	IPC_KIND_ANY = 0,
+#define IPC_KIND_ENUM(sym, num, str) IPC_KIND_##sym = num,
+	IPC_KINDS(IPC_KIND_ENUM)
+#undef IPC_KIND_ENUM
+};
+
+/*
+ * Operations.  X(symbol, code, name, arguments) where arguments spells the
+ * types of args... in the request, one letter each; those after a '|' are
+ * optional:
+ *   u unsigned int   i signed int   s string   b binary or string
+ *   m map            a array        h handle (unsigned, from an open)
+ * Families: 0x0_ session and server, 0x1_ queues, 0x2_ arrays, 0x3_ pipes.
+ */
+#define IPC_OPS(X) \
+	X(HELLO,     0x01, "hello",      "uus")  /* version, pid, name -> version, server, client id */ \
+	X(PING,      0x02, "ping",       "")     /* -> */ \
+	X(STATUS,    0x03, "status",     "")     /* -> {map} */ \
+	X(LIST,      0x04, "list",       "")     /* -> [{map}...] */ \
+	X(CLIENTS,   0x05, "clients",    "")     /* -> [{map}...] */ \
+	X(UNLINK,    0x06, "unlink",     "su")   /* name, kind (0 any) -> */ \
+	X(CLOSE,     0x07, "close",      "h")    /* handle -> */ \
+	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created */ \
+	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
+	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
+	X(Q_SIZE,    0x13, "queue.size", "h")    /* handle -> count */ \
+	X(Q_PEEK,    0x14, "queue.peek", "h")    /* handle -> data (-EAGAIN if empty) */ \
+	X(Q_STAT,    0x15, "queue.stat", "h")    /* handle -> {map} */ \
+	X(Q_PURGE,   0x16, "queue.purge","h")    /* handle -> count removed */
+
+enum ipc_op {
+#define IPC_OP_ENUM(sym, code, name, args) IPC_OP_##sym = code,
+	IPC_OPS(IPC_OP_ENUM)
+#undef IPC_OP_ENUM
+	IPC_OP_MAX = 0xff
+};
+
+/* Flags of the open operations (the same values as the client's IPC_CREATE...). */
+#define IPC_OPEN_CREATE    0x1u
+#define IPC_OPEN_EXCLUSIVE 0x2u
+
+/* Attributes of Q_OPEN, keys of its map (all optional, unsigned): */
+#define IPC_ATTR_MAXSIZE  "maxsize"   /* messages; 0 unbounded */
+#define IPC_ATTR_MAXBYTES "maxbytes"  /* bytes of payload; 0 unbounded */
+#define IPC_ATTR_MODE     "mode"      /* permission bits; 0 means 0600 */
+
+/* Big-endian frame header helpers, shared by both sides. */
+static inline void ipc_frame_put_len(unsigned char hdr[IPC_FRAME_HEADER], uint32_t len)
+{
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+}
+
+static inline uint32_t ipc_frame_get_len(const unsigned char hdr[IPC_FRAME_HEADER])
+{
+	return (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	       (uint32_t)hdr[2] << 8 | (uint32_t)hdr[3];
+}
+
+#endif
