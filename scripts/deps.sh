@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install what building and testing ipcd needs, from Debian's packages.
+# Does nothing when everything is already installed.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
