@@ -1,0 +1,87 @@
+/*
+ * ctl.h - what ipcctl's command handlers share: the parsed command line,
+ * the exit statuses, and the helpers that connect, report a failure and
+ * print.  The helpers are in ctl.c; main() and the command table in
+ * ipcctl.c; the handlers of server-wide commands in ctl_server.c, of queue
+ * commands in ctl_queue.c.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "ipcclient.h"
+#include "ctl_print.h"
+
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAIL = 1,      /* the request failed; one line on stderr */
+	CTL_EXIT_USAGE = 2,     /* bad command line; a usage hint on stderr */
+	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time */
+};
+
+/*
+ * One run of ipcctl.  The gate in ipcctl.c fills it from the command line
+ * and checks it against the command's entry before the handler runs, so a
+ * handler finds exactly the operands and options its command allows.
+ */
+struct ctl {
+	const char *socket;     /* -s PATH, or NULL for the library's default */
+	int json;               /* --json: print JSON instead of text */
+	const char *what;       /* the command words, "queue put", for messages */
+	char **args;            /* the operands after the command words */
+	int nargs;
+	int timeout_ms;         /* --timeout, else the command's default */
+	int create;             /* --create */
+	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode; 0 when not given */
+	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */
+};
+
+/*
+ * The connection to ipcd, made on first use.  On failure prints "cannot
+ * connect" naming the socket and returns NULL: the handler should then
+ * return CTL_EXIT_FAIL.
+ */
+ipc_client *ctl_connect(struct ctl *ctl);
+
+/*
+ * Report that an operation failed with err (a negative errno): one line on
+ * stderr, "ipcctl: <fmt...>: <ipc_strerror(err)> (<daemon's message>)",
+ * the bracket only when the daemon said something.  Returns CTL_EXIT_FAIL.
+ */
+int ctl_fail(struct ctl *ctl, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Print introspection bytes mp (len bytes, from malloc; freed here), which
+ * must be one msgpack value of type want: as JSON with --json, else as a
+ * table of the ncols columns cols when there are any, else as "key: value"
+ * lines.  Returns an exit status; a reply of another shape is a failure.
+ */
+int ctl_show(struct ctl *ctl, void *mp, size_t len, msgpack_object_type want,
+	     const struct ctl_column *cols, size_t ncols);
+
+/*
+ * Print v (any JSON value) compactly on its own line of stdout, and drop
+ * the caller's reference to it.  v NULL means memory ran out.  Returns an
+ * exit status.
+ */
+int ctl_emit_json(json_t *v);
+
+/* Command handlers, each returning an exit status (ctl_server.c). */
+int ctl_server_status(struct ctl *ctl);
+int ctl_server_ls(struct ctl *ctl);
+int ctl_server_clients(struct ctl *ctl);
+
+/* Queue command handlers; args[0] is the queue's name (ctl_queue.c). */
+int ctl_queue_create(struct ctl *ctl);
+int ctl_queue_put(struct ctl *ctl);
+int ctl_queue_get(struct ctl *ctl);
+int ctl_queue_peek(struct ctl *ctl);
+int ctl_queue_stat(struct ctl *ctl);
+int ctl_queue_purge(struct ctl *ctl);
+int ctl_queue_rm(struct ctl *ctl);
+
+#endif

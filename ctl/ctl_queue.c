@@ -1,0 +1,184 @@
+/*
+ * ctl_queue.c - ipcctl's queue commands: create, put, get, peek, stat,
+ * purge, rm.  Messages go in as JSON typed by the user, encoded to msgpack,
+ * and come out as JSON (see ctl_json.h for how bytes that are not msgpack
+ * are shown).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctl.h"
+#include "ctl_json.h"
+
+/* Open the queue named by the first operand, or report why not (*rc). */
+static ipc_queue *open_queue(struct ctl *ctl, int flags, int *rc)
+{
+	ipc_client *c = ctl_connect(ctl);
+	ipc_queue *q = NULL;
+	int r;
+
+	*rc = CTL_EXIT_FAIL;
+	if (!c)
+		return NULL;
+	r = ipc_queue_open(c, ctl->args[0], flags, flags & IPC_CREATE ? &ctl->attr : NULL, &q);
+	if (r < 0) {
+		ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+		return NULL;
+	}
+	*rc = CTL_EXIT_OK;
+	return q;
+}
+
+int ctl_queue_create(struct ctl *ctl)
+{
+	int rc;
+	ipc_queue *q = open_queue(ctl, IPC_CREATE | IPC_EXCLUSIVE, &rc);
+
+	if (q)
+		ipc_queue_close(q);
+	return rc;
+}
+
+int ctl_queue_put(struct ctl *ctl)
+{
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	json_error_t jerr;
+	json_t *v;
+	ipc_queue *q;
+	int r, rc;
+
+	v = json_loads(ctl->args[1], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	if (!v) {
+		fprintf(stderr, "ipcctl: %s %s: invalid JSON value: %s\n",
+			ctl->what, ctl->args[0], jerr.text);
+		return CTL_EXIT_FAIL;
+	}
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	r = ctl_json_to_msgpack(v, &pk);
+	json_decref(v);
+	if (r < 0) {
+		msgpack_sbuffer_destroy(&buf);
+		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+	}
+	q = open_queue(ctl, ctl->create ? IPC_CREATE : 0, &rc);
+	if (q) {
+		r = ipc_queue_put(q, buf.data, buf.size, ctl->timeout_ms);
+		if (r < 0)
+			rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+		ipc_queue_close(q);
+	}
+	msgpack_sbuffer_destroy(&buf);
+	return rc;
+}
+
+/* Print a message taken or peeked as JSON; free it. */
+static int print_message(void *data, size_t len)
+{
+	json_t *v = ctl_json_from_message(data, len, NULL);
+
+	free(data);
+	return ctl_emit_json(v);
+}
+
+int ctl_queue_get(struct ctl *ctl)
+{
+	void *data = NULL;
+	size_t len = 0;
+	int r, rc;
+	ipc_queue *q = open_queue(ctl, 0, &rc);
+
+	if (!q)
+		return rc;
+	r = ipc_queue_get(q, &data, &len, ctl->timeout_ms);
+	if (r == -ETIMEDOUT || r == -EAGAIN) {
+		if (ctl->timeout_ms > 0)
+			fprintf(stderr, "ipcctl: %s %s: no message within %d ms\n",
+				ctl->what, ctl->args[0], ctl->timeout_ms);
+		else
+			fprintf(stderr, "ipcctl: %s %s: queue is empty\n",
+				ctl->what, ctl->args[0]);
+		rc = CTL_EXIT_EMPTY;
+	} else if (r < 0) {
+		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+	} else {
+		rc = print_message(data, len);
+	}
+	ipc_queue_close(q);
+	return rc;
+}
+
+int ctl_queue_peek(struct ctl *ctl)
+{
+	void *data = NULL;
+	size_t len = 0;
+	int r, rc;
+	ipc_queue *q = open_queue(ctl, 0, &rc);
+
+	if (!q)
+		return rc;
+	r = ipc_queue_peek(q, &data, &len);
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		fprintf(stderr, "ipcctl: %s %s: queue is empty\n", ctl->what, ctl->args[0]);
+		rc = CTL_EXIT_EMPTY;
+	} else if (r < 0) {
+		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+	} else {
+		rc = print_message(data, len);
+	}
+	ipc_queue_close(q);
+	return rc;
+}
+
+int ctl_queue_stat(struct ctl *ctl)
+{
+	void *mp = NULL;
+	size_t len = 0;
+	int r, rc;
+	ipc_queue *q = open_queue(ctl, 0, &rc);
+
+	if (!q)
+		return rc;
+	r = ipc_queue_stat(q, &mp, &len);
+	if (r < 0)
+		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+	else
+		rc = ctl_show(ctl, mp, len, MSGPACK_OBJECT_MAP, NULL, 0);
+	ipc_queue_close(q);
+	return rc;
+}
+
+int ctl_queue_purge(struct ctl *ctl)
+{
+	long n;
+	int rc;
+	ipc_queue *q = open_queue(ctl, 0, &rc);
+
+	if (!q)
+		return rc;
+	n = ipc_queue_purge(q);
+	if (n < 0)
+		rc = ctl_fail(ctl, (int)n, "%s %s", ctl->what, ctl->args[0]);
+	else if (ctl->json)
+		rc = ctl_emit_json(json_pack("{s:I}", "purged", (json_int_t)n));
+	else
+		printf("purged %ld message%s\n", n, n == 1 ? "" : "s");
+	ipc_queue_close(q);
+	return rc;
+}
+
+int ctl_queue_rm(struct ctl *ctl)
+{
+	ipc_client *c = ctl_connect(ctl);
+	int r;
+
+	if (!c)
+		return CTL_EXIT_FAIL;
+	r = ipc_queue_unlink(c, ctl->args[0]);
+	if (r < 0)
+		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
+	return CTL_EXIT_OK;
+}
+

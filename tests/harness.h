@@ -1,0 +1,116 @@
+/*
+ * harness.h - what the integration tests share: a temporary directory per
+ * test, the real ipcd started and stopped in it, child processes waited for
+ * with a bound, and a raw socket for frames libipcclient would never send.
+ *
+ * Every helper that waits does so with a bound, so a hang fails the test
+ * instead of blocking the suite.  Failures inside the helpers are Check
+ * assertion failures naming what went wrong.
+ */
+#ifndef IPCD_TEST_HARNESS_H
+#define IPCD_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <check.h>
+#include <msgpack.h>
+
+/* One test's world: its directory and the daemon serving in it. */
+struct harness {
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];  /* dir/ipcd.sock */
+	pid_t pid;          /* the running ipcd, or 0 */
+};
+
+/*
+ * Run suite s with every test's directory under one fresh root, removed at
+ * the end (kept when IPCD_TEST_KEEP is set).  Check's fork mode kills a
+ * failed test's process group, daemons included; removing the root cleans up
+ * what their teardown could not.  Returns the exit status for main().
+ */
+int harness_main(Suite *s);
+
+/* Make h's directory; h->pid is 0. */
+void harness_setup(struct harness *h);
+
+/* Stop the daemon if it still runs and remove the directory. */
+void harness_cleanup(struct harness *h);
+
+/* The ipcd executable: $IPCD_BIN, else the one built with the tests. */
+const char *harness_ipcd_bin(void);
+
+/*
+ * Start ipcd on h->sock with the extra arguments args (NULL-terminated, or
+ * NULL), and wait until it accepts connections.  Fails the test if it exits
+ * or does not accept within 5 s.
+ */
+void harness_start(struct harness *h, const char *const *args);
+
+/* Fork and exec ipcd on sock with args; do not wait.  Returns its pid. */
+pid_t harness_spawn(const char *sock, const char *const *args);
+
+/* Wait until something accepts on sock; 0, or -ETIMEDOUT after timeout_ms. */
+int harness_wait_socket(const char *sock, int timeout_ms);
+
+/*
+ * SIGTERM the daemon and wait up to 5 s for it; if it is still there,
+ * SIGKILL it.  Returns its wait status, or -1 if it had to be killed.
+ */
+int harness_stop(struct harness *h);
+
+/* SIGKILL the daemon and reap it, as a crash would. */
+void harness_kill(struct harness *h);
+
+/*
+ * Wait up to timeout_ms for child pid.  Returns its wait status, or -1 if
+ * it was still running (it is then SIGKILLed and reaped).
+ */
+int harness_wait_child(pid_t pid, int timeout_ms);
+
+/* Like harness_wait_child, but fail the test unless pid exits with 0. */
+void harness_expect_child_ok(pid_t pid, int timeout_ms, const char *what);
+
+/* Monotonic milliseconds. */
+int64_t harness_now_ms(void);
+
+/* Sleep ms milliseconds. */
+void harness_sleep_ms(int ms);
+
+/* A path inside the test's directory. */
+void harness_path(const struct harness *h, const char *name, char *out, size_t outlen);
+
+/*
+ * Raw-socket helpers.  They return 0 (or an fd) on success and a negative
+ * errno on failure; they never fail the test themselves, so a test can
+ * assert on the daemon's exact behaviour.
+ */
+int raw_connect(const char *sock);
+
+/* Send len bytes exactly as given. */
+int raw_send(int fd, const void *buf, size_t len);
+
+/* Send one frame: the 4-byte length of body, then body. */
+int raw_send_frame(int fd, const void *body, size_t len);
+
+/*
+ * Read one frame within timeout_ms.  *body is from malloc (free it).
+ * -ETIMEDOUT: nothing complete arrived; -ECONNRESET: the daemon closed the
+ * connection (cleanly or not) before a whole frame.
+ */
+int raw_recv_frame(int fd, char **body, size_t *len, int timeout_ms);
+
+/*
+ * Wait up to timeout_ms for the daemon to close fd, discarding what it
+ * sends.  0 when it closed, -ETIMEDOUT when it did not.
+ */
+int raw_wait_closed(int fd, int timeout_ms);
+
+/* Send HELLO [1, id, version, pid, name] and return the reply's status. */
+int raw_hello(int fd, uint32_t id);
+
+/* A packer writing into sb, both freshly initialised; free with msgpack_sbuffer_destroy. */
+void raw_packer(msgpack_sbuffer *sb, msgpack_packer *pk);
+
+#endif

@@ -1,0 +1,828 @@
+/*
+ * test_codec.c - the request and reply decoders against the wire contract.
+ *
+ * Requests are built from each operation's argument spec in IPC_OPS, so a new
+ * operation is covered without touching this file.  Malformed bodies must
+ * give the documented error and never crash: -EPROTO when the stream cannot
+ * be trusted, -EOPNOTSUPP (id set) for an unknown operation, -EINVAL (id set)
+ * for missing, extra or mistyped arguments.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "codec.h"
+
+/* Kinds of msgpack values the tests put in an argument position. */
+enum val {
+	V_UINT, V_NEGINT, V_STR, V_BIN, V_MAP, V_ARRAY, V_NIL, V_TRUE, V_FLOAT,
+	V_COUNT
+};
+
+static const char *const val_names[V_COUNT] = {
+	"uint", "negint", "str", "bin", "map", "array", "nil", "true", "float",
+};
+
+/*
+ * Whether a value kind satisfies a spec letter, from the table in
+ * ipc_protocol.h.  A nil stands for "no attributes" where a map is expected.
+ */
+static int val_fits(char t, enum val v)
+{
+	switch (t) {
+	case 'u':
+	case 'h':
+		return v == V_UINT;
+	case 'i':
+		return v == V_UINT || v == V_NEGINT;
+	case 's':
+		return v == V_STR;
+	case 'b':
+		return v == V_STR || v == V_BIN;
+	case 'm':
+		return v == V_MAP || v == V_NIL;
+	case 'a':
+		return v == V_ARRAY;
+	}
+	ck_abort_msg("unknown spec letter '%c'", t);
+	return 0;
+}
+
+/* A value that fits spec letter t. */
+static enum val val_for(char t)
+{
+	switch (t) {
+	case 'u': case 'h': return V_UINT;
+	case 'i': return V_NEGINT;
+	case 's': return V_STR;
+	case 'b': return V_BIN;
+	case 'm': return V_MAP;
+	case 'a': return V_ARRAY;
+	}
+	ck_abort_msg("unknown spec letter '%c'", t);
+	return V_NIL;
+}
+
+static void pack_val(msgpack_packer *pk, enum val v)
+{
+	switch (v) {
+	case V_UINT: msgpack_pack_uint32(pk, 7); break;
+	case V_NEGINT: msgpack_pack_int32(pk, -5); break;
+	case V_STR: msgpack_pack_str_with_body(pk, "name", 4); break;
+	case V_BIN: msgpack_pack_bin_with_body(pk, "\0\1\2", 3); break;
+	case V_MAP:
+		msgpack_pack_map(pk, 1);
+		msgpack_pack_str_with_body(pk, "maxsize", 7);
+		msgpack_pack_uint32(pk, 1);
+		break;
+	case V_ARRAY:
+		msgpack_pack_array(pk, 1);
+		msgpack_pack_uint32(pk, 1);
+		break;
+	case V_NIL: msgpack_pack_nil(pk); break;
+	case V_TRUE: msgpack_pack_true(pk); break;
+	case V_FLOAT: msgpack_pack_double(pk, 1.5); break;
+	default: ck_abort_msg("bad value kind %d", v);
+	}
+}
+
+/* The spec letters of op with the optional marker removed, and how many are required. */
+static void spec_letters(unsigned op, char *letters, size_t *nreq, size_t *nmax)
+{
+	const char *spec = proto_op_args(op);
+	const char *bar;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(spec);
+	bar = strchr(spec, '|');
+	for (; *spec; spec++)
+		if (*spec != '|')
+			letters[n++] = *spec;
+	letters[n] = '\0';
+	*nmax = n;
+	*nreq = bar ? (size_t)(bar - proto_op_args(op)) : n;
+}
+
+/*
+ * Pack [op, id, args...] with nargs arguments fitting op's spec; argument
+ * position bad (if < nargs) gets value kind v instead.  Positions beyond the
+ * spec get a nil.
+ */
+static void pack_request(msgpack_sbuffer *sb, unsigned op, uint32_t id, size_t nargs,
+			 size_t bad, enum val v)
+{
+	msgpack_packer pk;
+	char letters[PROTO_MAX_ARGS * 2];
+	size_t nreq, nmax, i;
+
+	spec_letters(op, letters, &nreq, &nmax);
+	raw_packer(sb, &pk);
+	msgpack_pack_array(&pk, 2 + nargs);
+	msgpack_pack_uint32(&pk, op);
+	msgpack_pack_uint32(&pk, id);
+	for (i = 0; i < nargs; i++) {
+		if (i == bad)
+			pack_val(&pk, v);
+		else if (i < nmax)
+			pack_val(&pk, val_for(letters[i]));
+		else
+			msgpack_pack_nil(&pk);
+	}
+}
+
+/* What a decode produced, copied out before the unpacked value is freed. */
+struct decoded {
+	int r;
+	unsigned op;
+	uint32_t id;
+	uint32_t argc;
+	char err[128];
+};
+
+static struct decoded decode(const void *body, size_t len)
+{
+	struct decoded d;
+	struct proto_req req;
+	msgpack_unpacked u;
+
+	memset(&d, 0, sizeof d);
+	memset(d.err, 'x', sizeof d.err);
+	msgpack_unpacked_init(&u);
+	d.r = proto_decode_request(body, len, &u, &req, d.err, sizeof d.err);
+	d.op = req.op;
+	d.id = req.id;
+	d.argc = req.argc;
+	if (d.r < 0) {
+		ck_assert_msg(memchr(d.err, '\0', sizeof d.err) != NULL,
+			      "error message not terminated");
+		ck_assert_msg(d.err[0] != '\0', "empty error message for %d", d.r);
+	}
+	msgpack_unpacked_destroy(&u);
+	return d;
+}
+
+static struct decoded decode_sb(msgpack_sbuffer *sb)
+{
+	struct decoded d = decode(sb->data, sb->size);
+
+	msgpack_sbuffer_destroy(sb);
+	return d;
+}
+
+/* Every operation code of the protocol, from the one table. */
+static const unsigned all_ops[] = {
+#define OP_CODE(sym, code, name, args) code,
+	IPC_OPS(OP_CODE)
+#undef OP_CODE
+};
+#define NOPS (sizeof all_ops / sizeof all_ops[0])
+
+START_TEST(test_every_op_round_trips)
+{
+	size_t k;
+
+	for (k = 0; k < NOPS; k++) {
+		unsigned op = all_ops[k];
+		char letters[PROTO_MAX_ARGS * 2];
+		size_t nreq, nmax, n;
+
+		ck_assert_ptr_nonnull(proto_op_name(op));
+		spec_letters(op, letters, &nreq, &nmax);
+		ck_assert_uint_le(nmax, PROTO_MAX_ARGS);
+		/* Every count from the required ones to all of them is valid. */
+		for (n = nreq; n <= nmax; n++) {
+			msgpack_sbuffer sb;
+			struct proto_req req;
+			msgpack_unpacked u;
+			char err[128];
+			size_t i;
+			int r;
+
+			pack_request(&sb, op, 1000 + op, n, SIZE_MAX, V_NIL);
+			msgpack_unpacked_init(&u);
+			r = proto_decode_request(sb.data, sb.size, &u, &req, err, sizeof err);
+			ck_assert_msg(r == 0, "%s with %zu args: %d (%s)", proto_op_name(op), n, r, err);
+			ck_assert_uint_eq(req.op, op);
+			ck_assert_uint_eq(req.id, 1000 + op);
+			ck_assert_uint_eq(req.argc, n);
+			for (i = 0; i < n; i++) {
+				uint32_t blen;
+
+				switch (letters[i]) {
+				case 'u': case 'h':
+					ck_assert_uint_eq(proto_u64(&req.argv[i]), 7);
+					break;
+				case 'i':
+					ck_assert_int_eq(proto_i64(&req.argv[i]), -5);
+					break;
+				case 's':
+					ck_assert_uint_eq(req.argv[i].via.str.size, 4);
+					ck_assert_mem_eq(proto_bytes(&req.argv[i], &blen), "name", 4);
+					break;
+				case 'b':
+					ck_assert_ptr_nonnull(proto_bytes(&req.argv[i], &blen));
+					ck_assert_uint_eq(blen, 3);
+					ck_assert_mem_eq(proto_bytes(&req.argv[i], &blen), "\0\1\2", 3);
+					break;
+				case 'm':
+					ck_assert_uint_eq(proto_u64(proto_map_get(&req.argv[i], "maxsize")), 1);
+					break;
+				}
+			}
+			msgpack_unpacked_destroy(&u);
+			msgpack_sbuffer_destroy(&sb);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_op_table_is_consistent)
+{
+	unsigned op;
+	size_t k, known = 0;
+
+	/* The name and spec lookups agree with IPC_OPS and with each other. */
+	for (op = 0; op <= IPC_OP_MAX + 1; op++) {
+		int listed = 0;
+
+		for (k = 0; k < NOPS; k++)
+			listed |= all_ops[k] == op;
+		if (listed) {
+			known++;
+			ck_assert_ptr_nonnull(proto_op_name(op));
+			ck_assert_ptr_nonnull(proto_op_args(op));
+		} else {
+			ck_assert_msg(proto_op_name(op) == NULL, "op %u has a name", op);
+			ck_assert_msg(proto_op_args(op) == NULL, "op %u has a spec", op);
+		}
+	}
+	ck_assert_uint_eq(known, NOPS);
+	ck_assert_ptr_null(proto_op_name(100000));
+	ck_assert_str_eq(proto_kind_name(IPC_KIND_QUEUE), "queue");
+	ck_assert_str_eq(proto_kind_name(12345), "?");
+}
+END_TEST
+
+START_TEST(test_truncated_body_is_eproto)
+{
+	size_t k, cut;
+
+	for (k = 0; k < NOPS; k++) {
+		msgpack_sbuffer sb;
+		char letters[PROTO_MAX_ARGS * 2];
+		size_t nreq, nmax;
+
+		spec_letters(all_ops[k], letters, &nreq, &nmax);
+		pack_request(&sb, all_ops[k], 77, nmax, SIZE_MAX, V_NIL);
+		for (cut = 0; cut < sb.size; cut++) {
+			struct decoded d = decode(sb.data, cut);
+
+			ck_assert_msg(d.r == -EPROTO, "%s cut to %zu of %zu bytes: %d",
+				      proto_op_name(all_ops[k]), cut, sb.size, d.r);
+			ck_assert_uint_eq(d.id, 0);
+		}
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+END_TEST
+
+START_TEST(test_trailing_garbage_is_eproto)
+{
+	static const unsigned char tails[][3] = { { 0xc0 }, { 0x01 }, { 0x92, 0x01, 0x01 } };
+	size_t t;
+
+	for (t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+		msgpack_sbuffer sb;
+		struct decoded d;
+
+		pack_request(&sb, IPC_OP_PING, 9, 0, SIZE_MAX, V_NIL);
+		msgpack_sbuffer_write(&sb, (const char *)tails[t], t == 2 ? 3 : 1);
+		d = decode_sb(&sb);
+		ck_assert_int_eq(d.r, -EPROTO);
+		ck_assert_uint_eq(d.id, 0);
+	}
+}
+END_TEST
+
+START_TEST(test_not_a_request_array_is_eproto)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct decoded d;
+	enum val v;
+
+	/* Any single value that is not an array. */
+	for (v = 0; v < V_COUNT; v++) {
+		if (v == V_ARRAY)
+			continue;
+		raw_packer(&sb, &pk);
+		pack_val(&pk, v);
+		d = decode_sb(&sb);
+		ck_assert_msg(d.r == -EPROTO, "%s: %d", val_names[v], d.r);
+	}
+
+	/* Empty array, and [op] without an id. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 0);
+	ck_assert_int_eq(decode_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_uint32(&pk, IPC_OP_PING);
+	ck_assert_int_eq(decode_sb(&sb).r, -EPROTO);
+
+	/* op or id of any other type than an unsigned integer. */
+	for (v = 0; v < V_COUNT; v++) {
+		if (v == V_UINT)
+			continue;
+		raw_packer(&sb, &pk);
+		msgpack_pack_array(&pk, 2);
+		pack_val(&pk, v);
+		msgpack_pack_uint32(&pk, 3);
+		d = decode_sb(&sb);
+		ck_assert_msg(d.r == -EPROTO, "op of type %s: %d", val_names[v], d.r);
+
+		raw_packer(&sb, &pk);
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint32(&pk, IPC_OP_PING);
+		pack_val(&pk, v);
+		d = decode_sb(&sb);
+		ck_assert_msg(d.r == -EPROTO, "id of type %s: %d", val_names[v], d.r);
+		ck_assert_uint_eq(d.id, 0);
+	}
+
+	/* An empty body. */
+	ck_assert_int_eq(decode("", 0).r, -EPROTO);
+}
+END_TEST
+
+START_TEST(test_id_zero_or_too_large_is_eproto)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct decoded d;
+
+	pack_request(&sb, IPC_OP_PING, 0, 0, SIZE_MAX, V_NIL);
+	d = decode_sb(&sb);
+	ck_assert_int_eq(d.r, -EPROTO);
+	ck_assert_uint_eq(d.id, 0);
+
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_OP_PING);
+	msgpack_pack_uint64(&pk, (uint64_t)UINT32_MAX + 1);
+	ck_assert_int_eq(decode_sb(&sb).r, -EPROTO);
+
+	/* The largest id is fine. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_OP_PING);
+	msgpack_pack_uint32(&pk, UINT32_MAX);
+	d = decode_sb(&sb);
+	ck_assert_int_eq(d.r, 0);
+	ck_assert_uint_eq(d.id, UINT32_MAX);
+}
+END_TEST
+
+START_TEST(test_unknown_op_is_eopnotsupp_with_id)
+{
+	static const uint64_t ops[] = { 0, 0x7f, 0x1f, IPC_OP_MAX, IPC_OP_MAX + 1, 100000,
+					(uint64_t)UINT32_MAX + 5 };
+	size_t i;
+
+	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+		struct decoded d;
+
+		if (ops[i] <= IPC_OP_MAX && proto_op_name((unsigned)ops[i]))
+			continue;
+		raw_packer(&sb, &pk);
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint64(&pk, ops[i]);
+		msgpack_pack_uint32(&pk, 5);
+		msgpack_pack_nil(&pk);
+		d = decode_sb(&sb);
+		ck_assert_msg(d.r == -EOPNOTSUPP, "op %llu: %d", (unsigned long long)ops[i], d.r);
+		ck_assert_uint_eq(d.id, 5);
+	}
+}
+END_TEST
+
+START_TEST(test_missing_args_are_einval)
+{
+	size_t k, n;
+
+	for (k = 0; k < NOPS; k++) {
+		char letters[PROTO_MAX_ARGS * 2];
+		size_t nreq, nmax;
+
+		spec_letters(all_ops[k], letters, &nreq, &nmax);
+		for (n = 0; n < nreq; n++) {
+			msgpack_sbuffer sb;
+			struct decoded d;
+
+			pack_request(&sb, all_ops[k], 12, n, SIZE_MAX, V_NIL);
+			d = decode_sb(&sb);
+			ck_assert_msg(d.r == -EINVAL, "%s with %zu of %zu args: %d",
+				      proto_op_name(all_ops[k]), n, nreq, d.r);
+			ck_assert_uint_eq(d.id, 12);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_too_many_args_are_einval)
+{
+	size_t k, extra;
+
+	for (k = 0; k < NOPS; k++) {
+		char letters[PROTO_MAX_ARGS * 2];
+		size_t nreq, nmax;
+
+		spec_letters(all_ops[k], letters, &nreq, &nmax);
+		for (extra = 1; extra <= 3; extra++) {
+			msgpack_sbuffer sb;
+			struct decoded d;
+
+			pack_request(&sb, all_ops[k], 13, nmax + extra, SIZE_MAX, V_NIL);
+			d = decode_sb(&sb);
+			ck_assert_msg(d.r == -EINVAL, "%s with %zu extra args: %d",
+				      proto_op_name(all_ops[k]), extra, d.r);
+			ck_assert_uint_eq(d.id, 13);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_wrong_arg_types_are_einval)
+{
+	size_t k, pos;
+	enum val v;
+
+	/* Every value kind in every position: accepted exactly when it fits. */
+	for (k = 0; k < NOPS; k++) {
+		char letters[PROTO_MAX_ARGS * 2];
+		size_t nreq, nmax;
+
+		spec_letters(all_ops[k], letters, &nreq, &nmax);
+		for (pos = 0; pos < nmax; pos++) {
+			for (v = 0; v < V_COUNT; v++) {
+				msgpack_sbuffer sb;
+				struct decoded d;
+				int want = val_fits(letters[pos], v) ? 0 : -EINVAL;
+
+				pack_request(&sb, all_ops[k], 14, nmax, pos, v);
+				d = decode_sb(&sb);
+				ck_assert_msg(d.r == want, "%s arg %zu ('%c') as %s: %d, want %d",
+					      proto_op_name(all_ops[k]), pos + 1, letters[pos],
+					      val_names[v], d.r, want);
+				ck_assert_uint_eq(d.id, 14);
+			}
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_error_message_fits_small_buffer)
+{
+	msgpack_sbuffer sb;
+	struct proto_req req;
+	msgpack_unpacked u;
+	char err[8];
+
+	memset(err, 'x', sizeof err);
+	pack_request(&sb, IPC_OP_Q_PUT, 3, 1, SIZE_MAX, V_NIL);
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(proto_decode_request(sb.data, sb.size, &u, &req, err, sizeof err), -EINVAL);
+	ck_assert_int_eq(err[sizeof err - 1], '\0');
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+/* A small deterministic generator, so a failure reproduces. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+
+static void check_any_result(const unsigned char *buf, size_t len, const char *what, int i)
+{
+	struct decoded d = decode(buf, len);
+
+	switch (d.r) {
+	case 0:
+		ck_assert_msg(proto_op_name(d.op) != NULL, "%s %d: accepted op %u", what, i, d.op);
+		ck_assert_msg(d.id != 0, "%s %d: accepted id 0", what, i);
+		break;
+	case -EOPNOTSUPP:
+	case -EINVAL:
+		ck_assert_msg(d.id != 0, "%s %d: error %d without an id", what, i, d.r);
+		break;
+	case -EPROTO:
+		ck_assert_msg(d.id == 0, "%s %d: -EPROTO with id %u", what, i, d.id);
+		break;
+	default:
+		ck_abort_msg("%s %d: unexpected result %d", what, i, d.r);
+	}
+}
+
+START_TEST(test_random_garbage_never_crashes)
+{
+	unsigned char buf[64];
+	int i;
+	size_t j;
+
+	/* Pure noise, then noise behind a plausible array header. */
+	for (i = 0; i < 20000; i++) {
+		size_t len = rng() % sizeof buf;
+
+		for (j = 0; j < len; j++)
+			buf[j] = (unsigned char)rng();
+		if (i % 2 && len > 0)
+			buf[0] = (unsigned char)(0x92 + rng() % 5);
+		if (i % 4 == 1 && len > 1)
+			buf[1] = (unsigned char)(rng() % 0x20);
+		check_any_result(buf, len, "noise", i);
+	}
+
+	/* Valid requests with a few bytes changed. */
+	for (i = 0; i < 20000; i++) {
+		unsigned op = all_ops[rng() % NOPS];
+		char letters[PROTO_MAX_ARGS * 2];
+		size_t nreq, nmax, len, flips;
+		msgpack_sbuffer sb;
+
+		spec_letters(op, letters, &nreq, &nmax);
+		pack_request(&sb, op, 1 + rng() % 1000, nreq + rng() % (nmax - nreq + 2),
+			     rng() % 4, (enum val)(rng() % V_COUNT));
+		len = sb.size < sizeof buf ? sb.size : sizeof buf;
+		memcpy(buf, sb.data, len);
+		msgpack_sbuffer_destroy(&sb);
+		for (flips = 1 + rng() % 3; flips > 0; flips--)
+			buf[rng() % len] = (unsigned char)rng();
+		check_any_result(buf, len, "mutation", i);
+	}
+}
+END_TEST
+
+/* What a reply decode produced, copied out. */
+struct rdecoded {
+	int r;
+	struct proto_reply rep;
+	char msg[64];
+	char event[64];
+	int64_t res0;
+};
+
+static struct rdecoded decode_reply_sb(msgpack_sbuffer *sb)
+{
+	struct rdecoded d;
+	msgpack_unpacked u;
+
+	memset(&d, 0, sizeof d);
+	msgpack_unpacked_init(&u);
+	d.r = proto_decode_reply(sb->data, sb->size, &u, &d.rep);
+	if (d.r == 0) {
+		if (d.rep.msg) {
+			ck_assert_uint_lt(d.rep.msglen, sizeof d.msg);
+			memcpy(d.msg, d.rep.msg, d.rep.msglen);
+		}
+		if (d.rep.event) {
+			ck_assert_uint_lt(d.rep.eventlen, sizeof d.event);
+			memcpy(d.event, d.rep.event, d.rep.eventlen);
+		}
+		if (d.rep.nres > 0 && (d.rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+				       d.rep.res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
+			d.res0 = proto_i64(&d.rep.res[0]);
+	}
+	d.rep.res = NULL;
+	d.rep.msg = d.rep.event = NULL;
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(sb);
+	return d;
+}
+
+START_TEST(test_ok_reply_decodes)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct rdecoded d;
+
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, 42);
+	msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_uint32(&pk, 17);
+	msgpack_pack_str_with_body(&pk, "x", 1);
+	d = decode_reply_sb(&sb);
+	ck_assert_int_eq(d.r, 0);
+	ck_assert_uint_eq(d.rep.id, 42);
+	ck_assert_int_eq(d.rep.status, 0);
+	ck_assert_uint_eq(d.rep.nres, 2);
+	ck_assert_int_eq(d.res0, 17);
+	ck_assert_uint_eq(d.rep.msglen, 0);
+
+	/* No results at all. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, 0);
+	d = decode_reply_sb(&sb);
+	ck_assert_int_eq(d.r, 0);
+	ck_assert_uint_eq(d.rep.nres, 0);
+}
+END_TEST
+
+START_TEST(test_error_reply_carries_status_and_message)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct rdecoded d;
+
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, 9);
+	msgpack_pack_int32(&pk, -ENOENT);
+	msgpack_pack_str_with_body(&pk, "no such queue", 13);
+	d = decode_reply_sb(&sb);
+	ck_assert_int_eq(d.r, 0);
+	ck_assert_uint_eq(d.rep.id, 9);
+	ck_assert_int_eq(d.rep.status, -ENOENT);
+	ck_assert_uint_eq(d.rep.msglen, 13);
+	ck_assert_str_eq(d.msg, "no such queue");
+
+	/* The largest errno. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, 9);
+	msgpack_pack_int32(&pk, -4095);
+	msgpack_pack_str_with_body(&pk, "m", 1);
+	d = decode_reply_sb(&sb);
+	ck_assert_int_eq(d.r, 0);
+	ck_assert_int_eq(d.rep.status, -4095);
+}
+END_TEST
+
+START_TEST(test_push_decodes_with_event)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct rdecoded d;
+
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, IPC_PUSH_ID);
+	msgpack_pack_str_with_body(&pk, "error", 5);
+	msgpack_pack_int32(&pk, -EPROTO);
+	msgpack_pack_str_with_body(&pk, "bad frame", 9);
+	d = decode_reply_sb(&sb);
+	ck_assert_int_eq(d.r, 0);
+	ck_assert_uint_eq(d.rep.id, IPC_PUSH_ID);
+	ck_assert_int_eq(d.rep.status, 0);
+	ck_assert_str_eq(d.event, "error");
+	ck_assert_uint_eq(d.rep.nres, 2);
+	ck_assert_int_eq(d.res0, -EPROTO);
+}
+END_TEST
+
+START_TEST(test_malformed_reply_is_eproto)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	/* Not an array; too short. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_uint32(&pk, 1);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_uint32(&pk, 1);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+
+	/* id negative, or too large, or a string. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_int32(&pk, -1);
+	msgpack_pack_uint32(&pk, 0);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint64(&pk, (uint64_t)UINT32_MAX + 1);
+	msgpack_pack_uint32(&pk, 0);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "1", 1);
+	msgpack_pack_uint32(&pk, 0);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+
+	/* Status positive, beyond the errno range, or not an integer. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_uint32(&pk, 5);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_int32(&pk, -5000);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "ok", 2);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+
+	/* A push whose event is not a string. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_PUSH_ID);
+	msgpack_pack_uint32(&pk, 0);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+
+	/* Trailing bytes after a good reply, and a truncated one. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_nil(&pk);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_uint32(&pk, 0);
+	ck_assert_int_eq(decode_reply_sb(&sb).r, -EPROTO);
+}
+END_TEST
+
+START_TEST(test_random_reply_garbage_never_crashes)
+{
+	unsigned char buf[48];
+	int i;
+	size_t j;
+
+	for (i = 0; i < 20000; i++) {
+		struct proto_reply rep;
+		msgpack_unpacked u;
+		size_t len = rng() % sizeof buf;
+		int r;
+
+		for (j = 0; j < len; j++)
+			buf[j] = (unsigned char)rng();
+		if (i % 2 && len > 0)
+			buf[0] = (unsigned char)(0x92 + rng() % 3);
+		msgpack_unpacked_init(&u);
+		r = proto_decode_reply((const char *)buf, len, &u, &rep);
+		ck_assert_msg(r == 0 || r == -EPROTO, "reply noise %d: %d", i, r);
+		if (r == 0) {
+			ck_assert(rep.status <= 0 && rep.status >= -4095);
+			ck_assert(rep.id != IPC_PUSH_ID || rep.event != NULL);
+		}
+		msgpack_unpacked_destroy(&u);
+	}
+}
+END_TEST
+
+static Suite *codec_suite(void)
+{
+	Suite *s = suite_create("codec");
+	TCase *tc = tcase_create("request");
+
+	tcase_add_test(tc, test_every_op_round_trips);
+	tcase_add_test(tc, test_op_table_is_consistent);
+	tcase_add_test(tc, test_truncated_body_is_eproto);
+	tcase_add_test(tc, test_trailing_garbage_is_eproto);
+	tcase_add_test(tc, test_not_a_request_array_is_eproto);
+	tcase_add_test(tc, test_id_zero_or_too_large_is_eproto);
+	tcase_add_test(tc, test_unknown_op_is_eopnotsupp_with_id);
+	tcase_add_test(tc, test_missing_args_are_einval);
+	tcase_add_test(tc, test_too_many_args_are_einval);
+	tcase_add_test(tc, test_wrong_arg_types_are_einval);
+	tcase_add_test(tc, test_error_message_fits_small_buffer);
+	tcase_add_test(tc, test_random_garbage_never_crashes);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reply");
+	tcase_add_test(tc, test_ok_reply_decodes);
+	tcase_add_test(tc, test_error_reply_carries_status_and_message);
+	tcase_add_test(tc, test_push_decodes_with_event);
+	tcase_add_test(tc, test_malformed_reply_is_eproto);
+	tcase_add_test(tc, test_random_reply_garbage_never_crashes);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_main(codec_suite());
+}
