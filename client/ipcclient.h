@@ -145,8 +145,10 @@ IPC_API int ipc_queue_set_prefetch(ipc_queue *q, unsigned n);
  * Asynchronous put: the message is buffered by the handle and sent with
  * others in one batch when the batch fills (then waiting, as a put does, while
  * the queue is full) or at ipc_queue_flush.  An error from sending a batch is
- * returned by this call or the flush; messages not accepted stay buffered
- * (ipc_queue_pending) and are sent again by the next flush.  ipc_queue_put,
+ * returned by this call or the flush.  A message the daemon can never take
+ * (-EMSGSIZE) is dropped with that error as its report; after any other
+ * error the messages not accepted stay buffered (ipc_queue_pending) and are
+ * sent again by the next flush.  ipc_queue_put,
  * put_many and close send buffered messages first, so order is kept.  In a
  * forked child the parent's buffered messages are not the child's to send.
  */

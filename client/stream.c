@@ -301,6 +301,12 @@ int stream_flush(ipc_queue *q, int timeout_ms)
 		if (rc < 0)
 			return rc;
 		rc = pend_send(q, left);
+		if (rc == -EMSGSIZE || rc == -EINVAL) {
+			/* The first message can never be put: it is dropped, and this
+			 * error is its report.  The rest stay for the next flush. */
+			pend_consume(q, 1);
+			return rc;
+		}
 		if (rc < 0)
 			return rc;
 		pend_consume(q, (size_t)rc);
