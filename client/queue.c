@@ -216,6 +216,17 @@ int ipc_queue_peek(ipc_queue *q, void **data, size_t *len)
 	return queue_fetch(q, IPC_OP_Q_PEEK, 0, data, len);
 }
 
+/* Request op on q with the handle as its only argument; 0 with *rep to release. */
+static int queue_call_simple(ipc_queue *q, unsigned op, struct proto_reply *rep)
+{
+	int rc = queue_ready(q);
+
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
+	return client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
+}
+
 /* A request on q whose one result is a count. */
 static long queue_count(ipc_queue *q, unsigned op)
 {
@@ -225,11 +236,7 @@ static long queue_count(ipc_queue *q, unsigned op)
 
 	if (!q)
 		return -EINVAL;
-	rc = queue_ready(q);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
-	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = queue_call_simple(q, op, &rep);
 	if (rc < 0)
 		return rc;
 	n = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
@@ -255,11 +262,7 @@ int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len)
 
 	if (!q || !mp || !len)
 		return -EINVAL;
-	rc = queue_ready(q);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(q->c, IPC_OP_Q_STAT, 1), q->num);
-	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = queue_call_simple(q, IPC_OP_Q_STAT, &rep);
 	if (rc < 0)
 		return rc;
 	return client_take_result(q->c, &rep, mp, len);
