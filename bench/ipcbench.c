@@ -37,11 +37,6 @@
 #define RUN_LIMIT_MS (15 * 60 * 1000)
 #define CLIENT_STACK (256 * 1024)
 
-#ifdef IPC_HAVE_STREAMING
-#define FILL_STREAMS true
-#else
-#define FILL_STREAMS false
-#endif
 
 struct opts {
 	const char *sock;        /* NULL: libipcclient's default */
@@ -57,15 +52,17 @@ struct opts {
 	unsigned clients;        /* clients mode: concurrent clients */
 	unsigned per_client;     /* clients mode: messages each puts and gets */
 	unsigned pace_us;        /* latency mode: pause between messages; 0 ping-pong */
-	bool stream;             /* use put_many / get_many */
+	bool stream;             /* consumers use get_many, producers put_many */
+	bool async;              /* with stream: producers use put_async and a flush instead */
 };
 
 /* What the workers of one throughput run share with the parent. */
 struct run {
-	uint64_t consumed;                   /* messages taken by all consumers (atomic) */
-	int failed;                          /* set by a failing worker: everyone stops */
-	uint64_t last_ns[BENCH_MAX_WORKERS];       /* per consumer: when it took its last message */
-	uint64_t received[BENCH_MAX_WORKERS];      /* per consumer: messages taken */
+	uint64_t consumed;                      /* messages taken by all consumers (atomic) */
+	int failed;                             /* set by a failing worker: everyone stops */
+	uint64_t last_ns[BENCH_MAX_WORKERS];    /* per consumer: when it took its last message */
+	uint64_t received[BENCH_MAX_WORKERS];   /* per consumer: messages taken */
+	uint64_t put_ns[BENCH_MAX_WORKERS];     /* per producer: when its last put returned */
 };
 
 struct worker {
@@ -130,7 +127,6 @@ static char *message_buffer(size_t size, unsigned n)
 	return buf;
 }
 
-#ifdef IPC_HAVE_STREAMING
 /* Put the k messages of buf stamped as producer p from seq on, with put_many. */
 static int put_batch(ipc_queue *q, char *buf, size_t size, unsigned k, unsigned p,
 		     unsigned long seq)
@@ -152,20 +148,24 @@ static int put_batch(ipc_queue *q, char *buf, size_t size, unsigned k, unsigned 
 	}
 	return 0;
 }
-#endif
 
-/* Put count messages stamped as producer p, from seq 0, with put or put_many. */
+/* Put count messages stamped as producer p, from seq 0, with put, put_many or put_async. */
 static int produce(const struct opts *o, ipc_queue *q, unsigned p, unsigned long count,
 		   struct run *r)
 {
-	unsigned batch = o->stream ? o->batch : 1;
+	unsigned batch = o->stream && !o->async ? o->batch : 1;
 	char *buf = message_buffer(o->size, batch);
 	int rc = 0;
 
 	for (unsigned long seq = 0; seq < count && rc >= 0; ) {
 		if (r && __atomic_load_n(&r->failed, __ATOMIC_RELAXED))
 			break;
-#ifdef IPC_HAVE_STREAMING
+		if (o->async) {
+			bench_stamp_write(buf, p, (uint32_t)seq);
+			rc = ipc_queue_put_async(q, buf, o->size);
+			seq++;
+			continue;
+		}
 		if (o->stream) {
 			unsigned k = count - seq < batch ? (unsigned)(count - seq) : batch;
 
@@ -173,11 +173,12 @@ static int produce(const struct opts *o, ipc_queue *q, unsigned p, unsigned long
 			seq += k;
 			continue;
 		}
-#endif
 		bench_stamp_write(buf, p, (uint32_t)seq);
 		rc = ipc_queue_put(q, buf, o->size, IPC_FOREVER);
 		seq++;
 	}
+	if (o->async && rc >= 0)
+		rc = ipc_queue_flush(q, IPC_FOREVER);
 	free(buf);
 	if (rc < 0)
 		fprintf(stderr, "ipcbench: producer %u: put: %s\n", p, ipc_strerror(rc));
@@ -195,6 +196,7 @@ static int producer_main(void *arg)
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	rc = produce(w->o, q, w->id, bench_layout_count(w->lay, w->id), w->run);
+	w->run->put_ns[w->id] = bench_now_ns();
 	if (rc < 0)
 		fail_run(w->run);
 	close_queue(c, q);
@@ -212,7 +214,6 @@ static int consume_some(const struct worker *w, struct bench_taken *t, ipc_queue
 	size_t len;
 	int rc;
 
-#ifdef IPC_HAVE_STREAMING
 	if (w->o->stream) {
 		int n = ipc_queue_get_many(q, iov, w->o->batch, GET_POLL_MS);
 
@@ -229,7 +230,6 @@ static int consume_some(const struct worker *w, struct bench_taken *t, ipc_queue
 		}
 		return rc;
 	}
-#endif
 	rc = ipc_queue_get(q, &data, &len, GET_POLL_MS);
 	*now = bench_now_ns();
 	if (rc < 0)
@@ -254,10 +254,8 @@ static int consumer_main(void *arg)
 		return 1;
 	bench_taken_init(&t, w->lay, o->size, w->seen, w->hist, w->id);
 	open_queue(o, &c, &q);
-#ifdef IPC_HAVE_STREAMING
 	if (o->prefetch && (rc = ipc_queue_set_prefetch(q, o->prefetch)) < 0)
 		die("set_prefetch", rc);
-#endif
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	while (!run_over(w->run, o->count)) {
@@ -322,7 +320,8 @@ static void fill(const struct opts *o, ipc_queue *q, unsigned producer, unsigned
 	struct opts f = *o;
 	int rc;
 
-	f.stream = FILL_STREAMS;
+	f.stream = true;
+	f.async = false;
 	rc = produce(&f, q, producer, n, NULL);
 
 	if (rc < 0)
@@ -391,18 +390,25 @@ static int run_throughput(const struct opts *o)
 	failed = bench_wait_all(pids, (int)nw, RUN_LIMIT_MS) < 0 || r->failed;
 	bench_gate_close(&gate);
 
+	/*
+	 * The run ends when every message is in and count are out: on a deep
+	 * queue the consumers may finish before the producers do.
+	 */
 	memset(&total_hist, 0, sizeof total_hist);
 	for (unsigned i = 0; i < o->consumers; i++) {
 		if (r->last_ns[i] > t1)
 			t1 = r->last_ns[i];
 		bench_hist_merge(&total_hist, &hists[i]);
 	}
+	for (unsigned i = 0; i < o->producers; i++)
+		if (r->put_ns[i] > t1)
+			t1 = r->put_ns[i];
 	if (!failed)
 		failed = bench_verify(lay, o->consumers, seen, &received) < 0;
 	if (!failed)
 		failed = expect_size(q, (long)(o->count + o->depth - received)) < 0;
 	if (!failed) {
-		print_head(o, o->stream ? "stream" : "rt");
+		print_head(o, o->async ? "async" : o->stream ? "stream" : "rt");
 		bench_result_u("depth", o->depth);
 		if (o->stream) {
 			bench_result_u("batch", o->batch);
@@ -439,10 +445,8 @@ static int latency_consumer(void *arg)
 	bench_taken_init(&t, w->lay, o->size, w->seen, NULL, 0);
 	close(w->ack[0]);
 	open_queue(o, &c, &q);
-#ifdef IPC_HAVE_STREAMING
 	if (o->prefetch && (rc = ipc_queue_set_prefetch(q, o->prefetch)) < 0)
 		die("set_prefetch", rc);
-#endif
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	for (unsigned long i = 0; i < o->count; i++) {
@@ -638,7 +642,6 @@ static int run_memory(const struct opts *o)
 	bench_result_begin("ipcd", "memory");
 	bench_result_u("size", o->size);
 	bench_result_u("count", o->count);
-	bench_result_str("fill", FILL_STREAMS ? "stream" : "rt");
 	bench_result_f("fill_secs", (double)t0 / 1e9);
 	bench_result_u("rss_before", (unsigned long long)rss0);
 	bench_result_u("rss_full", (unsigned long long)rss1);
@@ -854,6 +857,7 @@ static void usage(FILE *f)
 		"      --ipcd PATH       start this ipcd for the run on a temporary socket\n"
 		"  -m, --mode MODE       rt (a round trip per put and get, the default),\n"
 		"                        stream (put_many / get_many with prefetch),\n"
+		"                        async (put_async and a flush; consumers as stream),\n"
 		"                        latency (one message in flight), memory (daemon RSS\n"
 		"                        growth per queued message), clients (many at once)\n"
 		"  -p, --producers N     producer processes (default 1)\n"
@@ -861,7 +865,7 @@ static void usage(FILE *f)
 		"  -n, --count N         messages (default 100k; k and m suffixes)\n"
 		"  -z, --size BYTES      bytes per message (default 64, at least %zu)\n"
 		"  -b, --batch N         stream: messages per put_many / get_many (default 64)\n"
-		"  -f, --prefetch N      stream, latency: consumer prefetch (stream default 256)\n"
+		"  -f, --prefetch N      consumer prefetch (stream and async default 256, else 0)\n"
 		"  -d, --depth N         messages queued before the run starts (default 0)\n"
 		"  -k, --clients N       clients mode: concurrent clients (default 1000)\n"
 		"      --per-client N    clients mode: messages each puts and gets (default 4)\n"
@@ -936,22 +940,16 @@ int main(int argc, char **argv)
 			BENCH_STAMP_SIZE);
 		return 2;
 	}
-	o.stream = strcmp(o.mode, "stream") == 0;
+	o.async = strcmp(o.mode, "async") == 0;
+	o.stream = o.async || strcmp(o.mode, "stream") == 0;
 	o.prefetch = prefetch >= 0 ? (unsigned)prefetch : o.stream ? 256 : 0;
-#ifndef IPC_HAVE_STREAMING
-	if (o.stream || o.prefetch) {
-		fprintf(stderr, "ipcbench: this libipcclient has no streaming calls"
-			" (ipc_queue_put_many, ipc_queue_set_prefetch)\n");
-		return 2;
-	}
-#endif
 	if (!o.queue[0])
 		snprintf(o.queue, sizeof o.queue, "bench.%d", (int)getpid());
 	signal(SIGPIPE, SIG_IGN);
 	if (o.ipcd)
 		start_daemon(&o);
 
-	if (strcmp(o.mode, "rt") == 0 || strcmp(o.mode, "stream") == 0)
+	if (strcmp(o.mode, "rt") == 0 || o.stream)
 		return run_throughput(&o);
 	if (strcmp(o.mode, "latency") == 0)
 		return run_latency(&o);
@@ -959,7 +957,8 @@ int main(int argc, char **argv)
 		return run_memory(&o);
 	if (strcmp(o.mode, "clients") == 0)
 		return run_clients(&o);
-	fprintf(stderr, "ipcbench: unknown mode '%s' (rt, stream, latency, memory, clients)\n",
+	fprintf(stderr, "ipcbench: unknown mode '%s' (rt, stream, async, latency, memory,"
+		" clients)\n",
 		o.mode);
 	return 2;
 }

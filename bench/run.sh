@@ -43,8 +43,6 @@ cmake --build "$build" -j2 --target ipcd ipcbench anchors redis_bench >/dev/null
 ipcbench=$build/bench/ipcbench
 anchors=$build/bench/anchors
 redis_bench=$build/bench/redis_bench
-streaming=0
-grep -q 'define IPC_HAVE_STREAMING' client/ipcclient.h && streaming=1
 
 # --- servers ------------------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcd-bench.XXXXXX")
@@ -105,24 +103,19 @@ for round in $(seq "$rounds"); do
 	one raw.rtt "$anchors" -m rtt -n "$(n 20000)"
 	one ipcd.rt.1x1 "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)"
 	one redis.rt.1x1 "$redis_bench" "${R[@]}" -m rt -n "$(n 100000)"
-	if [ $streaming = 1 ]; then
-		one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)"
-	fi
+	one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)"
 	one redis.pipelined.1x1 "$redis_bench" "${R[@]}" -m pipelined -n "$(n 1000000)"
 	one python.mp_queue "$python" bench/mp_queue.py -n "$(n 1000000)"
 	one ipcd.rt.4x4 "$ipcbench" "${I[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
 	one redis.rt.4x4 "$redis_bench" "${R[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
-	if [ $streaming = 1 ]; then
-		one ipcd.stream.4x4 "$ipcbench" "${I[@]}" -m stream -p 4 -c 4 -n "$(n 2000000)"
-	fi
+	one ipcd.async.1x1 "$ipcbench" "${I[@]}" -m async -n "$(n 2000000)"
+	one ipcd.stream.4x4 "$ipcbench" "${I[@]}" -m stream -p 4 -c 4 -n "$(n 2000000)"
 	one redis.pipelined.4x4 "$redis_bench" "${R[@]}" -m pipelined -p 4 -c 4 -n "$(n 1000000)"
 	one ipcd.latency "$ipcbench" "${I[@]}" -m latency -n "$(n 20000)"
-	if [ $streaming = 1 ]; then
-		one ipcd.latency.prefetch "$ipcbench" "${I[@]}" -m latency -f 16 -n "$(n 20000)"
-		# The same runs on a queue kept 1,000,000 deep (prefilling needs put_many to be quick).
-		one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
-		one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)" -d "$(n 1000000)"
-	fi
+	one ipcd.latency.prefetch "$ipcbench" "${I[@]}" -m latency -f 16 -n "$(n 20000)"
+	# The 1x1 runs again on a queue kept 1,000,000 deep.
+	one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
+	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)" -d "$(n 1000000)"
 	one ipcd.clients "$ipcbench" "${I[@]}" -m clients -k 1000
 	if [ "$round" = 1 ]; then
 		# Memory varies little from round to round: measured once.
@@ -139,7 +132,7 @@ secs=$(($(date +%s) - start))
 	echo "versions: ipcd $(git describe --always --dirty 2>/dev/null || echo '?')," \
 		"$(redis-server --version | grep -o 'v=[^ ]*' | sed 's/v=/redis /')," \
 		"$($python --version)"
-	echo "rounds took ${secs} s; streaming in this build: $([ $streaming = 1 ] && echo yes || echo no)"
+	echo "rounds took ${secs} s"
 	echo
 	$python bench/summarize.py "$results"
 } | tee "$out/table.md"

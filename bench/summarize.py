@@ -61,6 +61,7 @@ SCENARIOS = [
     ("ipcd.stream.1x1", "ipcd put_many/get_many + prefetch, 1x1"),
     ("redis.pipelined.1x1", "Redis LPUSH pipelined 32 / RPOP 32, 1x1"),
     ("python.mp_queue", "Python multiprocessing.Queue, 1x1"),
+    ("ipcd.async.1x1", "ipcd put_async + flush, get_many + prefetch, 1x1"),
     ("ipcd.rt.4x4", "ipcd put/get, 4x4"),
     ("redis.rt.4x4", "Redis LPUSH/BRPOP, 4x4"),
     ("ipcd.stream.4x4", "ipcd streaming, 4x4"),
