@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 rounds=${1:-3}
 scale=${BENCH_SCALE:-1}
-build=build-bench
+build="build-bench"
 out=${BENCH_OUT:-$build}
 python=/usr/bin/python3
 
@@ -73,6 +73,19 @@ redis_pid=$!
 wait_socket "$tmp/ipcd.sock" "$ipcd_pid"
 wait_socket "$tmp/redis.sock" "$redis_pid"
 
+# server_gone NAME PID: if the server died, say how (true), else false.
+server_gone() {
+	local status=0
+	kill -0 "$2" 2>/dev/null && return 1
+	wait "$2" || status=$?
+	if [ "$status" -gt 128 ]; then
+		echo "bench: $1 died of signal $(kill -l $((status - 128)))" >&2
+	else
+		echo "bench: $1 exited with status $status" >&2
+	fi
+	return 0
+}
+
 # --- the rounds ---------------------------------------------------------------
 mkdir -p "$out"
 results=$out/results.txt
@@ -86,6 +99,8 @@ one() {
 	printf '  %-22s' "$label" >&2
 	if ! line=$("$@"); then
 		echo "bench: $label failed: $*" >&2
+		server_gone ipcd "$ipcd_pid" && ipcd_pid=""
+		server_gone redis-server "$redis_pid" && redis_pid=""
 		exit 1
 	fi
 	echo "round=$round label=$label $line" >>"$results"
@@ -105,7 +120,7 @@ for round in $(seq "$rounds"); do
 	one redis.rt.1x1 "$redis_bench" "${R[@]}" -m rt -n "$(n 100000)"
 	one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)"
 	one redis.pipelined.1x1 "$redis_bench" "${R[@]}" -m pipelined -n "$(n 1000000)"
-	one python.mp_queue "$python" bench/mp_queue.py -n "$(n 1000000)"
+	one python.mp_queue "$python" bench/mp_queue.py -n "$(n 500000)"
 	one ipcd.rt.4x4 "$ipcbench" "${I[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
 	one redis.rt.4x4 "$redis_bench" "${R[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
 	one ipcd.async.1x1 "$ipcbench" "${I[@]}" -m async -n "$(n 2000000)"
