@@ -37,7 +37,6 @@
 #define RUN_LIMIT_MS (15 * 60 * 1000)
 #define CLIENT_STACK (256 * 1024)
 
-
 struct opts {
 	const char *sock;        /* NULL: libipcclient's default */
 	const char *ipcd;        /* start this daemon for the run, or NULL */
@@ -314,7 +313,7 @@ static void purge(ipc_queue *q)
 		die("purge", (int)rc);
 }
 
-/* Queue n messages stamped as producer, streamed when the library can. */
+/* Queue n messages stamped as producer, with put_many (the parent's prefill). */
 static void fill(const struct opts *o, ipc_queue *q, unsigned producer, unsigned long n)
 {
 	struct opts f = *o;
@@ -323,7 +322,6 @@ static void fill(const struct opts *o, ipc_queue *q, unsigned producer, unsigned
 	f.stream = true;
 	f.async = false;
 	rc = produce(&f, q, producer, n, NULL);
-
 	if (rc < 0)
 		exit(1);
 }

@@ -126,8 +126,11 @@ def main():
             continue
         m = statistics.median(rs)
         ok = {">=": m >= target, "<=": m <= target, "within": abs(m - 1) <= target}[op]
+        met = "yes" if ok else "no"
+        if op == "within" and m > 1 + target:
+            met = "no (faster when deep)"
         print("| {} | {:.2f} | {:.2f} – {:.2f} | {} | {} |".format(
-            name, m, min(rs), max(rs), tgt, "yes" if ok else "no"))
+            name, m, min(rs), max(rs), tgt, met))
 
     stream = values(runs, "ipcd.stream.1x1", "msgs_s")
     if stream:
