@@ -101,6 +101,31 @@ static long count_objects(ipc_client *c)
 	return n;
 }
 
+/* The daemon's "memory" (payload bytes held), or -1. */
+static long server_memory(ipc_client *c)
+{
+	msgpack_unpacked u;
+	void *mp;
+	size_t len, off = 0;
+	long n = -1;
+
+	ck_assert_ipc(ipc_server_status(c, &mp, &len), 0);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_MAP)
+		for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+			const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+
+			if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 6 &&
+			    memcmp(kv->key.via.str.ptr, "memory", 6) == 0 &&
+			    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				n = (long)kv->val.via.u64;
+		}
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return n;
+}
+
 /* A one-byte signal between processes, with a bound. */
 static void sync_post(int fd)
 {
@@ -415,6 +440,7 @@ START_TEST(test_send_blocks_while_full)
 	t0 = harness_now_ms();
 	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, 200), -ETIMEDOUT);
 	ck_assert_int_ge(harness_now_ms() - t0, 190);
+	ck_assert_ipc(server_memory(c), sizeof big);
 
 	p.arg = e1;
 	start_ok(&p);
@@ -424,6 +450,7 @@ START_TEST(test_send_blocks_while_full)
 	join_ok(&p, "reader");
 	/* The reader's end closed with it: nobody will read the rest. */
 	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, 1000), -EPIPE);
+	ck_assert_ipc(server_memory(c), 0);
 	ipc_pipe_close(e0);
 	ipc_pipe_close(e1);
 	ipc_disconnect(c);
