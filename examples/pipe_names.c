@@ -96,10 +96,10 @@ int main(void)
 	p1.arg = &args;
 	p2.arg = child_conn;
 	rc = ipc_process_start(&p1);
-	if (rc == 0)
-		rc = ipc_process_start(&p2);
-	if (rc < 0) {
+	if (rc < 0 || (rc = ipc_process_start(&p2)) < 0) {
 		fprintf(stderr, "pipe_names: start: %s\n", ipc_strerror(rc));
+		if (p1.pid > 0)
+			ipc_process_join(&p1, IPC_FOREVER);
 		return 1;
 	}
 	ipc_process_join(&p1, IPC_FOREVER);
