@@ -199,6 +199,13 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 		return -EMSGSIZE;
 	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)body);
 	rc = io_send(c->fd, c->req.data, c->req.size, tail, tlen, wait_ms);
+	if (rc == -ECONNRESET) {
+		/* The daemon may have said why before closing (too many clients). */
+		int why = client_read(c, io_deadline(0), rep);
+
+		if (why < 0 && why != -ETIMEDOUT && why != -ECONNRESET)
+			rc = why;
+	}
 	while (rc == 0) {
 		rc = client_read(c, deadline, rep);
 		if (rc < 0)

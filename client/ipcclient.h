@@ -52,15 +52,19 @@ typedef struct ipc_queue_attr {
 	size_t maxsize;      /* most messages it holds; a put on a full queue waits */
 	size_t maxbytes;     /* most payload bytes it holds */
 	unsigned mode;       /* permission bits for other processes */
-	int ack;             /* messages must be acknowledged (reserved, must be 0) */
-	int durable;         /* survive a daemon restart (reserved, must be 0) */
+	int ack;             /* messages must be acknowledged (-ENOTSUP where unsupported) */
+	int durable;         /* survive a daemon restart (-ENOTSUP where unsupported) */
 } ipc_queue_attr;
 
 /*
  * Connect to ipcd at path; NULL means $IPCD_SOCKET, else /run/ipcd/ipcd.sock
  * for root and $XDG_RUNTIME_DIR/ipcd.sock for other users.
  * -ENOENT or -ECONNREFUSED: no daemon there; -EPROTONOSUPPORT: it speaks
- * another protocol version.
+ * another protocol version; -EUSERS: it serves its maximum of clients.
+ *
+ * Any call may also return -ECONNRESET or -ENOTCONN (the daemon went away;
+ * the next call reconnects and re-opens handles by name) and -ESHUTDOWN (a
+ * call that was waiting when the daemon shut down).
  */
 IPC_API int ipc_connect(const char *path, ipc_client **out);
 
@@ -86,7 +90,8 @@ IPC_API int ipc_client_set_name(ipc_client *c, const char *name);
  * the queue is created (NULL: defaults).
  * -ENOENT: no such queue; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL: bad name
  * or attribute, or the name belongs to another kind of object;
- * -ENAMETOOLONG: name longer than 255 bytes.
+ * -ENAMETOOLONG: name longer than 255 bytes.  Calls on a handle whose queue
+ * was removed since give -EIDRM (a waiting get or put is answered so at once).
  */
 IPC_API int ipc_queue_open(ipc_client *c, const char *name, int flags,
 			   const ipc_queue_attr *attr, ipc_queue **out);

@@ -50,7 +50,7 @@ enum ipc_kind {
  * types of args... in the request, one letter each; those after a '|' are
  * optional:
  *   u unsigned int   i signed int   s string   b binary or string
- *   m map            a array        h handle (unsigned, from an open)
+ *   m map (or nil)   a array        h handle (unsigned, from an open)
  * Families: 0x0_ session and server, 0x1_ queues, 0x2_ arrays, 0x3_ pipes.
  */
 #define IPC_OPS(X) \
