@@ -18,7 +18,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ipcd [OPTION]...\n"
-		"The ipcd IPC broker: named queues for local processes, served in the foreground.\n\n"
+		"The ipcd IPC broker: queues and pipes for local processes, served in the foreground.\n\n"
 		"  -s, --socket PATH         Unix socket to serve (default: $IPCD_SOCKET, else\n"
 		"                            /run/ipcd/ipcd.sock for root, $XDG_RUNTIME_DIR/ipcd.sock)\n"
 		"      --max-message BYTES   largest message accepted (default 4M)\n"
@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"      --queue-maxbytes BYTES  payload bytes likewise (default 0: unbounded)\n"
 		"      --max-memory BYTES    payload bytes held by all queues (default 1G; 0: no limit)\n"
 		"      --max-output BYTES    unread reply bytes before a client is cut off (default 64M)\n"
+		"      --pipe-bytes BYTES    bytes buffered in each direction of a pipe; a send\n"
+		"                            waits while they are full (default 64K)\n"
 		"      --log-level LEVEL     error, warn (default), info or debug\n"
 		"  -v, --verbose             one log level more per use\n"
 		"  -h, --help                show this help and exit\n"
@@ -93,7 +95,7 @@ static void raise_fd_limit(unsigned max_clients)
 }
 
 enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS, OPT_QUEUE_MAXSIZE, OPT_QUEUE_MAXBYTES,
-       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_LOG_LEVEL };
+       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_PIPE_BYTES, OPT_LOG_LEVEL };
 
 int main(int argc, char **argv)
 {
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
 		{ "queue-maxbytes", required_argument, NULL, OPT_QUEUE_MAXBYTES },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "pipe-bytes", required_argument, NULL, OPT_PIPE_BYTES },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -176,6 +179,13 @@ int main(int argc, char **argv)
 		case OPT_QUEUE_MAXBYTES: lim.queue_maxbytes = v; break;
 		case OPT_MAX_MEMORY: lim.max_memory = v; break;
 		case OPT_MAX_OUTPUT: lim.max_output = v; break;
+		case OPT_PIPE_BYTES:
+			if (v == 0) {
+				fprintf(stderr, "ipcd: --pipe-bytes must be at least 1\n");
+				return 2;
+			}
+			lim.pipe_maxbytes = v;
+			break;
 		}
 	}
 	if (optind < argc) {
