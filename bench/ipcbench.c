@@ -1,8 +1,8 @@
 /*
  * ipcbench.c - the ipcd benchmark: forked producers and consumers move
- * stamped messages through one queue and report msgs/s, MB/s and the
- * put-to-get latency; other modes measure low-load latency, the daemon's
- * memory per queued message, and many concurrent clients.
+ * stamped messages through one queue (or a pipe) and report msgs/s, MB/s
+ * and the put-to-get latency; other modes measure low-load latency, the
+ * daemon's memory per queued message, and many concurrent clients.
  *
  * Every run checks what it measured: each message is received exactly once,
  * in order per producer and consumer, and the queue holds what it should at
@@ -41,7 +41,8 @@ struct opts {
 	const char *sock;        /* NULL: libipcclient's default */
 	const char *ipcd;        /* start this daemon for the run, or NULL */
 	const char *mode;
-	char queue[64];
+	char name[64];           /* of the queue or pipe */
+	bool pipe;               /* a one-way pipe instead of a queue */
 	unsigned producers, consumers;
 	unsigned long count;     /* messages moved by the producers */
 	unsigned long depth;     /* messages queued before the run starts */
@@ -84,21 +85,94 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
-static void open_queue(const struct opts *o, ipc_client **c, ipc_queue **q)
+/*
+ * What the messages travel through: a queue, or one end of a one-way pipe
+ * (the producer sends on end 1, the consumer receives on end 0).
+ */
+struct chan {
+	ipc_client *c;
+	ipc_queue *q;            /* NULL for a pipe */
+	ipc_pipe *p;             /* NULL for a queue */
+};
+
+#define END_RECV 0
+#define END_SEND 1
+
+/* Connect and open the queue, or end of the pipe, that the parent made. */
+static void chan_open(const struct opts *o, int end, struct chan *ch)
 {
-	int rc = ipc_connect(o->sock, c);
+	int rc = ipc_connect(o->sock, &ch->c);
 
 	if (rc < 0)
 		die("connect", rc);
-	rc = ipc_queue_open(*c, o->queue, IPC_CREATE, NULL, q);
+	ch->q = NULL;
+	ch->p = NULL;
+	if (o->pipe)
+		rc = ipc_pipe_open(ch->c, o->name, end, 0, &ch->p);
+	else
+		rc = ipc_queue_open(ch->c, o->name, IPC_CREATE, NULL, &ch->q);
 	if (rc < 0)
-		die("open the queue", rc);
+		die(o->pipe ? "open the pipe" : "open the queue", rc);
 }
 
-static void close_queue(ipc_client *c, ipc_queue *q)
+static void chan_close(struct chan *ch)
 {
-	ipc_queue_close(q);
-	ipc_disconnect(c);
+	if (ch->q)
+		ipc_queue_close(ch->q);
+	if (ch->p)
+		ipc_pipe_close(ch->p);
+	ipc_disconnect(ch->c);
+}
+
+/*
+ * In the parent, before the workers start: an emptied queue, or a new
+ * one-way pipe (the parent's handle never uses its end, so the end stays
+ * free for the consumer).
+ */
+static void chan_create(const struct opts *o, struct chan *ch)
+{
+	long rc = ipc_connect(o->sock, &ch->c);
+
+	if (rc < 0)
+		die("connect", (int)rc);
+	ch->q = NULL;
+	ch->p = NULL;
+	if (o->pipe) {
+		rc = ipc_pipe_open(ch->c, o->name, END_RECV,
+				   IPC_CREATE | IPC_EXCLUSIVE | IPC_ONEWAY, &ch->p);
+		if (rc < 0)
+			die("create the pipe", (int)rc);
+		return;
+	}
+	rc = ipc_queue_open(ch->c, o->name, IPC_CREATE, NULL, &ch->q);
+	if (rc == 0)
+		rc = ipc_queue_purge(ch->q);
+	if (rc < 0)
+		die("open and purge the queue", (int)rc);
+}
+
+/* In the parent, at the end: remove the queue or pipe. */
+static void chan_remove(const struct opts *o, struct chan *ch)
+{
+	if (o->pipe)
+		ipc_pipe_unlink(ch->c, o->name);
+	else
+		ipc_queue_unlink(ch->c, o->name);
+	chan_close(ch);
+}
+
+static int chan_put(struct chan *ch, const void *data, size_t len)
+{
+	if (ch->p)
+		return ipc_pipe_send(ch->p, data, len, IPC_FOREVER);
+	return ipc_queue_put(ch->q, data, len, IPC_FOREVER);
+}
+
+static int chan_get(struct chan *ch, void **data, size_t *len, int timeout_ms)
+{
+	if (ch->p)
+		return ipc_pipe_recv(ch->p, data, len, timeout_ms);
+	return ipc_queue_get(ch->q, data, len, timeout_ms);
 }
 
 static void fail_run(struct run *r)
@@ -149,7 +223,7 @@ static int put_batch(ipc_queue *q, char *buf, size_t size, unsigned k, unsigned 
 }
 
 /* Put count messages stamped as producer p, from seq 0, with put, put_many or put_async. */
-static int produce(const struct opts *o, ipc_queue *q, unsigned p, unsigned long count,
+static int produce(const struct opts *o, struct chan *ch, unsigned p, unsigned long count,
 		   struct run *r)
 {
 	unsigned batch = o->stream && !o->async ? o->batch : 1;
@@ -161,23 +235,23 @@ static int produce(const struct opts *o, ipc_queue *q, unsigned p, unsigned long
 			break;
 		if (o->async) {
 			bench_stamp_write(buf, p, (uint32_t)seq);
-			rc = ipc_queue_put_async(q, buf, o->size);
+			rc = ipc_queue_put_async(ch->q, buf, o->size);
 			seq++;
 			continue;
 		}
 		if (o->stream) {
 			unsigned k = count - seq < batch ? (unsigned)(count - seq) : batch;
 
-			rc = put_batch(q, buf, o->size, k, p, seq);
+			rc = put_batch(ch->q, buf, o->size, k, p, seq);
 			seq += k;
 			continue;
 		}
 		bench_stamp_write(buf, p, (uint32_t)seq);
-		rc = ipc_queue_put(q, buf, o->size, IPC_FOREVER);
+		rc = chan_put(ch, buf, o->size);
 		seq++;
 	}
 	if (o->async && rc >= 0)
-		rc = ipc_queue_flush(q, IPC_FOREVER);
+		rc = ipc_queue_flush(ch->q, IPC_FOREVER);
 	free(buf);
 	if (rc < 0)
 		fprintf(stderr, "ipcbench: producer %u: put: %s\n", p, ipc_strerror(rc));
@@ -187,18 +261,17 @@ static int produce(const struct opts *o, ipc_queue *q, unsigned p, unsigned long
 static int producer_main(void *arg)
 {
 	struct worker *w = arg;
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	int rc;
 
-	open_queue(w->o, &c, &q);
+	chan_open(w->o, END_SEND, &ch);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
-	rc = produce(w->o, q, w->id, bench_layout_count(w->lay, w->id), w->run);
+	rc = produce(w->o, &ch, w->id, bench_layout_count(w->lay, w->id), w->run);
 	w->run->put_ns[w->id] = bench_now_ns();
 	if (rc < 0)
 		fail_run(w->run);
-	close_queue(c, q);
+	chan_close(&ch);
 	return rc < 0;
 }
 
@@ -206,7 +279,7 @@ static int producer_main(void *arg)
  * Take what one get (or get_many) returns, at *now: how many messages, -1
  * if one broke the rules, or the negative errno of the get.
  */
-static int consume_some(const struct worker *w, struct bench_taken *t, ipc_queue *q,
+static int consume_some(const struct worker *w, struct bench_taken *t, struct chan *ch,
 			struct iovec *iov, uint64_t *now)
 {
 	void *data;
@@ -214,7 +287,7 @@ static int consume_some(const struct worker *w, struct bench_taken *t, ipc_queue
 	int rc;
 
 	if (w->o->stream) {
-		int n = ipc_queue_get_many(q, iov, w->o->batch, GET_POLL_MS);
+		int n = ipc_queue_get_many(ch->q, iov, w->o->batch, GET_POLL_MS);
 
 		*now = bench_now_ns();
 		if (n == 0) {
@@ -229,7 +302,7 @@ static int consume_some(const struct worker *w, struct bench_taken *t, ipc_queue
 		}
 		return rc;
 	}
-	rc = ipc_queue_get(q, &data, &len, GET_POLL_MS);
+	rc = chan_get(ch, &data, &len, GET_POLL_MS);
 	*now = bench_now_ns();
 	if (rc < 0)
 		return rc;
@@ -245,20 +318,19 @@ static int consumer_main(void *arg)
 	struct bench_taken t;
 	struct iovec *iov = calloc(o->batch, sizeof *iov);
 	uint64_t now, last = bench_now_ns();
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	int rc = 0;
 
 	if (!iov)
 		return 1;
 	bench_taken_init(&t, w->lay, o->size, w->seen, w->hist, w->id);
-	open_queue(o, &c, &q);
-	if (o->prefetch && (rc = ipc_queue_set_prefetch(q, o->prefetch)) < 0)
+	chan_open(o, END_RECV, &ch);
+	if (o->prefetch && (rc = ipc_queue_set_prefetch(ch.q, o->prefetch)) < 0)
 		die("set_prefetch", rc);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	while (!run_over(w->run, o->count)) {
-		rc = consume_some(w, &t, q, iov, &now);
+		rc = consume_some(w, &t, &ch, iov, &now);
 		if (rc == -ETIMEDOUT || rc == -EAGAIN) {
 			if (now - last > (uint64_t)STALL_MS * 1000000u) {
 				fprintf(stderr, "ipcbench: consumer %u: no message for %d s\n",
@@ -282,7 +354,7 @@ static int consumer_main(void *arg)
 	w->run->received[w->id] = t.n;
 	if (rc < 0)
 		fail_run(w->run);
-	close_queue(c, q);
+	chan_close(&ch);
 	free(iov);
 	return rc < 0;
 }
@@ -305,23 +377,15 @@ static int expect_size(ipc_queue *q, long want)
 	return -1;
 }
 
-static void purge(ipc_queue *q)
-{
-	long rc = ipc_queue_purge(q);
-
-	if (rc < 0)
-		die("purge", (int)rc);
-}
-
 /* Queue n messages stamped as producer, with put_many (the parent's prefill). */
-static void fill(const struct opts *o, ipc_queue *q, unsigned producer, unsigned long n)
+static void fill(const struct opts *o, struct chan *ch, unsigned producer, unsigned long n)
 {
 	struct opts f = *o;
 	int rc;
 
 	f.stream = true;
 	f.async = false;
-	rc = produce(&f, q, producer, n, NULL);
+	rc = produce(&f, ch, producer, n, NULL);
 	if (rc < 0)
 		exit(1);
 }
@@ -329,6 +393,7 @@ static void fill(const struct opts *o, ipc_queue *q, unsigned producer, unsigned
 static void print_head(const struct opts *o, const char *mode)
 {
 	bench_result_begin("ipcd", mode);
+	bench_result_str("kind", o->pipe ? "pipe" : "queue");
 	bench_result_u("p", o->producers);
 	bench_result_u("c", o->consumers);
 	bench_result_u("size", o->size);
@@ -348,8 +413,7 @@ static int run_throughput(const struct opts *o)
 	unsigned nw = o->producers + o->consumers;
 	unsigned long received = 0;
 	uint64_t t0, t1 = 0, fill_ns;
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	int failed;
 
 	if (!lay || !ws)
@@ -357,10 +421,9 @@ static int run_throughput(const struct opts *o)
 	bench_layout_init(lay, o->producers, o->count, o->depth);
 	bmbytes = bench_layout_bitmap(lay);
 	seen = bench_shared(bmbytes * o->consumers);
-	open_queue(o, &c, &q);
-	purge(q);
+	chan_create(o, &ch);
 	fill_ns = bench_now_ns();
-	fill(o, q, o->producers, o->depth);
+	fill(o, &ch, o->producers, o->depth);
 	fill_ns = bench_now_ns() - fill_ns;
 
 	bench_gate_init(&gate);
@@ -403,8 +466,8 @@ static int run_throughput(const struct opts *o)
 			t1 = r->put_ns[i];
 	if (!failed)
 		failed = bench_verify(lay, o->consumers, seen, &received) < 0;
-	if (!failed)
-		failed = expect_size(q, (long)(o->count + o->depth - received)) < 0;
+	if (!failed && !o->pipe)
+		failed = expect_size(ch.q, (long)(o->count + o->depth - received)) < 0;
 	if (!failed) {
 		print_head(o, o->async ? "async" : o->stream ? "stream" : "rt");
 		bench_result_u("depth", o->depth);
@@ -419,8 +482,7 @@ static int run_throughput(const struct opts *o)
 			bench_result_f("fill_secs", (double)fill_ns / 1e9);
 		bench_result_end();
 	}
-	ipc_queue_unlink(c, o->queue);
-	close_queue(c, q);
+	chan_remove(o, &ch);
 	bench_shared_free(seen, bmbytes * o->consumers);
 	bench_shared_free(hists, hbytes);
 	bench_shared_free(r, sizeof *r);
@@ -436,14 +498,13 @@ static int latency_consumer(void *arg)
 	const struct opts *o = w->o;
 	unsigned long warm = o->count / 10 < 100 ? o->count / 10 : 100;
 	struct bench_taken t;
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	int rc = 0;
 
 	bench_taken_init(&t, w->lay, o->size, w->seen, NULL, 0);
 	close(w->ack[0]);
-	open_queue(o, &c, &q);
-	if (o->prefetch && (rc = ipc_queue_set_prefetch(q, o->prefetch)) < 0)
+	chan_open(o, END_RECV, &ch);
+	if (o->prefetch && (rc = ipc_queue_set_prefetch(ch.q, o->prefetch)) < 0)
 		die("set_prefetch", rc);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
@@ -452,7 +513,7 @@ static int latency_consumer(void *arg)
 		size_t len;
 		char b = 'a';
 
-		rc = ipc_queue_get(q, &data, &len, STALL_MS);
+		rc = chan_get(&ch, &data, &len, STALL_MS);
 		if (rc < 0) {
 			fprintf(stderr, "ipcbench: latency: get: %s\n", ipc_strerror(rc));
 			break;
@@ -468,7 +529,7 @@ static int latency_consumer(void *arg)
 	}
 	w->run->received[0] = t.n;
 	close(w->ack[1]);
-	close_queue(c, q);
+	chan_close(&ch);
 	return rc < 0;
 }
 
@@ -477,19 +538,18 @@ static int latency_producer(void *arg)
 	struct worker *w = arg;
 	const struct opts *o = w->o;
 	char *buf = message_buffer(o->size, 1);
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	int rc = 0;
 
 	close(w->ack[1]);
-	open_queue(o, &c, &q);
+	chan_open(o, END_SEND, &ch);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	for (unsigned long i = 0; i < o->count; i++) {
 		char b;
 
 		bench_stamp_write(buf, 0, (uint32_t)i);
-		rc = ipc_queue_put(q, buf, o->size, IPC_FOREVER);
+		rc = chan_put(&ch, buf, o->size);
 		if (rc < 0) {
 			fprintf(stderr, "ipcbench: latency: put: %s\n", ipc_strerror(rc));
 			break;
@@ -504,7 +564,7 @@ static int latency_producer(void *arg)
 		}
 	}
 	free(buf);
-	close_queue(c, q);
+	chan_close(&ch);
 	return rc < 0;
 }
 
@@ -521,16 +581,14 @@ static int run_latency(const struct opts *o)
 	pid_t pids[2];
 	int ack[2], failed;
 	uint64_t t0;
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 
 	one.producers = one.consumers = 1;
 	one.depth = 0;
 	bench_layout_init(&lay, 1, o->count, 0);
 	bmbytes = bench_layout_bitmap(&lay);
 	seen = bench_shared(bmbytes);
-	open_queue(o, &c, &q);
-	purge(q);
+	chan_create(o, &ch);
 	if (pipe(ack) < 0)
 		die("pipe", -errno);
 	bench_gate_init(&gate);
@@ -552,8 +610,8 @@ static int run_latency(const struct opts *o)
 			(unsigned long long)r->received[0], o->count);
 		failed = 1;
 	}
-	if (!failed)
-		failed = expect_size(q, 0) < 0;
+	if (!failed && !o->pipe)
+		failed = expect_size(ch.q, 0) < 0;
 	if (!failed) {
 		one.count = o->count;
 		print_head(&one, "latency");
@@ -564,8 +622,7 @@ static int run_latency(const struct opts *o)
 		bench_result_hist(hist);
 		bench_result_end();
 	}
-	ipc_queue_unlink(c, o->queue);
-	close_queue(c, q);
+	chan_remove(o, &ch);
 	bench_shared_free(seen, bmbytes);
 	bench_shared_free(hist, sizeof *hist);
 	bench_shared_free(r, sizeof *r);
@@ -597,8 +654,7 @@ static int run_memory(const struct opts *o)
 {
 	long long rss0, rss1, rss2;
 	uint64_t t0;
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	pid_t pid;
 	void *data;
 	size_t len;
@@ -614,29 +670,25 @@ static int run_memory(const struct opts *o)
 		fprintf(stderr, "ipcbench: cannot read the memory of the daemon on %s\n", o->sock);
 		return 1;
 	}
-	open_queue(o, &c, &q);
-	purge(q);
+	chan_create(o, &ch);
 	/* One message through first, so buffers that exist anyway are counted out. */
-	if ((rc = ipc_queue_put(q, one, o->size, IPC_FOREVER)) < 0 ||
-	    (rc = ipc_queue_get(q, &data, &len, IPC_FOREVER)) < 0)
+	if ((rc = chan_put(&ch, one, o->size)) < 0 ||
+	    (rc = chan_get(&ch, &data, &len, IPC_FOREVER)) < 0)
 		die("warm-up", rc);
 	free(data);
 	free(one);
 	rss0 = bench_rss(pid);
 	t0 = bench_now_ns();
-	fill(o, q, 0, o->count);
+	fill(o, &ch, 0, o->count);
 	t0 = bench_now_ns() - t0;
 	rss1 = bench_rss(pid);
-	if (ipc_queue_size(q) != (long)o->count) {
+	if (ipc_queue_size(ch.q) != (long)o->count) {
 		fprintf(stderr, "ipcbench: memory: the queue holds %ld, not %lu\n",
-			ipc_queue_size(q), o->count);
+			ipc_queue_size(ch.q), o->count);
 		return 1;
 	}
-	rc = ipc_queue_unlink(c, o->queue);
+	chan_remove(o, &ch);
 	rss2 = bench_rss(pid);
-	close_queue(c, q);
-	if (rc < 0)
-		die("unlink", rc);
 	bench_result_begin("ipcd", "memory");
 	bench_result_u("size", o->size);
 	bench_result_u("count", o->count);
@@ -671,7 +723,7 @@ static void *client_thread_main(void *arg)
 	rc = ipc_connect(o->sock, &c);
 	t->what = "connect";
 	if (rc == 0) {
-		rc = ipc_queue_open(c, o->queue, IPC_CREATE, NULL, &q);
+		rc = ipc_queue_open(c, o->name, IPC_CREATE, NULL, &q);
 		t->what = "open";
 	}
 	/* Everyone reaches the barrier, failed or not, so no one waits forever. */
@@ -715,8 +767,7 @@ static int run_clients(const struct opts *o)
 	pthread_attr_t attr;
 	uint64_t tc, t0, t1;
 	unsigned ok = 0, started = 0;
-	ipc_client *c;
-	ipc_queue *q;
+	struct chan ch;
 	int failed = 0;
 
 	if (!ts || !tids || !seen)
@@ -725,8 +776,7 @@ static int run_clients(const struct opts *o)
 		fprintf(stderr, "ipcbench: cannot raise the descriptor limit to %u\n", o->clients + 64);
 		return 1;
 	}
-	open_queue(o, &c, &q);
-	purge(q);
+	chan_create(o, &ch);
 	pthread_barrier_init(&barrier, NULL, o->clients + 1);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CLIENT_STACK);
@@ -760,7 +810,7 @@ static int run_clients(const struct opts *o)
 			failed = 1;
 		}
 	if (!failed)
-		failed = expect_size(q, 0) < 0;
+		failed = expect_size(ch.q, 0) < 0;
 	if (!failed) {
 		bench_result_begin("ipcd", "clients");
 		bench_result_u("clients", o->clients);
@@ -770,8 +820,7 @@ static int run_clients(const struct opts *o)
 		bench_result_f("secs", (double)(t1 - t0) / 1e9);
 		bench_result_end();
 	}
-	ipc_queue_unlink(c, o->queue);
-	close_queue(c, q);
+	chan_remove(o, &ch);
 	pthread_attr_destroy(&attr);
 	pthread_barrier_destroy(&barrier);
 	free(seen);
@@ -850,7 +899,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ipcbench [OPTION]...\n"
-		"Benchmark ipcd's queues; prints one line of key=value results.\n\n"
+		"Benchmark ipcd's queues and pipes; prints one line of key=value results.\n\n"
 		"  -s, --socket PATH     the daemon's socket (default: libipcclient's)\n"
 		"      --ipcd PATH       start this ipcd for the run on a temporary socket\n"
 		"  -m, --mode MODE       rt (a round trip per put and get, the default),\n"
@@ -869,13 +918,15 @@ static void usage(FILE *f)
 		"      --per-client N    clients mode: messages each puts and gets (default 4)\n"
 		"      --pace-us N       latency mode: pause between messages instead of\n"
 		"                        waiting for the consumer (default 0)\n"
-		"  -q, --queue NAME      queue to use (default bench.PID; it is removed)\n"
+		"      --kind KIND       queue (the default) or pipe (a one-way pipe: modes rt\n"
+		"                        and latency, one producer and one consumer)\n"
+		"  -q, --name NAME       queue or pipe to use (default bench.PID; it is removed)\n"
 		"  -h, --help            show this help\n", BENCH_STAMP_SIZE);
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE };
+	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND };
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "ipcd", required_argument, NULL, OPT_IPCD },
@@ -890,7 +941,8 @@ int main(int argc, char **argv)
 		{ "clients", required_argument, NULL, 'k' },
 		{ "per-client", required_argument, NULL, OPT_PER_CLIENT },
 		{ "pace-us", required_argument, NULL, OPT_PACE },
-		{ "queue", required_argument, NULL, 'q' },
+		{ "kind", required_argument, NULL, OPT_KIND },
+		{ "name", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -915,12 +967,19 @@ int main(int argc, char **argv)
 			o.per_client = (unsigned)bench_parse_count("--per-client", optarg);
 			break;
 		case OPT_PACE: o.pace_us = (unsigned)bench_parse_count("--pace-us", optarg); break;
-		case 'q':
-			if (strlen(optarg) >= sizeof o.queue) {
-				fprintf(stderr, "ipcbench: --queue: name too long\n");
+		case OPT_KIND:
+			if (strcmp(optarg, "queue") && strcmp(optarg, "pipe")) {
+				fprintf(stderr, "ipcbench: --kind: queue or pipe, not '%s'\n", optarg);
 				return 2;
 			}
-			strcpy(o.queue, optarg);
+			o.pipe = strcmp(optarg, "pipe") == 0;
+			break;
+		case 'q':
+			if (strlen(optarg) >= sizeof o.name) {
+				fprintf(stderr, "ipcbench: --name: too long\n");
+				return 2;
+			}
+			strcpy(o.name, optarg);
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -941,8 +1000,15 @@ int main(int argc, char **argv)
 	o.async = strcmp(o.mode, "async") == 0;
 	o.stream = o.async || strcmp(o.mode, "stream") == 0;
 	o.prefetch = prefetch >= 0 ? (unsigned)prefetch : o.stream ? 256 : 0;
-	if (!o.queue[0])
-		snprintf(o.queue, sizeof o.queue, "bench.%d", (int)getpid());
+	/* A pipe has one sender and one receiver, and no batch calls, prefetch or depth. */
+	if (o.pipe && ((strcmp(o.mode, "rt") && strcmp(o.mode, "latency")) ||
+		       o.producers != 1 || o.consumers != 1 || o.prefetch || o.depth)) {
+		fprintf(stderr, "ipcbench: --kind pipe: modes rt and latency only, one producer"
+			" and one consumer, no prefetch or depth\n");
+		return 2;
+	}
+	if (!o.name[0])
+		snprintf(o.name, sizeof o.name, "bench.%d", (int)getpid());
 	signal(SIGPIPE, SIG_IGN);
 	if (o.ipcd)
 		start_daemon(&o);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The queue benchmark, in one go: ipcd (ipcbench), Redis as a queue
-# (redis_bench, against a redis-server started here on a Unix socket),
-# Python's multiprocessing.Queue (mp_queue.py) and the kernel's own limits
+# The queue benchmark, in one go: ipcd's queues and pipes (ipcbench), Redis
+# as a queue (redis_bench, against a redis-server started here on a Unix
+# socket), Python's multiprocessing.Queue (mp_queue.py) and the kernel's own limits
 # (anchors), interleaved over ROUNDS rounds so that a change in the machine's
 # load hits every system alike.  Prints a table of medians and of the ratios
 # issue 7's goals name, and keeps the raw result lines.
@@ -128,6 +128,8 @@ for round in $(seq "$rounds"); do
 	one redis.pipelined.4x4 "$redis_bench" "${R[@]}" -m pipelined -p 4 -c 4 -n "$(n 1000000)"
 	one ipcd.latency "$ipcbench" "${I[@]}" -m latency -n "$(n 20000)"
 	one ipcd.latency.prefetch "$ipcbench" "${I[@]}" -m latency -f 16 -n "$(n 20000)"
+	one ipcd.pipe.rt.1x1 "$ipcbench" "${I[@]}" --kind pipe -m rt -n "$(n 100000)"
+	one ipcd.pipe.latency "$ipcbench" "${I[@]}" --kind pipe -m latency -n "$(n 20000)"
 	# The 1x1 runs again on a queue kept 1,000,000 deep.
 	one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
 	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)" -d "$(n 1000000)"

@@ -30,6 +30,8 @@ run received=4000 -m stream -n 4000 -p 2 -c 2 -b 16 -f 32
 run received=3000 -m async -n 3000
 run received=500 -m latency -n 500
 run received=500 -m latency -n 500 -f 4
+run received=2000 --kind pipe -m rt -n 2000
+run received=300 --kind pipe -m latency -n 300
 run ok=50 -m clients -k 50
 run count=2000 -m memory -n 2000
 echo "bench smoke: all passed"

@@ -68,6 +68,8 @@ SCENARIOS = [
     ("redis.pipelined.4x4", "Redis pipelined, 4x4"),
     ("ipcd.latency", "ipcd one message in flight (put -> get)"),
     ("ipcd.latency.prefetch", "the same, consumer prefetch 16"),
+    ("ipcd.pipe.rt.1x1", "ipcd pipe send/recv, a round trip each"),
+    ("ipcd.pipe.latency", "ipcd pipe, one message in flight"),
     ("ipcd.rt.1x1.deep", "ipcd rt 1x1, queue 1,000,000 deep"),
     ("ipcd.stream.1x1.deep", "ipcd streaming 1x1, queue 1,000,000 deep"),
 ]
@@ -111,6 +113,8 @@ def main():
          "<=", 2),
         ("latency p50 (prefetch) vs raw round trip p50", "ipcd.latency.prefetch", "p50_us",
          "raw.rtt", "p50_us", "<=", 2),
+        ("pipe latency p50 vs raw round trip p50", "ipcd.pipe.latency", "p50_us", "raw.rtt",
+         "p50_us", "<=", 2),
         ("flatness rt: 1M deep vs empty", "ipcd.rt.1x1.deep", "msgs_s", "ipcd.rt.1x1", "msgs_s",
          "within", 0.2),
         ("flatness streaming: 1M deep vs empty", "ipcd.stream.1x1.deep", "msgs_s",
