@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The queue benchmark, in one go: ipcd's queues and pipes (ipcbench), Redis
 # as a queue (redis_bench, against a redis-server started here on a Unix
-# socket), Python's multiprocessing.Queue (mp_queue.py) and the kernel's own limits
-# (anchors), interleaved over ROUNDS rounds so that a change in the machine's
-# load hits every system alike.  Prints a table of medians and of the ratios
-# issue 7's goals name, and keeps the raw result lines.
+# socket), Python's multiprocessing.Queue (mp_queue.py) and the kernel's own
+# limits (anchors), interleaved over ROUNDS rounds so that a change in the
+# machine's load hits every system alike.  Prints a table of medians and of
+# the ratios issue 7's goals name, and keeps the raw result lines.
 #
 # Usage: bench/run.sh [ROUNDS]      (default 3)
 #   BENCH_SCALE=F   multiply every message count by F (default 1; 0.1 for a
