@@ -113,6 +113,12 @@ R=(-s "$tmp/redis.sock")
 start=$(date +%s)
 for round in $(seq "$rounds"); do
 	echo "round $round of $rounds" >&2
+	if [ "$round" = 1 ]; then
+		# Memory varies little from round to round: measured once, first, and
+		# ipcd's in a fresh daemon, so no heap freed by earlier runs hides growth.
+		one ipcd.memory "$ipcbench" --ipcd "$build/daemon/ipcd" -m memory -n "$(n 1000000)"
+		one redis.memory "$redis_bench" "${R[@]}" -m memory -n "$(n 1000000)"
+	fi
 	one raw.write1 "$anchors" -m write1 -n "$(n 1000000)"
 	one raw.coalesced "$anchors" -m coalesced -n "$(n 20000000)"
 	one raw.rtt "$anchors" -m rtt -n "$(n 20000)"
@@ -134,11 +140,6 @@ for round in $(seq "$rounds"); do
 	one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
 	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)" -d "$(n 1000000)"
 	one ipcd.clients "$ipcbench" "${I[@]}" -m clients -k 1000
-	if [ "$round" = 1 ]; then
-		# Memory varies little from round to round: measured once.
-		one ipcd.memory "$ipcbench" "${I[@]}" -m memory -n "$(n 1000000)"
-		one redis.memory "$redis_bench" "${R[@]}" -m memory -n "$(n 1000000)"
-	fi
 done
 secs=$(($(date +%s) - start))
 
