@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,28 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(srv->accept_ev, NULL);
 }
 
+static void linger_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	close((int)(intptr_t)arg);
+}
+
+/*
+ * Refuse client c with status and message, keeping its socket open for a
+ * second: closed at once, the socket would make the client's hello fail
+ * with EPIPE, or its read with ECONNRESET, before it reads why.
+ */
+static void refuse(struct server *srv, struct conn *c, int status, const char *msg)
+{
+	struct timeval tv = { 1, 0 };
+	int keep = dup(c->fd);
+
+	push_error(c, status, "%s", msg);
+	conn_close(c, msg);
+	if (keep >= 0 && event_base_once(srv->base, -1, EV_TIMEOUT, linger_done_cb,
+					 (void *)(intptr_t)keep, &tv) < 0)
+		close(keep);
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -238,11 +261,13 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		c = conn_create(srv, fd);
 		if (c && srv->nconns > srv->lim.max_clients) {
+			char msg[80];
+
 			log_warn("refusing client (pid %d): %u clients already", (int)c->pid,
 				 srv->lim.max_clients);
-			push_error(c, -EUSERS, "ipcd is serving its maximum of %u clients",
-				   srv->lim.max_clients);
-			conn_close(c, "too many clients");
+			snprintf(msg, sizeof msg, "ipcd is serving its maximum of %u clients",
+				 srv->lim.max_clients);
+			refuse(srv, c, -EUSERS, msg);
 		}
 	}
 }
