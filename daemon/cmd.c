@@ -39,6 +39,10 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_Q_PEEK]  = { queue_cmd_peek, IPC_KIND_QUEUE },
 	[IPC_OP_Q_STAT]  = { queue_cmd_stat, IPC_KIND_QUEUE },
 	[IPC_OP_Q_PURGE] = { queue_cmd_purge, IPC_KIND_QUEUE },
+	[IPC_OP_Q_PUT_MANY] = { queue_cmd_put_many, IPC_KIND_QUEUE },
+	[IPC_OP_Q_GET_MANY] = { queue_cmd_get_many, IPC_KIND_QUEUE },
+	[IPC_OP_Q_PREFETCH] = { queue_cmd_prefetch, IPC_KIND_QUEUE },
+	[IPC_OP_Q_CREDIT]   = { queue_cmd_credit, IPC_KIND_QUEUE },
 };
 
 /* Decoded requests borrow from here until the next one is decoded. */
