@@ -122,13 +122,16 @@ int main(int argc, char **argv)
 			continue;
 		case 'h':
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'V':
 			printf("ipcd %s (protocol %d)\n", IPCD_VERSION, IPC_PROTO_VERSION);
-			return 0;
+			rc = 0;
+			goto out;
 		case '?':
 			fprintf(stderr, "Try 'ipcd --help'.\n");
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		if (opt >= OPT_KEY)
 			k = &config_keys[opt - OPT_KEY];
@@ -137,23 +140,26 @@ int main(int argc, char **argv)
 				k = &config_keys[i];
 		if (config_set(&src.cli, k, optarg, err, sizeof err) < 0) {
 			fprintf(stderr, "ipcd: --%s: %s\n", k->name, err);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ipcd: unexpected argument '%s'\nTry 'ipcd --help'.\n", argv[optind]);
-		return 2;
+		rc = 2;
+		goto out;
 	}
 	if (config_build(&src, &cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "ipcd: %s\n", err);
-		config_free(&src.cli);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	log_set_level(cfg.log_level);
 	srv = server_create(&cfg, &src);
 	config_free(&cfg);
 	rc = srv ? server_run(srv) : 1;
 	server_destroy(srv);
+out:
 	config_free(&src.cli);
 	return rc;
 }

@@ -38,8 +38,13 @@ with_daemon() {
 	rm -f "$sock"
 	"$prefix/$(rel "$IPCD_SBINDIR")/ipcd" -s "$sock" -c /dev/null &
 	pid=$!
-	for _ in $(seq 500); do [ -S "$sock" ] && break; sleep 0.01; done
-	[ -S "$sock" ] || { kill $pid; fail "the installed ipcd did not start"; }
+	# Serving once the installed ipcctl gets an answer.
+	for _ in $(seq 500); do
+		"$prefix/$(rel "$IPCD_BINDIR")/ipcctl" -s "$sock" status >/dev/null 2>&1 && break
+		sleep 0.02
+	done
+	"$prefix/$(rel "$IPCD_BINDIR")/ipcctl" -s "$sock" status >/dev/null ||
+		{ kill $pid; fail "the installed ipcd does not serve"; }
 	"$@" "$sock" || rc=$?
 	kill $pid
 	wait $pid || true
@@ -160,8 +165,9 @@ pkgconfig)
 	"$IPCD_CC" "${sanitize_flags[@]}" -o "$work/consumer-pc" \
 		"$IPCD_SOURCE_DIR/tests/install/consumer/consumer.c" "${flags[@]}"
 	export LD_LIBRARY_PATH=$prefix/$(rel "$IPCD_LIBDIR")
-	ldd "$work/consumer-pc" | grep -q "libipcclient.so.0 => $LD_LIBRARY_PATH/" ||
-		fail "consumer-pc does not use the installed library: $(ldd "$work/consumer-pc")"
+	linked=$(ldd "$work/consumer-pc")
+	grep -q "libipcclient.so.0 => $LD_LIBRARY_PATH/" <<< "$linked" ||
+		fail "consumer-pc does not use the installed library: $linked"
 	with_daemon pc sh -c '"$0" "$1" pkg-config' "$work/consumer-pc"
 	;;
 
