@@ -257,6 +257,7 @@ static Suite *config_suite(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_every_key_is_read_from_the_file);
 	tcase_add_test(tc, test_bad_lines_name_file_and_line);
 	tcase_add_test(tc, test_missing_file);
