@@ -169,6 +169,8 @@ struct service *service_create(struct server *srv)
 	if (!svc->notify)
 		return svc;
 	svc->status_timer = evtimer_new(srv->base, status_cb, svc);
+	if (!svc->status_timer)
+		goto fail;
 	interval = watchdog_interval();
 	if (interval) {
 		struct timeval tv = { (time_t)(interval / 1000000),
@@ -180,8 +182,6 @@ struct service *service_create(struct server *srv)
 		log_info("watchdog: pinging the service manager every %llu ms",
 			 (unsigned long long)(interval / 1000));
 	}
-	if (!svc->status_timer)
-		goto fail;
 	return svc;
 fail:
 	service_destroy(svc);
