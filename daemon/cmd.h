@@ -45,6 +45,7 @@ void cmd_list(struct req *r);
 void cmd_clients(struct req *r);
 void cmd_unlink(struct req *r);
 void cmd_close(struct req *r);
+void cmd_setname(struct req *r);
 
 void queue_cmd_open(struct req *r);
 void queue_cmd_put(struct req *r);
@@ -57,5 +58,11 @@ void queue_cmd_put_many(struct req *r);
 void queue_cmd_get_many(struct req *r);
 void queue_cmd_prefetch(struct req *r);
 void queue_cmd_credit(struct req *r);
+
+void pipe_cmd_open(struct req *r);
+void pipe_cmd_pair(struct req *r);
+void pipe_cmd_send(struct req *r);
+void pipe_cmd_recv(struct req *r);
+void pipe_cmd_close(struct req *r);
 
 #endif

@@ -36,6 +36,8 @@ const struct config_key config_keys[] = {
 	  "payload bytes held by all queues; 0: no limit" },
 	{ "max-output", 0, CONFIG_BYTES, KEY(lim.max_output), 1, SIZE_MAX, true, "BYTES",
 	  "unread reply bytes before a client is cut off" },
+	{ "pipe-bytes", 0, CONFIG_BYTES, KEY(lim.pipe_maxbytes), 1, SIZE_MAX, true, "BYTES",
+	  "bytes buffered in each direction of a pipe created\nafterwards; a send waits while they are full" },
 	{ "log-level", 0, CONFIG_LEVEL, KEY(log_level), 0, 0, true, "LEVEL",
 	  "error, warn, info or debug" },
 };

@@ -63,7 +63,7 @@ static void usage(FILE *f)
 
 	config_init(&defaults);
 	fprintf(f, "Usage: ipcd [OPTION]...\n"
-		"The ipcd IPC broker: named objects for local processes, served in the\n"
+		"The ipcd IPC broker: queues and pipes for local processes, served in the\n"
 		"foreground.\n\n");
 	usage_option(f, 'c', "config", "FILE", "read settings from FILE; a missing default file\n"
 		     "is fine", IPCD_CONFIG_FILE);

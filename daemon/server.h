@@ -27,11 +27,13 @@ struct limits {
 	size_t queue_maxbytes;   /* payload bytes; likewise */
 	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
+	size_t pipe_maxbytes;    /* payload bytes buffered in each direction of a pipe */
 };
 
 #define LIMITS_DEFAULT { \
 	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
-	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20 }
+	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
+	.pipe_maxbytes = 64u << 10 }
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(object_list, object);
