@@ -33,7 +33,7 @@ const struct config_key config_keys[] = {
 	{ "queue-maxbytes", 0, CONFIG_BYTES, KEY(lim.queue_maxbytes), 0, SIZE_MAX, true, "BYTES",
 	  "payload bytes held by such a queue; 0: unbounded" },
 	{ "max-memory", 0, CONFIG_BYTES, KEY(lim.max_memory), 0, SIZE_MAX, true, "BYTES",
-	  "payload bytes held by all queues; 0: no limit" },
+	  "payload bytes held by all queues and pipes;\n0: no limit" },
 	{ "max-output", 0, CONFIG_BYTES, KEY(lim.max_output), 1, SIZE_MAX, true, "BYTES",
 	  "unread reply bytes before a client is cut off" },
 	{ "pipe-bytes", 0, CONFIG_BYTES, KEY(lim.pipe_maxbytes), 1, SIZE_MAX, true, "BYTES",

@@ -441,6 +441,7 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	ipc_queue_attr roomy = { .maxsize = 100000, .maxbytes = 1 << 20 };
 	ipc_client *c[4];
 	ipc_queue *q;
+	ipc_pipe *end[2];
 	long n, r = 0;
 
 	/* No -s: the socket comes from the file too. */
@@ -454,6 +455,7 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 		   "queue-maxbytes = 100\n"
 		   "max-memory = 64K\n"
 		   "max-output = 32M\n"
+		   "pipe-bytes = 100\n"
 		   "log-level = debug\n", sock);
 	spawn(argv, NULL);
 	wait_serving(sock);
@@ -485,6 +487,14 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	ck_assert_ipc(ipc_queue_put(q, msg, 60, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_put(q, msg, 40, 0), 0);
 	ipc_queue_close(q);
+
+	/* pipe-bytes: what one direction of a pipe buffers. */
+	ck_assert_ipc(ipc_pipe_pair(c[0], 0, &end[0], &end[1]), 0);
+	ck_assert_ipc(ipc_pipe_send(end[0], msg, 60, 0), 0);
+	ck_assert_ipc(ipc_pipe_send(end[0], msg, 60, 0), -EAGAIN);
+	ck_assert_ipc(ipc_pipe_send(end[0], msg, 40, 0), 0);
+	ipc_pipe_close(end[0]);
+	ipc_pipe_close(end[1]);
 
 	/* max-clients */
 	ck_assert_ipc(connect_retry(sock, &c[1]), 0);
