@@ -876,8 +876,9 @@ static void start_daemon(struct opts *o)
 		exit(1);
 	}
 	if (spawned_pid == 0) {
-		execl(o->ipcd, o->ipcd, "-s", spawned_sock, "--max-clients", clients,
-		      "--max-memory", "0", (char *)NULL);
+		/* No configuration file: one installed on the machine must not change the run. */
+		execl(o->ipcd, o->ipcd, "-c", "/dev/null", "-s", spawned_sock,
+		      "--max-clients", clients, "--max-memory", "0", (char *)NULL);
 		fprintf(stderr, "ipcbench: exec %s: %s\n", o->ipcd, strerror(errno));
 		_exit(127);
 	}

@@ -65,7 +65,8 @@ wait_socket() {
 	exit 1
 }
 
-"$build/daemon/ipcd" -s "$tmp/ipcd.sock" --max-clients 1100 --max-memory 0 &
+# No configuration file: one installed on the machine must not change the figures.
+"$build/daemon/ipcd" -c /dev/null -s "$tmp/ipcd.sock" --max-clients 1100 --max-memory 0 &
 ipcd_pid=$!
 redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 \
 	--save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
