@@ -39,6 +39,13 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_Q_PEEK]  = { queue_cmd_peek, IPC_KIND_QUEUE },
 	[IPC_OP_Q_STAT]  = { queue_cmd_stat, IPC_KIND_QUEUE },
 	[IPC_OP_Q_PURGE] = { queue_cmd_purge, IPC_KIND_QUEUE },
+	[IPC_OP_A_OPEN]  = { array_cmd_open },
+	[IPC_OP_A_READ]  = { array_cmd_read, IPC_KIND_ARRAY },
+	[IPC_OP_A_WRITE] = { array_cmd_write, IPC_KIND_ARRAY },
+	[IPC_OP_A_ADD]   = { array_cmd_add, IPC_KIND_ARRAY },
+	[IPC_OP_A_LOCK]  = { array_cmd_lock, IPC_KIND_ARRAY },
+	[IPC_OP_A_UNLOCK] = { array_cmd_unlock, IPC_KIND_ARRAY },
+	[IPC_OP_A_STAT]  = { array_cmd_stat, IPC_KIND_ARRAY },
 };
 
 /* Decoded requests borrow from here until the next one is decoded. */

@@ -54,4 +54,12 @@ void queue_cmd_peek(struct req *r);
 void queue_cmd_stat(struct req *r);
 void queue_cmd_purge(struct req *r);
 
+void array_cmd_open(struct req *r);
+void array_cmd_read(struct req *r);
+void array_cmd_write(struct req *r);
+void array_cmd_add(struct req *r);
+void array_cmd_lock(struct req *r);
+void array_cmd_unlock(struct req *r);
+void array_cmd_stat(struct req *r);
+
 #endif

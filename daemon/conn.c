@@ -350,6 +350,8 @@ static void handle_release(struct hold *hold)
 
 	h->conn->handles[h->num - 1] = NULL;
 	h->conn->nhandles--;
+	if (h->obj->kind->handle_closed)
+		h->obj->kind->handle_closed(h->obj, h);
 	object_unref(h->obj);
 	free(h);
 }

@@ -18,7 +18,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ipcd [OPTION]...\n"
-		"The ipcd IPC broker: named queues for local processes, served in the foreground.\n\n"
+		"The ipcd IPC broker: named queues and shared arrays for local processes, served\n"
+		"in the foreground.\n\n"
 		"  -s, --socket PATH         Unix socket to serve (default: $IPCD_SOCKET, else\n"
 		"                            /run/ipcd/ipcd.sock for root, $XDG_RUNTIME_DIR/ipcd.sock)\n"
 		"      --max-message BYTES   largest message accepted (default 4M)\n"
@@ -28,6 +29,8 @@ static void usage(FILE *f)
 		"      --queue-maxbytes BYTES  payload bytes likewise (default 0: unbounded)\n"
 		"      --max-memory BYTES    payload bytes held by all queues (default 1G; 0: no limit)\n"
 		"      --max-output BYTES    unread reply bytes before a client is cut off (default 64M)\n"
+		"      --max-array-bytes BYTES  size of one shared array (default 1G)\n"
+		"      --max-shm BYTES       size of all shared arrays together (default 4G)\n"
 		"      --log-level LEVEL     error, warn (default), info or debug\n"
 		"  -v, --verbose             one log level more per use\n"
 		"  -h, --help                show this help and exit\n"
@@ -93,7 +96,7 @@ static void raise_fd_limit(unsigned max_clients)
 }
 
 enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS, OPT_QUEUE_MAXSIZE, OPT_QUEUE_MAXBYTES,
-       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_LOG_LEVEL };
+       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_MAX_ARRAY_BYTES, OPT_MAX_SHM, OPT_LOG_LEVEL };
 
 int main(int argc, char **argv)
 {
@@ -105,6 +108,8 @@ int main(int argc, char **argv)
 		{ "queue-maxbytes", required_argument, NULL, OPT_QUEUE_MAXBYTES },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "max-array-bytes", required_argument, NULL, OPT_MAX_ARRAY_BYTES },
+		{ "max-shm", required_argument, NULL, OPT_MAX_SHM },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -176,6 +181,17 @@ int main(int argc, char **argv)
 		case OPT_QUEUE_MAXBYTES: lim.queue_maxbytes = v; break;
 		case OPT_MAX_MEMORY: lim.max_memory = v; break;
 		case OPT_MAX_OUTPUT: lim.max_output = v; break;
+		case OPT_MAX_ARRAY_BYTES:
+		case OPT_MAX_SHM:
+			if (v == 0) {
+				fprintf(stderr, "ipcd: --%s must be at least 1\n", name);
+				return 2;
+			}
+			if (opt == OPT_MAX_SHM)
+				lim.max_shm = v;
+			else
+				lim.max_array_bytes = v;
+			break;
 		}
 	}
 	if (optind < argc) {

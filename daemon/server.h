@@ -24,11 +24,14 @@ struct limits {
 	size_t queue_maxbytes;   /* payload bytes; likewise */
 	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
+	size_t max_array_bytes;  /* bytes in one shared array */
+	size_t max_shm;          /* bytes of all shared arrays together */
 };
 
 #define LIMITS_DEFAULT { \
 	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
-	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20 }
+	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
+	.max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30 }
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(object_list, object);
@@ -51,6 +54,7 @@ struct server {
 	struct object_list objects;
 	size_t nobjects;
 	size_t mem_used;             /* payload bytes queued or parked */
+	size_t shm_used;             /* bytes of shared arrays not yet destroyed */
 	time_t started;
 	int exit_code;
 };
