@@ -51,15 +51,19 @@ typedef struct ipc_queue_attr {
 	size_t maxsize;      /* most messages it holds; a put on a full queue waits */
 	size_t maxbytes;     /* most payload bytes it holds */
 	unsigned mode;       /* permission bits for other processes */
-	int ack;             /* messages must be acknowledged (reserved, must be 0) */
-	int durable;         /* survive a daemon restart (reserved, must be 0) */
+	int ack;             /* messages must be acknowledged (-ENOTSUP where unsupported) */
+	int durable;         /* survive a daemon restart (-ENOTSUP where unsupported) */
 } ipc_queue_attr;
 
 /*
  * Connect to ipcd at path; NULL means $IPCD_SOCKET, else /run/ipcd/ipcd.sock
  * for root and $XDG_RUNTIME_DIR/ipcd.sock for other users.
  * -ENOENT or -ECONNREFUSED: no daemon there; -EPROTONOSUPPORT: it speaks
- * another protocol version.
+ * another protocol version; -EUSERS: it serves its maximum of clients.
+ *
+ * Any call may also return -ECONNRESET or -ENOTCONN (the daemon went away;
+ * the next call reconnects and re-opens handles by name) and -ESHUTDOWN (a
+ * call that was waiting when the daemon shut down).
  */
 IPC_API int ipc_connect(const char *path, ipc_client **out);
 
@@ -77,7 +81,8 @@ IPC_API const char *ipc_last_error(const ipc_client *c);
  * the queue is created (NULL: defaults).
  * -ENOENT: no such queue; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL: bad name
  * or attribute, or the name belongs to another kind of object;
- * -ENAMETOOLONG: name longer than 255 bytes.
+ * -ENAMETOOLONG: name longer than 255 bytes.  Calls on a handle whose queue
+ * was removed since give -EIDRM (a waiting get or put is answered so at once).
  */
 IPC_API int ipc_queue_open(ipc_client *c, const char *name, int flags,
 			   const ipc_queue_attr *attr, ipc_queue **out);
@@ -114,6 +119,54 @@ IPC_API long ipc_queue_purge(ipc_queue *q);
 
 /* The queue's name, as opened. */
 IPC_API const char *ipc_queue_name(const ipc_queue *q);
+
+/*
+ * Streaming.  These let a producer or consumer move many messages per round
+ * trip; IPC_HAVE_STREAMING tells that the library has them.
+ */
+#define IPC_HAVE_STREAMING 1
+struct iovec;
+
+/*
+ * Put msgs[0..n) in order, in as few round trips as their size allows.
+ * Returns how many were put (fewer than n when the timeout ran out with the
+ * queue full, or a later message was refused), or a negative errno when none was.
+ */
+IPC_API int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeout_ms);
+
+/*
+ * Get between 1 and max messages (each iov_base from malloc), waiting up to
+ * timeout_ms for the first.  Returns how many, or a negative errno.
+ */
+IPC_API int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms);
+
+/*
+ * Let ipcd push up to n messages ahead of this handle's gets (0 turns it
+ * off), so that a get usually costs no round trip.  Messages pushed and not
+ * yet taken stay the daemon's: if the handle is closed or the process dies
+ * they return to the head of the queue in order; nothing is lost.
+ * ipc_queue_size does not count them.
+ */
+IPC_API int ipc_queue_set_prefetch(ipc_queue *q, unsigned n);
+
+/*
+ * Asynchronous put: the message is buffered by the handle and sent with
+ * others in one batch when the batch fills (then waiting, as a put does, while
+ * the queue is full) or at ipc_queue_flush.  An error from sending a batch is
+ * returned by this call or the flush.  A message the daemon can never take
+ * (-EMSGSIZE) is dropped with that error as its report; after any other
+ * error the messages not accepted stay buffered (ipc_queue_pending) and are
+ * sent again by the next flush.  ipc_queue_put,
+ * put_many and close send buffered messages first, so order is kept.  In a
+ * forked child the parent's buffered messages are not the child's to send.
+ */
+IPC_API int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len);
+
+/* Send every buffered asynchronous put; 0 once the daemon has them all. */
+IPC_API int ipc_queue_flush(ipc_queue *q, int timeout_ms);
+
+/* How many asynchronous puts are buffered, not yet accepted by ipcd. */
+IPC_API size_t ipc_queue_pending(const ipc_queue *q);
 
 /*
  * Introspection, as msgpack bytes from malloc (*mp, *len) laid out as

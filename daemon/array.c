@@ -265,12 +265,14 @@ static void array_destroy(struct object *o)
 /* Processes with a mapping: distinct pids among the mapped handles. */
 static unsigned array_mapped(const struct array *a)
 {
-	const struct array_map *m, *n;
+	const struct array_handle *m, *n;
 	unsigned count = 0;
 
-	LIST_FOREACH(m, &a->maps, link) {
-		for (n = LIST_FIRST(&a->maps); n != m; n = LIST_NEXT(n, link))
-			if (n->handle->conn->pid == m->handle->conn->pid)
+	LIST_FOREACH(m, &a->handles, link) {
+		if (!m->mapped)
+			continue;
+		for (n = LIST_FIRST(&a->handles); n != m; n = LIST_NEXT(n, link))
+			if (n->mapped && n->handle->conn->pid == m->handle->conn->pid)
 				break;
 		if (n == m)
 			count++;
@@ -308,26 +310,6 @@ static void array_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "locks", a->locks);
 }
 
-static void array_handle_closed(struct object *o, struct handle *h)
-{
-	struct array *a = array_of(o);
-	struct array_map *m;
-
-	LIST_FOREACH(m, &a->maps, link)
-		if (m->handle == h) {
-			LIST_REMOVE(m, link);
-			free(m);
-			break;
-		}
-	if (a->holder != h->conn)
-		return;
-	/* The lock belongs to the connection while it has the array open. */
-	for (uint32_t i = 0; i < h->conn->handles_cap; i++)
-		if (h->conn->handles[i] && h->conn->handles[i]->obj == o)
-			return;
-	array_unlock_by(a, "closed the array");
-}
-
 const struct object_kind array_kind = {
 	.kind = IPC_KIND_ARRAY,
 	.name = "array",
@@ -335,8 +317,28 @@ const struct object_kind array_kind = {
 	.destroy = array_destroy,
 	.nstat = array_nstat,
 	.stat = array_stat,
-	.handle_closed = array_handle_closed,
 };
+
+/* A handle on the array is going: forget it, and the lock with the last one. */
+static void array_handle_released(struct hold *hold)
+{
+	struct array_handle *ah = container_of(hold, struct array_handle, hold);
+	struct array *a = ah->a;
+	struct conn *c = ah->handle->conn;
+	const struct array_handle *other;
+
+	LIST_REMOVE(ah, link);
+	free(ah);
+	if (a->holder != c)
+		return;
+	/* The lock belongs to the connection while it has the array open. */
+	LIST_FOREACH(other, &a->handles, link)
+		if (other->handle->conn == c)
+			return;
+	array_unlock_by(a, "closed the array");
+}
+
+static const struct hold_ops array_handle_ops = { "array handle", array_handle_released };
 
 /* ---- open ---- */
 
@@ -391,7 +393,7 @@ static struct array *array_create(struct req *r, const char *name, uint32_t len,
 	a->length = (size_t)length;
 	a->bytes = bytes;
 	TAILQ_INIT(&a->waiters);
-	LIST_INIT(&a->maps);
+	LIST_INIT(&a->handles);
 	a->lock_hold.ops = &array_lock_ops;
 	if (object_link(srv, &a->obj, &array_kind, name, len, r->conn->uid, r->conn->gid,
 			mode) < 0) {
@@ -464,7 +466,7 @@ void array_cmd_open(struct req *r)
 	uint64_t flags = r->argv[1].via.u64;
 	uint64_t length = r->argv[3].via.u64;
 	mode_t mode = ARRAY_DEFAULT_MODE;
-	struct array_map *m = NULL;
+	struct array_handle *ah;
 	struct object *o;
 	struct array *a;
 	struct handle *h;
@@ -508,32 +510,29 @@ void array_cmd_open(struct req *r)
 			return;
 		created = true;
 	}
-	if (!(flags & IPC_OPEN_NOMAP)) {
-		m = calloc(1, sizeof *m);
-		if (!m) {
-			reply_error(c, r->id, -ENOMEM, "out of memory");
-			return;
-		}
-	}
-	h = conn_handle_add(c, &a->obj);
+	ah = calloc(1, sizeof *ah);
+	h = ah ? conn_handle_add(c, &a->obj) : NULL;
 	if (!h) {
-		free(m);
+		free(ah);
 		reply_error(c, r->id, -ENOMEM, "out of memory");
 		return;
 	}
-	if (m) {
+	ah->hold.ops = &array_handle_ops;
+	ah->a = a;
+	ah->handle = h;
+	LIST_INSERT_HEAD(&a->handles, ah, link);
+	h->ext = &ah->hold;
+	if (!(flags & IPC_OPEN_NOMAP)) {
 		int fd = fcntl(a->memfd, F_DUPFD_CLOEXEC, 0);
 
 		if (fd < 0 || conn_attach_fd(c, fd) < 0) {
 			rc = fd < 0 ? -errno : -ENOMEM;
-			free(m);
 			conn_handle_remove(h);
 			reply_error(c, r->id, rc, "cannot pass the array's descriptor: %s",
 				    strerror(-rc));
 			return;
 		}
-		m->handle = h;
-		LIST_INSERT_HEAD(&a->maps, m, link);
+		ah->mapped = true;
 	}
 	pk = reply_begin(c, r->id, 0, 6);
 	msgpack_pack_uint32(pk, h->num);

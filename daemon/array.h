@@ -7,6 +7,7 @@
 #ifndef IPCD_ARRAY_H
 #define IPCD_ARRAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -17,13 +18,19 @@
 struct conn;
 struct handle;
 
-/* A handle whose process was sent the descriptor: it counts as a mapping. */
-struct array_map {
-	LIST_ENTRY(array_map) link;  /* on array->maps */
-	struct handle *handle;       /* borrowed: the record goes with the handle */
+/*
+ * What the array keeps for each handle open on it: the handle's ext, released
+ * with the handle (closed, or its connection gone).
+ */
+struct array_handle {
+	struct hold hold;            /* h->ext; not on a connection's list */
+	LIST_ENTRY(array_handle) link;  /* on array->handles */
+	struct array *a;
+	struct handle *handle;       /* the handle this belongs to */
+	bool mapped;                 /* its process was sent the descriptor */
 };
 
-LIST_HEAD(array_map_list, array_map);
+LIST_HEAD(array_handle_list, array_handle);
 
 struct array {
 	struct object obj;
@@ -43,7 +50,7 @@ struct array {
 	 * array_settle() has served the list up to the next lock it granted.
 	 */
 	struct waitq waiters;
-	struct array_map_list maps;
+	struct array_handle_list handles;  /* every handle open on it */
 	uint64_t reads, writes, adds, locks;   /* totals since creation */
 };
 

@@ -15,7 +15,6 @@
 
 struct server;
 struct object;
-struct handle;
 
 struct object_kind {
 	enum ipc_kind kind;
@@ -27,9 +26,6 @@ struct object_kind {
 	/* Kind-specific stat keys: how many pairs stat() packs. */
 	unsigned (*nstat)(const struct object *obj);
 	void (*stat)(const struct object *obj, msgpack_packer *pk);
-	/* Optional: handle h on obj is going (closed, or its connection went);
-	 * drop what the kind keeps for it.  obj is still referenced by h. */
-	void (*handle_closed)(struct object *obj, struct handle *h);
 };
 
 struct object {

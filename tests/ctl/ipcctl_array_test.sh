@@ -89,42 +89,42 @@ for _ in $(seq 1 500); do
 done
 ok "daemon answers" status
 
-# Every typecode: its extremes and a middle value round trip exactly.
+# Every typecode: its extremes (and for floats, 5.35) round trip exactly.
 roundtrip() {
 	local tc=$1
 	shift
 	ok "create '$tc'" array create "a_$tc" "$tc" $#
-	local i=0 want="" json=""
+	local i=0 json=""
 	for v in "$@"; do
 		ok "set '$tc' $v" array set "a_$tc" "$i" -- "$v"
-		want+="${want:+$'\n'}$v"
 		json+="${json:+,}$v"
 		i=$((i + 1))
 	done
-	expect_out "get '$tc'" "$want" array get "a_$tc"
 	expect_out "get --json '$tc'" "[$json]" --json array get "a_$tc"
-	expect_out "get '$tc' last" "${*: -1}" array get "a_$tc" $(($# - 1)) 1
 }
-roundtrip b -128 127 -1
-roundtrip B 0 255 7
-roundtrip h -32768 32767 -2
-roundtrip H 0 65535 300
-roundtrip i -2147483648 2147483647 81
-roundtrip I 0 4294967295 70000
-roundtrip l -9223372036854775808 9223372036854775807 -5
-roundtrip L 0 18446744073709551615 1
-roundtrip q -9223372036854775808 9223372036854775807 42
-roundtrip Q 0 18446744073709551615 9007199254740993
-roundtrip f 5.35 -0.5 3.4028235e+38 1e-45
-roundtrip d 5.35 -0.1 1.7976931348623157e+308 5e-324
+roundtrip b -128 127
+roundtrip B 0 255
+roundtrip h -32768 32767
+roundtrip H 0 65535
+roundtrip i -2147483648 2147483647
+roundtrip I 0 4294967295
+roundtrip l -9223372036854775808 9223372036854775807
+roundtrip L 0 18446744073709551615
+roundtrip q -9223372036854775808 9223372036854775807
+roundtrip Q 9007199254740993 18446744073709551615
+roundtrip f 5.35 3.4028235e+38 -1e-45
+roundtrip d 5.35 -1.7976931348623157e+308 5e-324
+# Text: one value per line; START and COUNT.
+expect_out "get 'd'" "$(printf '5.35\n-1.7976931348623157e+308\n5e-324')" array get a_d
+expect_out "get 'Q' from 1" "18446744073709551615" array get a_Q 1
+expect_out "get 'b' 0 1" "-128" array get a_b 0 1
 
-# New arrays are zero-filled; get takes START and COUNT.
+# New arrays are zero-filled.
 ok "create squares" array create sq i 10
-for n in 0 1 2 3 4 5 6 7 8 9; do
-	ok "set square $n" array set sq "$n" $((n * n))
-done
-expect_out "the squares" "[0,1,4,9,16,25,36,49,64,81]" --json array get sq
-expect_out "get from 8" "$(printf '64\n81')" array get sq 8
+ok "set square 2" array set sq 2 4
+ok "set square 5" array set sq 5 25
+ok "set square 9" array set sq 9 81
+expect_out "zeros and squares" "[0,0,4,0,0,25,0,0,0,81]" --json array get sq
 expect_out "get an empty range at the end" "[]" --json array get sq 10 0
 
 # ls shows the array's type, length, bytes, mappings and lock holder.
