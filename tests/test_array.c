@@ -849,8 +849,11 @@ static Suite *array_suite(void)
 	tcase_add_test(tc, test_child_sets_double_value);
 	tcase_add_test(tc, test_child_brokered_calls_keep_inherited_mapping);
 
-	tc = tcase(s, "atomic", 110);
+	/* The two 4-process tests are 400,000 and 80,000 round trips: a case each. */
+	tc = tcase(s, "add", 110);
 	tcase_add_test(tc, test_four_processes_add_exactly);
+
+	tc = tcase(s, "atomic", 110);
 	tcase_add_test(tc, test_four_processes_increment_under_lock);
 	tcase_add_test(tc, test_add_wraps_at_each_width);
 	tcase_add_test(tc, test_add_f64_on_float_and_double);
