@@ -335,7 +335,7 @@ static void array_handle_released(struct hold *hold)
 	LIST_FOREACH(other, &a->handles, link)
 		if (other->handle->conn == c)
 			return;
-	array_unlock_by(a, "closed the array");
+	array_unlock_by(a, c->dead ? "went away" : "closed the array");
 }
 
 static const struct hold_ops array_handle_ops = { "array handle", array_handle_released };
