@@ -125,8 +125,8 @@ int main(int argc, char **argv)
 		best_sum_map = t < best_sum_map ? t : best_sum_map;
 	}
 	/*
-	 * The brokered reads come after: the daemon reading the array leaves its
-	 * lines in another core's cache, which would slow the next mapped read.
+	 * The brokered reads come after: interleaved, the daemon's reads of the
+	 * array made the next mapped read up to twice as slow.
 	 */
 	for (int r = 0; r < rounds; r++) {
 		double t = now();
