@@ -39,8 +39,11 @@ struct array_op {
 };
 
 static void array_lock_released(struct hold *h);
+static int array_lock_describe(const struct hold *h, char *buf, size_t len);
 
-static const struct hold_ops array_lock_ops = { "array lock", array_lock_released };
+static const struct hold_ops array_lock_ops = {
+	.what = "array lock", .release = array_lock_released, .describe = array_lock_describe
+};
 
 static uint64_t next_array_id;
 
@@ -234,6 +237,13 @@ static void array_lock_released(struct hold *h)
 	array_release(container_of(h, struct array, lock_hold), "went away");
 }
 
+static int array_lock_describe(const struct hold *h, char *buf, size_t len)
+{
+	const struct array *a = container_of(h, const struct array, lock_hold);
+
+	return snprintf(buf, len, "lock of array %s", a->obj.name);
+}
+
 static void array_unlock_by(struct array *a, const char *forced)
 {
 	TAILQ_REMOVE(&a->holder->holds, &a->lock_hold, link);
@@ -338,7 +348,17 @@ static void array_handle_released(struct hold *hold)
 	array_unlock_by(a, c->dead ? "went away" : "closed the array");
 }
 
-static const struct hold_ops array_handle_ops = { "array handle", array_handle_released };
+/* The handle as ipcctl clients lists it: "array NAME", and whether it is mapped. */
+static int array_handle_describe(const struct hold *hold, char *buf, size_t len)
+{
+	const struct array_handle *ah = container_of(hold, const struct array_handle, hold);
+
+	return snprintf(buf, len, "array %s%s", ah->a->obj.name, ah->mapped ? " (mapped)" : "");
+}
+
+static const struct hold_ops array_handle_ops = {
+	.what = "array handle", .release = array_handle_released, .describe = array_handle_describe
+};
 
 /* ---- open ---- */
 

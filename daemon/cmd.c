@@ -32,6 +32,7 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_CLIENTS] = { cmd_clients },
 	[IPC_OP_UNLINK]  = { cmd_unlink },
 	[IPC_OP_CLOSE]   = { cmd_close, .any_handle = true },
+	[IPC_OP_SETNAME] = { cmd_setname },
 	[IPC_OP_Q_OPEN]  = { queue_cmd_open },
 	[IPC_OP_Q_PUT]   = { queue_cmd_put, IPC_KIND_QUEUE },
 	[IPC_OP_Q_GET]   = { queue_cmd_get, IPC_KIND_QUEUE },
@@ -50,6 +51,12 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_A_LOCK]  = { array_cmd_lock, IPC_KIND_ARRAY },
 	[IPC_OP_A_UNLOCK] = { array_cmd_unlock, IPC_KIND_ARRAY },
 	[IPC_OP_A_STAT]  = { array_cmd_stat, IPC_KIND_ARRAY },
+	[IPC_OP_P_OPEN]  = { pipe_cmd_open },
+	[IPC_OP_P_PAIR]  = { pipe_cmd_pair },
+	[IPC_OP_P_SEND]  = { pipe_cmd_send, IPC_KIND_PIPE },
+	[IPC_OP_P_RECV]  = { pipe_cmd_recv, IPC_KIND_PIPE },
+	/* Any handle: a removed pipe's end can still be closed; the handler checks the kind. */
+	[IPC_OP_P_CLOSE] = { pipe_cmd_close, .any_handle = true },
 };
 
 /* Decoded requests borrow from here until the next one is decoded. */

@@ -45,6 +45,7 @@ void cmd_list(struct req *r);
 void cmd_clients(struct req *r);
 void cmd_unlink(struct req *r);
 void cmd_close(struct req *r);
+void cmd_setname(struct req *r);
 
 void queue_cmd_open(struct req *r);
 void queue_cmd_put(struct req *r);
@@ -65,5 +66,11 @@ void array_cmd_add(struct req *r);
 void array_cmd_lock(struct req *r);
 void array_cmd_unlock(struct req *r);
 void array_cmd_stat(struct req *r);
+
+void pipe_cmd_open(struct req *r);
+void pipe_cmd_pair(struct req *r);
+void pipe_cmd_send(struct req *r);
+void pipe_cmd_recv(struct req *r);
+void pipe_cmd_close(struct req *r);
 
 #endif

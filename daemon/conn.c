@@ -8,6 +8,7 @@
  * requests are coalesced into few writes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,7 +34,9 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void handle_release(struct hold *h);
 static ssize_t conn_write_pending(struct conn *c);
 
-static const struct hold_ops handle_hold_ops = { "open handle", handle_release };
+static int handle_describe(const struct hold *h, char *buf, size_t len);
+
+static const struct hold_ops handle_hold_ops = { "open handle", handle_release, handle_describe };
 
 struct conn *conn_create(struct server *srv, int fd)
 {
@@ -354,6 +357,21 @@ static void handle_release(struct hold *hold)
 	h->conn->nhandles--;
 	object_unref(h->obj);
 	free(h);
+}
+
+static int handle_describe(const struct hold *hold, char *buf, size_t len)
+{
+	const struct handle *h = container_of(hold, const struct handle, hold);
+
+	/* The kind's state may say more ("array a (mapped)"). */
+	if (h->ext && h->ext->ops->describe)
+		return h->ext->ops->describe(h->ext, buf, len);
+	return snprintf(buf, len, "%s %s", h->obj->kind->name, h->obj->name);
+}
+
+bool conn_hold_is_handle(const struct hold *h)
+{
+	return h->ops == &handle_hold_ops;
 }
 
 void conn_handle_remove(struct handle *h)

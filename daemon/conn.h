@@ -24,8 +24,9 @@ struct handle {
 	struct conn *conn;
 	struct object *obj;      /* one reference owned by the handle */
 	uint32_t num;
-	struct hold *ext;        /* the kind's state for this handle (a queue consumer),
-				    owned by the handle and released first */
+	struct hold *ext;        /* the kind's state for this handle (a queue consumer,
+				    an array's mapping), owned by the handle and released
+				    first; its describe, if any, describes the handle */
 };
 
 struct fdmark {
@@ -88,5 +89,8 @@ struct handle *conn_handle_find(struct conn *c, uint64_t num);
 
 /* Drop a handle and its reference. */
 void conn_handle_remove(struct handle *h);
+
+/* Is h one of the connection's open handles (rather than another hold)? */
+bool conn_hold_is_handle(const struct hold *h);
 
 #endif

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ipcd [OPTION]...\n"
-		"The ipcd IPC broker: named queues and shared arrays for local processes, served\n"
+		"The ipcd IPC broker: queues, pipes and shared arrays for local processes, served\n"
 		"in the foreground.\n\n"
 		"  -s, --socket PATH         Unix socket to serve (default: $IPCD_SOCKET, else\n"
 		"                            /run/ipcd/ipcd.sock for root, $XDG_RUNTIME_DIR/ipcd.sock)\n"
@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"      --queue-maxbytes BYTES  payload bytes likewise (default 0: unbounded)\n"
 		"      --max-memory BYTES    payload bytes held by all queues (default 1G; 0: no limit)\n"
 		"      --max-output BYTES    unread reply bytes before a client is cut off (default 64M)\n"
+		"      --pipe-bytes BYTES    bytes buffered in each direction of a pipe; a send\n"
+		"                            waits while they are full (default 64K)\n"
 		"      --max-array-bytes BYTES  size of one shared array (default 1G)\n"
 		"      --max-shm BYTES       size of all shared arrays together (default 4G)\n"
 		"      --log-level LEVEL     error, warn (default), info or debug\n"
@@ -96,7 +98,8 @@ static void raise_fd_limit(unsigned max_clients)
 }
 
 enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS, OPT_QUEUE_MAXSIZE, OPT_QUEUE_MAXBYTES,
-       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_MAX_ARRAY_BYTES, OPT_MAX_SHM, OPT_LOG_LEVEL };
+       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_PIPE_BYTES, OPT_MAX_ARRAY_BYTES, OPT_MAX_SHM,
+       OPT_LOG_LEVEL };
 
 int main(int argc, char **argv)
 {
@@ -108,6 +111,7 @@ int main(int argc, char **argv)
 		{ "queue-maxbytes", required_argument, NULL, OPT_QUEUE_MAXBYTES },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "pipe-bytes", required_argument, NULL, OPT_PIPE_BYTES },
 		{ "max-array-bytes", required_argument, NULL, OPT_MAX_ARRAY_BYTES },
 		{ "max-shm", required_argument, NULL, OPT_MAX_SHM },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -181,6 +185,13 @@ int main(int argc, char **argv)
 		case OPT_QUEUE_MAXBYTES: lim.queue_maxbytes = v; break;
 		case OPT_MAX_MEMORY: lim.max_memory = v; break;
 		case OPT_MAX_OUTPUT: lim.max_output = v; break;
+		case OPT_PIPE_BYTES:
+			if (v == 0) {
+				fprintf(stderr, "ipcd: --pipe-bytes must be at least 1\n");
+				return 2;
+			}
+			lim.pipe_maxbytes = v;
+			break;
 		case OPT_MAX_ARRAY_BYTES:
 		case OPT_MAX_SHM:
 			if (v == 0) {

@@ -17,6 +17,8 @@ int object_name_check(const char *name, size_t len)
 		return -EINVAL;
 	if (len > IPC_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (name[0] == IPC_NAME_RESERVED)
+		return -EINVAL;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] <= 0x20 || (unsigned char)name[i] >= 0x7f)
 			return -EINVAL;
@@ -115,8 +117,11 @@ void object_ref(struct object *obj)
 
 void object_unref(struct object *obj)
 {
-	if (--obj->refs)
+	if (--obj->refs) {
+		if (obj->kind->unreferenced)
+			obj->kind->unreferenced(obj);
 		return;
+	}
 	free(obj->name);
 	obj->kind->destroy(obj);
 }

@@ -149,12 +149,9 @@ void queue_settle(struct queue *q)
 			progress = true;
 		}
 		while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->len)) {
-			/* Its bytes are already counted in mem_used while parked. */
-			q->obj.srv->mem_used -= w->len;
-			if (queue_store(q, w->data, w->len) < 0) {
-				q->obj.srv->mem_used += w->len;
+			/* waiter_finish un-counts the parked copy; the stored one counts. */
+			if (queue_store(q, w->data, w->len) < 0)
 				break;
-			}
 			if (w->op == IPC_OP_Q_PUT_MANY)
 				reply_uint(w->conn, w->id, 1);
 			else

@@ -1,20 +1,48 @@
 /*
- * value_double.c - a child sets a shared 'd' value and fills a shared 'i'
- * array; the parent reads both, as Python's multiprocessing.Value('d', 0.0)
- * and Array('i', 10) do.
+ * value_double.c - a child sets a shared 'd' value to 5.35 and writes the
+ * squares of 0..9 into a shared 'i' array; the parent, after joining it,
+ * prints both, as the tutorial does with multiprocessing.Value('d', 0.0)
+ * and Array('i', 10).  A value is an array of length 1.  Both are named
+ * after the parent's pid and removed at the end.
  *
- * Usage: value_double [PREFIX]   (the socket: $IPCD_SOCKET; the objects
- * PREFIX.result and PREFIX.val must not exist)
+ * Usage: value_double   (the socket: $IPCD_SOCKET)
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ipcclient.h>
 
-static double now(void)
+#define N 10
+
+struct shared {
+	ipc_array *result;      /* 'i' x 10 */
+	ipc_array *val;         /* 'd' x 1 */
+};
+
+static void print_list(const char *label, const int32_t *v, size_t n)
+{
+	printf("%s[", label);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%d", i ? ", " : "", (int)v[i]);
+	printf("]\n");
+}
+
+/* val.value = 5.35; result[idx] = n*n for n in range(10), in the child. */
+static int calc_cuad(void *arg)
+{
+	const struct shared *s = arg;
+	int32_t *result = ipc_array_data(s->result);
+
+	*(double *)ipc_array_data(s->val) = 5.35;
+	for (int n = 0; n < N; n++)
+		result[n] = n * n;
+	print_list("Resultado del proceso:  ", result, N);
+	return 0;
+}
+
+static double now_s(void)
 {
 	struct timespec ts;
 
@@ -22,90 +50,53 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void print_list(const char *label, const int32_t *v, size_t n)
+int main(void)
 {
-	printf("%s [", label);
-	for (size_t i = 0; i < n; i++)
-		printf("%s%d", i ? ", " : "", (int)v[i]);
-	printf("]\n");
-}
-
-/* The child: val.value = 5.35, then the squares into result. */
-static void calc_squares(ipc_array *result, ipc_array *val)
-{
-	int32_t *v = ipc_array_data(result);
-
-	*(double *)ipc_array_data(val) = 5.35;
-	for (int n = 0; n < 10; n++)
-		v[n] = n * n;
-	print_list("Result in the process: ", v, 10);
-}
-
-static int create(ipc_client *c, const char *prefix, const char *what, char tc, size_t length,
-		  ipc_array **out)
-{
-	char name[256];
-	int rc;
-
-	snprintf(name, sizeof name, "%s.%s", prefix, what);
-	rc = ipc_array_open(c, name, IPC_CREATE | IPC_EXCLUSIVE, tc, length, out);
-	if (rc < 0)
-		fprintf(stderr, "cannot create array %s: %s\n", name, ipc_strerror(rc));
-	return rc;
-}
-
-static void destroy(ipc_client *c, const char *prefix, const char *what, ipc_array *a)
-{
-	char name[256];
-
-	snprintf(name, sizeof name, "%s.%s", prefix, what);
-	ipc_array_close(a);
-	ipc_array_unlink(c, name);
-}
-
-int main(int argc, char **argv)
-{
-	const char *prefix = argc > 1 ? argv[1] : "value_double";
 	ipc_client *c;
-	ipc_array *result, *val;
-	double t, got;
-	int rc, status;
-	pid_t pid;
+	struct shared s = { NULL, NULL };
+	ipc_process p1 = { .target = calc_cuad, .arg = &s };
+	char result_name[64], val_name[64];
+	double t, value;
+	int rc;
 
 	rc = ipc_connect(NULL, &c);
 	if (rc < 0) {
-		fprintf(stderr, "cannot connect to ipcd: %s\n", ipc_strerror(rc));
+		fprintf(stderr, "value_double: cannot connect to ipcd: %s\n", ipc_strerror(rc));
 		return 1;
 	}
-	t = now();
-	if (create(c, prefix, "result", 'i', 10, &result) < 0)
-		return 1;
-	if (create(c, prefix, "val", 'd', 1, &val) < 0)
-		return 1;
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return 1;
-	if (pid == 0) {
-		calc_squares(result, val);
-		fflush(stdout);
-		_exit(0);
+	t = now_s();
+	snprintf(result_name, sizeof result_name, "value_double.%d.result", (int)getpid());
+	snprintf(val_name, sizeof val_name, "value_double.%d.val", (int)getpid());
+	rc = ipc_array_open(c, result_name, IPC_CREATE | IPC_EXCLUSIVE, 'i', N, &s.result);
+	if (rc == 0) {
+		rc = ipc_array_open(c, val_name, IPC_CREATE | IPC_EXCLUSIVE, 'd', 1, &s.val);
+		if (rc < 0) {
+			ipc_array_close(s.result);
+			ipc_array_unlink(c, result_name);
+		}
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "the child failed\n");
-		return 1;
-	}
-	print_list("Result outside the process", ipc_array_data(result), 10);
-	rc = ipc_array_read(val, 0, 1, &got);
 	if (rc < 0) {
-		fprintf(stderr, "ipc_array_read: %s\n", ipc_strerror(rc));
+		fprintf(stderr, "value_double: cannot create the arrays: %s\n", ipc_strerror(rc));
 		return 1;
 	}
-	printf("Result outside the process %g\n", got);
-	printf("Execution time: %f s\n", now() - t);
-	printf("Done\n");
-	destroy(c, prefix, "result", result);
-	destroy(c, prefix, "val", val);
+	rc = ipc_process_start(&p1);
+	if (rc == 0)
+		rc = ipc_process_join(&p1, IPC_FOREVER);
+	/* The value through ipcd (its mapping would do as well). */
+	if (rc == 0)
+		rc = ipc_array_read(s.val, 0, 1, &value);
+	if (rc == 0) {
+		print_list("Resultado fuera del proceso ", ipc_array_data(s.result), N);
+		printf("Resultado fuera del proceso %g\n", value);
+		printf("Tiempo de ejecución:  %.17g\n", now_s() - t);
+		printf("Finaliza la ejecución\n");
+	} else {
+		fprintf(stderr, "value_double: %s\n", ipc_strerror(rc));
+	}
+	ipc_array_close(s.result);
+	ipc_array_close(s.val);
+	ipc_array_unlink(c, result_name);
+	ipc_array_unlink(c, val_name);
 	ipc_disconnect(c);
-	return 0;
+	return rc < 0 || p1.exitcode != 0;
 }

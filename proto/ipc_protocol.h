@@ -62,6 +62,7 @@ enum ipc_kind {
 	X(CLIENTS,   0x05, "clients",    "")     /* -> [{map}...] */ \
 	X(UNLINK,    0x06, "unlink",     "su")   /* name, kind (0 any) -> */ \
 	X(CLOSE,     0x07, "close",      "h")    /* handle -> */ \
+	X(SETNAME,   0x08, "setname",    "s")    /* name -> (the client's name) */ \
 	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created */ \
 	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
 	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
@@ -79,7 +80,12 @@ enum ipc_kind {
 	X(A_ADD,     0x23, "array.add",  "hun|i")  /* handle, index, delta, timeout ms -> old value */ \
 	X(A_LOCK,    0x24, "array.lock", "hi")     /* handle, timeout ms -> */ \
 	X(A_UNLOCK,  0x25, "array.unlock","h")     /* handle -> */ \
-	X(A_STAT,    0x26, "array.stat", "h")      /* handle -> {map} */
+	X(A_STAT,    0x26, "array.stat", "h")      /* handle -> {map} */ \
+	X(P_OPEN,    0x30, "pipe.open",  "suu")  /* name, flags, end -> handle, created */ \
+	X(P_PAIR,    0x31, "pipe.pair",  "u")    /* flags -> name, handle0, handle1 */ \
+	X(P_SEND,    0x32, "pipe.send",  "huib") /* handle, end, timeout ms, data -> */ \
+	X(P_RECV,    0x33, "pipe.recv",  "hui")  /* handle, end, timeout ms -> data */ \
+	X(P_CLOSE,   0x34, "pipe.close", "hu")   /* handle, end -> (the end too if held here) */
 
 enum ipc_op {
 #define IPC_OP_ENUM(sym, code, name, args) IPC_OP_##sym = code,
@@ -101,7 +107,14 @@ enum ipc_op {
 /* Flags of the open operations (the same values as the client's IPC_CREATE...). */
 #define IPC_OPEN_CREATE    0x1u
 #define IPC_OPEN_EXCLUSIVE 0x2u
-#define IPC_OPEN_NOMAP     0x4u    /* array.open: send no descriptor, count no mapping */
+#define IPC_OPEN_NOMAP     0x8u              /* arrays: send no descriptor, count no mapping */
+#define IPC_OPEN_ONEWAY    0x4u              /* pipes: end 0 receives, end 1 sends */
+
+/*
+ * Names beginning with this character are the daemon's own (anonymous pipes):
+ * no client may create one, and they are found only by the kind that made them.
+ */
+#define IPC_NAME_RESERVED '@'
 
 /* Attributes of Q_OPEN, keys of its map (all optional, unsigned): */
 #define IPC_ATTR_MAXSIZE  "maxsize"   /* messages; 0 unbounded */

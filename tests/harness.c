@@ -224,6 +224,61 @@ int harness_wait_child(pid_t pid, int timeout_ms)
 	return -1;
 }
 
+int harness_run(const char *sock, const char *const *argv, char **out, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	int fds[2];
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+	/* Nothing buffered may be written again by the child. */
+	fflush(NULL);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		dup2(fds[1], STDOUT_FILENO);
+		if (sock)
+			setenv("IPCD_SOCKET", sock, 1);
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	for (;;) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		int64_t left = end - harness_now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0)
+			break;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (cap - len < 1024) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = read(fds[0], buf + len, cap - len - 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	*out = buf;
+	return harness_wait_child(pid, (int)(end > harness_now_ms() ? end - harness_now_ms() : 1));
+}
+
 /* Fail, saying how, if the daemon is gone or goes within grace_ms. */
 static void check_daemon_within(struct harness *h, int grace_ms)
 {

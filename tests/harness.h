@@ -78,6 +78,14 @@ int harness_wait_child(pid_t pid, int timeout_ms);
  */
 void harness_expect_child_ok(pid_t pid, int timeout_ms, const char *what);
 
+/*
+ * Run the program argv[0] (a path) with argv, $IPCD_SOCKET set to sock
+ * (when not NULL), and collect what it writes on stdout: *out is from
+ * malloc and NUL-terminated.  Waits up to timeout_ms for it to finish.
+ * Returns its wait status, or -1 if it had to be killed.
+ */
+int harness_run(const char *sock, const char *const *argv, char **out, int timeout_ms);
+
 /* Monotonic milliseconds. */
 int64_t harness_now_ms(void);
 

@@ -130,6 +130,37 @@ static int64_t stat_key(ipc_array *a, const char *key)
 	return n;
 }
 
+/* Does some client's "open" or "held" list (ipc_server_clients) hold the string want? */
+static int clients_mention(ipc_client *c, const char *want)
+{
+	msgpack_unpacked u;
+	void *mp;
+	size_t len, off = 0;
+	int found = 0;
+
+	ck_assert_ipc(ipc_server_clients(c, &mp, &len), 0);
+	msgpack_unpacked_init(&u);
+	ck_assert(msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS);
+	ck_assert(u.data.type == MSGPACK_OBJECT_ARRAY);
+	for (uint32_t i = 0; i < u.data.via.array.size; i++)
+		for (int k = 0; k < 2; k++) {
+			const msgpack_object *l = proto_map_get(&u.data.via.array.ptr[i],
+							       k ? "held" : "open");
+
+			for (uint32_t j = 0; l && l->type == MSGPACK_OBJECT_ARRAY &&
+			     j < l->via.array.size; j++) {
+				const msgpack_object *e = &l->via.array.ptr[j];
+
+				found |= e->type == MSGPACK_OBJECT_STR &&
+					 e->via.str.size == strlen(want) &&
+					 memcmp(e->via.str.ptr, want, e->via.str.size) == 0;
+			}
+		}
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return found;
+}
+
 /* ---- the seed's examples ---------------------------------------------- */
 
 START_TEST(test_child_squares_seen_through_mapping_and_read)
@@ -624,6 +655,13 @@ START_TEST(test_stat_counts_mapping_processes)
 	again = open_ok(c, "seen", 0, 'L', 16);
 	nomap = open_ok(admin, "seen", IPC_NOMAP, 0, 0);
 	ck_assert_int_eq(stat_key(nomap, "mapped"), 1);
+	/* ipcctl clients says who has it open, and mapped, and who holds the lock. */
+	ck_assert(clients_mention(admin, "array seen (mapped)"));
+	ck_assert(clients_mention(admin, "array seen"));
+	ck_assert(!clients_mention(admin, "lock of array seen"));
+	ck_assert_ipc(ipc_array_lock(again, 0), 0);
+	ck_assert(clients_mention(admin, "lock of array seen"));
+	ck_assert_ipc(ipc_array_unlock(again), 0);
 	ck_assert_int_eq(stat_key(nomap, "bytes"), 128);
 	ck_assert_int_eq(stat_key(nomap, "length"), 16);
 	ck_assert_int_eq(pipe(go), 0);

@@ -214,6 +214,17 @@ static long queue_stat_key(ipc_queue *q, const char *key)
 	return n;
 }
 
+/* Wait up to 2 s until exactly want puts are parked on q. */
+static void wait_putters(ipc_queue *q, long want)
+{
+	int64_t end = harness_now_ms() + 2000;
+	long n;
+
+	while ((n = queue_stat_key(q, "putters")) != want && harness_now_ms() < end)
+		harness_sleep_ms(5);
+	ck_assert_msg(n == want, "%ld puts parked on %s, want %ld", n, ipc_queue_name(q), want);
+}
+
 /* Wait up to 2 s until exactly want gets are parked on q. */
 static void wait_getters(ipc_queue *q, long want)
 {
@@ -1247,6 +1258,60 @@ START_TEST(test_memory_budget_gives_enobufs)
 }
 END_TEST
 
+/* The daemon's "memory" (payload bytes held), or a negative errno. */
+static long server_memory(ipc_client *c)
+{
+	const msgpack_object *v;
+	msgpack_unpacked u;
+	void *mp;
+	size_t len, off = 0;
+	long n = -EPROTO;
+	int r = ipc_server_status(c, &mp, &len);
+
+	if (r < 0)
+		return r;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    (v = proto_map_get(&u.data, "memory")) != NULL &&
+	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		n = (long)v->via.u64;
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return n;
+}
+
+START_TEST(test_admitted_parked_put_counts_memory_once)
+{
+	static const ipc_queue_attr one = { .maxsize = 1 };
+	ipc_client *c;
+	ipc_queue *q;
+	pid_t pid;
+
+	harness_start(&h, NULL);
+	c = connect_ok();
+	q = open_ok(c, "one", IPC_CREATE, &one);
+	ck_assert_ipc(put_str(q, "0123456789", 0), 0);
+	pid = fork_ok();
+	if (pid == 0) {
+		int r = put_str(q, "abcdefghij", 5000);
+
+		if (r < 0)
+			child_fail("parked put: %s", ipc_strerror(r));
+		_exit(0);
+	}
+	wait_putters(q, 1);
+	ck_assert_ipc(server_memory(c), 20);
+	/* The get admits the parked put: its 10 bytes now sit in the queue. */
+	get_expect(q, "0123456789", 1000);
+	harness_expect_child_ok(pid, 10000, "parked putter");
+	ck_assert_ipc(server_memory(c), 10);
+	get_expect(q, "abcdefghij", 1000);
+	ck_assert_ipc(server_memory(c), 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
 START_TEST(test_queue_maxbytes_bounds_payload)
 {
 	ipc_queue_attr attr = { .maxbytes = 100 };
@@ -1455,6 +1520,7 @@ static Suite *queue_suite(void)
 	tc = tcase(s, "limits", 30);
 	tcase_add_test(tc, test_put_over_max_message_is_emsgsize);
 	tcase_add_test(tc, test_memory_budget_gives_enobufs);
+	tcase_add_test(tc, test_admitted_parked_put_counts_memory_once);
 	tcase_add_test(tc, test_queue_maxbytes_bounds_payload);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_unlinked_queue_is_eidrm);
