@@ -24,6 +24,7 @@
 #include "object.h"
 #include "reply.h"
 #include "server.h"
+#include "service.h"
 
 #define READ_BATCH (256 * 1024)   /* bytes per read() */
 #define FRAMES_PER_TURN 4096      /* frames served before other clients get a turn */
@@ -66,6 +67,7 @@ struct conn *conn_create(struct server *srv, int fd)
 		goto fail;
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
+	service_changed(srv->service);
 	log_debug("client %llu connected (pid %d uid %d)", (unsigned long long)c->id,
 		  (int)c->pid, (int)c->uid);
 	return c;
@@ -127,6 +129,7 @@ void conn_close(struct conn *c, const char *why)
 	c->fd = -1;
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
+	service_changed(srv->service);
 	if (event_base_once(srv->base, -1, EV_TIMEOUT, conn_free_cb, c, NULL) < 0)
 		conn_free_cb(-1, 0, c);
 }

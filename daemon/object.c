@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "object.h"
 #include "server.h"
+#include "service.h"
 
 int object_name_check(const char *name, size_t len)
 {
@@ -89,6 +90,7 @@ int object_link(struct server *srv, struct object *obj, const struct object_kind
 	srv->buckets[i] = obj;
 	TAILQ_INSERT_TAIL(&srv->objects, obj, link);
 	srv->nobjects++;
+	service_changed(srv->service);
 	return 0;
 }
 
@@ -105,6 +107,7 @@ void object_unlink(struct object *obj)
 	*pp = obj->hnext;
 	TAILQ_REMOVE(&srv->objects, obj, link);
 	srv->nobjects--;
+	service_changed(srv->service);
 	obj->linked = false;
 	obj->kind->unlinked(obj);
 	object_unref(obj);

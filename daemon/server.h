@@ -16,6 +16,9 @@ struct event_base;
 struct event;
 struct conn;
 struct object;
+struct config;
+struct config_source;
+struct service;
 
 struct limits {
 	size_t max_message;      /* bytes in one message */
@@ -40,13 +43,19 @@ TAILQ_HEAD(object_list, object);
 
 struct server {
 	struct event_base *base;
-	struct limits lim;
-	char *socket_path;           /* owned; unlinked on shutdown */
+	struct limits lim;           /* in force; SIGHUP may change them */
+	size_t frame_max;            /* body limit: the largest max_message since start + overhead */
+	char *socket_path;           /* owned; the socket served */
+	char *config_socket;         /* owned; the socket path configured (may be NULL) */
+	const struct config_source *source;  /* what SIGHUP re-reads; borrowed */
+	struct service *service;     /* the service manager's notifications */
 	int listen_fd;
+	bool activated;              /* listen_fd came from the service manager: not ours to unlink */
 	int lock_fd;                 /* flock on socket_path.lock: one ipcd per path */
 	struct event *accept_ev;
 	struct event *accept_retry;  /* re-enables accept after EMFILE */
-	struct event *sig_ev[3];
+	struct event *sig_ev[2];     /* SIGTERM, SIGINT */
+	struct event *hup_ev;        /* SIGHUP: re-read the configuration */
 	struct conn_list conns;
 	unsigned nconns;
 	uint64_t next_conn_id;
@@ -62,14 +71,26 @@ struct server {
 };
 
 /*
- * Create the server: bind (or take over a stale socket at) path, take the
- * per-path lock, install signal handlers.  On failure prints why on stderr
- * and returns NULL.  path is copied.
+ * Create the server for configuration cfg: serve the socket the service
+ * manager passed, or else bind (or take over a stale socket at) cfg->socket
+ * and take the per-path lock; install signal handlers.  src is what SIGHUP
+ * re-reads (borrowed; it must outlive the server).  On failure prints why on
+ * stderr and returns NULL.
  */
-struct server *server_create(const char *path, const struct limits *lim);
+struct server *server_create(const struct config *cfg, const struct config_source *src);
 
-/* Run the loop until SIGTERM/SIGINT; returns the exit code. */
+/*
+ * Tell the service manager ipcd is ready, then run the loop until SIGTERM or
+ * SIGINT; returns the exit code.
+ */
 int server_run(struct server *srv);
+
+/*
+ * Re-read the configuration (SIGHUP): apply the limits and log level that
+ * changed, log what changed and what needs a restart.  A configuration that
+ * cannot be read or parsed is logged and leaves everything as it was.
+ */
+void server_reload(struct server *srv);
 
 /* Close every connection and object, remove the socket file, free srv. */
 void server_destroy(struct server *srv);

@@ -3,7 +3,11 @@
 # Does nothing when everything is already installed.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev)
+# libsystemd-dev: socket activation and sd_notify; systemd: systemd-analyze,
+# systemd-socket-activate, sysusers and tmpfiles for the tests; man-db: man(1),
+# which systemd-analyze verify uses to check the units' Documentation=.
+packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
+	  libsystemd-dev systemd man-db)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,6 +17,8 @@ run_build() {
 echo "== build and test: plain"
 run_build build
 echo "== build and test: AddressSanitizer + UBSan"
+# Instrumented code runs several times slower: give Check's per-test limits room.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+CK_TIMEOUT_MULTIPLIER=5 \
 	run_build build-asan -DIPCD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 echo "== all tests passed"
