@@ -230,6 +230,17 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	return rc;
 }
 
+int client_take_fd(ipc_client *c)
+{
+	int fd;
+
+	if (!c->nfds)
+		return -EPROTO;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, --c->nfds * sizeof *c->fds);
+	return fd;
+}
+
 int client_register(ipc_client *c, ipc_queue *q)
 {
 	if (q->num > c->handles_cap) {

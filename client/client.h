@@ -80,6 +80,12 @@ int client_wait_ms(int timeout_ms);
 /* Re-encode rep's first result as msgpack bytes from malloc, and release rep. */
 int client_take_result(ipc_client *c, const struct proto_reply *rep, void **mp, size_t *len);
 
+/*
+ * Claim the descriptor that came with the reply just received (the oldest
+ * unclaimed one).  Returns it (the caller owns it), or -EPROTO if none came.
+ */
+int client_take_fd(ipc_client *c);
+
 /* Copy a reply result (bin or str) into malloc memory. */
 int client_copy_bytes(const msgpack_object *o, void **data, size_t *len);
 

@@ -366,6 +366,9 @@ static int handle_describe(const struct hold *hold, char *buf, size_t len)
 {
 	const struct handle *h = container_of(hold, const struct handle, hold);
 
+	/* The kind's state may say more ("array a (mapped)"). */
+	if (h->ext && h->ext->ops->describe)
+		return h->ext->ops->describe(h->ext, buf, len);
 	return snprintf(buf, len, "%s %s", h->obj->kind->name, h->obj->name);
 }
 

@@ -24,8 +24,9 @@ struct handle {
 	struct conn *conn;
 	struct object *obj;      /* one reference owned by the handle */
 	uint32_t num;
-	struct hold *ext;        /* the kind's state for this handle (a queue consumer),
-				    owned by the handle and released first */
+	struct hold *ext;        /* the kind's state for this handle (a queue consumer,
+				    an array's mapping), owned by the handle and released
+				    first; its describe, if any, describes the handle */
 };
 
 struct fdmark {

@@ -307,8 +307,8 @@ void queue_cmd_open(struct req *r)
 	}
 	o = object_find(srv, name, len);
 	if (o && o->kind != &queue_kind) {
-		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a queue", (int)len, name,
-			    o->kind->name);
+		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is %s %s, not a queue", (int)len, name,
+			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
 		return;
 	}
 	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
