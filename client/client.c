@@ -179,6 +179,11 @@ int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep)
 		       memcmp(rep->event, IPC_PUSH_MSGS, rep->eventlen) == 0;
 		if (msgs)
 			stream_deliver(c, rep);
+		else if (rep->eventlen == strlen(IPC_PUSH_REMOVED) &&
+			 memcmp(rep->event, IPC_PUSH_REMOVED, rep->eventlen) == 0) {
+			stream_removed(c, rep);
+			msgs = true;   /* a waiting get must look again */
+		}
 		client_done(c);
 		if (msgs)
 			return 1;

@@ -168,9 +168,11 @@ IPC_API int ipc_queue_set_prefetch(ipc_queue *q, unsigned n);
  * returned by this call or the flush.  A message the daemon can never take
  * (-EMSGSIZE) is dropped with that error as its report; after any other
  * error the messages not accepted stay buffered (ipc_queue_pending) and are
- * sent again by the next flush.  ipc_queue_put,
- * put_many and close send buffered messages first, so order is kept.  In a
- * forked child the parent's buffered messages are not the child's to send.
+ * sent again by the next flush.  ipc_queue_put and put_many send buffered
+ * messages first, within their own timeout, so order is kept; close waits up
+ * to 30 s for room to send them, and drops what it then could not (flush
+ * first to know).  In a forked child the parent's buffered messages are not
+ * the child's to send; a process that leaves with _exit() sends nothing.
  */
 IPC_API int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len);
 

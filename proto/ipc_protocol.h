@@ -97,6 +97,7 @@ enum ipc_op {
 /* Push events: [0, event, ...]. */
 #define IPC_PUSH_ERROR "error"   /* [0, "error", status, message]; the connection closes */
 #define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages */
+#define IPC_PUSH_REMOVED "removed" /* [0, "removed", handle]: a prefetching handle's queue went */
 
 /* Bounds of one batch (put_many frame, get_many reply, "msgs" push). */
 #define IPC_BATCH_MAX_MSGS  4096u
