@@ -18,7 +18,7 @@ const char *ipc_strerror(int err)
 	case ENOENT: return "No such object";
 	case EEXIST: return "Object exists";
 	case ETIMEDOUT: return "Timed out";
-	case EAGAIN: return "Would block (queue empty or full)";
+	case EAGAIN: return "Would block (queue empty or full, or lock held)";
 	case EMSGSIZE: return "Message too large";
 	case ENOBUFS: return "Broker memory budget exhausted";
 	case EIDRM: return "Object was removed";
@@ -34,6 +34,10 @@ const char *ipc_strerror(int err)
 	case EBUSY: return "The pipe end belongs to another process";
 	case ENAMETOOLONG: return "Name too long";
 	case EOPNOTSUPP: return "Operation not supported by ipcd";
+	case ERANGE: return "Index or range outside the array";
+	case EFBIG: return "Array larger than ipcd's limit";
+	case ENOSPC: return "Shared memory budget exhausted";
+	case EDEADLK: return "Lock already held by this process";
 	}
 	s = strerrordesc_np(err);
 	return s ? s : "Unknown error";

@@ -62,7 +62,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 13);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -73,6 +73,9 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "memory", srv->mem_used);
 	proto_pack_kv_u64(pk, "max_memory", srv->lim.max_memory);
 	proto_pack_kv_u64(pk, "max_message", srv->lim.max_message);
+	proto_pack_kv_u64(pk, "shm", srv->shm_used);
+	proto_pack_kv_u64(pk, "max_shm", srv->lim.max_shm);
+	proto_pack_kv_u64(pk, "max_array_bytes", srv->lim.max_array_bytes);
 	reply_end(r->conn);
 }
 

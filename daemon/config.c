@@ -38,6 +38,10 @@ const struct config_key config_keys[] = {
 	  "unread reply bytes before a client is cut off" },
 	{ "pipe-bytes", 0, CONFIG_BYTES, KEY(lim.pipe_maxbytes), 1, SIZE_MAX, true, "BYTES",
 	  "bytes buffered in each direction of a pipe created\nafterwards; a send waits while they are full" },
+	{ "max-array-bytes", 0, CONFIG_BYTES, KEY(lim.max_array_bytes), 1, SIZE_MAX, true, "BYTES",
+	  "size of one shared array created afterwards" },
+	{ "max-shm", 0, CONFIG_BYTES, KEY(lim.max_shm), 1, SIZE_MAX, true, "BYTES",
+	  "bytes of all shared arrays together; arrays\nover it are refused, existing ones stay" },
 	{ "log-level", 0, CONFIG_LEVEL, KEY(log_level), 0, 0, true, "LEVEL",
 	  "error, warn, info or debug" },
 };
