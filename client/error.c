@@ -32,6 +32,9 @@ const char *ipc_strerror(int err)
 	case EBADF: return "Bad handle";
 	case ENAMETOOLONG: return "Name too long";
 	case EOPNOTSUPP: return "Operation not supported by ipcd";
+	case EACCES: return "Permission denied";
+	case EPERM: return "Not the object's owner";
+	case ENOSPC: return "No room for another object";
 	}
 	s = strerrordesc_np(err);
 	return s ? s : "Unknown error";

@@ -113,6 +113,19 @@ IPC_API long ipc_queue_purge(ipc_queue *q);
 IPC_API const char *ipc_queue_name(const ipc_queue *q);
 
 /*
+ * Set the permission bits (at most 0777) of the object name, of any kind.
+ * Only its owner and root may: -EPERM for anyone else; -ENOENT if there is
+ * no such object.  Handles already open keep the rights they had.
+ */
+IPC_API int ipc_chmod(ipc_client *c, const char *name, unsigned mode);
+
+/*
+ * Give the object name to uid and gid; (uid_t)-1 or (gid_t)-1 leaves that
+ * id as it is.  Only its owner and root may (-EPERM).
+ */
+IPC_API int ipc_chown(ipc_client *c, const char *name, uid_t uid, gid_t gid);
+
+/*
  * Introspection, as msgpack bytes from malloc (*mp, *len) laid out as
  * proto/PROTOCOL.md describes: a map for ipc_server_status and
  * ipc_queue_stat, an array of maps for ipc_server_list and

@@ -74,6 +74,9 @@ int ctl_emit_json(json_t *v);
 int ctl_server_status(struct ctl *ctl);
 int ctl_server_ls(struct ctl *ctl);
 int ctl_server_clients(struct ctl *ctl);
+/* args[0] is the mode or USER[:GROUP], args[1] the object's name. */
+int ctl_server_chmod(struct ctl *ctl);
+int ctl_server_chown(struct ctl *ctl);
 
 /* Queue command handlers; args[0] is the queue's name (ctl_queue.c). */
 int ctl_queue_create(struct ctl *ctl);

@@ -2,9 +2,18 @@
  * cmd.c - the command table and the gate every request passes.
  *
  * decoded frame -> arity and types (proto_decode_request, from the op's
- * argument spec) -> handshake done -> handle resolved to a live object of the
- * op's kind -> handler.  Handlers thus get typed arguments and a valid target,
- * and answer through reply_* (or park the request on the object).
+ * argument spec) -> handshake done -> the target resolved and the caller's
+ * right to it checked -> handler.  Handlers thus get typed arguments and a
+ * valid target, and answer through reply_* (or park the request on the
+ * object).
+ *
+ * Permissions are checked here and only here, as System V checks ipc_perm:
+ * an open (argv: name, flags, attr) of an existing object needs at least one
+ * right (object_rights) and records in the handle the rights it got; an op
+ * on a handle needs the rights its entry names (read to take or look,
+ * write to add or change); removing an object, or changing its mode or
+ * owner, is for its owner and root.  A new kind gets all of this by filling
+ * opens, need and owner in its entries.
  */
 #include <errno.h>
 #include <string.h>
@@ -22,7 +31,13 @@ struct cmd {
 	enum ipc_kind kind;      /* argv[0] is a handle to an object of this kind */
 	bool any_handle;         /* argv[0] is a handle to an object of any kind */
 	bool before_hello;       /* allowed before the handshake */
+	unsigned need;           /* rights the handle must have: IPC_PERM_READ, _WRITE */
+	enum ipc_kind opens;     /* argv is name, flags, attr of an object of this kind */
+	bool owner;              /* argv[0] names an object the caller must own */
 };
+
+#define R IPC_PERM_READ
+#define W IPC_PERM_WRITE
 
 static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_HELLO]   = { cmd_hello, .before_hello = true },
@@ -30,16 +45,89 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_STATUS]  = { cmd_status },
 	[IPC_OP_LIST]    = { cmd_list },
 	[IPC_OP_CLIENTS] = { cmd_clients },
-	[IPC_OP_UNLINK]  = { cmd_unlink },
+	[IPC_OP_UNLINK]  = { cmd_unlink, .owner = true },
 	[IPC_OP_CLOSE]   = { cmd_close, .any_handle = true },
-	[IPC_OP_Q_OPEN]  = { queue_cmd_open },
-	[IPC_OP_Q_PUT]   = { queue_cmd_put, IPC_KIND_QUEUE },
-	[IPC_OP_Q_GET]   = { queue_cmd_get, IPC_KIND_QUEUE },
-	[IPC_OP_Q_SIZE]  = { queue_cmd_size, IPC_KIND_QUEUE },
-	[IPC_OP_Q_PEEK]  = { queue_cmd_peek, IPC_KIND_QUEUE },
+	[IPC_OP_CHMOD]   = { cmd_chmod, .owner = true },
+	[IPC_OP_CHOWN]   = { cmd_chown, .owner = true },
+	[IPC_OP_Q_OPEN]  = { queue_cmd_open, .opens = IPC_KIND_QUEUE },
+	[IPC_OP_Q_PUT]   = { queue_cmd_put, IPC_KIND_QUEUE, .need = W },
+	[IPC_OP_Q_GET]   = { queue_cmd_get, IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_SIZE]  = { queue_cmd_size, IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_PEEK]  = { queue_cmd_peek, IPC_KIND_QUEUE, .need = R },
 	[IPC_OP_Q_STAT]  = { queue_cmd_stat, IPC_KIND_QUEUE },
-	[IPC_OP_Q_PURGE] = { queue_cmd_purge, IPC_KIND_QUEUE },
+	[IPC_OP_Q_PURGE] = { queue_cmd_purge, IPC_KIND_QUEUE, .need = W },
 };
+
+#undef R
+#undef W
+
+static void reply_denied(struct req *r, const struct object *o)
+{
+	reply_error(r->conn, r->id, -EACCES, "permission denied: %s '%s' is mode %04o, uid %u gid %u",
+		    o->kind->name, o->name, (unsigned)o->mode, (unsigned)o->uid, (unsigned)o->gid);
+}
+
+/*
+ * An open: check the name, resolve it (r->obj stays NULL when the object
+ * is to be created) and check that the caller may open it at all.
+ */
+static int gate_open(const struct cmd *cmd, struct req *r)
+{
+	struct server *srv = r->srv;
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+	uint64_t flags = r->argv[1].via.u64;
+	const char *kind = proto_kind_name(cmd->opens);
+	struct object *o;
+	int rc = object_name_check(name, len);
+
+	if (rc < 0) {
+		reply_error(r->conn, r->id, rc,
+			    "names are 1 to %d printable ASCII bytes other than space", IPC_NAME_MAX);
+		return rc;
+	}
+	o = object_find(srv, name, len);
+	if (o && o->kind->kind != cmd->opens) {
+		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a %s", (int)len, name,
+			    o->kind->name, kind);
+		return -EINVAL;
+	}
+	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
+		reply_error(r->conn, r->id, -EEXIST, "%s '%.*s' exists", kind, (int)len, name);
+		return -EEXIST;
+	}
+	if (!o && !(flags & IPC_OPEN_CREATE)) {
+		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'", kind, (int)len, name);
+		return -ENOENT;
+	}
+	if (!o && srv->nobjects >= srv->lim.max_objects) {
+		reply_error(r->conn, r->id, -ENOSPC, "ipcd holds its maximum of %zu objects",
+			    srv->lim.max_objects);
+		return -ENOSPC;
+	}
+	if (o && !object_rights(r->conn, o)) {
+		reply_denied(r, o);
+		return -EACCES;
+	}
+	r->obj = o;
+	return 0;
+}
+
+/* An op on an object by name that only its owner (or root) may do. */
+static int gate_owner(struct req *r)
+{
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+
+	r->obj = object_find(r->srv, name, len);
+	if (r->obj && !object_owned_by(r->obj, r->conn)) {
+		reply_error(r->conn, r->id, -EPERM, "%s '%s' belongs to uid %u: only it and root may "
+			    "change or remove it", r->obj->kind->name, r->obj->name,
+			    (unsigned)r->obj->uid);
+		return -EPERM;
+	}
+	return 0;
+}
 
 /* Decoded requests borrow from here until the next one is decoded. */
 static msgpack_unpacked unpacked;
@@ -107,6 +195,16 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 				    r.obj->name);
 			return 0;
 		}
+	}
+	if (cmd->opens && gate_open(cmd, &r) < 0)
+		return 0;
+	if (cmd->owner && gate_owner(&r) < 0)
+		return 0;
+	if (r.handle && (r.handle->rights & cmd->need) != cmd->need) {
+		reply_error(c, r.id, -EACCES, "handle %u of %s '%s' was opened without %s permission",
+			    r.handle->num, r.obj->kind->name, r.obj->name,
+			    cmd->need & ~r.handle->rights & IPC_PERM_READ ? "read" : "write");
+		return 0;
 	}
 	cmd->fn(&r);
 	return 0;

@@ -25,7 +25,8 @@ struct req {
 	uint32_t argc;
 	const msgpack_object *argv;  /* borrowed: valid during the handler only */
 	struct handle *handle;       /* when the op names a handle (argv[0]) */
-	struct object *obj;          /* its object, linked and of the op's kind */
+	struct object *obj;          /* its object, linked and of the op's kind; for an
+					open or an owner's op, the object named (or NULL) */
 };
 
 /*
@@ -45,6 +46,8 @@ void cmd_list(struct req *r);
 void cmd_clients(struct req *r);
 void cmd_unlink(struct req *r);
 void cmd_close(struct req *r);
+void cmd_chmod(struct req *r);
+void cmd_chown(struct req *r);
 
 void queue_cmd_open(struct req *r);
 void queue_cmd_put(struct req *r);

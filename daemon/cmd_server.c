@@ -55,7 +55,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 12);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -63,9 +63,11 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "clients", srv->nconns);
 	proto_pack_kv_u64(pk, "max_clients", srv->lim.max_clients);
 	proto_pack_kv_u64(pk, "objects", srv->nobjects);
+	proto_pack_kv_u64(pk, "max_objects", srv->lim.max_objects);
 	proto_pack_kv_u64(pk, "memory", srv->mem_used);
 	proto_pack_kv_u64(pk, "max_memory", srv->lim.max_memory);
 	proto_pack_kv_u64(pk, "max_message", srv->lim.max_message);
+	proto_pack_kv_u64(pk, "max_output", srv->lim.max_output);
 	reply_end(r->conn);
 }
 
@@ -104,7 +106,7 @@ void cmd_unlink(struct req *r)
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
 	uint64_t kind = r->argv[1].via.u64;
-	struct object *o = object_find(r->srv, name, len);
+	struct object *o = r->obj;
 
 	if (!o || (kind && o->kind->kind != kind)) {
 		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'",
@@ -114,6 +116,58 @@ void cmd_unlink(struct req *r)
 	log_info("client %llu (pid %d) removed %s '%s'", (unsigned long long)r->conn->id,
 		 (int)r->conn->pid, o->kind->name, o->name);
 	object_unlink(o);
+	reply_ok(r->conn, r->id);
+}
+
+/* -ENOENT for a chmod or chown of a name nothing has. */
+static bool found(struct req *r)
+{
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+
+	if (r->obj)
+		return true;
+	reply_error(r->conn, r->id, -ENOENT, "no object named '%.*s'", (int)len, name);
+	return false;
+}
+
+void cmd_chmod(struct req *r)
+{
+	uint64_t mode = r->argv[1].via.u64;
+
+	if (!found(r))
+		return;
+	if (mode > 0777) {
+		reply_error(r->conn, r->id, -EINVAL, "mode %llo has bits beyond 0777",
+			    (unsigned long long)mode);
+		return;
+	}
+	log_info("client %llu (pid %d) set the mode of %s '%s' to %04o",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, r->obj->kind->name,
+		 r->obj->name, (unsigned)mode);
+	object_set_owner(r->obj, r->obj->uid, r->obj->gid, (mode_t)mode);
+	reply_ok(r->conn, r->id);
+}
+
+void cmd_chown(struct req *r)
+{
+	uint64_t uid = r->argv[1].via.u64, gid = r->argv[2].via.u64;
+	struct object *o = r->obj;
+
+	if (!found(r))
+		return;
+	if (uid > IPC_ID_KEEP || gid > IPC_ID_KEEP) {
+		reply_error(r->conn, r->id, -EINVAL, "uid and gid are 32-bit ids");
+		return;
+	}
+	if (uid == IPC_ID_KEEP)
+		uid = o->uid;
+	if (gid == IPC_ID_KEEP)
+		gid = o->gid;
+	log_info("client %llu (pid %d) gave %s '%s' to uid %llu gid %llu",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, o->kind->name, o->name,
+		 (unsigned long long)uid, (unsigned long long)gid);
+	object_set_owner(o, (uid_t)uid, (gid_t)gid, o->mode);
 	reply_ok(r->conn, r->id);
 }
 

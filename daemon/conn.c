@@ -35,6 +35,37 @@ static ssize_t conn_write_pending(struct conn *c);
 
 static const struct hold_ops handle_hold_ops = { "open handle", handle_release };
 
+/* The peer's supplementary groups, for group permissions; none if unknown. */
+static void conn_read_groups(struct conn *c)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+
+	for (int tries = 0; tries < 4; tries++) {
+		gid_t *g = malloc(len);
+
+		if (!g)
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			c->groups = g;
+			c->ngroups = len / sizeof(gid_t);
+			return;
+		}
+		free(g);
+		if (errno != ERANGE)
+			return;
+	}
+}
+
+bool conn_in_group(const struct conn *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	for (unsigned i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
 struct conn *conn_create(struct server *srv, int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -55,6 +86,7 @@ struct conn *conn_create(struct server *srv, int fd)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 	}
+	conn_read_groups(c);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -77,6 +109,7 @@ fail:
 			evbuffer_free(c->in);
 		if (c->out)
 			evbuffer_free(c->out);
+		free(c->groups);
 		free(c);
 	}
 	close(fd);
@@ -103,6 +136,7 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		close(c->fdmarks[i].fd);
 	free(c->fdmarks);
 	free(c->handles);
+	free(c->groups);
 	free(c);
 }
 
@@ -281,6 +315,12 @@ static int conn_serve_frames(struct conn *c)
 		if (cmd_dispatch(c, (const char *)frame + IPC_FRAME_HEADER, len) < 0)
 			return -1;
 		evbuffer_drain(c->in, IPC_FRAME_HEADER + len);
+		/* A client that does not read its replies is cut off before they pile up. */
+		if (evbuffer_get_length(c->out) > c->srv->lim.max_output) {
+			conn_flush(c);
+			if (c->dead)
+				return -1;
+		}
 	}
 	/* More frames may be buffered: come back after the others had a turn. */
 	event_active(c->rev, EV_READ, 0);
@@ -329,6 +369,7 @@ struct handle *conn_handle_add(struct conn *c, struct object *obj)
 	h->conn = c;
 	h->obj = obj;
 	h->num = i + 1;
+	h->rights = object_rights(c, obj);
 	object_ref(obj);
 	c->handles[i] = h;
 	c->nhandles++;

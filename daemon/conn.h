@@ -24,6 +24,7 @@ struct handle {
 	struct conn *conn;
 	struct object *obj;      /* one reference owned by the handle */
 	uint32_t num;
+	unsigned rights;         /* IPC_PERM_READ | IPC_PERM_WRITE granted at open */
 };
 
 struct fdmark {
@@ -41,10 +42,12 @@ struct conn {
 	uint64_t out_sent;       /* bytes written since the start */
 	struct fdmark *fdmarks;  /* descriptors to attach, ascending pos */
 	size_t nfdmarks;
-	/* Identity: from SO_PEERCRED, then the hello. */
+	/* Identity: from SO_PEERCRED (and SO_PEERGROUPS), then the hello. */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups;           /* supplementary groups, or NULL */
+	unsigned ngroups;
 	bool greeted;
 	char name[IPC_CLIENT_NAME_MAX + 1];
 	/* What it holds. */
@@ -78,7 +81,13 @@ void conn_want_write(struct conn *c);
 /* Attach fd (ownership taken) to the next frame queued on c. 0 or -ENOMEM. */
 int conn_attach_fd(struct conn *c, int fd);
 
-/* Add a handle for obj (takes a reference).  Returns it, or NULL (no memory). */
+/* Is gid the peer's group, primary or supplementary? */
+bool conn_in_group(const struct conn *c, gid_t gid);
+
+/*
+ * Add a handle for obj (takes a reference) with the rights object_rights()
+ * grants c.  Returns it, or NULL (no memory).
+ */
 struct handle *conn_handle_add(struct conn *c, struct object *obj);
 
 /* The handle numbered num, or NULL.  Borrowed. */

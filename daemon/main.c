@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,10 @@ static void usage(FILE *f)
 		"      --queue-maxbytes BYTES  payload bytes likewise (default 0: unbounded)\n"
 		"      --max-memory BYTES    payload bytes held by all queues (default 1G; 0: no limit)\n"
 		"      --max-output BYTES    unread reply bytes before a client is cut off (default 64M)\n"
+		"      --max-objects N       named objects at once (default 65536)\n"
+		"      --socket-mode OCTAL   permissions of the socket file (default 0666: anyone may\n"
+		"                            connect; each object's own mode decides what they reach)\n"
+		"      --socket-group GROUP  group of the socket file (a name or a number)\n"
 		"      --log-level LEVEL     error, warn (default), info or debug\n"
 		"  -v, --verbose             one log level more per use\n"
 		"  -h, --help                show this help and exit\n"
@@ -76,6 +81,36 @@ static char *default_socket_path(void)
 	return path;
 }
 
+/* A group name or number; -1 if there is no such group. */
+static int parse_group(const char *s, gid_t *out)
+{
+	struct group *gr = getgrnam(s);
+	size_t v;
+
+	if (gr) {
+		*out = gr->gr_gid;
+		return 0;
+	}
+	if (parse_size(s, &v) < 0 || v >= (gid_t)-1 || strpbrk(s, "KkMmGg"))
+		return -1;
+	*out = (gid_t)v;
+	return 0;
+}
+
+/* Permission bits in octal, at most 0777; -1 if malformed. */
+static int parse_mode(const char *s, mode_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || end == s || *end || *s == '-' || v > 0777)
+		return -1;
+	*out = (mode_t)v;
+	return 0;
+}
+
 /* Allow as many descriptors as the hard limit permits; warn if too few. */
 static void raise_fd_limit(unsigned max_clients)
 {
@@ -93,7 +128,8 @@ static void raise_fd_limit(unsigned max_clients)
 }
 
 enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS, OPT_QUEUE_MAXSIZE, OPT_QUEUE_MAXBYTES,
-       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_LOG_LEVEL };
+       OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_MAX_OBJECTS, OPT_LOG_LEVEL, OPT_SOCKET_MODE,
+       OPT_SOCKET_GROUP };
 
 int main(int argc, char **argv)
 {
@@ -105,6 +141,9 @@ int main(int argc, char **argv)
 		{ "queue-maxbytes", required_argument, NULL, OPT_QUEUE_MAXBYTES },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -113,6 +152,8 @@ int main(int argc, char **argv)
 	};
 	struct limits lim = LIMITS_DEFAULT;
 	char *path = NULL;
+	mode_t socket_mode = SERVER_SOCKET_MODE;
+	gid_t socket_group = (gid_t)-1;
 	struct server *srv;
 	size_t v;
 	int opt, level, rc;
@@ -143,6 +184,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level((enum log_level)level);
+			continue;
+		case OPT_SOCKET_MODE:
+			if (parse_mode(optarg, &socket_mode) < 0) {
+				fprintf(stderr, "ipcd: --socket-mode: '%s' is not an octal mode up to 0777\n",
+					optarg);
+				return 2;
+			}
+			continue;
+		case OPT_SOCKET_GROUP:
+			if (parse_group(optarg, &socket_group) < 0) {
+				fprintf(stderr, "ipcd: --socket-group: no group '%s'\n", optarg);
+				return 2;
+			}
 			continue;
 		case '?':
 			fprintf(stderr, "Try 'ipcd --help'.\n");
@@ -176,6 +230,13 @@ int main(int argc, char **argv)
 		case OPT_QUEUE_MAXBYTES: lim.queue_maxbytes = v; break;
 		case OPT_MAX_MEMORY: lim.max_memory = v; break;
 		case OPT_MAX_OUTPUT: lim.max_output = v; break;
+		case OPT_MAX_OBJECTS:
+			if (v == 0) {
+				fprintf(stderr, "ipcd: --max-objects must be at least 1\n");
+				return 2;
+			}
+			lim.max_objects = v;
+			break;
 		}
 	}
 	if (optind < argc) {
@@ -193,6 +254,10 @@ int main(int argc, char **argv)
 	free(path);
 	if (!srv)
 		return 1;
+	if (server_set_socket_access(srv, socket_mode, socket_group) < 0) {
+		server_destroy(srv);
+		return 1;
+	}
 	rc = server_run(srv);
 	server_destroy(srv);
 	return rc;

@@ -18,8 +18,6 @@
 #include "reply.h"
 #include "server.h"
 
-#define QUEUE_DEFAULT_MODE 0600
-
 static struct queue *queue_of(struct object *o)
 {
 	return container_of(o, struct queue, obj);
@@ -198,34 +196,12 @@ void queue_cmd_open(struct req *r)
 	struct server *srv = r->srv;
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
-	uint64_t flags = r->argv[1].via.u64;
-	struct object *o;
+	struct object *o = r->obj;
 	struct handle *h;
 	struct queue *q;
-	mode_t mode = QUEUE_DEFAULT_MODE;
+	mode_t mode = IPC_MODE_DEFAULT;
 	bool created = false;
-	int rc = object_name_check(name, len);
 
-	if (rc < 0) {
-		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ?
-			    "names are at most %d bytes" : "names are %d printable bytes at most, without spaces",
-			    IPC_NAME_MAX);
-		return;
-	}
-	o = object_find(srv, name, len);
-	if (o && o->kind != &queue_kind) {
-		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a queue", (int)len, name,
-			    o->kind->name);
-		return;
-	}
-	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
-		reply_error(r->conn, r->id, -EEXIST, "queue '%.*s' exists", (int)len, name);
-		return;
-	}
-	if (!o && !(flags & IPC_OPEN_CREATE)) {
-		reply_error(r->conn, r->id, -ENOENT, "no queue named '%.*s'", (int)len, name);
-		return;
-	}
 	if (!o) {
 		q = calloc(1, sizeof *q);
 		if (!q) {
@@ -244,7 +220,7 @@ void queue_cmd_open(struct req *r)
 		if (!q->maxbytes)
 			q->maxbytes = srv->lim.queue_maxbytes;
 		if (!mode)
-			mode = QUEUE_DEFAULT_MODE;
+			mode = IPC_MODE_DEFAULT;
 		if (object_link(srv, &q->obj, &queue_kind, name, len, r->conn->uid, r->conn->gid,
 				mode) < 0) {
 			free(q);
@@ -261,6 +237,9 @@ void queue_cmd_open(struct req *r)
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return;
 	}
+	/* Like open(2) with O_CREAT: the creator's handle has every right, whatever the mode. */
+	if (created)
+		h->rights = IPC_PERM_READ | IPC_PERM_WRITE;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 2);
 	msgpack_pack_uint32(pk, h->num);
 	if (created)

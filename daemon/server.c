@@ -98,13 +98,42 @@ static int bind_socket(struct server *srv, const char *path)
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 512) < 0) {
-		fprintf(stderr, "ipcd: cannot listen on %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (fd >= 0) {
+		/* Born private; server_set_socket_access opens it to whom it should. */
+		mode_t old = umask(0177);
+		int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+
+		umask(old);
+		if (rc < 0)
+			goto fail;
 	}
+	if (fd < 0 || listen(fd, 512) < 0)
+		goto fail;
 	srv->listen_fd = fd;
+	return 0;
+fail:
+	fprintf(stderr, "ipcd: cannot listen on %s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int server_set_socket_access(struct server *srv, mode_t mode, gid_t gid)
+{
+	if (gid != (gid_t)-1 && chown(srv->socket_path, (uid_t)-1, gid) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "ipcd: cannot give socket %s to group %u: %s\n", srv->socket_path,
+			(unsigned)gid, strerror(err));
+		return -err;
+	}
+	if (chmod(srv->socket_path, mode) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "ipcd: cannot set the mode of socket %s: %s\n", srv->socket_path,
+			strerror(err));
+		return -err;
+	}
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct event_base;
@@ -24,11 +25,15 @@ struct limits {
 	size_t queue_maxbytes;   /* payload bytes; likewise */
 	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
+	size_t max_objects;      /* named objects at once */
 };
 
 #define LIMITS_DEFAULT { \
 	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
-	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20 }
+	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
+	.max_objects = 65536 }
+
+#define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(object_list, object);
@@ -61,6 +66,12 @@ struct server {
  * and returns NULL.  path is copied.
  */
 struct server *server_create(const char *path, const struct limits *lim);
+
+/*
+ * Give the socket file mode and, unless gid is (gid_t)-1, that group.  On
+ * failure prints why on stderr and returns a negative errno.
+ */
+int server_set_socket_access(struct server *srv, mode_t mode, gid_t gid);
 
 /* Run the loop until SIGTERM/SIGINT; returns the exit code. */
 int server_run(struct server *srv);

@@ -61,6 +61,8 @@ enum ipc_kind {
 	X(CLIENTS,   0x05, "clients",    "")     /* -> [{map}...] */ \
 	X(UNLINK,    0x06, "unlink",     "su")   /* name, kind (0 any) -> */ \
 	X(CLOSE,     0x07, "close",      "h")    /* handle -> */ \
+	X(CHMOD,     0x08, "chmod",      "su")   /* name, mode -> */ \
+	X(CHOWN,     0x09, "chown",      "suu")  /* name, uid, gid (IPC_ID_KEEP: unchanged) -> */ \
 	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created */ \
 	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
 	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
@@ -84,6 +86,18 @@ enum ipc_op {
 #define IPC_ATTR_MAXSIZE  "maxsize"   /* messages; 0 unbounded */
 #define IPC_ATTR_MAXBYTES "maxbytes"  /* bytes of payload; 0 unbounded */
 #define IPC_ATTR_MODE     "mode"      /* permission bits; 0 means 0600 */
+#define IPC_ATTR_ACK      "ack"       /* 1: gets stay in flight until task_done */
+#define IPC_ATTR_DURABLE  "durable"   /* 1: kept in a log, survives a restart */
+
+/*
+ * Permissions, as System V IPC has them: an object has an owner uid and gid
+ * and mode bits rwx for owner, group and others.  Read lets a handle get,
+ * peek or map read-only; write lets it put or write.  root has every right.
+ */
+#define IPC_MODE_DEFAULT 0600u
+#define IPC_PERM_READ    04u
+#define IPC_PERM_WRITE   02u
+#define IPC_ID_KEEP      0xffffffffu         /* chown: leave this id as it is */
 
 /* Big-endian frame header helpers, shared by both sides. */
 static inline void ipc_frame_put_len(unsigned char hdr[IPC_FRAME_HEADER], uint32_t len)
