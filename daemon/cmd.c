@@ -40,22 +40,22 @@ struct cmd {
 #define W IPC_PERM_WRITE
 
 static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
-	[IPC_OP_HELLO]   = { cmd_hello, .before_hello = true },
-	[IPC_OP_PING]    = { cmd_ping, .before_hello = true },
-	[IPC_OP_STATUS]  = { cmd_status },
-	[IPC_OP_LIST]    = { cmd_list },
-	[IPC_OP_CLIENTS] = { cmd_clients },
-	[IPC_OP_UNLINK]  = { cmd_unlink, .owner = true },
-	[IPC_OP_CLOSE]   = { cmd_close, .any_handle = true },
-	[IPC_OP_CHMOD]   = { cmd_chmod, .owner = true },
-	[IPC_OP_CHOWN]   = { cmd_chown, .owner = true },
-	[IPC_OP_Q_OPEN]  = { queue_cmd_open, .opens = IPC_KIND_QUEUE },
-	[IPC_OP_Q_PUT]   = { queue_cmd_put, IPC_KIND_QUEUE, .need = W },
-	[IPC_OP_Q_GET]   = { queue_cmd_get, IPC_KIND_QUEUE, .need = R },
-	[IPC_OP_Q_SIZE]  = { queue_cmd_size, IPC_KIND_QUEUE, .need = R },
-	[IPC_OP_Q_PEEK]  = { queue_cmd_peek, IPC_KIND_QUEUE, .need = R },
-	[IPC_OP_Q_STAT]  = { queue_cmd_stat, IPC_KIND_QUEUE },
-	[IPC_OP_Q_PURGE] = { queue_cmd_purge, IPC_KIND_QUEUE, .need = W },
+	[IPC_OP_HELLO]   = { .fn = cmd_hello, .before_hello = true },
+	[IPC_OP_PING]    = { .fn = cmd_ping, .before_hello = true },
+	[IPC_OP_STATUS]  = { .fn = cmd_status },
+	[IPC_OP_LIST]    = { .fn = cmd_list },
+	[IPC_OP_CLIENTS] = { .fn = cmd_clients },
+	[IPC_OP_UNLINK]  = { .fn = cmd_unlink, .owner = true },
+	[IPC_OP_CLOSE]   = { .fn = cmd_close, .any_handle = true },
+	[IPC_OP_CHMOD]   = { .fn = cmd_chmod, .owner = true },
+	[IPC_OP_CHOWN]   = { .fn = cmd_chown, .owner = true },
+	[IPC_OP_Q_OPEN]  = { .fn = queue_cmd_open, .opens = IPC_KIND_QUEUE },
+	[IPC_OP_Q_PUT]   = { .fn = queue_cmd_put, .kind = IPC_KIND_QUEUE, .need = W },
+	[IPC_OP_Q_GET]   = { .fn = queue_cmd_get, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_SIZE]  = { .fn = queue_cmd_size, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_PEEK]  = { .fn = queue_cmd_peek, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_STAT]  = { .fn = queue_cmd_stat, .kind = IPC_KIND_QUEUE },
+	[IPC_OP_Q_PURGE] = { .fn = queue_cmd_purge, .kind = IPC_KIND_QUEUE, .need = W },
 };
 
 #undef R

@@ -73,11 +73,101 @@ static const char *type_word(char t)
 	return "?";
 }
 
-/* Decode exactly one msgpack value filling the whole body. */
+static uint64_t be_uint(const unsigned char *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+bool proto_is_one_value(const void *body, size_t len)
+{
+	/* Formats 0xc4 to 0xdf: the bytes of their length field and what it
+	 * counts, or for a FIXED one, how many bytes follow. */
+	enum { FIXED, DATA, EXT, ARRAY, MAP };
+	static const struct { unsigned char lenb, size, counts; } formats[0x20] = {
+		[0x04] = { 1, 0, DATA }, [0x05] = { 2, 0, DATA }, [0x06] = { 4, 0, DATA },
+		[0x07] = { 1, 0, EXT }, [0x08] = { 2, 0, EXT }, [0x09] = { 4, 0, EXT },
+		[0x0a] = { 0, 4, FIXED }, [0x0b] = { 0, 8, FIXED },
+		[0x0c] = { 0, 1, FIXED }, [0x0d] = { 0, 2, FIXED },
+		[0x0e] = { 0, 4, FIXED }, [0x0f] = { 0, 8, FIXED },
+		[0x10] = { 0, 1, FIXED }, [0x11] = { 0, 2, FIXED },
+		[0x12] = { 0, 4, FIXED }, [0x13] = { 0, 8, FIXED },
+		[0x14] = { 0, 2, FIXED }, [0x15] = { 0, 3, FIXED }, [0x16] = { 0, 5, FIXED },
+		[0x17] = { 0, 9, FIXED }, [0x18] = { 0, 17, FIXED },
+		[0x19] = { 1, 0, DATA }, [0x1a] = { 2, 0, DATA }, [0x1b] = { 4, 0, DATA },
+		[0x1c] = { 2, 0, ARRAY }, [0x1d] = { 4, 0, ARRAY },
+		[0x1e] = { 2, 0, MAP }, [0x1f] = { 4, 0, MAP },
+	};
+	const unsigned char *p = body;
+	uint64_t owed = 1, n;
+	size_t pos = 0;
+
+	while (owed > 0) {
+		unsigned char b;
+
+		/* Every value still owed takes at least one byte. */
+		if (pos >= len || owed > len - pos)
+			return false;
+		b = p[pos++];
+		owed--;
+		if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
+			if (b == 0xc1)
+				return false;
+			continue;
+		}
+		if (b <= 0x8f) {
+			owed += 2u * (b & 0x0f);
+			continue;
+		}
+		if (b <= 0x9f) {
+			owed += b & 0x0f;
+			continue;
+		}
+		if (b <= 0xbf) {
+			n = b & 0x1f;
+		} else {
+			unsigned lenb = formats[b - 0xc0].lenb;
+
+			if (len - pos < lenb)
+				return false;
+			n = be_uint(p + pos, lenb);
+			pos += lenb;
+			switch (formats[b - 0xc0].counts) {
+			case FIXED:
+				n = formats[b - 0xc0].size;
+				break;
+			case EXT:
+				n += 1;         /* the type byte */
+				break;
+			case ARRAY:
+				owed += n;
+				continue;
+			case MAP:
+				owed += 2 * n;
+				continue;
+			}
+		}
+		if (len - pos < n)
+			return false;
+		pos += (size_t)n;
+	}
+	return pos == len;
+}
+
+/*
+ * Decode exactly one msgpack value filling the whole body.  The shape is
+ * checked first: msgpack-c allocates a container's items as its header
+ * declares them, so five bytes could otherwise ask for gigabytes.
+ */
 static int decode_one(const char *body, size_t len, msgpack_unpacked *u)
 {
 	size_t off = 0;
 
+	if (!proto_is_one_value(body, len))
+		return -EPROTO;
 	if (msgpack_unpack_next(u, body, len, &off) != MSGPACK_UNPACK_SUCCESS)
 		return -EPROTO;
 	if (off != len)

@@ -8,6 +8,7 @@
 #ifndef IPC_CODEC_H
 #define IPC_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <msgpack.h>
@@ -35,6 +36,13 @@ struct proto_reply {
 	const char *event;            /* push: the event name (not NUL terminated) */
 	uint32_t eventlen;
 };
+
+/*
+ * Whether body holds exactly one well-formed msgpack value whose containers
+ * claim no more items than there are bytes left to hold them: a check that
+ * allocates nothing, made before msgpack-c allocates what headers declare.
+ */
+bool proto_is_one_value(const void *body, size_t len);
 
 /* The name of op, or NULL when op is not an operation of this protocol. */
 const char *proto_op_name(unsigned op);

@@ -3,7 +3,9 @@
 # Does nothing when everything is already installed.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev)
+# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the fuzz targets.
+packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
+	  clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
