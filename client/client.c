@@ -62,6 +62,8 @@ static int client_open(ipc_client *c)
 	}
 	c->pid = getpid();
 	c->gen++;
+	if (c->handles)
+		memset(c->handles, 0, c->handles_cap * sizeof *c->handles);
 	pk = client_req(c, IPC_OP_HELLO, 3);
 	msgpack_pack_uint32(pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint64(pk, (uint64_t)c->pid);
@@ -101,12 +103,6 @@ msgpack_packer *client_req(ipc_client *c, unsigned op, unsigned nargs)
 	return &c->pk;
 }
 
-void client_done(ipc_client *c)
-{
-	c->in.start += c->reply_frame;
-	c->reply_frame = 0;
-}
-
 static void set_errmsg(ipc_client *c, const char *msg, size_t len)
 {
 	if (len >= sizeof c->errmsg)
@@ -115,10 +111,52 @@ static void set_errmsg(ipc_client *c, const char *msg, size_t len)
 	c->errmsg[len] = '\0';
 }
 
+void client_done(ipc_client *c)
+{
+	c->in.start += c->reply_frame;
+	c->reply_frame = 0;
+}
+
+int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep)
+{
+	for (;;) {
+		bool msgs;
+		const char *frame;
+		uint32_t len;
+		int rc = io_read_frame(c, deadline, &frame, &len);
+
+		if (rc < 0)
+			return rc;
+		c->reply_frame = IPC_FRAME_HEADER + len;
+		if (proto_decode_reply(frame, len, &c->reply, rep) < 0)
+			return -EPROTO;
+		if (rep->id != IPC_PUSH_ID)
+			return 0;
+		if (rep->eventlen == strlen(IPC_PUSH_ERROR) &&
+		    memcmp(rep->event, IPC_PUSH_ERROR, rep->eventlen) == 0) {
+			/* [0, "error", status, message]: the daemon closes this connection. */
+			rc = -EPROTO;
+			if (rep->nres >= 1 && rep->res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+				rc = (int)rep->res[0].via.i64;
+			if (rep->nres >= 2 && rep->res[1].type == MSGPACK_OBJECT_STR)
+				set_errmsg(c, rep->res[1].via.str.ptr, rep->res[1].via.str.size);
+			return rc;
+		}
+		msgs = rep->eventlen == strlen(IPC_PUSH_MSGS) &&
+		       memcmp(rep->event, IPC_PUSH_MSGS, rep->eventlen) == 0;
+		if (msgs)
+			stream_deliver(c, rep);
+		client_done(c);
+		if (msgs)
+			return 1;
+	}
+}
+
 int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 		struct proto_reply *rep)
 {
 	size_t body = c->req.size - IPC_FRAME_HEADER + tlen;
+	int64_t deadline = io_deadline(wait_ms);
 	int rc;
 
 	c->errmsg[0] = '\0';
@@ -129,16 +167,12 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)body);
 	rc = io_send(c->fd, c->req.data, c->req.size, tail, tlen, wait_ms);
 	while (rc == 0) {
-		const char *frame;
-		uint32_t len;
-
-		rc = io_read_frame(c, wait_ms, &frame, &len);
+		rc = client_read(c, deadline, rep);
 		if (rc < 0)
 			break;
-		c->reply_frame = IPC_FRAME_HEADER + len;
-		if (proto_decode_reply(frame, len, &c->reply, rep) < 0) {
-			rc = -EPROTO;
-			break;
+		if (rc > 0) {
+			rc = 0;
+			continue;
 		}
 		if (rep->id == c->req_id) {
 			if (rep->status < 0) {
@@ -147,16 +181,6 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 			}
 			return rep->status;
 		}
-		if (rep->id == IPC_PUSH_ID && rep->eventlen == 5 &&
-		    memcmp(rep->event, "error", 5) == 0) {
-			/* The daemon is closing this connection: [0, "error", status, msg]. */
-			rc = -EPROTO;
-			if (rep->nres >= 1 && rep->res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-				rc = (int)rep->res[0].via.i64;
-			if (rep->nres >= 2 && rep->res[1].type == MSGPACK_OBJECT_STR)
-				set_errmsg(c, rep->res[1].via.str.ptr, rep->res[1].via.str.size);
-			break;
-		}
 		/* A reply to a request this client gave up on: skip it. */
 		client_done(c);
 	}
@@ -164,6 +188,31 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	if (rc == -ETIMEDOUT && !c->errmsg[0])
 		snprintf(c->errmsg, sizeof c->errmsg, "ipcd did not answer in time");
 	return rc;
+}
+
+int client_register(ipc_client *c, ipc_queue *q)
+{
+	if (q->num > c->handles_cap) {
+		uint32_t cap = c->handles_cap ? c->handles_cap : 8;
+		ipc_queue **v;
+
+		while (cap < q->num)
+			cap *= 2;
+		v = realloc(c->handles, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		memset(v + c->handles_cap, 0, (cap - c->handles_cap) * sizeof *v);
+		c->handles = v;
+		c->handles_cap = cap;
+	}
+	c->handles[q->num - 1] = q;
+	return 0;
+}
+
+void client_unregister(ipc_client *c, ipc_queue *q)
+{
+	if (q->gen == c->gen && q->num && q->num <= c->handles_cap && c->handles[q->num - 1] == q)
+		c->handles[q->num - 1] = NULL;
 }
 
 int client_copy_bytes(const msgpack_object *o, void **data, size_t *len)
@@ -224,6 +273,7 @@ void ipc_disconnect(ipc_client *c)
 	client_drop(c);
 	free(c->in.data);
 	free(c->fds);
+	free(c->handles);
 	msgpack_sbuffer_destroy(&c->req);
 	msgpack_unpacked_destroy(&c->reply);
 	free(c->path);

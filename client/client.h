@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "codec.h"
 #include "ipcclient.h"
@@ -35,6 +36,8 @@ struct ipc_client {
 	msgpack_unpacked reply;    /* the last reply, borrowed from in */
 	size_t reply_frame;        /* bytes of in holding that reply's frame */
 	char errmsg[256];          /* the daemon's message for the last failure */
+	ipc_queue **handles;       /* by daemon handle number - 1, this connection */
+	uint32_t handles_cap;
 	char name[IPC_CLIENT_NAME_MAX + 1];
 };
 
@@ -79,10 +82,58 @@ int client_take_result(ipc_client *c, const struct proto_reply *rep, void **mp, 
 /* Copy a reply result (bin or str) into malloc memory. */
 int client_copy_bytes(const msgpack_object *o, void **data, size_t *len);
 
-/* io.c: framing over the socket. */
+/*
+ * Read the next frame.  Returns 0 for a reply (id != 0) in *rep, to release
+ * with client_done; 1 for pushed messages, already stored on their handle; or
+ * a negative errno: a transport error, or the status of an error push (the
+ * daemon closes the connection).  deadline as io_deadline.
+ */
+int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep);
+
+/* Number q on this connection as the daemon's handle num (for pushes). */
+int client_register(ipc_client *c, ipc_queue *q);
+void client_unregister(ipc_client *c, ipc_queue *q);
+
+/* io.c: framing over the socket.  Deadlines are io_now_ms() values, -1 for none. */
+int64_t io_now_ms(void);
+int64_t io_deadline(int wait_ms);
 int io_connect(const char *path, int *fd);
 int io_send(int fd, const void *a, size_t alen, const void *b, size_t blen, int wait_ms);
 /* Wait for one whole frame in c->in; *body points into c->in.  0 or -errno. */
-int io_read_frame(ipc_client *c, int wait_ms, const char **body, uint32_t *len);
+int io_read_frame(ipc_client *c, int64_t deadline, const char **body, uint32_t *len);
+
+/* stream.c: messages pushed for a handle (a "msgs" push), stored or dropped. */
+void stream_deliver(ipc_client *c, const struct proto_reply *push);
+
+/* Pushed messages not yet taken, oldest first. */
+struct msgbuf {
+	struct iovec *v;           /* ring of cap entries, each iov_base from malloc */
+	size_t head, count, cap;
+};
+
+struct ipc_queue {
+	ipc_client *c;
+	char *name;
+	int flags;
+	ipc_queue_attr attr;
+	uint32_t num;              /* the daemon's handle, valid on connection gen */
+	unsigned gen;
+	unsigned prefetch;         /* pushes asked of the daemon; 0 off */
+	struct msgbuf ahead;       /* pushed, not yet taken; belongs to connection gen */
+	msgpack_sbuffer pend;      /* asynchronous puts not yet sent, as packed bins */
+	size_t npend;
+	pid_t pend_pid;            /* the process whose puts pend holds */
+};
+
+/* stream.c: the handle's stream state after a (re)open, and its end. */
+int stream_reopened(ipc_queue *q);
+void stream_free(ipc_queue *q);
+/* Send what ipc_queue_put_async buffered, waiting up to timeout_ms. */
+int stream_flush(ipc_queue *q, int timeout_ms);
+/* ipc_queue_get on a prefetching handle. */
+int stream_get(ipc_queue *q, void **data, size_t *len, int timeout_ms);
+
+/* queue.c: q usable on this process's connection (re-opened by name if need be). */
+int queue_ready(ipc_queue *q);
 
 #endif

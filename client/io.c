@@ -49,7 +49,7 @@ int io_connect(const char *path, int *out)
 	return 0;
 }
 
-static int64_t now_ms(void)
+int64_t io_now_ms(void)
 {
 	struct timespec ts;
 
@@ -67,7 +67,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 		int ms = -1;
 
 		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - io_now_ms();
 
 			if (left <= 0)
 				return -ETIMEDOUT;
@@ -81,16 +81,16 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static int64_t deadline_of(int wait_ms)
+int64_t io_deadline(int wait_ms)
 {
-	return wait_ms < 0 ? -1 : now_ms() + wait_ms;
+	return wait_ms < 0 ? -1 : io_now_ms() + wait_ms;
 }
 
 int io_send(int fd, const void *a, size_t alen, const void *b, size_t blen, int wait_ms)
 {
 	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = blen ? 2 : 1 };
-	int64_t deadline = deadline_of(wait_ms);
+	int64_t deadline = io_deadline(wait_ms);
 
 	while (mh.msg_iovlen) {
 		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
@@ -199,10 +199,8 @@ static int read_some(ipc_client *c, size_t want)
 	return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
-int io_read_frame(ipc_client *c, int wait_ms, const char **body, uint32_t *len)
+int io_read_frame(ipc_client *c, int64_t deadline, const char **body, uint32_t *len)
 {
-	int64_t deadline = deadline_of(wait_ms);
-
 	for (;;) {
 		size_t have = c->in.end - c->in.start;
 		int rc;

@@ -113,6 +113,54 @@ IPC_API long ipc_queue_purge(ipc_queue *q);
 IPC_API const char *ipc_queue_name(const ipc_queue *q);
 
 /*
+ * Streaming.  These let a producer or consumer move many messages per round
+ * trip; IPC_HAVE_STREAMING tells that the library has them.
+ */
+#define IPC_HAVE_STREAMING 1
+struct iovec;
+
+/*
+ * Put msgs[0..n) in order, in as few round trips as their size allows.
+ * Returns how many were put (fewer than n when the timeout ran out with the
+ * queue full, or a later message was refused), or a negative errno when none was.
+ */
+IPC_API int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeout_ms);
+
+/*
+ * Get between 1 and max messages (each iov_base from malloc), waiting up to
+ * timeout_ms for the first.  Returns how many, or a negative errno.
+ */
+IPC_API int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms);
+
+/*
+ * Let ipcd push up to n messages ahead of this handle's gets (0 turns it
+ * off), so that a get usually costs no round trip.  Messages pushed and not
+ * yet taken stay the daemon's: if the handle is closed or the process dies
+ * they return to the head of the queue in order; nothing is lost.
+ * ipc_queue_size does not count them.
+ */
+IPC_API int ipc_queue_set_prefetch(ipc_queue *q, unsigned n);
+
+/*
+ * Asynchronous put: the message is buffered by the handle and sent with
+ * others in one batch when the batch fills (then waiting, as a put does, while
+ * the queue is full) or at ipc_queue_flush.  An error from sending a batch is
+ * returned by this call or the flush.  A message the daemon can never take
+ * (-EMSGSIZE) is dropped with that error as its report; after any other
+ * error the messages not accepted stay buffered (ipc_queue_pending) and are
+ * sent again by the next flush.  ipc_queue_put,
+ * put_many and close send buffered messages first, so order is kept.  In a
+ * forked child the parent's buffered messages are not the child's to send.
+ */
+IPC_API int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len);
+
+/* Send every buffered asynchronous put; 0 once the daemon has them all. */
+IPC_API int ipc_queue_flush(ipc_queue *q, int timeout_ms);
+
+/* How many asynchronous puts are buffered, not yet accepted by ipcd. */
+IPC_API size_t ipc_queue_pending(const ipc_queue *q);
+
+/*
  * Set the permission bits (at most 0777) of the object name, of any kind.
  * Only its owner and root may: -EPERM for anyone else; -ENOENT if there is
  * no such object.  Handles already open keep the rights they had.

@@ -11,15 +11,6 @@
 
 #include "client.h"
 
-struct ipc_queue {
-	ipc_client *c;
-	char *name;
-	int flags;
-	ipc_queue_attr attr;
-	uint32_t num;        /* the daemon's handle on connection gen */
-	unsigned gen;
-};
-
 /* Send Q_OPEN for q on c's current connection. */
 static int queue_open_remote(ipc_queue *q, int flags)
 {
@@ -51,11 +42,13 @@ static int queue_open_remote(ipc_queue *q, int flags)
 	q->num = (uint32_t)rep.res[0].via.u64;
 	q->gen = c->gen;
 	client_done(c);
-	return 0;
+	if (q->num == 0)
+		return -EPROTO;
+	rc = client_register(c, q);
+	return rc < 0 ? rc : stream_reopened(q);
 }
 
-/* Make q usable on this process's connection. */
-static int queue_ready(ipc_queue *q)
+int queue_ready(ipc_queue *q)
 {
 	int rc = client_ready(q->c);
 
@@ -64,6 +57,16 @@ static int queue_ready(ipc_queue *q)
 	if (q->gen == q->c->gen)
 		return 0;
 	return queue_open_remote(q, q->flags & ~IPC_EXCLUSIVE);
+}
+
+/* Ready, with earlier asynchronous puts sent first so that order holds. */
+static int queue_ready_flushed(ipc_queue *q)
+{
+	int rc = queue_ready(q);
+
+	if (rc < 0)
+		return rc;
+	return q->npend && q->pend_pid == getpid() ? stream_flush(q, IPC_FOREVER) : 0;
 }
 
 int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr,
@@ -85,6 +88,7 @@ int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_a
 		return -ENOMEM;
 	q->c = c;
 	q->flags = flags;
+	msgpack_sbuffer_init(&q->pend);
 	if (attr)
 		q->attr = *attr;
 	q->name = strdup(name);
@@ -94,6 +98,7 @@ int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_a
 	}
 	rc = queue_open_remote(q, flags);
 	if (rc < 0) {
+		stream_free(q);
 		free(q->name);
 		free(q);
 		return rc;
@@ -110,12 +115,17 @@ void ipc_queue_close(ipc_queue *q)
 	if (!q)
 		return;
 	c = q->c;
+	/* Asynchronous puts of this process are delivered before the handle goes. */
+	if (q->npend && q->pend_pid == getpid())
+		stream_flush(q, IPC_FOREVER);
 	/* Tell the daemon only on this process's own live connection. */
 	if (c->fd >= 0 && c->pid == getpid() && q->gen == c->gen) {
+		client_unregister(c, q);
 		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), q->num);
 		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
 			client_done(c);
 	}
+	stream_free(q);
 	free(q->name);
 	free(q);
 }
@@ -155,7 +165,7 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 
 	if (!q || (!data && len))
 		return -EINVAL;
-	rc = queue_ready(q);
+	rc = queue_ready_flushed(q);
 	if (rc < 0)
 		return rc;
 	if (q->c->max_message && len > q->c->max_message)
@@ -196,12 +206,25 @@ static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, s
 
 int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
 {
+	if (q && q->prefetch && data && len)
+		return stream_get(q, data, len, timeout_ms);
 	return queue_fetch(q, IPC_OP_Q_GET, timeout_ms, data, len);
 }
 
 int ipc_queue_peek(ipc_queue *q, void **data, size_t *len)
 {
 	return queue_fetch(q, IPC_OP_Q_PEEK, 0, data, len);
+}
+
+/* Request op on q with the handle as its only argument; 0 with *rep to release. */
+static int queue_call_simple(ipc_queue *q, unsigned op, struct proto_reply *rep)
+{
+	int rc = queue_ready(q);
+
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
+	return client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
 }
 
 /* A request on q whose one result is a count. */
@@ -213,11 +236,7 @@ static long queue_count(ipc_queue *q, unsigned op)
 
 	if (!q)
 		return -EINVAL;
-	rc = queue_ready(q);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
-	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = queue_call_simple(q, op, &rep);
 	if (rc < 0)
 		return rc;
 	n = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
@@ -243,11 +262,7 @@ int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len)
 
 	if (!q || !mp || !len)
 		return -EINVAL;
-	rc = queue_ready(q);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(q->c, IPC_OP_Q_STAT, 1), q->num);
-	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = queue_call_simple(q, IPC_OP_Q_STAT, &rep);
 	if (rc < 0)
 		return rc;
 	return client_take_result(q->c, &rep, mp, len);

@@ -2,10 +2,12 @@
  * ctl.c - the helpers ipcctl's command handlers share (see ctl.h): the
  * lazy connection, the one-line failure report, and printing of replies.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctl.h"
 #include "ctl_json.h"
@@ -28,7 +30,9 @@ ipc_client *ctl_connect(struct ctl *ctl)
 		where = env;
 	else
 		where = "the default socket";
-	fprintf(stderr, "ipcctl: cannot connect to ipcd at %s: %s\n", where, ipc_strerror(r));
+	/* ipc_strerror() speaks of objects; for a socket path errno's words fit. */
+	fprintf(stderr, "ipcctl: cannot connect to ipcd at %s: %s\n", where,
+		r == -ENOENT ? "No such socket (is ipcd running?)" : ipc_strerror(r));
 	return NULL;
 }
 
@@ -44,7 +48,7 @@ int ctl_fail(struct ctl *ctl, int err, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, ": %s", why);
 	/* The daemon's words are its own: keep the report on one line. */
-	if (msg[0] && strcmp(msg, why) != 0) {
+	if (msg[0] && strcasecmp(msg, why) != 0) {
 		fputs(" (", stderr);
 		for (; *msg; msg++)
 			fputc((unsigned char)*msg < 0x20 || *msg == 0x7f ? ' ' : *msg, stderr);

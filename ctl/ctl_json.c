@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "ctl_json.h"
 
 static json_t *latin1_string(const unsigned char *p, size_t len)
@@ -136,96 +137,11 @@ json_t *ctl_json_from_msgpack(const msgpack_object *o)
 }
 
 /* The big-endian unsigned integer of n bytes at p. */
-static uint64_t be(const unsigned char *p, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | *p++;
-	return v;
-}
-
-/*
- * Whether p holds exactly one msgpack value, walked token by token without
- * recursion: each value still owed needs at least one more byte, so a
- * container claiming more items than bytes remain is refused.
- */
-static int one_value(const unsigned char *p, size_t len)
-{
-	/* For 0xc4-0xdf: bytes of the length field, and what it counts. */
-	static const struct { unsigned char lenb, fixed, kind; } ext[0x20] = {
-		/* kind: 0 a fixed size, 1 data bytes, 2 ext data (type byte + data),
-		 * 3 array items, 4 map pairs */
-		[0x04] = { 1, 0, 1 }, [0x05] = { 2, 0, 1 }, [0x06] = { 4, 0, 1 },
-		[0x07] = { 1, 0, 2 }, [0x08] = { 2, 0, 2 }, [0x09] = { 4, 0, 2 },
-		[0x0a] = { 0, 4, 0 }, [0x0b] = { 0, 8, 0 },
-		[0x0c] = { 0, 1, 0 }, [0x0d] = { 0, 2, 0 }, [0x0e] = { 0, 4, 0 }, [0x0f] = { 0, 8, 0 },
-		[0x10] = { 0, 1, 0 }, [0x11] = { 0, 2, 0 }, [0x12] = { 0, 4, 0 }, [0x13] = { 0, 8, 0 },
-		[0x14] = { 0, 2, 0 }, [0x15] = { 0, 3, 0 }, [0x16] = { 0, 5, 0 }, [0x17] = { 0, 9, 0 },
-		[0x18] = { 0, 17, 0 },
-		[0x19] = { 1, 0, 1 }, [0x1a] = { 2, 0, 1 }, [0x1b] = { 4, 0, 1 },
-		[0x1c] = { 2, 0, 3 }, [0x1d] = { 4, 0, 3 },
-		[0x1e] = { 2, 0, 4 }, [0x1f] = { 4, 0, 4 },
-	};
-	uint64_t owed = 1, n;
-	size_t pos = 0;
-
-	while (owed > 0) {
-		unsigned char b;
-
-		if (pos >= len || owed > len - pos)
-			return 0;
-		b = p[pos++];
-		owed--;
-		if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
-			if (b == 0xc1)
-				return 0;
-			continue;
-		}
-		if (b <= 0x8f) {
-			owed += 2u * (b & 0x0f);
-			continue;
-		}
-		if (b <= 0x9f) {
-			owed += b & 0x0f;
-			continue;
-		}
-		if (b <= 0xbf) {
-			n = b & 0x1f;
-		} else {
-			unsigned lenb = ext[b - 0xc0].lenb;
-
-			if (len - pos < lenb)
-				return 0;
-			n = be(p + pos, lenb);
-			pos += lenb;
-			switch (ext[b - 0xc0].kind) {
-			case 0:
-				n = ext[b - 0xc0].fixed;
-				break;
-			case 2:
-				n += 1;
-				break;
-			case 3:
-				owed += n;
-				continue;
-			case 4:
-				owed += 2 * n;
-				continue;
-			}
-		}
-		if (len - pos < n)
-			return 0;
-		pos += (size_t)n;
-	}
-	return pos == len;
-}
-
 int ctl_json_unpack(const void *data, size_t len, msgpack_unpacked *u)
 {
 	size_t off = 0;
 
-	if (!one_value(data, len) ||
+	if (!proto_is_one_value(data, len) ||
 	    msgpack_unpack_next(u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
 		return -EBADMSG;
 	return 0;

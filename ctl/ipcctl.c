@@ -67,7 +67,7 @@ static const struct command commands[] = {
 enum opt_id { O_SOCKET, O_JSON, O_HELP, O_VERSION, O_TIMEOUT, O_CREATE,
 	      O_MAXSIZE, O_MAXBYTES, O_MODE };
 
-static const struct option {
+static const struct opt_spec {
 	enum opt_id id;
 	const char *name;
 	char short_name;
@@ -97,6 +97,12 @@ struct cmdline {
 	int timeout_given;
 };
 
+static void command_words(char *buf, size_t len, const struct command *cmd)
+{
+	snprintf(buf, len, "%s%s%s", cmd->group ? cmd->group : "", cmd->group ? " " : "",
+		 cmd->name);
+}
+
 static void print_usage(FILE *out)
 {
 	char words[64];
@@ -104,11 +110,9 @@ static void print_usage(FILE *out)
 	fputs("usage: ipcctl [-s SOCKET] [--json] COMMAND [ARGS...]\n\n"
 	      "Commands:\n", out);
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		const struct command *cmd = &commands[i];
-
-		snprintf(words, sizeof(words), "%s%s%s", cmd->group ? cmd->group : "",
-			 cmd->group ? " " : "", cmd->name);
-		fprintf(out, "  %-13s %s\n  %-13s   %s\n", words, cmd->usage, "", cmd->help);
+		command_words(words, sizeof(words), &commands[i]);
+		fprintf(out, "  %s%s%s\n      %s\n", words, commands[i].usage[0] ? " " : "",
+			commands[i].usage, commands[i].help);
 	}
 	fputs("\nOptions:\n"
 	      "  -s, --socket PATH  ipcd's socket (default: $IPCD_SOCKET, else\n"
@@ -124,8 +128,11 @@ static void print_usage(FILE *out)
 
 static void print_command_usage(FILE *out, const struct command *cmd)
 {
-	fprintf(out, "usage: ipcctl [-s SOCKET] [--json] %s%s%s %s\n",
-		cmd->group ? cmd->group : "", cmd->group ? " " : "", cmd->name, cmd->usage);
+	char words[64];
+
+	command_words(words, sizeof(words), cmd);
+	fprintf(out, "usage: ipcctl [-s SOCKET] [--json] %s%s%s\n", words,
+		cmd->usage[0] ? " " : "", cmd->usage);
 }
 
 static int usage_error(const struct command *cmd, const char *fmt, ...)
@@ -133,9 +140,14 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
 
 static int usage_error(const struct command *cmd, const char *fmt, ...)
 {
+	char words[64];
 	va_list ap;
 
 	fputs("ipcctl: ", stderr);
+	if (cmd) {
+		command_words(words, sizeof(words), cmd);
+		fprintf(stderr, "%s: ", words);
+	}
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -147,7 +159,7 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
-static const struct option *find_option(const char *arg, const char **value)
+static const struct opt_spec *find_option(const char *arg, const char **value)
 {
 	size_t len;
 
@@ -179,7 +191,7 @@ static int number_error(const char *opt, const char *value, int r)
 	return CTL_EXIT_USAGE;
 }
 
-static int apply_option(struct ctl *ctl, struct cmdline *cl, const struct option *o,
+static int apply_option(struct ctl *ctl, struct cmdline *cl, const struct opt_spec *o,
 			const char *value)
 {
 	uint64_t v;
@@ -237,7 +249,7 @@ static int read_cmdline(int argc, char **argv, struct ctl *ctl, struct cmdline *
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value;
-		const struct option *o;
+		const struct opt_spec *o;
 
 		if (only_operands || arg[0] != '-' || arg[1] == '\0' ||
 		    (arg[1] >= '0' && arg[1] <= '9')) {
@@ -357,8 +369,7 @@ static int run(int argc, char **argv)
 	rc = check_command(cmd, &cl, cl.nwords - used);
 	if (rc != 0)
 		goto out;
-	snprintf(what, sizeof(what), "%s%s%s", cmd->group ? cmd->group : "",
-		 cmd->group ? " " : "", cmd->name);
+	command_words(what, sizeof(what), cmd);
 	ctl.what = what;
 	ctl.args = cl.words + used;
 	ctl.nargs = cl.nwords - used;

@@ -56,6 +56,10 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_Q_PEEK]  = { .fn = queue_cmd_peek, .kind = IPC_KIND_QUEUE, .need = R },
 	[IPC_OP_Q_STAT]  = { .fn = queue_cmd_stat, .kind = IPC_KIND_QUEUE },
 	[IPC_OP_Q_PURGE] = { .fn = queue_cmd_purge, .kind = IPC_KIND_QUEUE, .need = W },
+	[IPC_OP_Q_PUT_MANY] = { .fn = queue_cmd_put_many, .kind = IPC_KIND_QUEUE, .need = W },
+	[IPC_OP_Q_GET_MANY] = { .fn = queue_cmd_get_many, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_PREFETCH] = { .fn = queue_cmd_prefetch, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_CREDIT]   = { .fn = queue_cmd_credit, .kind = IPC_KIND_QUEUE, .need = R },
 };
 
 #undef R

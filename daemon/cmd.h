@@ -56,5 +56,9 @@ void queue_cmd_size(struct req *r);
 void queue_cmd_peek(struct req *r);
 void queue_cmd_stat(struct req *r);
 void queue_cmd_purge(struct req *r);
+void queue_cmd_put_many(struct req *r);
+void queue_cmd_get_many(struct req *r);
+void queue_cmd_prefetch(struct req *r);
+void queue_cmd_credit(struct req *r);
 
 #endif

@@ -389,6 +389,8 @@ static void handle_release(struct hold *hold)
 {
 	struct handle *h = container_of(hold, struct handle, hold);
 
+	if (h->ext)
+		h->ext->ops->release(h->ext);
 	h->conn->handles[h->num - 1] = NULL;
 	h->conn->nhandles--;
 	object_unref(h->obj);

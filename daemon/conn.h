@@ -24,6 +24,8 @@ struct handle {
 	struct conn *conn;
 	struct object *obj;      /* one reference owned by the handle */
 	uint32_t num;
+	struct hold *ext;        /* the kind's state for this handle (a queue consumer),
+				    owned by the handle and released first */
 	unsigned rights;         /* IPC_PERM_READ | IPC_PERM_WRITE granted at open */
 };
 

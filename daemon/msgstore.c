@@ -14,6 +14,7 @@
 struct msgchunk {
 	struct msgchunk *next;
 	size_t size;             /* bytes of data[] */
+	size_t start;            /* offset of the oldest record not yet popped */
 	size_t used;             /* bytes of data[] holding records */
 	unsigned char data[];
 };
@@ -60,6 +61,7 @@ static struct msgchunk *chunk_new(struct msgstore *s, size_t need)
 		s->allocated += sizeof *c + size;
 	}
 	c->next = NULL;
+	c->start = 0;
 	c->used = 0;
 	return c;
 }
@@ -95,10 +97,34 @@ int msgstore_peek(const struct msgstore *s, const void **data, size_t *len)
 
 	if (!s->count)
 		return -EAGAIN;
-	memcpy(&n, s->head->data + s->head_off, REC_HDR);
-	*data = s->head->data + s->head_off + REC_HDR;
+	memcpy(&n, s->head->data + s->head->start, REC_HDR);
+	*data = s->head->data + s->head->start + REC_HDR;
 	*len = n;
 	return 0;
+}
+
+struct msgcursor msgstore_cursor(const struct msgstore *s)
+{
+	struct msgcursor cur = { s->head, s->head ? s->head->start : 0 };
+
+	return cur;
+}
+
+bool msgstore_next(struct msgcursor *cur, const void **data, size_t *len)
+{
+	uint32_t n;
+
+	while (cur->chunk && cur->off >= cur->chunk->used) {
+		cur->chunk = cur->chunk->next;
+		cur->off = cur->chunk ? cur->chunk->start : 0;
+	}
+	if (!cur->chunk)
+		return false;
+	memcpy(&n, cur->chunk->data + cur->off, REC_HDR);
+	*data = cur->chunk->data + cur->off + REC_HDR;
+	*len = n;
+	cur->off += REC_HDR + n;
+	return true;
 }
 
 void msgstore_pop(struct msgstore *s)
@@ -106,16 +132,15 @@ void msgstore_pop(struct msgstore *s)
 	struct msgchunk *c = s->head;
 	uint32_t n;
 
-	memcpy(&n, c->data + s->head_off, REC_HDR);
-	s->head_off += REC_HDR + n;
+	memcpy(&n, c->data + c->start, REC_HDR);
+	c->start += REC_HDR + n;
 	s->count--;
 	s->bytes -= n;
-	if (s->head_off < c->used)
+	if (c->start < c->used)
 		return;
 	/* The head chunk is used up. */
-	s->head_off = 0;
 	if (c == s->tail) {
-		c->used = 0;
+		c->start = c->used = 0;
 		return;
 	}
 	s->head = c->next;
@@ -123,4 +148,48 @@ void msgstore_pop(struct msgstore *s)
 		s->spare = c;
 	else
 		chunk_free(s, c);
+}
+
+int msgstore_move(struct msgstore *dst, struct msgstore *src)
+{
+	const void *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	msgstore_peek(src, &data, &len);
+	rc = msgstore_put(dst, data, len);
+	if (rc == 0)
+		msgstore_pop(src);
+	return rc;
+}
+
+void msgstore_splice_front(struct msgstore *dst, struct msgstore *src)
+{
+	struct msgchunk *c, *next;
+
+	if (!src->count) {
+		msgstore_clear(src);
+		return;
+	}
+	if (src->spare) {
+		chunk_free(src, src->spare);
+		src->spare = NULL;
+	}
+	if (!dst->count) {
+		/* dst's chunks hold nothing live: let them go (its spare stays). */
+		for (c = dst->head; c; c = next) {
+			next = c->next;
+			chunk_free(dst, c);
+		}
+		dst->head = dst->tail = NULL;
+	}
+	if (dst->head)
+		src->tail->next = dst->head;
+	else
+		dst->tail = src->tail;
+	dst->head = src->head;
+	dst->count += src->count;
+	dst->bytes += src->bytes;
+	dst->allocated += src->allocated;
+	msgstore_init(src);
 }

@@ -7,12 +7,14 @@
  * no request stays parked while it could be answered.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "codec.h"
 #include "conn.h"
+#include "consumer.h"
 #include "log.h"
 #include "queue.h"
 #include "reply.h"
@@ -65,17 +67,82 @@ static void queue_hand_over(struct queue *q, struct conn *c, uint32_t id)
 	q->gets++;
 }
 
-/* Serve parked gets and puts while any can be served. */
-static void queue_settle(struct queue *q)
+/* How many of the oldest messages fit one batch of at most max. */
+static size_t queue_batch(const struct queue *q, size_t max)
+{
+	if (max > IPC_BATCH_MAX_MSGS)
+		max = IPC_BATCH_MAX_MSGS;
+	return q->store.count < max ? q->store.count : max;
+}
+
+/*
+ * Pack up to n of the oldest messages as an array into pk (whose frame the
+ * caller ends), bounded by IPC_BATCH_MAX_BYTES past the first; each message
+ * goes to into (in flight) or is dropped.  Returns how many were packed.
+ */
+static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n,
+			       struct msgstore *into)
+{
+	struct msgstore *st = &q->store;
+	struct msgcursor cur = msgstore_cursor(st);
+	const void *data;
+	size_t k = 0, bytes = 0, len;
+
+	/* Count first: the array header precedes the messages. */
+	while (k < n && msgstore_next(&cur, &data, &len)) {
+		if (k && bytes + len > IPC_BATCH_MAX_BYTES)
+			break;
+		bytes += len;
+		k++;
+	}
+	msgpack_pack_array(pk, (uint32_t)k);
+	for (size_t i = 0; i < k; i++) {
+		msgstore_peek(st, &data, &len);
+		msgpack_pack_bin(pk, len);
+		msgpack_pack_bin_body(pk, data, len);
+		if (!into || msgstore_move(into, st) < 0) {
+			q->obj.srv->mem_used -= len;
+			msgstore_pop(st);
+		}
+		q->gets++;
+	}
+	return k;
+}
+
+/* Answer get_many request id of c with up to max messages. */
+static void queue_hand_over_many(struct queue *q, struct conn *c, uint32_t id, size_t max)
+{
+	queue_pack_batch(q, reply_begin(c, id, 0, 1), queue_batch(q, max), NULL);
+	reply_end(c);
+}
+
+/* Push a batch of prefetched messages to consumer cs. */
+static void queue_push(struct queue *q, struct consumer *cs)
+{
+	msgpack_packer *pk = push_begin(cs->conn, IPC_PUSH_MSGS, 2);
+
+	msgpack_pack_uint32(pk, cs->handle);
+	queue_pack_batch(q, pk, queue_batch(q, consumer_room(cs)), &cs->inflight);
+	reply_end(cs->conn);
+}
+
+void queue_settle(struct queue *q)
 {
 	bool progress = true;
 
 	while (progress) {
 		struct waiter *w;
+		struct consumer *cs, *next;
 
 		progress = false;
 		while ((w = TAILQ_FIRST(&q->getters)) && q->store.count) {
-			queue_hand_over(q, w->conn, w->id);
+			/* Never hand a message to a connection that is going away. */
+			if (!w->conn->dead) {
+				if (w->op == IPC_OP_Q_GET_MANY)
+					queue_hand_over_many(q, w->conn, w->id, w->max);
+				else
+					queue_hand_over(q, w->conn, w->id);
+			}
 			waiter_finish(w);
 			progress = true;
 		}
@@ -86,9 +153,24 @@ static void queue_settle(struct queue *q)
 				q->obj.srv->mem_used += w->len;
 				break;
 			}
-			reply_ok(w->conn, w->id);
+			if (w->op == IPC_OP_Q_PUT_MANY)
+				reply_uint(w->conn, w->id, 1);
+			else
+				reply_ok(w->conn, w->id);
 			waiter_finish(w);
 			progress = true;
+		}
+		/* Prefetching consumers, in turn; one served goes to the back. */
+		for (cs = TAILQ_FIRST(&q->consumers); cs && q->store.count && TAILQ_EMPTY(&q->getters);
+		     cs = next) {
+			next = TAILQ_NEXT(cs, link);
+			if (cs->conn->dead || !consumer_room(cs))
+				continue;
+			queue_push(q, cs);
+			TAILQ_REMOVE(&q->consumers, cs, link);
+			TAILQ_INSERT_TAIL(&q->consumers, cs, link);
+			progress = true;
+			break;
 		}
 	}
 }
@@ -96,9 +178,12 @@ static void queue_settle(struct queue *q)
 static void queue_unlinked(struct object *o)
 {
 	struct queue *q = queue_of(o);
+	struct consumer *cs;
 
 	waiter_fail_all(&q->getters, -EIDRM, "the queue was removed");
 	waiter_fail_all(&q->putters, -EIDRM, "the queue was removed");
+	TAILQ_FOREACH(cs, &q->consumers, link)
+		consumer_finish(cs, cs->inflight.count);
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
 }
@@ -114,7 +199,7 @@ static void queue_destroy(struct object *o)
 
 static unsigned queue_nstat(const struct object *o)
 {
-	return 8;
+	return 9;
 }
 
 static unsigned waitq_length(const struct waitq *wq)
@@ -124,6 +209,16 @@ static unsigned waitq_length(const struct waitq *wq)
 
 	TAILQ_FOREACH(w, wq, link)
 		n++;
+	return n;
+}
+
+static size_t queue_inflight(const struct queue *q)
+{
+	const struct consumer *cs;
+	size_t n = 0;
+
+	TAILQ_FOREACH(cs, &q->consumers, link)
+		n += cs->inflight.count;
 	return n;
 }
 
@@ -139,6 +234,7 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "putters", waitq_length(&q->putters));
 	proto_pack_kv_u64(pk, "puts", q->puts);
 	proto_pack_kv_u64(pk, "gets", q->gets);
+	proto_pack_kv_u64(pk, "inflight", queue_inflight(q));
 }
 
 const struct object_kind queue_kind = {
@@ -211,6 +307,7 @@ void queue_cmd_open(struct req *r)
 		msgstore_init(&q->store);
 		TAILQ_INIT(&q->getters);
 		TAILQ_INIT(&q->putters);
+		TAILQ_INIT(&q->consumers);
 		if (parse_attr(r, &r->argv[2], q, &mode) < 0) {
 			free(q);
 			return;
@@ -249,55 +346,131 @@ void queue_cmd_open(struct req *r)
 	reply_end(r->conn);
 }
 
-void queue_cmd_put(struct req *r)
+/* May a message of len bytes ever enter q?  0, or a negative errno with its message. */
+static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen)
 {
-	struct queue *q = queue_of(r->obj);
-	struct server *srv = r->srv;
-	int64_t timeout = proto_i64(&r->argv[1]);
-	uint32_t len;
-	const char *data = proto_bytes(&r->argv[2], &len);
+	struct server *srv = q->obj.srv;
 
 	if (len > srv->lim.max_message) {
-		reply_error(r->conn, r->id, -EMSGSIZE, "message of %u bytes exceeds the limit of %zu",
-			    len, srv->lim.max_message);
-		return;
+		snprintf(err, errlen, "message of %zu bytes exceeds the limit of %zu", len,
+			 srv->lim.max_message);
+		return -EMSGSIZE;
 	}
 	if (q->maxbytes && len > q->maxbytes) {
-		reply_error(r->conn, r->id, -EMSGSIZE,
-			    "message of %u bytes exceeds the queue's maxbytes of %zu", len, q->maxbytes);
-		return;
+		snprintf(err, errlen, "message of %zu bytes exceeds the queue's maxbytes of %zu",
+			 len, q->maxbytes);
+		return -EMSGSIZE;
 	}
 	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
-		reply_error(r->conn, r->id, -ENOBUFS, "ipcd's memory budget of %zu bytes is used up",
-			    srv->lim.max_memory);
-		return;
+		snprintf(err, errlen, "ipcd's memory budget of %zu bytes is used up",
+			 srv->lim.max_memory);
+		return -ENOBUFS;
 	}
-	/* Parked puts go first: a new put may not overtake them. */
-	if (TAILQ_EMPTY(&q->putters) && queue_has_room(q, len)) {
-		if (queue_store(q, data, len) < 0) {
-			reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-			return;
+	return 0;
+}
+
+/*
+ * Store msgs[0..n) in order while they fit.  Returns
+ * how many were stored, and leaves the first refusal's status in *why.
+ */
+static size_t queue_put_some(struct queue *q, const msgpack_object *msgs, size_t n, int *why,
+			     char *err, size_t errlen)
+{
+	size_t k;
+
+	*why = 0;
+	for (k = 0; k < n; k++) {
+		uint32_t len;
+		const char *data = proto_bytes(&msgs[k], &len);
+
+		*why = queue_put_check(q, len, err, errlen);
+		if (*why < 0)
+			break;
+		/* Parked puts go first: a new put may not overtake them. */
+		if (!TAILQ_EMPTY(&q->putters) || !queue_has_room(q, len)) {
+			*why = -EAGAIN;
+			snprintf(err, errlen, "queue '%s' is full", q->obj.name);
+			break;
 		}
-		reply_ok(r->conn, r->id);
-		queue_settle(q);
-		return;
+		if (queue_store(q, data, len) < 0) {
+			*why = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			break;
+		}
 	}
+	return k;
+}
+
+/* Nothing of r could be stored for want of room: park its first message or refuse. */
+static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object *msg,
+			   int64_t timeout)
+{
+	uint32_t len;
+	const char *data = proto_bytes(msg, &len);
+
 	if (timeout == 0) {
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is full", q->obj.name);
 		return;
 	}
 	if (!waiter_park(r->conn, r->id, r->op, &q->putters, wait_ms(timeout), data, len,
-			 &srv->mem_used))
+			 &r->srv->mem_used))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 
-void queue_cmd_get(struct req *r)
+void queue_cmd_put(struct req *r)
 {
 	struct queue *q = queue_of(r->obj);
-	int64_t timeout = proto_i64(&r->argv[1]);
+	char err[160];
+	int why;
+
+	if (queue_put_some(q, &r->argv[2], 1, &why, err, sizeof err) == 1) {
+		reply_ok(r->conn, r->id);
+		queue_settle(q);
+	} else if (why == -EAGAIN) {
+		queue_put_wait(r, q, &r->argv[2], proto_i64(&r->argv[1]));
+	} else {
+		reply_error(r->conn, r->id, why, "%s", err);
+	}
+}
+
+void queue_cmd_put_many(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+	const msgpack_object_array *msgs = &r->argv[2].via.array;
+	char err[160];
+	size_t k;
+	int why;
+
+	for (uint32_t i = 0; i < msgs->size; i++) {
+		if (msgs->ptr[i].type != MSGPACK_OBJECT_BIN && msgs->ptr[i].type != MSGPACK_OBJECT_STR) {
+			reply_error(r->conn, r->id, -EINVAL, "queue.put_many: message %u is not binary data",
+				    i + 1);
+			return;
+		}
+	}
+	k = queue_put_some(q, msgs->ptr, msgs->size, &why, err, sizeof err);
+	if (k > 0 || msgs->size == 0) {
+		/* A partial count: the client sends the rest again and meets the refusal. */
+		reply_uint(r->conn, r->id, k);
+		queue_settle(q);
+	} else if (why == -EAGAIN) {
+		queue_put_wait(r, q, &msgs->ptr[0], proto_i64(&r->argv[1]));
+	} else {
+		reply_error(r->conn, r->id, why, "%s", err);
+	}
+}
+
+/* A get or get_many of up to max messages. */
+static void queue_get(struct req *r, int64_t timeout, uint32_t max)
+{
+	struct queue *q = queue_of(r->obj);
+	struct waiter *w;
 
 	if (q->store.count && TAILQ_EMPTY(&q->getters)) {
-		queue_hand_over(q, r->conn, r->id);
+		if (r->op == IPC_OP_Q_GET_MANY)
+			queue_hand_over_many(q, r->conn, r->id, max);
+		else
+			queue_hand_over(q, r->conn, r->id);
 		queue_settle(q);
 		return;
 	}
@@ -305,8 +478,60 @@ void queue_cmd_get(struct req *r)
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is empty", q->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &q->getters, wait_ms(timeout), NULL, 0, NULL))
+	w = waiter_park(r->conn, r->id, r->op, &q->getters, wait_ms(timeout), NULL, 0, NULL);
+	if (!w) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	w->max = max;
+}
+
+void queue_cmd_get(struct req *r)
+{
+	queue_get(r, proto_i64(&r->argv[1]), 1);
+}
+
+void queue_cmd_get_many(struct req *r)
+{
+	uint64_t max = r->argv[2].via.u64;
+
+	if (max == 0) {
+		reply_error(r->conn, r->id, -EINVAL, "queue.get_many: max must be at least 1");
+		return;
+	}
+	queue_get(r, proto_i64(&r->argv[1]), max > IPC_BATCH_MAX_MSGS ? IPC_BATCH_MAX_MSGS :
+		  (uint32_t)max);
+}
+
+void queue_cmd_prefetch(struct req *r)
+{
+	uint64_t n = r->argv[1].via.u64;
+	struct consumer *cs = consumer_of(r->handle, n > 0);
+
+	if (n > 0 && !cs) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	if (cs) {
+		cs->prefetch = n > IPC_PREFETCH_MAX ? IPC_PREFETCH_MAX : (unsigned)n;
+		/* Turned off: what was pushed and not taken goes back; the client drops
+		 * the pushes it receives before this reply. */
+		if (!n)
+			consumer_return_all(cs);
+	}
+	reply_ok(r->conn, r->id);
+	queue_settle(queue_of(r->obj));
+}
+
+void queue_cmd_credit(struct req *r)
+{
+	struct consumer *cs = consumer_of(r->handle, false);
+
+	/* No reply: the client streams credits and waits for none. */
+	if (!cs)
+		return;
+	consumer_finish(cs, r->argv[1].via.u64);
+	queue_settle(cs->q);
 }
 
 void queue_cmd_size(struct req *r)

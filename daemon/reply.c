@@ -100,14 +100,22 @@ void reply_error(struct conn *c, uint32_t id, int status, const char *fmt, ...)
 	reply_end(c);
 }
 
-void push_error(struct conn *c, int status, const char *fmt, ...)
+msgpack_packer *push_begin(struct conn *c, const char *event, unsigned nargs)
 {
-	msgpack_packer *pk = frame_begin(4);
-	va_list ap;
+	msgpack_packer *pk = frame_begin(2 + nargs);
+	size_t n = strlen(event);
 
 	msgpack_pack_uint32(pk, IPC_PUSH_ID);
-	msgpack_pack_str(pk, 5);
-	msgpack_pack_str_body(pk, "error", 5);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, event, n);
+	return pk;
+}
+
+void push_error(struct conn *c, int status, const char *fmt, ...)
+{
+	msgpack_packer *pk = push_begin(c, IPC_PUSH_ERROR, 2);
+	va_list ap;
+
 	msgpack_pack_int(pk, status);
 	va_start(ap, fmt);
 	pack_message(pk, fmt, ap);

@@ -40,6 +40,9 @@ void reply_data(struct conn *c, uint32_t id, const void *data, size_t len);
 void reply_error(struct conn *c, uint32_t id, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Start push [0, event, ...nargs]; end it with reply_end. */
+msgpack_packer *push_begin(struct conn *c, const char *event, unsigned nargs);
+
 /* Push [0, "error", status, "message"], sent before a connection is closed. */
 void push_error(struct conn *c, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -26,6 +26,7 @@ struct waiter {
 	struct conn *conn;
 	uint32_t id;                   /* request id to answer */
 	unsigned op;
+	uint32_t max;                  /* messages a get_many takes at most */
 	struct event *timer;           /* NULL without a deadline */
 	void *data;                    /* a parked put's message (owned) */
 	size_t len;

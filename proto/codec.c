@@ -73,7 +73,7 @@ static const char *type_word(char t)
 	return "?";
 }
 
-static uint64_t be_uint(const unsigned char *p, unsigned n)
+static uint64_t be(const unsigned char *p, size_t n)
 {
 	uint64_t v = 0;
 
@@ -82,8 +82,14 @@ static uint64_t be_uint(const unsigned char *p, unsigned n)
 	return v;
 }
 
-bool proto_is_one_value(const void *body, size_t len)
+/*
+ * Whether p holds exactly one msgpack value, walked token by token without
+ * recursion: each value still owed needs at least one more byte, so a
+ * container claiming more items than bytes remain is refused.
+ */
+bool proto_is_one_value(const void *data, size_t len)
 {
+	const unsigned char *p = data;
 	/* Formats 0xc4 to 0xdf: the bytes of their length field and what it
 	 * counts, or for a FIXED one, how many bytes follow. */
 	enum { FIXED, DATA, EXT, ARRAY, MAP };
@@ -101,14 +107,12 @@ bool proto_is_one_value(const void *body, size_t len)
 		[0x1c] = { 2, 0, ARRAY }, [0x1d] = { 4, 0, ARRAY },
 		[0x1e] = { 2, 0, MAP }, [0x1f] = { 4, 0, MAP },
 	};
-	const unsigned char *p = body;
 	uint64_t owed = 1, n;
 	size_t pos = 0;
 
 	while (owed > 0) {
 		unsigned char b;
 
-		/* Every value still owed takes at least one byte. */
 		if (pos >= len || owed > len - pos)
 			return false;
 		b = p[pos++];
@@ -133,7 +137,7 @@ bool proto_is_one_value(const void *body, size_t len)
 
 			if (len - pos < lenb)
 				return false;
-			n = be_uint(p + pos, lenb);
+			n = be(p + pos, lenb);
 			pos += lenb;
 			switch (formats[b - 0xc0].counts) {
 			case FIXED:
@@ -157,15 +161,12 @@ bool proto_is_one_value(const void *body, size_t len)
 	return pos == len;
 }
 
-/*
- * Decode exactly one msgpack value filling the whole body.  The shape is
- * checked first: msgpack-c allocates a container's items as its header
- * declares them, so five bytes could otherwise ask for gigabytes.
- */
+/* Decode exactly one msgpack value filling the whole body. */
 static int decode_one(const char *body, size_t len, msgpack_unpacked *u)
 {
 	size_t off = 0;
 
+	/* Checked first: msgpack-c allocates what a container header claims. */
 	if (!proto_is_one_value(body, len))
 		return -EPROTO;
 	if (msgpack_unpack_next(u, body, len, &off) != MSGPACK_UNPACK_SUCCESS)

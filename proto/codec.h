@@ -38,11 +38,11 @@ struct proto_reply {
 };
 
 /*
- * Whether body holds exactly one well-formed msgpack value whose containers
- * claim no more items than there are bytes left to hold them: a check that
- * allocates nothing, made before msgpack-c allocates what headers declare.
+ * Whether data holds exactly one well-formed msgpack value and nothing
+ * after it, checked without allocating: a container that claims more items
+ * than bytes remain is refused (msgpack-c would allocate for the claim).
  */
-bool proto_is_one_value(const void *body, size_t len);
+bool proto_is_one_value(const void *data, size_t len);
 
 /* The name of op, or NULL when op is not an operation of this protocol. */
 const char *proto_op_name(unsigned op);

@@ -69,7 +69,11 @@ enum ipc_kind {
 	X(Q_SIZE,    0x13, "queue.size", "h")    /* handle -> count */ \
 	X(Q_PEEK,    0x14, "queue.peek", "h")    /* handle -> data (-EAGAIN if empty) */ \
 	X(Q_STAT,    0x15, "queue.stat", "h")    /* handle -> {map} */ \
-	X(Q_PURGE,   0x16, "queue.purge","h")    /* handle -> count removed */
+	X(Q_PURGE,   0x16, "queue.purge","h")    /* handle -> count removed */ \
+	X(Q_PUT_MANY,0x17, "queue.put_many", "hia") /* handle, timeout ms, [data...] -> count put */ \
+	X(Q_GET_MANY,0x18, "queue.get_many", "hiu") /* handle, timeout ms, max -> [data...] */ \
+	X(Q_PREFETCH,0x19, "queue.prefetch", "hu")  /* handle, n -> ; pushes "msgs" up to n ahead */ \
+	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */
 
 enum ipc_op {
 #define IPC_OP_ENUM(sym, code, name, args) IPC_OP_##sym = code,
@@ -77,6 +81,16 @@ enum ipc_op {
 #undef IPC_OP_ENUM
 	IPC_OP_MAX = 0xff
 };
+
+/* Push events: [0, event, ...]. */
+#define IPC_PUSH_ERROR "error"   /* [0, "error", status, message]; the connection closes */
+#define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages */
+
+/* Bounds of one batch (put_many frame, get_many reply, "msgs" push). */
+#define IPC_BATCH_MAX_MSGS  4096u
+#define IPC_BATCH_MAX_BYTES (256u * 1024u)   /* unless one message alone is larger */
+
+#define IPC_PREFETCH_MAX 65536u                  /* messages one handle may have pushed ahead */
 
 /* Flags of the open operations (the same values as the client's IPC_CREATE...). */
 #define IPC_OPEN_CREATE    0x1u

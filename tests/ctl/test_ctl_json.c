@@ -278,9 +278,11 @@ START_TEST(test_every_msgpack_format_is_one_value)
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, 70);
 	/* Integers of every width, floats, ext, str and bin of every length field. */
-	for (int shift = 0; shift < 64; shift += shift < 8 ? 8 : 16, nitems += 2) {
-		msgpack_pack_uint64(&pk, 200ull << shift);    /* 8, 16, 32, 64 bits */
-		msgpack_pack_int64(&pk, -(200ll << shift));
+	for (int i = 0; i < 4; i++, nitems += 2) {
+		static const int shifts[] = { 0, 8, 24, 48 };   /* 8, 16, 32, 64 bits */
+
+		msgpack_pack_uint64(&pk, 200ull << shifts[i]);
+		msgpack_pack_int64(&pk, -(200ll << shifts[i]));
 	}
 	msgpack_pack_float(&pk, 1.5f);
 	msgpack_pack_double(&pk, 2.5);

@@ -1,0 +1,420 @@
+/*
+ * stream.c - the streaming half of libipcclient's queues: batches of puts and
+ * gets in one round trip, asynchronous puts, and consumer prefetch.
+ *
+ * Asynchronous puts are packed, ready to send, into the handle's pend buffer
+ * and go out as one queue.put_many frame when it fills or on a flush; they
+ * belong to the process that made them (a forked child starts empty).
+ * Prefetched messages arrive as "msgs" pushes into the handle's ahead ring;
+ * taking one sends a queue.credit that waits for no reply, so a get costs no
+ * round trip while the daemon still knows exactly what was taken.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static void ahead_clear(struct msgbuf *b)
+{
+	for (size_t i = 0; i < b->count; i++)
+		free(b->v[(b->head + i) % b->cap].iov_base);
+	b->head = b->count = 0;
+}
+
+static int ahead_push(struct msgbuf *b, void *data, size_t len)
+{
+	if (b->count == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct iovec *v = malloc(cap * sizeof *v);
+
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < b->count; i++)
+			v[i] = b->v[(b->head + i) % b->cap];
+		free(b->v);
+		b->v = v;
+		b->cap = cap;
+		b->head = 0;
+	}
+	b->v[(b->head + b->count) % b->cap] = (struct iovec){ data, len };
+	b->count++;
+	return 0;
+}
+
+static struct iovec ahead_pop(struct msgbuf *b)
+{
+	struct iovec v = b->v[b->head];
+
+	b->head = (b->head + 1) % b->cap;
+	b->count--;
+	return v;
+}
+
+static void pend_clear(ipc_queue *q)
+{
+	q->pend.size = 0;
+	q->npend = 0;
+}
+
+void stream_free(ipc_queue *q)
+{
+	ahead_clear(&q->ahead);
+	free(q->ahead.v);
+	msgpack_sbuffer_destroy(&q->pend);
+}
+
+/* Send queue.prefetch n for q and wait for the answer. */
+static int prefetch_call(ipc_queue *q, unsigned n)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk = client_req(q->c, IPC_OP_Q_PREFETCH, 2);
+	int rc;
+
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_uint32(pk, n);
+	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc == 0)
+		client_done(q->c);
+	return rc;
+}
+
+int stream_reopened(ipc_queue *q)
+{
+	/* Messages pushed on an earlier connection went back to the queue when it
+	 * closed (or belong to the parent process): never hand them out here. */
+	ahead_clear(&q->ahead);
+	if (q->npend && q->pend_pid != getpid())
+		pend_clear(q);
+	return q->prefetch ? prefetch_call(q, q->prefetch) : 0;
+}
+
+void stream_deliver(ipc_client *c, const struct proto_reply *push)
+{
+	const msgpack_object *h = &push->res[0], *msgs = &push->res[1];
+	ipc_queue *q;
+
+	if (push->nres < 2 || h->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    msgs->type != MSGPACK_OBJECT_ARRAY || h->via.u64 == 0 || h->via.u64 > c->handles_cap)
+		return;
+	q = c->handles[h->via.u64 - 1];
+	/* With prefetch off, pushes still arriving were returned to the queue. */
+	if (!q || !q->prefetch)
+		return;
+	for (uint32_t i = 0; i < msgs->via.array.size; i++) {
+		void *data;
+		size_t len;
+
+		if (client_copy_bytes(&msgs->via.array.ptr[i], &data, &len) < 0)
+			return;
+		if (ahead_push(&q->ahead, data, len) < 0) {
+			free(data);
+			return;
+		}
+	}
+}
+
+/* Tell the daemon n prefetched messages were taken; waits for no reply. */
+static void credit_send(ipc_queue *q, size_t n)
+{
+	msgpack_packer *pk = client_req(q->c, IPC_OP_Q_CREDIT, 2);
+
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_uint64(pk, n);
+	ipc_frame_put_len((unsigned char *)q->c->req.data,
+			  (uint32_t)(q->c->req.size - IPC_FRAME_HEADER));
+	if (io_send(q->c->fd, q->c->req.data, q->c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS) < 0)
+		client_drop(q->c);   /* the next call reconnects and reports */
+}
+
+/* Wait until a pushed message is at hand. */
+static int ahead_wait(ipc_queue *q, int timeout_ms)
+{
+	int64_t deadline = io_deadline(timeout_ms);
+
+	while (!q->ahead.count) {
+		struct proto_reply rep;
+		int rc = client_read(q->c, deadline, &rep);
+
+		if (rc == -ETIMEDOUT)
+			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+		if (rc < 0) {
+			client_drop(q->c);
+			return rc;
+		}
+		if (rc == 0)
+			client_done(q->c);   /* a late reply to a request given up on */
+	}
+	return 0;
+}
+
+/* Take up to max prefetched messages (waiting for one), crediting them. */
+static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms)
+{
+	size_t n = 0;
+	int rc = ahead_wait(q, timeout_ms);
+
+	if (rc < 0)
+		return rc;
+	while (n < max && q->ahead.count)
+		msgs[n++] = ahead_pop(&q->ahead);
+	credit_send(q, n);
+	return (int)n;
+}
+
+int stream_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
+{
+	struct iovec v = { NULL, 0 };
+	int rc = queue_ready(q);
+
+	if (rc < 0)
+		return rc;
+	rc = ahead_take(q, &v, 1, timeout_ms);
+	if (rc < 0)
+		return rc;
+	*data = v.iov_base;
+	*len = v.iov_len;
+	return 0;
+}
+
+int ipc_queue_set_prefetch(ipc_queue *q, unsigned n)
+{
+	int rc;
+
+	if (!q)
+		return -EINVAL;
+	if (n > IPC_PREFETCH_MAX)
+		n = IPC_PREFETCH_MAX;
+	rc = queue_ready(q);
+	if (rc < 0)
+		return rc;
+	/* Off: the daemon takes back what it pushed; drop our copies after its answer. */
+	q->prefetch = n;
+	rc = prefetch_call(q, n);
+	if (n == 0)
+		ahead_clear(&q->ahead);
+	return rc;
+}
+
+int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms)
+{
+	struct proto_reply rep;
+	const msgpack_object *arr;
+	msgpack_packer *pk;
+	uint32_t i;
+	int rc;
+
+	if (!q || !msgs || !max)
+		return -EINVAL;
+	rc = queue_ready(q);
+	if (rc < 0)
+		return rc;
+	if (q->prefetch)
+		return ahead_take(q, msgs, max, timeout_ms);
+	pk = client_req(q->c, IPC_OP_Q_GET_MANY, 3);
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
+	msgpack_pack_uint64(pk, max > IPC_BATCH_MAX_MSGS ? IPC_BATCH_MAX_MSGS : max);
+	rc = client_call(q->c, NULL, 0, client_wait_ms(timeout_ms), &rep);
+	if (rc < 0)
+		return rc;
+	arr = &rep.res[0];
+	if (rep.nres < 1 || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size > max ||
+	    arr->via.array.size == 0) {
+		client_done(q->c);
+		return -EPROTO;
+	}
+	for (i = 0; i < arr->via.array.size; i++) {
+		rc = client_copy_bytes(&arr->via.array.ptr[i], &msgs[i].iov_base, &msgs[i].iov_len);
+		if (rc < 0)
+			break;
+	}
+	client_done(q->c);
+	if (rc < 0) {
+		/* Taken from the queue but not deliverable here: report, keep none half-made. */
+		while (i--)
+			free(msgs[i].iov_base);
+		return rc;
+	}
+	return (int)i;
+}
+
+/* Drop the first n packed messages of pend (they were accepted). */
+static void pend_consume(ipc_queue *q, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)q->pend.data;
+	size_t off = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+
+		switch (p[off]) {
+		case 0xc4: len = p[off + 1]; off += 2; break;
+		case 0xc5: len = (size_t)p[off + 1] << 8 | p[off + 2]; off += 3; break;
+		default:
+			len = (size_t)p[off + 1] << 24 | (size_t)p[off + 2] << 16 |
+			      (size_t)p[off + 3] << 8 | p[off + 4];
+			off += 5;
+			break;
+		}
+		off += len;
+	}
+	memmove(q->pend.data, q->pend.data + off, q->pend.size - off);
+	q->pend.size -= off;
+	q->npend -= n;
+}
+
+/* One queue.put_many of everything pending; returns how many were accepted. */
+static int pend_send(ipc_queue *q, int timeout_ms)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk = client_req(q->c, IPC_OP_Q_PUT_MANY, 3);
+	int rc;
+
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_int(pk, timeout_ms);
+	msgpack_pack_array(pk, (uint32_t)q->npend);
+	rc = client_call(q->c, q->pend.data, q->pend.size, client_wait_ms(timeout_ms), &rep);
+	if (rc < 0)
+		return rc;
+	rc = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	     rep.res[0].via.u64 <= q->npend ? (int)rep.res[0].via.u64 : -EPROTO;
+	client_done(q->c);
+	return rc;
+}
+
+int stream_flush(ipc_queue *q, int timeout_ms)
+{
+	int64_t deadline = io_deadline(timeout_ms);
+	int rc;
+
+	while (q->npend) {
+		int left = -1;
+
+		if (deadline >= 0) {
+			int64_t ms = deadline - io_now_ms();
+
+			left = ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
+		}
+		rc = queue_ready(q);
+		if (rc < 0)
+			return rc;
+		rc = pend_send(q, left);
+		if (rc == -EMSGSIZE || rc == -EINVAL) {
+			/* The first message can never be put: it is dropped, and this
+			 * error is its report.  The rest stay for the next flush. */
+			pend_consume(q, 1);
+			return rc;
+		}
+		if (rc < 0)
+			return rc;
+		pend_consume(q, (size_t)rc);
+	}
+	return 0;
+}
+
+/* Append one message, packed, to the pending batch. */
+static void pend_add(ipc_queue *q, const void *data, size_t len)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &q->pend, msgpack_sbuffer_write);
+	msgpack_pack_bin(&pk, len);
+	msgpack_pack_bin_body(&pk, data, len);
+	q->npend++;
+}
+
+/* May a message of len bytes join the pending batch now, or must it go first? */
+static bool pend_full(const ipc_queue *q, size_t len)
+{
+	return q->npend && (q->npend >= IPC_BATCH_MAX_MSGS ||
+			    q->pend.size + len + 5 > IPC_BATCH_MAX_BYTES);
+}
+
+int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeout_ms)
+{
+	int64_t deadline = io_deadline(timeout_ms);
+	size_t done = 0;
+	int rc;
+
+	if (!q || (!msgs && n))
+		return -EINVAL;
+	rc = queue_ready(q);
+	if (rc == 0 && q->npend && q->pend_pid == getpid())
+		rc = stream_flush(q, IPC_FOREVER);
+	if (rc < 0)
+		return rc;
+	q->pend_pid = getpid();
+	while (done < n) {
+		size_t start = done, batch;
+		int left = -1;
+
+		for (; done < n && !pend_full(q, msgs[done].iov_len); done++) {
+			if (!msgs[done].iov_base && msgs[done].iov_len) {
+				rc = -EINVAL;
+				break;
+			}
+			if (q->c->max_message && msgs[done].iov_len > q->c->max_message) {
+				rc = -EMSGSIZE;
+				break;
+			}
+			pend_add(q, msgs[done].iov_base, msgs[done].iov_len);
+		}
+		batch = done - start;
+		if (deadline >= 0) {
+			int64_t ms = deadline - io_now_ms();
+
+			left = ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
+		}
+		if (batch) {
+			int frc = stream_flush(q, left);
+
+			if (frc < 0)
+				rc = frc;
+		}
+		if (rc < 0 || q->npend) {
+			/* What the daemon did not accept is not put: count what was. */
+			done -= q->npend;
+			pend_clear(q);
+			return done ? (int)(done > INT32_MAX ? INT32_MAX : done) : rc;
+		}
+	}
+	return (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len)
+{
+	int rc;
+
+	if (!q || (!data && len))
+		return -EINVAL;
+	if (q->pend_pid != getpid()) {
+		/* A forked child: what is pending is the parent's to send. */
+		pend_clear(q);
+		q->pend_pid = getpid();
+	}
+	if (q->c->max_message && len > q->c->max_message)
+		return -EMSGSIZE;
+	if (pend_full(q, len)) {
+		rc = stream_flush(q, IPC_FOREVER);
+		if (rc < 0)
+			return rc;
+	}
+	pend_add(q, data, len);
+	return 0;
+}
+
+int ipc_queue_flush(ipc_queue *q, int timeout_ms)
+{
+	if (!q)
+		return -EINVAL;
+	if (q->pend_pid != getpid())
+		return 0;
+	return stream_flush(q, timeout_ms);
+}
+
+size_t ipc_queue_pending(const ipc_queue *q)
+{
+	return q && q->pend_pid == getpid() ? q->npend : 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * consumer.h - what one connection's handle has been handed from a queue and
+ * not yet finished with: prefetched messages pushed ahead of its gets (and,
+ * on queues that want acknowledgements, messages got but not acknowledged).
+ *
+ * Those messages stay in the consumer's in-flight store, in delivery order,
+ * until the client reports them finished.  If the handle is closed or the
+ * connection goes, they return to the head of the queue in their order, so
+ * nothing is lost or reordered for the other consumers.
+ */
+#ifndef IPCD_CONSUMER_H
+#define IPCD_CONSUMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "hold.h"
+#include "msgstore.h"
+
+struct conn;
+struct handle;
+struct queue;
+
+struct consumer {
+	struct hold hold;              /* owned by its handle (handle->ext) */
+	TAILQ_ENTRY(consumer) link;    /* on queue->consumers */
+	struct queue *q;
+	struct conn *conn;
+	uint32_t handle;               /* the client's number for pushes */
+	struct msgstore inflight;      /* handed over, not finished; oldest first */
+	unsigned prefetch;             /* pushes keep at most this many in flight */
+};
+
+TAILQ_HEAD(consumer_list, consumer);
+
+/* The consumer state of queue handle h, created if create is set.  NULL: none or -ENOMEM. */
+struct consumer *consumer_of(struct handle *h, bool create);
+
+/* n of the oldest in-flight messages are finished: drop them. */
+void consumer_finish(struct consumer *cs, size_t n);
+
+/* Return every in-flight message to the head of the queue, in order. */
+void consumer_return_all(struct consumer *cs);
+
+/* Room for pushes: how many more may be in flight. */
+static inline size_t consumer_room(const struct consumer *cs)
+{
+	return cs->prefetch > cs->inflight.count ? cs->prefetch - cs->inflight.count : 0;
+}
+
+#endif

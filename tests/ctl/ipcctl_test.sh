@@ -1,0 +1,267 @@
+#!/bin/bash
+# ipcctl_test.sh - ipcctl against a real ipcd: commands, output and exit codes.
+#
+# Usage: ipcctl_test.sh IPCD_BINARY IPCCTL_BINARY
+# Starts ipcd on a socket in a fresh temporary directory, runs ipcctl's
+# commands against it, and stops at the first check that fails, saying what
+# differed.  JSON is compared after `jq -c` when jq is installed, else as
+# the exact compact text ipcctl prints.
+
+set -u
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 IPCD_BINARY IPCCTL_BINARY" >&2
+	exit 2
+fi
+IPCD=$1
+IPCCTL=$2
+unset IPCD_SOCKET
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/ipcctl_test.XXXXXX") || exit 1
+sock=$dir/ipcd.sock
+daemon=
+passed=0
+
+cleanup() {
+	if [ -n "$daemon" ]; then
+		kill "$daemon" 2>/dev/null
+		wait "$daemon" 2>/dev/null
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $1" >&2
+	shift
+	for line in "$@"; do
+		echo "  $line" >&2
+	done
+	echo "$passed passed, 1 failed" >&2
+	exit 1
+}
+
+pass() {
+	passed=$((passed + 1))
+}
+
+# ctl ARGS...: run ipcctl on the test socket; sets rc, out and err.
+ctl() {
+	"$IPCCTL" -s "$sock" "$@" >"$dir/out" 2>"$dir/err"
+	rc=$?
+	out=$(cat "$dir/out")
+	err=$(cat "$dir/err")
+}
+
+# The JSON text in $1 in the one form both sides are compared in.
+norm_json() {
+	if command -v jq >/dev/null 2>&1; then
+		printf '%s\n' "$1" | jq -c . 2>/dev/null || printf '%s\n' "$1"
+	else
+		printf '%s\n' "$1"
+	fi
+}
+
+# check_rc WHAT WANT: the last ctl exited with WANT.
+check_rc() {
+	[ "$rc" -eq "$2" ] || fail "$1: exit status $rc, expected $2" "stdout: $out" "stderr: $err"
+	pass
+}
+
+# check_out WHAT WANT: the last ctl printed exactly WANT.
+check_out() {
+	[ "$out" = "$2" ] || fail "$1: unexpected output" "got:      $out" "expected: $2"
+	pass
+}
+
+# check_json WHAT WANT: the last ctl printed the JSON value WANT.
+check_json() {
+	local got want
+	got=$(norm_json "$out")
+	want=$(norm_json "$2")
+	[ "$got" = "$want" ] || fail "$1: unexpected JSON" "got:      $got" "expected: $want"
+	pass
+}
+
+# check_one_error_line WHAT PATTERN: stderr is one line matching PATTERN (grep -E).
+check_one_error_line() {
+	local lines
+	lines=$(printf '%s\n' "$err" | grep -c .)
+	[ "$lines" -eq 1 ] || fail "$1: $lines lines on stderr, expected 1" "stderr: $err"
+	printf '%s\n' "$err" | grep -Eq -- "$2" ||
+		fail "$1: stderr does not match '$2'" "stderr: $err"
+	pass
+}
+
+# --- start the daemon ---------------------------------------------------------
+
+"$IPCD" -s "$sock" >"$dir/ipcd.log" 2>&1 &
+daemon=$!
+for _ in $(seq 50); do
+	[ -S "$sock" ] && break
+	kill -0 "$daemon" 2>/dev/null || fail "ipcd exited at start-up" "$(cat "$dir/ipcd.log")"
+	sleep 0.1
+done
+[ -S "$sock" ] || fail "ipcd did not create $sock within 5 s" "$(cat "$dir/ipcd.log")"
+
+# --- without a daemon or a command ----------------------------------------------
+
+ctl --version
+check_rc "--version" 0
+printf '%s\n' "$out" | grep -Eq '^ipcctl [0-9]+\.[0-9]+' || fail "--version printed '$out'"
+pass
+
+ctl frobnicate
+check_rc "unknown command" 2
+printf '%s\n' "$err" | grep -q "frobnicate" || fail "unknown command: stderr does not name it" "$err"
+pass
+
+ctl queue put onlyname
+check_rc "queue put with a missing operand" 2
+
+ctl queue create q --maxsize 12x
+check_rc "queue create --maxsize 12x" 2
+
+ctl queue get q --mode 600
+check_rc "an option the command does not take" 2
+
+"$IPCCTL" -s "$dir/nothing.sock" status >"$dir/out" 2>"$dir/err"
+rc=$? out=$(cat "$dir/out") err=$(cat "$dir/err")
+check_rc "status with no daemon" 1
+check_one_error_line "status with no daemon" "^ipcctl: cannot connect to ipcd at $dir/nothing.sock: "
+
+# --- status -----------------------------------------------------------------------
+
+ctl status
+check_rc "status" 0
+for key in version uptime clients objects memory; do
+	printf '%s\n' "$out" | grep -q "^$key: " || fail "status: no '$key:' line" "$out"
+	pass
+done
+
+ctl --json status
+check_rc "status --json" 0
+printf '%s\n' "$out" | grep -q '"version":"' || fail "status --json: no version" "$out"
+pass
+
+IPCD_SOCKET=$sock "$IPCCTL" status >/dev/null 2>&1
+rc=$? out= err=
+check_rc "status on \$IPCD_SOCKET" 0
+
+# --- queue create, put, get, ls, rm ------------------------------------------------
+
+ctl queue create jobs --maxsize 100 --maxbytes 64K --mode 0640
+check_rc "queue create jobs" 0
+
+ctl queue create jobs
+check_rc "queue create jobs twice" 1
+check_one_error_line "queue create jobs twice" "^ipcctl: queue create jobs: "
+
+ctl queue put jobs '[42, null, "hello"]'
+check_rc "queue put jobs" 0
+
+ctl --json queue peek jobs
+check_rc "queue peek jobs" 0
+check_json "queue peek jobs" '[42,null,"hello"]'
+
+ctl --json ls
+check_rc "ls --json" 0
+if command -v jq >/dev/null 2>&1; then
+	depth=$(printf '%s\n' "$out" | jq '.[] | select(.name == "jobs") | .depth')
+	[ "$depth" = 1 ] || fail "ls --json: depth of jobs is '$depth', expected 1" "$out"
+else
+	printf '%s\n' "$out" | grep -q '"name":"jobs"[^}]*"depth":1[,}]' ||
+		fail "ls --json: no jobs of depth 1" "$out"
+fi
+pass
+
+ctl ls
+check_rc "ls" 0
+printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +DEPTH +BYTES$' ||
+	fail "ls: no title line" "$out"
+pass
+printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +1 +[0-9]+$' ||
+	fail "ls: no row for jobs" "$out"
+pass
+
+ctl --json queue stat jobs
+check_rc "queue stat jobs" 0
+printf '%s\n' "$out" | grep -q '"maxbytes":65536' || fail "queue stat: maxbytes is not 64K" "$out"
+pass
+
+ctl --json queue get jobs
+check_rc "queue get jobs" 0
+check_out "queue get jobs" '[42,null,"hello"]'
+
+ctl queue get jobs
+check_rc "queue get on an empty queue" 3
+check_one_error_line "queue get on an empty queue" "^ipcctl: queue get jobs: "
+
+ctl queue get jobs --timeout 100
+check_rc "queue get --timeout 100 on an empty queue" 3
+
+ctl queue peek jobs
+check_rc "queue peek on an empty queue" 3
+
+( sleep 0.3; "$IPCCTL" -s "$sock" queue put jobs '{"late": true}' ) &
+ctl queue get jobs --timeout 5000
+wait $!
+check_rc "queue get waiting for a put" 0
+check_json "queue get waiting for a put" '{"late":true}'
+
+ctl queue put jobs -- -5
+check_rc "queue put of a negative number" 0
+ctl queue get jobs
+check_out "queue get of a negative number" '-5'
+
+ctl queue put jobs 'hello'
+check_rc "queue put of invalid JSON" 1
+check_one_error_line "queue put of invalid JSON" "invalid JSON value"
+
+# --- errors on a missing queue --------------------------------------------------------
+
+ctl queue stat nosuch
+check_rc "queue stat of a missing queue" 1
+check_one_error_line "queue stat of a missing queue" "^ipcctl: queue stat nosuch: "
+
+ctl queue put nosuch 1
+check_rc "queue put to a missing queue" 1
+check_one_error_line "queue put to a missing queue" "^ipcctl: queue put nosuch: "
+
+ctl queue put made 1 --create
+check_rc "queue put --create" 0
+ctl queue get made
+check_out "queue get after put --create" '1'
+
+# --- purge and rm ----------------------------------------------------------------------
+
+for v in 1 2 3; do
+	ctl queue put jobs "$v"
+	check_rc "queue put jobs $v" 0
+done
+ctl queue purge jobs
+check_rc "queue purge" 0
+check_out "queue purge" "purged 3 messages"
+
+ctl queue put jobs '"x"'
+ctl --json queue purge jobs
+check_rc "queue purge --json" 0
+check_json "queue purge --json" '{"purged":1}'
+
+ctl queue rm jobs
+check_rc "queue rm jobs" 0
+
+ctl queue stat jobs
+check_rc "queue stat after rm" 1
+
+ctl queue rm jobs
+check_rc "queue rm twice" 1
+check_one_error_line "queue rm twice" "^ipcctl: queue rm jobs: "
+
+ctl --json ls
+check_rc "ls --json after rm" 0
+printf '%s\n' "$out" | grep -q '"name":"jobs"' && fail "ls --json: jobs still listed" "$out"
+pass
+
+echo "$passed passed, 0 failed"

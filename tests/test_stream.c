@@ -1,0 +1,367 @@
+/*
+ * test_stream.c - streaming queues end to end: put_many and get_many,
+ * asynchronous puts and their errors, and consumer prefetch, including what
+ * happens to prefetched messages when a consumer dies or turns prefetch off.
+ * The real ipcd in a temporary directory, real forked clients.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "ipcclient.h"
+
+static struct harness h;
+
+static void setup(void)
+{
+	harness_setup(&h);
+	harness_start(&h, NULL);
+}
+
+static void teardown(void)
+{
+	harness_cleanup(&h);
+}
+
+#define ck_assert_ipc(expr, want) do { \
+	long r_ = (expr), w_ = (want); \
+	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
+		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
+} while (0)
+
+static ipc_client *connect_ok(void)
+{
+	ipc_client *c;
+
+	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
+	return c;
+}
+
+static ipc_queue *open_ok(ipc_client *c, const char *name, const ipc_queue_attr *attr)
+{
+	ipc_queue *q;
+
+	ck_assert_ipc(ipc_queue_open(c, name, IPC_CREATE, attr, &q), 0);
+	return q;
+}
+
+/* Message i: its number, then filler, (i % 300) + 4 bytes in all. */
+static size_t make_msg(uint32_t i, char *buf)
+{
+	size_t len = i % 300 + 4;
+
+	memcpy(buf, &i, 4);
+	memset(buf + 4, (int)('a' + i % 26), len - 4);
+	return len;
+}
+
+/* Check that a received message is message want, then free it. */
+static int check_msg(struct iovec *v, uint32_t want)
+{
+	char buf[400];
+	size_t len = make_msg(want, buf);
+	int ok = v->iov_len == len && memcmp(v->iov_base, buf, len) == 0;
+
+	free(v->iov_base);
+	return ok;
+}
+
+/* Put messages [from, to) with put_many in batches of 1000. */
+static void put_range(ipc_queue *q, uint32_t from, uint32_t to)
+{
+	static char bufs[1000][400];
+	struct iovec v[1000];
+
+	while (from < to) {
+		size_t n = to - from < 1000 ? to - from : 1000;
+
+		for (size_t i = 0; i < n; i++)
+			v[i] = (struct iovec){ bufs[i], make_msg(from + (uint32_t)i, bufs[i]) };
+		ck_assert_ipc(ipc_queue_put_many(q, v, n, IPC_FOREVER), (long)n);
+		from += (uint32_t)n;
+	}
+}
+
+/* Get messages [from, to) in order with get_many; returns the first mismatch or to. */
+static uint32_t get_range(ipc_queue *q, uint32_t from, uint32_t to, size_t batch)
+{
+	struct iovec v[512];
+
+	while (from < to) {
+		int n = ipc_queue_get_many(q, v, batch, 5000);
+
+		if (n < 0)
+			return from;
+		for (int i = 0; i < n; i++)
+			if (!check_msg(&v[i], from + (uint32_t)i)) {
+				while (++i < n)
+					free(v[i].iov_base);
+				return from;
+			}
+		from += (uint32_t)n;
+	}
+	return to;
+}
+
+START_TEST(test_put_many_get_many_keep_order)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "batch", NULL);
+
+	put_range(q, 0, 20000);
+	ck_assert_ipc(ipc_queue_size(q), 20000);
+	ck_assert_uint_eq(get_range(q, 0, 20000, 512), 20000);
+	ck_assert_ipc(ipc_queue_size(q), 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_put_many_stops_at_full_queue)
+{
+	ipc_queue_attr attr = { .maxsize = 5 };
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "small", &attr);
+	char bufs[8][400];
+	struct iovec v[8];
+	int64_t t0;
+
+	for (uint32_t i = 0; i < 8; i++)
+		v[i] = (struct iovec){ bufs[i], make_msg(i, bufs[i]) };
+	ck_assert_ipc(ipc_queue_put_many(q, v, 8, 0), 5);
+	ck_assert_ipc(ipc_queue_put_many(q, v + 5, 3, 0), -EAGAIN);
+	t0 = harness_now_ms();
+	ck_assert_ipc(ipc_queue_put_many(q, v + 5, 3, 200), -ETIMEDOUT);
+	ck_assert_int_ge(harness_now_ms() - t0, 150);
+	ck_assert_ipc(ipc_queue_size(q), 5);
+	ck_assert_uint_eq(get_range(q, 0, 5, 8), 5);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_get_many_waits_for_the_first)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "late", NULL);
+	struct iovec v[16];
+	pid_t pid = fork();
+	int n;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		harness_sleep_ms(150);
+		put_range(q, 0, 3);
+		_exit(0);
+	}
+	n = ipc_queue_get_many(q, v, 16, 5000);
+	ck_assert_int_ge(n, 1);
+	ck_assert_int_le(n, 3);
+	for (int i = 0; i < n; i++)
+		ck_assert(check_msg(&v[i], (uint32_t)i));
+	harness_expect_child_ok(pid, 5000, "producer");
+	ck_assert_uint_eq(get_range(q, (uint32_t)n, 3, 16), 3);
+	ck_assert_ipc(ipc_queue_get_many(q, v, 16, 0), -EAGAIN);
+	ck_assert_ipc(ipc_queue_get_many(q, v, 0, 0), -EINVAL);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_async_puts_arrive_in_order_after_flush)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "async", NULL);
+	char buf[400];
+
+	for (uint32_t i = 0; i < 30000; i++)
+		ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(i, buf)), 0);
+	ck_assert_uint_gt(ipc_queue_pending(q), 0);
+	ck_assert_ipc(ipc_queue_flush(q, 5000), 0);
+	ck_assert_uint_eq(ipc_queue_pending(q), 0);
+	ck_assert_ipc(ipc_queue_size(q), 30000);
+	/* A plain put after asynchronous ones comes after them. */
+	ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(30000, buf)), 0);
+	ck_assert_ipc(ipc_queue_put(q, buf, make_msg(30001, buf), 0), 0);
+	ck_assert_uint_eq(get_range(q, 0, 30002, 512), 30002);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_async_put_errors_are_reported)
+{
+	ipc_queue_attr attr = { .maxbytes = 100 };
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "strict", &attr);
+	char big[200], buf[400];
+
+	memset(big, 'x', sizeof big);
+	ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(0, buf)), 0);
+	ck_assert_ipc(ipc_queue_put_async(q, big, sizeof big), 0);
+	ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(1, buf)), 0);
+	/* The first goes in; the one over maxbytes is refused and reported. */
+	ck_assert_ipc(ipc_queue_flush(q, 1000), -EMSGSIZE);
+	ck_assert_uint_eq(ipc_queue_pending(q), 1);
+	ck_assert_ipc(ipc_queue_flush(q, 1000), 0);
+	ck_assert_uint_eq(get_range(q, 0, 2, 8), 2);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_forked_child_does_not_send_parents_async_puts)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "forked", NULL);
+	char buf[400];
+	pid_t pid;
+
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(i, buf)), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (ipc_queue_pending(q) != 0 || ipc_queue_put_async(q, buf, make_msg(100, buf)) ||
+		    ipc_queue_flush(q, 2000))
+			_exit(1);
+		_exit(0);
+	}
+	harness_expect_child_ok(pid, 5000, "child");
+	ck_assert_ipc(ipc_queue_size(q), 1);
+	ck_assert_ipc(ipc_queue_flush(q, 2000), 0);
+	ck_assert_ipc(ipc_queue_size(q), 6);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_prefetched_messages_return_when_consumer_dies)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "pf", NULL);
+	int ready[2];
+	char x;
+	pid_t pid;
+
+	put_range(q, 0, 100);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct iovec v;
+
+		if (ipc_queue_set_prefetch(q, 50) < 0)
+			_exit(1);
+		for (uint32_t i = 0; i < 10; i++)
+			if (ipc_queue_get(q, &v.iov_base, &v.iov_len, 2000) < 0 || !check_msg(&v, i))
+				_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &x, 1), 1);
+	/* 10 taken, up to 50 more pushed ahead to the child and not taken. */
+	ck_assert_int_le(ipc_queue_size(q), 90);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Everything not taken is back, in order, and nothing twice. */
+	for (int i = 0; i < 100 && ipc_queue_size(q) != 90; i++)
+		harness_sleep_ms(10);
+	ck_assert_ipc(ipc_queue_size(q), 90);
+	ck_assert_uint_eq(get_range(q, 10, 100, 7), 100);
+	ck_assert_ipc(ipc_queue_size(q), 0);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_prefetch_off_gives_messages_back)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "pfoff", NULL);
+	struct iovec v;
+
+	put_range(q, 0, 100);
+	ck_assert_ipc(ipc_queue_set_prefetch(q, 20), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		ck_assert_ipc(ipc_queue_get(q, &v.iov_base, &v.iov_len, 1000), 0);
+		ck_assert(check_msg(&v, i));
+	}
+	ck_assert_ipc(ipc_queue_set_prefetch(q, 0), 0);
+	ck_assert_ipc(ipc_queue_size(q), 97);
+	ck_assert_uint_eq(get_range(q, 3, 100, 1), 100);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_prefetching_consumers_share_without_duplicates)
+{
+	enum { N = 20000, CONSUMERS = 3 };
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "share", NULL);
+	int results[2];
+	pid_t pid[CONSUMERS];
+	static unsigned char seen[N];
+	uint32_t got = 0, id;
+
+	ck_assert_int_eq(pipe(results), 0);
+	for (int k = 0; k < CONSUMERS; k++) {
+		pid[k] = fork();
+		ck_assert_int_ge(pid[k], 0);
+		if (pid[k] == 0) {
+			struct iovec v[64];
+			int n;
+
+			if (ipc_queue_set_prefetch(q, 16) < 0)
+				_exit(1);
+			while ((n = ipc_queue_get_many(q, v, 64, 1000)) > 0)
+				for (int i = 0; i < n; i++) {
+					memcpy(&id, v[i].iov_base, 4);
+					free(v[i].iov_base);
+					if (write(results[1], &id, 4) != 4)
+						_exit(2);
+				}
+			_exit(n == -ETIMEDOUT ? 0 : 3);
+		}
+	}
+	close(results[1]);
+	put_range(q, 0, N);
+	while (read(results[0], &id, 4) == 4) {
+		ck_assert_uint_lt(id, N);
+		ck_assert_msg(!seen[id], "message %u delivered twice", id);
+		seen[id] = 1;
+		got++;
+	}
+	for (int k = 0; k < CONSUMERS; k++)
+		harness_expect_child_ok(pid[k], 10000, "consumer");
+	ck_assert_uint_eq(got, N);
+	ipc_disconnect(c);
+}
+END_TEST
+
+static Suite *stream_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("stream");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_put_many_get_many_keep_order);
+	tcase_add_test(tc, test_put_many_stops_at_full_queue);
+	tcase_add_test(tc, test_get_many_waits_for_the_first);
+	tcase_add_test(tc, test_async_puts_arrive_in_order_after_flush);
+	tcase_add_test(tc, test_async_put_errors_are_reported);
+	tcase_add_test(tc, test_forked_child_does_not_send_parents_async_puts);
+	tcase_add_test(tc, test_prefetched_messages_return_when_consumer_dies);
+	tcase_add_test(tc, test_prefetch_off_gives_messages_back);
+	tcase_add_test(tc, test_prefetching_consumers_share_without_duplicates);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_main(stream_suite());
+}
