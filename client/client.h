@@ -108,6 +108,7 @@ void stream_deliver(ipc_client *c, const struct proto_reply *push);
 /* Pushed messages not yet taken, oldest first. */
 struct msgbuf {
 	struct iovec *v;           /* ring of cap entries, each iov_base from malloc */
+	unsigned char *flags;      /* IPC_MSG_* of each entry, same ring */
 	size_t head, count, cap;
 };
 
@@ -123,6 +124,7 @@ struct ipc_queue {
 	msgpack_sbuffer pend;      /* asynchronous puts not yet sent, as packed bins */
 	size_t npend;
 	pid_t pend_pid;            /* the process whose puts pend holds */
+	unsigned last_flags;       /* IPC_MSG_* of the message the last get returned */
 };
 
 /* stream.c: the handle's stream state after a (re)open, and its end. */

@@ -180,7 +180,18 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 	return rc;
 }
 
-/* A request on q whose one result is bytes, copied to *data. */
+/* Request op on q with the handle as its only argument; 0 with *rep to release. */
+static int queue_call_simple(ipc_queue *q, unsigned op, struct proto_reply *rep)
+{
+	int rc = queue_ready(q);
+
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
+	return client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
+}
+
+/* A request on q whose first result is bytes, copied to *data; then its flags. */
 static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, size_t *len)
 {
 	struct proto_reply rep;
@@ -200,6 +211,9 @@ static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, s
 	if (rc < 0)
 		return rc;
 	rc = rep.nres < 1 ? -EPROTO : client_copy_bytes(&rep.res[0], data, len);
+	/* An ack queue's get also says whether the message was delivered before. */
+	if (op == IPC_OP_Q_GET)
+		q->last_flags = rep.nres >= 2 ? (unsigned)proto_u64(&rep.res[1]) : 0;
 	client_done(q->c);
 	return rc;
 }
@@ -211,20 +225,54 @@ int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
 	return queue_fetch(q, IPC_OP_Q_GET, timeout_ms, data, len);
 }
 
+int ipc_queue_get_info(ipc_queue *q, void **data, size_t *len, int timeout_ms, unsigned *flags)
+{
+	int rc = ipc_queue_get(q, data, len, timeout_ms);
+
+	if (flags)
+		*flags = rc == 0 ? q->last_flags : 0;
+	return rc;
+}
+
+int ipc_queue_task_done(ipc_queue *q)
+{
+	struct proto_reply rep;
+	int rc;
+
+	if (!q)
+		return -EINVAL;
+	/* Messages got on an earlier connection went back to the queue with it. */
+	if (q->gen != q->c->gen || q->c->pid != getpid())
+		return -EINVAL;
+	rc = queue_call_simple(q, IPC_OP_Q_TASK_DONE, &rep);
+	if (rc == 0)
+		client_done(q->c);
+	return rc;
+}
+
+int ipc_queue_join(ipc_queue *q, int timeout_ms)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!q)
+		return -EINVAL;
+	rc = queue_ready_flushed(q);
+	if (rc < 0)
+		return rc;
+	pk = client_req(q->c, IPC_OP_Q_JOIN, 2);
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
+	rc = client_call(q->c, NULL, 0, client_wait_ms(timeout_ms), &rep);
+	if (rc == 0)
+		client_done(q->c);
+	return rc;
+}
+
 int ipc_queue_peek(ipc_queue *q, void **data, size_t *len)
 {
 	return queue_fetch(q, IPC_OP_Q_PEEK, 0, data, len);
-}
-
-/* Request op on q with the handle as its only argument; 0 with *rep to release. */
-static int queue_call_simple(ipc_queue *q, unsigned op, struct proto_reply *rep)
-{
-	int rc = queue_ready(q);
-
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
-	return client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
 }
 
 /* A request on q whose one result is a count. */

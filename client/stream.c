@@ -23,30 +23,40 @@ static void ahead_clear(struct msgbuf *b)
 	b->head = b->count = 0;
 }
 
-static int ahead_push(struct msgbuf *b, void *data, size_t len)
+static int ahead_push(struct msgbuf *b, void *data, size_t len, unsigned flags)
 {
 	if (b->count == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct iovec *v = malloc(cap * sizeof *v);
+		unsigned char *f = malloc(cap);
 
-		if (!v)
+		if (!v || !f) {
+			free(v);
+			free(f);
 			return -ENOMEM;
-		for (size_t i = 0; i < b->count; i++)
+		}
+		for (size_t i = 0; i < b->count; i++) {
 			v[i] = b->v[(b->head + i) % b->cap];
+			f[i] = b->flags[(b->head + i) % b->cap];
+		}
 		free(b->v);
+		free(b->flags);
 		b->v = v;
+		b->flags = f;
 		b->cap = cap;
 		b->head = 0;
 	}
 	b->v[(b->head + b->count) % b->cap] = (struct iovec){ data, len };
+	b->flags[(b->head + b->count) % b->cap] = (unsigned char)flags;
 	b->count++;
 	return 0;
 }
 
-static struct iovec ahead_pop(struct msgbuf *b)
+static struct iovec ahead_pop(struct msgbuf *b, unsigned *flags)
 {
 	struct iovec v = b->v[b->head];
 
+	*flags = b->flags[b->head];
 	b->head = (b->head + 1) % b->cap;
 	b->count--;
 	return v;
@@ -62,6 +72,7 @@ void stream_free(ipc_queue *q)
 {
 	ahead_clear(&q->ahead);
 	free(q->ahead.v);
+	free(q->ahead.flags);
 	msgpack_sbuffer_destroy(&q->pend);
 }
 
@@ -93,6 +104,7 @@ int stream_reopened(ipc_queue *q)
 void stream_deliver(ipc_client *c, const struct proto_reply *push)
 {
 	const msgpack_object *h = &push->res[0], *msgs = &push->res[1];
+	const msgpack_object *flags = push->nres >= 3 ? &push->res[2] : NULL;
 	ipc_queue *q;
 
 	if (push->nres < 2 || h->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -102,13 +114,18 @@ void stream_deliver(ipc_client *c, const struct proto_reply *push)
 	/* With prefetch off, pushes still arriving were returned to the queue. */
 	if (!q || !q->prefetch)
 		return;
+	/* An ack queue's push has the messages' flags beside them. */
+	if (flags && (flags->type != MSGPACK_OBJECT_ARRAY ||
+		      flags->via.array.size != msgs->via.array.size))
+		flags = NULL;
 	for (uint32_t i = 0; i < msgs->via.array.size; i++) {
 		void *data;
 		size_t len;
 
 		if (client_copy_bytes(&msgs->via.array.ptr[i], &data, &len) < 0)
 			return;
-		if (ahead_push(&q->ahead, data, len) < 0) {
+		if (ahead_push(&q->ahead, data, len,
+			       flags ? (unsigned)proto_u64(&flags->via.array.ptr[i]) : 0) < 0) {
 			free(data);
 			return;
 		}
@@ -158,7 +175,7 @@ static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_
 	if (rc < 0)
 		return rc;
 	while (n < max && q->ahead.count)
-		msgs[n++] = ahead_pop(&q->ahead);
+		msgs[n++] = ahead_pop(&q->ahead, &q->last_flags);
 	credit_send(q, n);
 	return (int)n;
 }

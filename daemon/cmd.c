@@ -60,6 +60,8 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_Q_GET_MANY] = { .fn = queue_cmd_get_many, .kind = IPC_KIND_QUEUE, .need = R },
 	[IPC_OP_Q_PREFETCH] = { .fn = queue_cmd_prefetch, .kind = IPC_KIND_QUEUE, .need = R },
 	[IPC_OP_Q_CREDIT]   = { .fn = queue_cmd_credit, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_TASK_DONE] = { .fn = queue_cmd_task_done, .kind = IPC_KIND_QUEUE, .need = R },
+	[IPC_OP_Q_JOIN]     = { .fn = queue_cmd_join, .kind = IPC_KIND_QUEUE },
 };
 
 #undef R

@@ -60,5 +60,7 @@ void queue_cmd_put_many(struct req *r);
 void queue_cmd_get_many(struct req *r);
 void queue_cmd_prefetch(struct req *r);
 void queue_cmd_credit(struct req *r);
+void queue_cmd_task_done(struct req *r);
+void queue_cmd_join(struct req *r);
 
 #endif

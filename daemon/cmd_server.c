@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 
@@ -55,7 +56,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 12);
+	msgpack_pack_map(pk, 14);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -68,6 +69,8 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "max_memory", srv->lim.max_memory);
 	proto_pack_kv_u64(pk, "max_message", srv->lim.max_message);
 	proto_pack_kv_u64(pk, "max_output", srv->lim.max_output);
+	proto_pack_kv_str(pk, "state_dir", qlog_dir(srv) ? qlog_dir(srv) : "");
+	proto_pack_kv_str(pk, "fsync", qlog_fsync_name(qlog_policy(srv)));
 	reply_end(r->conn);
 }
 

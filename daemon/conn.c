@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 
@@ -148,6 +149,9 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	log_debug("client %llu (pid %d) closed: %s", (unsigned long long)c->id,
 		  (int)c->pid, why);
+	/* Replies held for an fsync may go only once it is done. */
+	if (c->held)
+		qlog_sync_now(srv);
 	/* A last attempt to deliver what is queued (an error push, say). */
 	conn_write_pending(c);
 	c->dead = true;
@@ -236,7 +240,7 @@ void conn_flush(struct conn *c)
 {
 	ssize_t w;
 
-	if (c->dead)
+	if (c->dead || c->held)
 		return;
 	w = conn_write_pending(c);
 	if (w < 0) {
@@ -258,7 +262,7 @@ void conn_flush(struct conn *c)
 
 void conn_want_write(struct conn *c)
 {
-	if (!c->dead && !event_pending(c->wev, EV_WRITE, NULL))
+	if (!c->dead && !c->held && !event_pending(c->wev, EV_WRITE, NULL))
 		event_add(c->wev, NULL);
 }
 

@@ -59,6 +59,7 @@ struct conn {
 	unsigned nhandles;
 	unsigned nwaiting;       /* parked requests */
 	bool dead;               /* released; freed on the next loop turn */
+	bool held;               /* replies wait for a durable log's fsync (qlog.c) */
 };
 
 /* Take over an accepted socket.  NULL on failure (fd is closed). */

@@ -13,6 +13,7 @@
 
 #include "ipc_protocol.h"
 #include "log.h"
+#include "qlog.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -33,6 +34,11 @@ static void usage(FILE *f)
 		"      --socket-mode OCTAL   permissions of the socket file (default 0666: anyone may\n"
 		"                            connect; each object's own mode decides what they reach)\n"
 		"      --socket-group GROUP  group of the socket file (a name or a number)\n"
+		"      --state-dir DIR       where durable queues keep their logs (default:\n"
+		"                            /var/lib/ipcd for root, else $XDG_STATE_HOME/ipcd or\n"
+		"                            ~/.local/state/ipcd; made, mode 0700, when first needed)\n"
+		"      --fsync POLICY        when durable queues' logs reach the disk: always (before\n"
+		"                            a put is answered; default), everysec, or no\n"
 		"      --log-level LEVEL     error, warn (default), info or debug\n"
 		"  -v, --verbose             one log level more per use\n"
 		"  -h, --help                show this help and exit\n"
@@ -111,6 +117,20 @@ static int parse_mode(const char *s, mode_t *out)
 	return 0;
 }
 
+static char *default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *path;
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/ipcd");
+	if (xdg && *xdg)
+		return asprintf(&path, "%s/ipcd", xdg) < 0 ? NULL : path;
+	if (home && *home)
+		return asprintf(&path, "%s/.local/state/ipcd", home) < 0 ? NULL : path;
+	return NULL;
+}
+
 /* Allow as many descriptors as the hard limit permits; warn if too few. */
 static void raise_fd_limit(unsigned max_clients)
 {
@@ -129,7 +149,7 @@ static void raise_fd_limit(unsigned max_clients)
 
 enum { OPT_MAX_MESSAGE = 256, OPT_MAX_CLIENTS, OPT_QUEUE_MAXSIZE, OPT_QUEUE_MAXBYTES,
        OPT_MAX_MEMORY, OPT_MAX_OUTPUT, OPT_MAX_OBJECTS, OPT_LOG_LEVEL, OPT_SOCKET_MODE,
-       OPT_SOCKET_GROUP };
+       OPT_SOCKET_GROUP, OPT_STATE_DIR, OPT_FSYNC };
 
 int main(int argc, char **argv)
 {
@@ -144,6 +164,8 @@ int main(int argc, char **argv)
 		{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
 		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "fsync", required_argument, NULL, OPT_FSYNC },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -154,6 +176,8 @@ int main(int argc, char **argv)
 	char *path = NULL;
 	mode_t socket_mode = SERVER_SOCKET_MODE;
 	gid_t socket_group = (gid_t)-1;
+	char *state_dir = NULL;
+	int fsync_policy = QLOG_FSYNC_ALWAYS;
 	struct server *srv;
 	size_t v;
 	int opt, level, rc;
@@ -195,6 +219,18 @@ int main(int argc, char **argv)
 		case OPT_SOCKET_GROUP:
 			if (parse_group(optarg, &socket_group) < 0) {
 				fprintf(stderr, "ipcd: --socket-group: no group '%s'\n", optarg);
+				return 2;
+			}
+			continue;
+		case OPT_STATE_DIR:
+			free(state_dir);
+			state_dir = strdup(optarg);
+			continue;
+		case OPT_FSYNC:
+			fsync_policy = qlog_fsync_parse(optarg);
+			if (fsync_policy < 0) {
+				fprintf(stderr, "ipcd: --fsync: '%s' is not always, everysec or no\n",
+					optarg);
 				return 2;
 			}
 			continue;
@@ -255,6 +291,20 @@ int main(int argc, char **argv)
 	if (!srv)
 		return 1;
 	if (server_set_socket_access(srv, socket_mode, socket_group) < 0) {
+		server_destroy(srv);
+		free(state_dir);
+		return 1;
+	}
+	/* A state directory given is made now; the default one when first needed. */
+	rc = 0;
+	if (state_dir)
+		rc = qlog_start(srv, state_dir, (enum qlog_fsync)fsync_policy, true);
+	else if ((state_dir = default_state_dir()))
+		rc = qlog_start(srv, state_dir, (enum qlog_fsync)fsync_policy, false);
+	else
+		log_warn("no state directory (no HOME): durable queues are off");
+	free(state_dir);
+	if (rc < 0) {
 		server_destroy(srv);
 		return 1;
 	}

@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 #include "waiter.h"
@@ -248,9 +249,12 @@ void server_destroy(struct server *srv)
 
 	if (!srv)
 		return;
+	/* Durable queues' logs first: written, fsynced and closed, their files kept. */
+	qlog_stop(srv);
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_close(c, "shutdown");
 	object_destroy_all(srv);
+	qlog_free(srv);
 	/* Run the deferred frees of closed connections. */
 	if (srv->base)
 		event_base_loop(srv->base, EVLOOP_NONBLOCK);

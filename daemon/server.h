@@ -17,6 +17,7 @@ struct event_base;
 struct event;
 struct conn;
 struct object;
+struct qlog_dir;
 
 struct limits {
 	size_t max_message;      /* bytes in one message */
@@ -56,6 +57,7 @@ struct server {
 	struct object_list objects;
 	size_t nobjects;
 	size_t mem_used;             /* payload bytes queued or parked */
+	struct qlog_dir *qlogs;      /* durable queues' state directory, or NULL */
 	time_t started;
 	int exit_code;
 };

@@ -73,7 +73,9 @@ enum ipc_kind {
 	X(Q_PUT_MANY,0x17, "queue.put_many", "hia") /* handle, timeout ms, [data...] -> count put */ \
 	X(Q_GET_MANY,0x18, "queue.get_many", "hiu") /* handle, timeout ms, max -> [data...] */ \
 	X(Q_PREFETCH,0x19, "queue.prefetch", "hu")  /* handle, n -> ; pushes "msgs" up to n ahead */ \
-	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */
+	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
+	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> ; acknowledges the oldest get */ \
+	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */
 
 enum ipc_op {
 #define IPC_OP_ENUM(sym, code, name, args) IPC_OP_##sym = code,
@@ -84,7 +86,11 @@ enum ipc_op {
 
 /* Push events: [0, event, ...]. */
 #define IPC_PUSH_ERROR "error"   /* [0, "error", status, message]; the connection closes */
-#define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages */
+#define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages;
+				    on an ack queue [0, "msgs", handle, [data...], [flags...]] */
+
+/* Flags of a message got from an ack queue (the last result of queue.get). */
+#define IPC_MSGFLAG_REDELIVERED 0x1u /* handed out before, to a consumer gone without task_done */
 
 /* Bounds of one batch (put_many frame, get_many reply, "msgs" push). */
 #define IPC_BATCH_MAX_MSGS  4096u
