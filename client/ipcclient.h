@@ -122,7 +122,8 @@ IPC_API int ipc_queue_task_done(ipc_queue *q);           /* acknowledges this co
 IPC_API int ipc_queue_join(ipc_queue *q, int timeout_ms);/* waits until every message put was gotten and acknowledged */
 /*
  * task_done: -EINVAL when this handle has nothing in flight (or the queue has
- * no acks).  join, as Python's JoinableQueue.join: 0 once the queue holds no
+ * no acks).  It waits for no answer: once sent, ipcd acts on it even if this
+ * process dies right after.  join, as Python's JoinableQueue.join: 0 once the queue holds no
  * unfinished message (queued, prefetched, or got and not acknowledged; on a
  * queue without acks a get finishes a message); -ETIMEDOUT after timeout_ms,
  * -EAGAIN at once with IPC_NOWAIT.

@@ -41,6 +41,8 @@ static int queue_open_remote(ipc_queue *q, int flags)
 	}
 	q->num = (uint32_t)rep.res[0].via.u64;
 	q->gen = c->gen;
+	/* What was got on an earlier connection went back to the queue with it. */
+	q->unacked = 0;
 	client_done(c);
 	if (q->num == 0)
 		return -EPROTO;
@@ -212,8 +214,10 @@ static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, s
 		return rc;
 	rc = rep.nres < 1 ? -EPROTO : client_copy_bytes(&rep.res[0], data, len);
 	/* An ack queue's get also says whether the message was delivered before. */
-	if (op == IPC_OP_Q_GET)
+	if (op == IPC_OP_Q_GET && rc == 0) {
 		q->last_flags = rep.nres >= 2 ? (unsigned)proto_u64(&rep.res[1]) : 0;
+		q->unacked += rep.nres >= 2;
+	}
 	client_done(q->c);
 	return rc;
 }
@@ -236,18 +240,25 @@ int ipc_queue_get_info(ipc_queue *q, void **data, size_t *len, int timeout_ms, u
 
 int ipc_queue_task_done(ipc_queue *q)
 {
-	struct proto_reply rep;
+	ipc_client *c;
 	int rc;
 
 	if (!q)
 		return -EINVAL;
+	c = q->c;
 	/* Messages got on an earlier connection went back to the queue with it. */
-	if (q->gen != q->c->gen || q->c->pid != getpid())
+	if (c->fd < 0 || c->pid != getpid() || q->gen != c->gen || !q->unacked)
 		return -EINVAL;
-	rc = queue_call_simple(q, IPC_OP_Q_TASK_DONE, &rep);
-	if (rc == 0)
-		client_done(q->c);
-	return rc;
+	/* No reply on success: sent is done, as ipcd reads what a client sent before its end. */
+	msgpack_pack_uint32(client_req(c, IPC_OP_Q_TASK_DONE, 1), q->num);
+	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)(c->req.size - IPC_FRAME_HEADER));
+	rc = io_send(c->fd, c->req.data, c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS);
+	if (rc < 0) {
+		client_drop(c);
+		return rc;
+	}
+	q->unacked--;
+	return 0;
 }
 
 int ipc_queue_join(ipc_queue *q, int timeout_ms)

@@ -124,8 +124,8 @@ void stream_deliver(ipc_client *c, const struct proto_reply *push)
 
 		if (client_copy_bytes(&msgs->via.array.ptr[i], &data, &len) < 0)
 			return;
-		if (ahead_push(&q->ahead, data, len,
-			       flags ? (unsigned)proto_u64(&flags->via.array.ptr[i]) : 0) < 0) {
+		if (ahead_push(&q->ahead, data, len, flags ? MSGBUF_ACK |
+			       ((unsigned)proto_u64(&flags->via.array.ptr[i]) & IPC_MSG_REDELIVERED) : 0) < 0) {
 			free(data);
 			return;
 		}
@@ -174,8 +174,12 @@ static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_
 
 	if (rc < 0)
 		return rc;
-	while (n < max && q->ahead.count)
+	while (n < max && q->ahead.count) {
 		msgs[n++] = ahead_pop(&q->ahead, &q->last_flags);
+		if (q->last_flags & MSGBUF_ACK)
+			q->unacked++;
+		q->last_flags &= ~MSGBUF_ACK;
+	}
 	credit_send(q, n);
 	return (int)n;
 }
@@ -247,6 +251,9 @@ int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout
 		if (rc < 0)
 			break;
 	}
+	/* An ack queue's reply has the flags too: these wait for task_done. */
+	if (rc == 0 && rep.nres >= 2)
+		q->unacked += i;
 	client_done(q->c);
 	if (rc < 0) {
 		/* Taken from the queue but not deliverable here: report, keep none half-made. */

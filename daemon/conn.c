@@ -149,9 +149,11 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	log_debug("client %llu (pid %d) closed: %s", (unsigned long long)c->id,
 		  (int)c->pid, why);
-	/* Replies held for an fsync may go only once it is done. */
+	/* Replies go after their durable records: written, and fsynced if held. */
 	if (c->held)
 		qlog_sync_now(srv);
+	else
+		qlog_write(srv);
 	/* A last attempt to deliver what is queued (an error push, say). */
 	conn_write_pending(c);
 	c->dead = true;
@@ -346,6 +348,8 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (conn_serve_frames(c) < 0)
 		return;
+	/* Durable queues' records of these requests go to the kernel before their replies. */
+	qlog_write(c->srv);
 	conn_flush(c);
 }
 

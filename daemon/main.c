@@ -196,16 +196,18 @@ int main(int argc, char **argv)
 			continue;
 		case 'h':
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'V':
 			printf("ipcd %s (protocol %d)\n", IPCD_VERSION, IPC_PROTO_VERSION);
-			return 0;
+			rc = 0;
+			goto out;
 		case OPT_LOG_LEVEL:
 			level = log_level_parse(optarg);
 			if (level < 0) {
 				fprintf(stderr, "ipcd: --log-level: '%s' is not error, warn, info or debug\n",
 					optarg);
-				return 2;
+				goto bad;
 			}
 			log_set_level((enum log_level)level);
 			continue;
@@ -213,13 +215,13 @@ int main(int argc, char **argv)
 			if (parse_mode(optarg, &socket_mode) < 0) {
 				fprintf(stderr, "ipcd: --socket-mode: '%s' is not an octal mode up to 0777\n",
 					optarg);
-				return 2;
+				goto bad;
 			}
 			continue;
 		case OPT_SOCKET_GROUP:
 			if (parse_group(optarg, &socket_group) < 0) {
 				fprintf(stderr, "ipcd: --socket-group: no group '%s'\n", optarg);
-				return 2;
+				goto bad;
 			}
 			continue;
 		case OPT_STATE_DIR:
@@ -231,12 +233,12 @@ int main(int argc, char **argv)
 			if (fsync_policy < 0) {
 				fprintf(stderr, "ipcd: --fsync: '%s' is not always, everysec or no\n",
 					optarg);
-				return 2;
+				goto bad;
 			}
 			continue;
 		case '?':
 			fprintf(stderr, "Try 'ipcd --help'.\n");
-			return 2;
+			goto bad;
 		}
 		/* The size and count options. */
 		for (const struct option *o = opts; o->name; o++)
@@ -244,21 +246,21 @@ int main(int argc, char **argv)
 				name = o->name;
 		if (parse_size(optarg, &v) < 0) {
 			fprintf(stderr, "ipcd: --%s: '%s' is not a size\n", name, optarg);
-			return 2;
+			goto bad;
 		}
 		switch (opt) {
 		case OPT_MAX_MESSAGE:
 			if (v == 0 || v > IPC_FRAME_HARD_MAX - IPC_FRAME_OVERHEAD) {
 				fprintf(stderr, "ipcd: --max-message must be between 1 and %u\n",
 					IPC_FRAME_HARD_MAX - IPC_FRAME_OVERHEAD);
-				return 2;
+				goto bad;
 			}
 			lim.max_message = v;
 			break;
 		case OPT_MAX_CLIENTS:
 			if (v == 0 || v > 1000000) {
 				fprintf(stderr, "ipcd: --max-clients must be between 1 and 1000000\n");
-				return 2;
+				goto bad;
 			}
 			lim.max_clients = (unsigned)v;
 			break;
@@ -269,7 +271,7 @@ int main(int argc, char **argv)
 		case OPT_MAX_OBJECTS:
 			if (v == 0) {
 				fprintf(stderr, "ipcd: --max-objects must be at least 1\n");
-				return 2;
+				goto bad;
 			}
 			lim.max_objects = v;
 			break;
@@ -277,7 +279,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ipcd: unexpected argument '%s'\nTry 'ipcd --help'.\n", argv[optind]);
-		return 2;
+		goto bad;
 	}
 	if (!path)
 		path = default_socket_path();
@@ -288,8 +290,10 @@ int main(int argc, char **argv)
 	raise_fd_limit(lim.max_clients);
 	srv = server_create(path, &lim);
 	free(path);
-	if (!srv)
+	if (!srv) {
+		free(state_dir);
 		return 1;
+	}
 	if (server_set_socket_access(srv, socket_mode, socket_group) < 0) {
 		server_destroy(srv);
 		free(state_dir);
@@ -310,5 +314,11 @@ int main(int argc, char **argv)
 	}
 	rc = server_run(srv);
 	server_destroy(srv);
+	return rc;
+bad:
+	rc = 2;
+out:
+	free(path);
+	free(state_dir);
 	return rc;
 }

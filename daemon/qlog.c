@@ -11,9 +11,11 @@
  * grow with every put, so a log's PUTs are in id order and a message is
  * found by binary search when the log is read back.
  *
- * Records are appended to a buffer per log; at the end of the loop turn
- * (an event made active by the first record of the turn) every buffer is
- * written, fsynced under the policy always, and the connections whose
+ * Records are appended to a buffer per log and written before the replies
+ * of the requests that made them are sent (qlog_write, from the connection's
+ * read callback), so that ipcd's own death never loses what it answered; at
+ * the end of the loop turn (an event made active by the first record of the
+ * turn) logs are fsynced under the policy always and the connections whose
  * replies were held are let go.  The rewrite of a log that grew past twice
  * its live data (and 1 MiB) happens there too.
  */
@@ -528,6 +530,17 @@ static void flush_dirty(struct qlog_dir *d)
 	}
 }
 
+void qlog_write(struct server *srv)
+{
+	struct qlog *l;
+
+	if (!srv->qlogs)
+		return;
+	for (l = srv->qlogs->dirty; l; l = l->next_dirty)
+		if (l->q)
+			flush_one(l);
+}
+
 static void turn_end_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct qlog_dir *d = arg;
@@ -988,7 +1001,8 @@ static int recover_all(struct qlog_dir *d)
 			d->next_num = num + 1;
 	}
 	closedir(dir);
-	qsort(nums, n, sizeof *nums, cmp_unsigned);
+	if (n)
+		qsort(nums, n, sizeof *nums, cmp_unsigned);
 	for (size_t i = 0; i < n; i++)
 		recover_one(d, nums[i]);
 	free(nums);

@@ -4,8 +4,9 @@
  * Each durable queue has one log file in the state directory.  The queue
  * reports what happens to it (a message put, taken by a consumer, finished;
  * its owner or mode changed) and the log appends a checksummed record for
- * each.  Records are buffered during a loop turn and written at its end in
- * one write per log; the fsync policy decides when they reach the disk:
+ * each.  Records are buffered and written (one write per log) before the
+ * replies to the requests that made them leave; the fsync policy decides
+ * when they reach the disk:
  *   always    fsync at the end of every turn that wrote; the replies to the
  *             puts of that turn are held back until it is done, so a put
  *             that returned 0 is on disk;
@@ -84,6 +85,9 @@ void qlog_remove(struct queue *q);
 /* The state directory and policy, for status; NULL without durability. */
 const char *qlog_dir(const struct server *srv);
 enum qlog_fsync qlog_policy(const struct server *srv);
+
+/* Write what the logs have buffered, before replies are sent (no fsync). */
+void qlog_write(struct server *srv);
 
 /*
  * Connections whose replies wait for an fsync.  conn_close of a held

@@ -808,7 +808,7 @@ void queue_cmd_task_done(struct req *r)
 			    "for task_done", q->obj.name, r->handle->num);
 		return;
 	}
-	reply_ok(r->conn, r->id);
+	/* No reply: like credits, acknowledgements stream without round trips. */
 	queue_settle(q);
 }
 

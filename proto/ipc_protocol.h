@@ -74,7 +74,7 @@ enum ipc_kind {
 	X(Q_GET_MANY,0x18, "queue.get_many", "hiu") /* handle, timeout ms, max -> [data...] */ \
 	X(Q_PREFETCH,0x19, "queue.prefetch", "hu")  /* handle, n -> ; pushes "msgs" up to n ahead */ \
 	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
-	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> ; acknowledges the oldest get */ \
+	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> no reply unless an error; acks the oldest get */ \
 	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */
 
 enum ipc_op {
