@@ -19,7 +19,7 @@ enum ctl_exit {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_FAIL = 1,      /* the request failed; one line on stderr */
 	CTL_EXIT_USAGE = 2,     /* bad command line; a usage hint on stderr */
-	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time */
+	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time, join timed out */
 };
 
 /*
@@ -35,7 +35,7 @@ struct ctl {
 	int nargs;
 	int timeout_ms;         /* --timeout, else the command's default */
 	int create;             /* --create */
-	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode; 0 when not given */
+	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
 	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */
 };
 
@@ -82,6 +82,7 @@ int ctl_server_chown(struct ctl *ctl);
 int ctl_queue_create(struct ctl *ctl);
 int ctl_queue_put(struct ctl *ctl);
 int ctl_queue_get(struct ctl *ctl);
+int ctl_queue_join(struct ctl *ctl);
 int ctl_queue_peek(struct ctl *ctl);
 int ctl_queue_stat(struct ctl *ctl);
 int ctl_queue_purge(struct ctl *ctl);

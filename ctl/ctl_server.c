@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +53,62 @@ static int fetch_and_show(struct ctl *ctl, fetch_fn fn, msgpack_object_type want
 	return ctl_show(ctl, mp, len, want, cols, ncols);
 }
 
+/* An unsigned key of a status map, or -1. */
+static long long status_u64(const msgpack_object *map, const char *key)
+{
+	for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+		    memcmp(k->via.str.ptr, key, k->via.str.size) == 0 &&
+		    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= LLONG_MAX)
+			return (long long)v->via.u64;
+	}
+	return -1;
+}
+
+/* "used of max (n%)" for the budgets below the status, or "used (no limit)". */
+static void print_budget(const char *what, long long used, long long max, const char *unit)
+{
+	if (used < 0)
+		return;
+	if (max > 0)
+		printf("  %-8s %lld of %lld%s (%.1f%%)\n", what, used, max, unit,
+		       100.0 * (double)used / (double)max);
+	else
+		printf("  %-8s %lld%s (no limit)\n", what, used, unit);
+}
+
 int ctl_server_status(struct ctl *ctl)
 {
-	return fetch_and_show(ctl, ipc_server_status, MSGPACK_OBJECT_MAP, NULL, 0);
+	long long v[6] = { -1, -1, -1, -1, -1, -1 };
+	static const char *const keys[6] = { "memory", "max_memory", "clients", "max_clients",
+					     "objects", "max_objects" };
+	ipc_client *c = ctl_connect(ctl);
+	msgpack_unpacked u;
+	void *mp = NULL;
+	size_t len = 0, off = 0;
+	int r;
+
+	if (!c)
+		return CTL_EXIT_FAIL;
+	r = ipc_server_status(c, &mp, &len);
+	if (r < 0)
+		return ctl_fail(ctl, r, "%s", ctl->what);
+	/* The budgets and their use, read before ctl_show takes the reply. */
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS)
+		for (int i = 0; i < 6; i++)
+			v[i] = status_u64(&u.data, keys[i]);
+	msgpack_unpacked_destroy(&u);
+	r = ctl_show(ctl, mp, len, MSGPACK_OBJECT_MAP, NULL, 0);
+	if (r == CTL_EXIT_OK && !ctl->json) {
+		printf("budgets:\n");
+		print_budget("memory", v[0], v[1], " bytes");
+		print_budget("clients", v[2], v[3], "");
+		print_budget("objects", v[4], v[5], "");
+	}
+	return r;
 }
 
 int ctl_server_ls(struct ctl *ctl)

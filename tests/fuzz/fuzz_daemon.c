@@ -6,7 +6,8 @@
  * loop runs until the daemon has read it all, answered and seen the end of
  * the stream, and then every object is removed so the next input starts
  * from an empty daemon.  Frame splitting, decoding, the gate, the handlers,
- * parking and the release of what the connection held all run as in ipcd.
+ * parking, durable queues' logs (in a temporary state directory, without
+ * fsync) and the release of what the connection held all run as in ipcd.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "server.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -35,6 +37,10 @@ static void remove_dir(void)
 	server_destroy(srv);
 	snprintf(path, sizeof path, "%s/ipcd.sock.lock", dir);
 	unlink(path);
+	snprintf(path, sizeof path, "%s/state/lock", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/state", dir);
+	rmdir(path);
 	rmdir(dir);
 }
 
@@ -57,6 +63,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(path, sizeof path, "%s/ipcd.sock", dir);
 	srv = server_create(path, &lim);
 	if (!srv)
+		exit(1);
+	snprintf(path, sizeof path, "%s/state", dir);
+	if (qlog_start(srv, path, QLOG_FSYNC_NO, true) < 0)
 		exit(1);
 	atexit(remove_dir);
 	return 0;
@@ -104,5 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	close(sv[1]);
 	object_destroy_all(srv);
+	/* Logs of removed queues are freed at the end of the turn. */
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	return 0;
 }
