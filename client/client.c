@@ -1,9 +1,10 @@
 /*
  * client.c - the ipc_client: connecting, the handshake, fork detection, and
  * the request/reply call every operation is built on.  Also the server-wide
- * operations (introspection, unlink).
+ * operations (introspection, naming the client).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,36 @@ static const char *default_path(char *buf, size_t size)
 		return NULL;
 	snprintf(buf, size, "%s/ipcd.sock", xdg);
 	return buf;
+}
+
+/* The name of the process this library runs in, when it was given one. */
+static char process_name[IPC_CLIENT_NAME_MAX + 1];
+static pid_t process_name_pid;
+
+/* Forks counted since client_forks() was first called. */
+static unsigned fork_count;
+static pthread_once_t fork_count_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	__atomic_add_fetch(&fork_count, 1, __ATOMIC_RELAXED);
+}
+
+static void start_counting_forks(void)
+{
+	pthread_atfork(NULL, count_fork, NULL);
+}
+
+unsigned client_forks(void)
+{
+	pthread_once(&fork_count_once, start_counting_forks);
+	return __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
+}
+
+void client_set_process_name(const char *name)
+{
+	process_name_pid = name ? getpid() : 0;
+	snprintf(process_name, sizeof process_name, "%s", name ? name : "");
 }
 
 int client_wait_ms(int timeout_ms)
@@ -62,6 +93,8 @@ static int client_open(ipc_client *c)
 	}
 	c->pid = getpid();
 	c->gen++;
+	if (process_name_pid == c->pid && c->named_by != c->pid)
+		snprintf(c->name, sizeof c->name, "%s", process_name);
 	if (c->handles)
 		memset(c->handles, 0, c->handles_cap * sizeof *c->handles);
 	pk = client_req(c, IPC_OP_HELLO, 3);
@@ -166,6 +199,13 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 		return -EMSGSIZE;
 	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)body);
 	rc = io_send(c->fd, c->req.data, c->req.size, tail, tlen, wait_ms);
+	if (rc == -ECONNRESET) {
+		/* The daemon may have said why before closing (too many clients). */
+		int why = client_read(c, io_deadline(0), rep);
+
+		if (why < 0 && why != -ETIMEDOUT && why != -ECONNRESET)
+			rc = why;
+	}
 	while (rc == 0) {
 		rc = client_read(c, deadline, rep);
 		if (rc < 0)
@@ -319,6 +359,25 @@ static int server_query(ipc_client *c, unsigned op, void **mp, size_t *len)
 	if (rc < 0)
 		return rc;
 	return client_take_result(c, &rep, mp, len);
+}
+
+int ipc_client_set_name(ipc_client *c, const char *name)
+{
+	struct proto_reply rep;
+	int rc;
+
+	if (!c || !name)
+		return -EINVAL;
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->named_by = getpid();
+	rc = client_ready(c);
+	if (rc < 0)
+		return rc;
+	proto_pack_cstr(client_req(c, IPC_OP_SETNAME, 1), c->name);
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc == 0)
+		client_done(c);
+	return rc;
 }
 
 int ipc_server_status(ipc_client *c, void **mp, size_t *len)

@@ -39,6 +39,7 @@ struct ipc_client {
 	ipc_queue **handles;       /* by daemon handle number - 1, this connection */
 	uint32_t handles_cap;
 	char name[IPC_CLIENT_NAME_MAX + 1];
+	pid_t named_by;            /* the process that set name with ipc_client_set_name */
 };
 
 /* Extra wait beyond a request's own timeout before the daemon counts as hung. */
@@ -81,6 +82,20 @@ int client_take_result(ipc_client *c, const struct proto_reply *rep, void **mp, 
 
 /* Copy a reply result (bin or str) into malloc memory. */
 int client_copy_bytes(const msgpack_object *o, void **data, size_t *len);
+
+/*
+ * The name every connection made by this process gives in its hello, unless
+ * its client was named by ipc_client_set_name in this process.  name NULL
+ * forgets it.  (process.c sets it in a child it starts.)
+ */
+void client_set_process_name(const char *name);
+
+/*
+ * How many times this process has forked since the library first counted
+ * (the first call starts counting).  A handle opened before a fork may be
+ * in use by the child.
+ */
+unsigned client_forks(void);
 
 /*
  * Read the next frame.  Returns 0 for a reply (id != 0) in *rep, to release

@@ -29,7 +29,9 @@ const char *ipc_strerror(int err)
 	case EUSERS: return "ipcd has too many clients";
 	case EPROTO: return "Protocol error";
 	case EPROTONOSUPPORT: return "ipcd speaks another protocol version";
-	case EBADF: return "Bad handle";
+	case EBADF: return "Bad handle (or a one-way pipe end used the wrong way)";
+	case EPIPE: return "The other end of the pipe is closed";
+	case EBUSY: return "The pipe end belongs to another process";
 	case ENAMETOOLONG: return "Name too long";
 	case EOPNOTSUPP: return "Operation not supported by ipcd";
 	case EACCES: return "Permission denied";

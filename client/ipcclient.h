@@ -1,8 +1,9 @@
 /*
  * ipcclient.h - libipcclient, the client library of the ipcd broker.
  *
- * Named queues (and, as the broker grows, shared arrays and pipes) owned by
- * ipcd and reached over its Unix socket.  Every int result is 0 (or a count)
+ * Named queues and pipes (and, as the broker grows, shared arrays) owned by
+ * ipcd and reached over its Unix socket, and the process object that starts
+ * the processes using them.  Every int result is 0 (or a count)
  * on success and a negative errno on failure; ipc_strerror() explains it.
  *
  * Fork safety: after fork() the child keeps using the ipc_client and the
@@ -17,6 +18,7 @@
 #ifndef IPCCLIENT_H
 #define IPCCLIENT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,6 +37,7 @@ extern "C" {
 /* Flags of the open calls.  (Not IPC_CREAT/IPC_EXCL: <sys/ipc.h> may be included too.) */
 #define IPC_CREATE    0x1   /* create the object if it does not exist */
 #define IPC_EXCLUSIVE 0x2   /* with IPC_CREATE: -EEXIST if it exists */
+#define IPC_ONEWAY    0x4   /* pipes: end 0 only receives, end 1 only sends */
 
 /* Timeouts are in milliseconds. */
 #define IPC_FOREVER (-1)    /* wait without limit */
@@ -42,6 +45,7 @@ extern "C" {
 
 typedef struct ipc_client ipc_client;
 typedef struct ipc_queue ipc_queue;
+typedef struct ipc_pipe ipc_pipe;
 
 /* Queue attributes: any field left 0 means the default (unbounded, mode 0600). */
 typedef struct ipc_queue_attr {
@@ -56,7 +60,11 @@ typedef struct ipc_queue_attr {
  * Connect to ipcd at path; NULL means $IPCD_SOCKET, else /run/ipcd/ipcd.sock
  * for root and $XDG_RUNTIME_DIR/ipcd.sock for other users.
  * -ENOENT or -ECONNREFUSED: no daemon there; -EPROTONOSUPPORT: it speaks
- * another protocol version.
+ * another protocol version; -EUSERS: it serves its maximum of clients.
+ *
+ * Any call may also return -ECONNRESET or -ENOTCONN (the daemon went away;
+ * the next call reconnects and re-opens handles by name) and -ESHUTDOWN (a
+ * call that was waiting when the daemon shut down).
  */
 IPC_API int ipc_connect(const char *path, ipc_client **out);
 
@@ -70,11 +78,20 @@ IPC_API const char *ipc_strerror(int err);
 IPC_API const char *ipc_last_error(const ipc_client *c);
 
 /*
+ * Name c's connection as ipcctl clients shows it (at most 64 bytes are
+ * kept; the default is the program's name, or in a process started by
+ * ipc_process_start the process's name).  Also used for the connections c
+ * makes later, in this process.
+ */
+IPC_API int ipc_client_set_name(ipc_client *c, const char *name);
+
+/*
  * Open the queue name.  flags: IPC_CREATE, IPC_EXCLUSIVE.  attr applies when
  * the queue is created (NULL: defaults).
  * -ENOENT: no such queue; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL: bad name
  * or attribute, or the name belongs to another kind of object;
- * -ENAMETOOLONG: name longer than 255 bytes.
+ * -ENAMETOOLONG: name longer than 255 bytes.  Calls on a handle whose queue
+ * was removed since give -EIDRM (a waiting get or put is answered so at once).
  */
 IPC_API int ipc_queue_open(ipc_client *c, const char *name, int flags,
 			   const ipc_queue_attr *attr, ipc_queue **out);
@@ -188,6 +205,104 @@ IPC_API int ipc_queue_flush(ipc_queue *q, int timeout_ms);
 
 /* How many asynchronous puts are buffered, not yet accepted by ipcd. */
 IPC_API size_t ipc_queue_pending(const ipc_queue *q);
+
+/*
+ * Pipes: point-to-point channels with two ends, 0 and 1, brokered by ipcd
+ * so that any two processes can use one, related or not.  Messages arrive
+ * whole and in order.  Duplex unless made with IPC_ONEWAY, which makes end
+ * 0 receive-only and end 1 send-only; using an end the wrong way is -EBADF.
+ *
+ * An end belongs to the first process (connection) that sends or receives
+ * on it, not to the one that opened it: a parent can make a pair, fork, and
+ * leave an end to the child.  Another process using a held end gets
+ * -EBUSY.  When the holder closes its end or exits, the other end receives
+ * what is left and then -EPIPE (end of file), and sends to it get -EPIPE.
+ * Closing an end this process never used only drops the handle: the end
+ * stays free for another process.  An end once closed stays closed.
+ */
+
+/*
+ * Open end (0 or 1) of the pipe name.  flags: IPC_CREATE, IPC_EXCLUSIVE,
+ * and IPC_ONEWAY when creating.  Errors as for ipc_queue_open.
+ */
+IPC_API int ipc_pipe_open(ipc_client *c, const char *name, int end, int flags, ipc_pipe **out);
+
+/*
+ * A new anonymous pipe, as Python's Pipe(): *end0 and *end1 are its two
+ * ends.  flags: 0 or IPC_ONEWAY.  It goes when both ends are closed (or
+ * when no process has it open and no end is held).  ipcd names it with a
+ * reserved name starting with '@' (ipc_pipe_name), which a process may open
+ * but not create.
+ */
+IPC_API int ipc_pipe_pair(ipc_client *c, int flags, ipc_pipe **end0, ipc_pipe **end1);
+
+/*
+ * Send len bytes from this end.  Waits up to timeout_ms while the other
+ * direction's buffer is full.  -EPIPE: the other end is closed; -EBUSY:
+ * another process holds this end; -EBADF: a one-way pipe's end 0;
+ * -ETIMEDOUT / -EAGAIN: still full; -EMSGSIZE, -ENOBUFS, -EIDRM as queues.
+ */
+IPC_API int ipc_pipe_send(ipc_pipe *p, const void *data, size_t len, int timeout_ms);
+
+/*
+ * Receive the oldest message sent to this end; *data is from malloc (free
+ * it), *len its size.  Waits up to timeout_ms while none is there.
+ * -EPIPE: none is left and the other end is closed; -EBUSY, -EBADF (a
+ * one-way pipe's end 1), -ETIMEDOUT / -EAGAIN as for ipc_pipe_send.
+ */
+IPC_API int ipc_pipe_recv(ipc_pipe *p, void **data, size_t *len, int timeout_ms);
+
+/*
+ * Close this end if this process holds it (the other end then sees
+ * -EPIPE), and free the handle.  An end this process never used is left
+ * free for others.
+ */
+IPC_API void ipc_pipe_close(ipc_pipe *p);
+
+/* Remove the named pipe; an anonymous pipe goes when both ends are closed. */
+IPC_API int ipc_pipe_unlink(ipc_client *c, const char *name);
+
+/* The pipe's name (ipcd's for an anonymous pipe) and this handle's end. */
+IPC_API const char *ipc_pipe_name(const ipc_pipe *p);
+IPC_API int ipc_pipe_end(const ipc_pipe *p);
+
+/*
+ * A process, as Python's multiprocessing.Process: embed it first in a
+ * struct of your own and set run ("subclass"), or set target and arg.
+ * ipc_process_start forks; the child sets pid to its own, runs run(self)
+ * (or target(arg)), flushes its stdio and leaves with _exit(the result,
+ * 0..255), so the parent's atexit handlers never run in it.  stdio is
+ * flushed before the fork so nothing buffered is written twice.  The child
+ * reaches ipcd on its own connection, named name (when set) in ipcctl
+ * clients.  exitcode is IPC_EXITCODE_NONE from start until join (or
+ * is_alive) sees the end: then the exit status, or minus the signal that
+ * killed the process.
+ */
+typedef struct ipc_process {
+	int  (*run)(struct ipc_process *self);  /* runs in the child; its return is the exit code */
+	int  (*target)(void *arg);              /* used when run is NULL */
+	void *arg;
+	const char *name;
+	pid_t pid;        /* set by start */
+	int   exitcode;   /* set by join: the exit status, or minus the signal that killed it */
+} ipc_process;
+
+#define IPC_EXITCODE_NONE INT_MIN   /* started, and not seen to end yet */
+
+/* Fork and run p in the child.  -EINVAL: no run nor target; -EBUSY: p runs. */
+IPC_API int ipc_process_start(ipc_process *p);
+
+/*
+ * Wait up to timeout_ms (IPC_FOREVER: no limit) for p to end, and set
+ * p->exitcode.  0, or -ETIMEDOUT if it still runs; joining again returns 0.
+ */
+IPC_API int ipc_process_join(ipc_process *p, int timeout_ms);
+
+/* Send p SIGTERM (nothing once p was seen to end).  0 or a negative errno. */
+IPC_API int ipc_process_terminate(ipc_process *p);
+
+/* 1 while p runs, 0 once it ended (setting exitcode) or if never started. */
+IPC_API int ipc_process_is_alive(ipc_process *p);
 
 /*
  * Set the permission bits (at most 0777) of the object name, of any kind.

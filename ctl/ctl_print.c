@@ -243,6 +243,36 @@ static void render_owner(char *buf, const msgpack_object *row)
 	sanitise(buf, buf, strlen(buf));
 }
 
+/* The strings of an array joined by ", ", '-' when there are none. */
+static void render_list(char *buf, const msgpack_object *o)
+{
+	char tmp[CELL_MAX];
+	size_t n = 0;
+
+	if (!o || o->type != MSGPACK_OBJECT_ARRAY) {
+		render_plain(buf, o);
+		return;
+	}
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < o->via.array.size && n < CELL_MAX - 1; i++) {
+		render_plain(tmp, &o->via.array.ptr[i]);
+		n += (size_t)snprintf(buf + n, CELL_MAX - n, "%s%s", i ? ", " : "", tmp);
+	}
+	if (!buf[0])
+		strcpy(buf, "-");
+}
+
+/* A pipe end: "pid N" while a process holds it, else its state (free, closed). */
+static void render_pipe_end(char *buf, const msgpack_object *end)
+{
+	const msgpack_object *pid = find(end, "pid");
+
+	if (pid && pid->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		snprintf(buf, CELL_MAX, "pid %" PRIu64, pid->via.u64);
+	else
+		render_plain(buf, find(end, "state"));
+}
+
 void ctl_print_map(FILE *out, const msgpack_object *map)
 {
 	char key[CELL_MAX], val[CELL_MAX];
@@ -307,6 +337,10 @@ void ctl_print_table(FILE *out, const struct ctl_column *cols, size_t ncols,
 
 			if (cols[c].kind == CTL_COL_OWNER)
 				render_owner(cell, row);
+			else if (cols[c].kind == CTL_COL_LIST)
+				render_list(cell, find(row, cols[c].key));
+			else if (cols[c].kind == CTL_COL_PIPE_END)
+				render_pipe_end(cell, find(row, cols[c].key));
 			else if (cols[c].kind == CTL_COL_MODE)
 				render_mode(cell, find(row, cols[c].key));
 			else

@@ -19,6 +19,8 @@ enum ctl_col_kind {
 	CTL_COL_NUMBER,   /* the value of key, right-aligned */
 	CTL_COL_MODE,     /* the value of key in octal, as 0600 */
 	CTL_COL_OWNER,    /* "uid" and "gid" as user:group names (key unused) */
+	CTL_COL_LIST,     /* the array of strings at key, joined by ", " */
+	CTL_COL_PIPE_END, /* the pipe end map at key: its holder's pid, or its state */
 };
 
 struct ctl_column {

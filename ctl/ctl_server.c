@@ -26,6 +26,8 @@ static const struct ctl_column object_cols[] = {
 	{ "MODE",  "mode",  CTL_COL_MODE },
 	{ "DEPTH", "depth", CTL_COL_NUMBER },
 	{ "BYTES", "bytes", CTL_COL_NUMBER },
+	{ "END0",  "end0",  CTL_COL_PIPE_END },
+	{ "END1",  "end1",  CTL_COL_PIPE_END },
 };
 
 static const struct ctl_column client_cols[] = {
@@ -35,6 +37,8 @@ static const struct ctl_column client_cols[] = {
 	{ "HANDLES", "handles", CTL_COL_NUMBER },
 	{ "WAITING", "waiting", CTL_COL_NUMBER },
 	{ "NAME",    "name",    CTL_COL_TEXT },
+	{ "OPEN",    "open",    CTL_COL_LIST },
+	{ "HELD",    "held",    CTL_COL_LIST },
 };
 
 static int fetch_and_show(struct ctl *ctl, fetch_fn fn, msgpack_object_type want,

@@ -8,12 +8,13 @@
  * object).
  *
  * Permissions are checked here and only here, as System V checks ipc_perm:
- * an open (argv: name, flags, attr) of an existing object needs at least one
- * right (object_rights) and records in the handle the rights it got; an op
- * on a handle needs the rights its entry names (read to take or look,
- * write to add or change); removing an object, or changing its mode or
- * owner, is for its owner and root.  A new kind gets all of this by filling
- * opens, need and owner in its entries.
+ * an open (argv: name, flags, ...) of an existing object needs at least one
+ * right (object_rights), and the handle records the rights it got
+ * (conn_handle_add); an op on a handle needs the rights its entry names
+ * (read to take or look, write to add or change); removing an object, or
+ * changing its mode or owner, is for its owner and root.  The limit on
+ * objects is checked here too.  A new kind gets all of this by filling
+ * opens (or creates), need and owner in its entries.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,7 +33,8 @@ struct cmd {
 	bool any_handle;         /* argv[0] is a handle to an object of any kind */
 	bool before_hello;       /* allowed before the handshake */
 	unsigned need;           /* rights the handle must have: IPC_PERM_READ, _WRITE */
-	enum ipc_kind opens;     /* argv is name, flags, attr of an object of this kind */
+	enum ipc_kind opens;     /* argv is name, flags... of an object of this kind to open */
+	bool creates;            /* makes an object (there must be room for one) */
 	bool owner;              /* argv[0] names an object the caller must own */
 };
 
@@ -47,6 +49,7 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_CLIENTS] = { .fn = cmd_clients },
 	[IPC_OP_UNLINK]  = { .fn = cmd_unlink, .owner = true },
 	[IPC_OP_CLOSE]   = { .fn = cmd_close, .any_handle = true },
+	[IPC_OP_SETNAME] = { .fn = cmd_setname },
 	[IPC_OP_CHMOD]   = { .fn = cmd_chmod, .owner = true },
 	[IPC_OP_CHOWN]   = { .fn = cmd_chown, .owner = true },
 	[IPC_OP_Q_OPEN]  = { .fn = queue_cmd_open, .opens = IPC_KIND_QUEUE },
@@ -62,10 +65,22 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_Q_CREDIT]   = { .fn = queue_cmd_credit, .kind = IPC_KIND_QUEUE, .need = R },
 	[IPC_OP_Q_TASK_DONE] = { .fn = queue_cmd_task_done, .kind = IPC_KIND_QUEUE, .need = R },
 	[IPC_OP_Q_JOIN]     = { .fn = queue_cmd_join, .kind = IPC_KIND_QUEUE },
+	[IPC_OP_P_OPEN]  = { .fn = pipe_cmd_open, .opens = IPC_KIND_PIPE },
+	[IPC_OP_P_PAIR]  = { .fn = pipe_cmd_pair, .creates = true },
+	[IPC_OP_P_SEND]  = { .fn = pipe_cmd_send, .kind = IPC_KIND_PIPE, .need = W },
+	[IPC_OP_P_RECV]  = { .fn = pipe_cmd_recv, .kind = IPC_KIND_PIPE, .need = R },
+	/* Any handle: a removed pipe's end can still be closed; the handler checks the kind. */
+	[IPC_OP_P_CLOSE] = { .fn = pipe_cmd_close, .any_handle = true },
 };
 
 #undef R
 #undef W
+
+static void reply_no_room(struct req *r)
+{
+	reply_error(r->conn, r->id, -ENOSPC, "ipcd holds its maximum of %zu objects",
+		    r->srv->lim.max_objects);
+}
 
 static void reply_denied(struct req *r, const struct object *o)
 {
@@ -74,8 +89,10 @@ static void reply_denied(struct req *r, const struct object *o)
 }
 
 /*
- * An open: check the name, resolve it (r->obj stays NULL when the object
- * is to be created) and check that the caller may open it at all.
+ * An open (argv: name, flags, ...): find the object named (r->obj, NULL when
+ * there is none or it is of another kind: the handler says so, and checks
+ * the name and the flags), and check that the caller may open it at all, or
+ * that there is room for one more object.
  */
 static int gate_open(const struct cmd *cmd, struct req *r)
 {
@@ -83,35 +100,17 @@ static int gate_open(const struct cmd *cmd, struct req *r)
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
 	uint64_t flags = r->argv[1].via.u64;
-	const char *kind = proto_kind_name(cmd->opens);
-	struct object *o;
-	int rc = object_name_check(name, len);
+	struct object *o = object_find(srv, name, len);
 
-	if (rc < 0) {
-		reply_error(r->conn, r->id, rc,
-			    "names are 1 to %d printable ASCII bytes other than space", IPC_NAME_MAX);
-		return rc;
-	}
-	o = object_find(srv, name, len);
-	if (o && o->kind->kind != cmd->opens) {
-		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a %s", (int)len, name,
-			    o->kind->name, kind);
-		return -EINVAL;
-	}
-	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
-		reply_error(r->conn, r->id, -EEXIST, "%s '%.*s' exists", kind, (int)len, name);
-		return -EEXIST;
-	}
-	if (!o && !(flags & IPC_OPEN_CREATE)) {
-		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'", kind, (int)len, name);
-		return -ENOENT;
-	}
-	if (!o && srv->nobjects >= srv->lim.max_objects) {
-		reply_error(r->conn, r->id, -ENOSPC, "ipcd holds its maximum of %zu objects",
-			    srv->lim.max_objects);
+	if (o && o->kind->kind != cmd->opens)
+		return 0;
+	if (!o && (flags & IPC_OPEN_CREATE) && srv->nobjects >= srv->lim.max_objects) {
+		reply_no_room(r);
 		return -ENOSPC;
 	}
-	if (o && !object_rights(r->conn, o)) {
+	/* An exclusive create of an existing object is -EEXIST, whoever asks. */
+	if (o && !((flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) &&
+	    !object_rights(r->conn, o)) {
 		reply_denied(r, o);
 		return -EACCES;
 	}
@@ -204,6 +203,10 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 	}
 	if (cmd->opens && gate_open(cmd, &r) < 0)
 		return 0;
+	if (cmd->creates && r.srv->nobjects >= r.srv->lim.max_objects) {
+		reply_no_room(&r);
+		return 0;
+	}
 	if (cmd->owner && gate_owner(&r) < 0)
 		return 0;
 	if (r.handle && (r.handle->rights & cmd->need) != cmd->need) {

@@ -46,6 +46,7 @@ void cmd_list(struct req *r);
 void cmd_clients(struct req *r);
 void cmd_unlink(struct req *r);
 void cmd_close(struct req *r);
+void cmd_setname(struct req *r);
 void cmd_chmod(struct req *r);
 void cmd_chown(struct req *r);
 
@@ -62,5 +63,11 @@ void queue_cmd_prefetch(struct req *r);
 void queue_cmd_credit(struct req *r);
 void queue_cmd_task_done(struct req *r);
 void queue_cmd_join(struct req *r);
+
+void pipe_cmd_open(struct req *r);
+void pipe_cmd_pair(struct req *r);
+void pipe_cmd_send(struct req *r);
+void pipe_cmd_recv(struct req *r);
+void pipe_cmd_close(struct req *r);
 
 #endif

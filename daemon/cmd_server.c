@@ -1,7 +1,7 @@
 /*
  * cmd_server.c - handlers of the session and server family: the handshake,
- * introspection (status, list, clients), and the kind-independent unlink
- * and close.
+ * introspection (status, list, clients), the client's name, and the
+ * kind-independent unlink and close.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,12 +16,22 @@
 #include "reply.h"
 #include "server.h"
 
+/* Keep the first IPC_CLIENT_NAME_MAX bytes of the str o as c's name. */
+static void set_name(struct conn *c, const msgpack_object *o)
+{
+	uint32_t nlen;
+	const char *name = proto_bytes(o, &nlen);
+
+	if (nlen > IPC_CLIENT_NAME_MAX)
+		nlen = IPC_CLIENT_NAME_MAX;
+	memcpy(c->name, name, nlen);
+	c->name[nlen] = '\0';
+}
+
 void cmd_hello(struct req *r)
 {
 	struct conn *c = r->conn;
 	uint64_t version = r->argv[0].via.u64;
-	uint32_t nlen;
-	const char *name = proto_bytes(&r->argv[2], &nlen);
 	msgpack_packer *pk;
 
 	if (version != IPC_PROTO_VERSION) {
@@ -30,10 +40,7 @@ void cmd_hello(struct req *r)
 			    (unsigned long long)version, IPC_PROTO_VERSION);
 		return;
 	}
-	if (nlen > IPC_CLIENT_NAME_MAX)
-		nlen = IPC_CLIENT_NAME_MAX;
-	memcpy(c->name, name, nlen);
-	c->name[nlen] = '\0';
+	set_name(c, &r->argv[2]);
 	/* SO_PEERCRED is authoritative; the stated pid only fills a gap. */
 	if (c->pid <= 0)
 		c->pid = (pid_t)r->argv[1].via.u64;
@@ -85,6 +92,35 @@ void cmd_list(struct req *r)
 	reply_end(r->conn);
 }
 
+/*
+ * Pack key: an array of the descriptions of c's holds that describe
+ * themselves and are (handles) or are not (handles false) open handles.
+ */
+static void pack_holds(msgpack_packer *pk, const char *key, const struct conn *c, bool handles)
+{
+	const struct hold *h;
+	uint32_t n = 0;
+	char buf[IPC_NAME_MAX + 64];
+
+	TAILQ_FOREACH(h, &c->holds, link)
+		n += h->ops->describe && conn_hold_is_handle(h) == handles;
+	proto_pack_cstr(pk, key);
+	msgpack_pack_array(pk, n);
+	TAILQ_FOREACH(h, &c->holds, link) {
+		int len;
+
+		if (!h->ops->describe || conn_hold_is_handle(h) != handles)
+			continue;
+		len = h->ops->describe(h, buf, sizeof buf);
+		if (len < 0)
+			len = 0;
+		if ((size_t)len >= sizeof buf)
+			len = sizeof buf - 1;
+		msgpack_pack_str(pk, (size_t)len);
+		msgpack_pack_str_body(pk, buf, (size_t)len);
+	}
+}
+
 void cmd_clients(struct req *r)
 {
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
@@ -92,7 +128,7 @@ void cmd_clients(struct req *r)
 
 	msgpack_pack_array(pk, r->srv->nconns);
 	TAILQ_FOREACH(c, &r->srv->conns, link) {
-		msgpack_pack_map(pk, 7);
+		msgpack_pack_map(pk, 9);
 		proto_pack_kv_u64(pk, "id", c->id);
 		proto_pack_kv_i64(pk, "pid", c->pid);
 		proto_pack_kv_u64(pk, "uid", c->uid);
@@ -100,6 +136,8 @@ void cmd_clients(struct req *r)
 		proto_pack_kv_str(pk, "name", c->name);
 		proto_pack_kv_u64(pk, "handles", c->nhandles);
 		proto_pack_kv_u64(pk, "waiting", c->nwaiting);
+		pack_holds(pk, "open", c, true);
+		pack_holds(pk, "held", c, false);
 	}
 	reply_end(r->conn);
 }
@@ -177,5 +215,11 @@ void cmd_chown(struct req *r)
 void cmd_close(struct req *r)
 {
 	conn_handle_remove(r->handle);
+	reply_ok(r->conn, r->id);
+}
+
+void cmd_setname(struct req *r)
+{
+	set_name(r->conn, &r->argv[0]);
 	reply_ok(r->conn, r->id);
 }

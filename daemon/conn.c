@@ -8,6 +8,7 @@
  * requests are coalesced into few writes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include "qlog.h"
 #include "reply.h"
 #include "server.h"
+#include "service.h"
 
 #define READ_BATCH (256 * 1024)   /* bytes per read() */
 #define FRAMES_PER_TURN 4096      /* frames served before other clients get a turn */
@@ -34,7 +36,9 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void handle_release(struct hold *h);
 static ssize_t conn_write_pending(struct conn *c);
 
-static const struct hold_ops handle_hold_ops = { "open handle", handle_release };
+static int handle_describe(const struct hold *h, char *buf, size_t len);
+
+static const struct hold_ops handle_hold_ops = { "open handle", handle_release, handle_describe };
 
 /* The peer's supplementary groups, for group permissions; none if unknown. */
 static void conn_read_groups(struct conn *c)
@@ -96,6 +100,7 @@ struct conn *conn_create(struct server *srv, int fd)
 		goto fail;
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
+	service_changed(srv->service);
 	log_debug("client %llu connected (pid %d uid %d)", (unsigned long long)c->id,
 		  (int)c->pid, (int)c->uid);
 	return c;
@@ -164,6 +169,7 @@ void conn_close(struct conn *c, const char *why)
 	c->fd = -1;
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
+	service_changed(srv->service);
 	if (event_base_once(srv->base, -1, EV_TIMEOUT, conn_free_cb, c, NULL) < 0)
 		conn_free_cb(-1, 0, c);
 }
@@ -403,6 +409,18 @@ static void handle_release(struct hold *hold)
 	h->conn->nhandles--;
 	object_unref(h->obj);
 	free(h);
+}
+
+static int handle_describe(const struct hold *hold, char *buf, size_t len)
+{
+	const struct handle *h = container_of(hold, const struct handle, hold);
+
+	return snprintf(buf, len, "%s %s", h->obj->kind->name, h->obj->name);
+}
+
+bool conn_hold_is_handle(const struct hold *h)
+{
+	return h->ops == &handle_hold_ops;
 }
 
 void conn_handle_remove(struct handle *h)

@@ -99,4 +99,7 @@ struct handle *conn_handle_find(struct conn *c, uint64_t num);
 /* Drop a handle and its reference. */
 void conn_handle_remove(struct handle *h);
 
+/* Is h one of the connection's open handles (rather than another hold)? */
+bool conn_hold_is_handle(const struct hold *h);
+
 #endif

@@ -18,7 +18,9 @@
 
 static void consumer_release(struct hold *h);
 
-static const struct hold_ops consumer_hold_ops = { "queue consumer", consumer_release };
+static const struct hold_ops consumer_hold_ops = {
+	.what = "queue consumer", .release = consumer_release
+};
 
 struct consumer *consumer_of(struct handle *h, bool create)
 {

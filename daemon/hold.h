@@ -20,6 +20,11 @@ struct hold_ops {
 	const char *what;                    /* for logs and ipcctl clients */
 	/* Give back what h holds and free it; h is already off the list. */
 	void (*release)(struct hold *h);
+	/*
+	 * Optional: what h holds, in words, for ipcctl clients ("queue jobs",
+	 * "pipe p end 0"); snprintf's result.  NULL: not listed by itself.
+	 */
+	int (*describe)(const struct hold *h, char *buf, size_t len);
 };
 
 struct hold {

@@ -1,5 +1,6 @@
 /*
- * log.h - leveled logging to stderr.
+ * log.h - leveled logging to stderr: timestamped lines, or lines with a
+ * syslog priority prefix when stderr is the journal.
  */
 #ifndef IPCD_LOG_H
 #define IPCD_LOG_H
@@ -12,6 +13,9 @@ enum log_level log_get_level(void);
 
 /* Parse "error", "warn", "info", "debug"; -1 if unknown. */
 int log_level_parse(const char *s);
+
+/* The name log_level_parse accepts for level. */
+const char *log_level_name(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "object.h"
 #include "server.h"
+#include "service.h"
 
 int object_name_check(const char *name, size_t len)
 {
@@ -18,6 +19,8 @@ int object_name_check(const char *name, size_t len)
 		return -EINVAL;
 	if (len > IPC_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (name[0] == IPC_NAME_RESERVED)
+		return -EINVAL;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] <= 0x20 || (unsigned char)name[i] >= 0x7f)
 			return -EINVAL;
@@ -88,6 +91,7 @@ int object_link(struct server *srv, struct object *obj, const struct object_kind
 	srv->buckets[i] = obj;
 	TAILQ_INSERT_TAIL(&srv->objects, obj, link);
 	srv->nobjects++;
+	service_changed(srv->service);
 	return 0;
 }
 
@@ -133,6 +137,7 @@ void object_unlink(struct object *obj)
 	*pp = obj->hnext;
 	TAILQ_REMOVE(&srv->objects, obj, link);
 	srv->nobjects--;
+	service_changed(srv->service);
 	obj->linked = false;
 	obj->kind->unlinked(obj);
 	object_unref(obj);
@@ -145,8 +150,11 @@ void object_ref(struct object *obj)
 
 void object_unref(struct object *obj)
 {
-	if (--obj->refs)
+	if (--obj->refs) {
+		if (obj->kind->unreferenced)
+			obj->kind->unreferenced(obj);
 		return;
+	}
 	free(obj->name);
 	obj->kind->destroy(obj);
 }

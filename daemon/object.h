@@ -24,6 +24,11 @@ struct object_kind {
 	void (*unlinked)(struct object *obj);
 	/* The last reference is gone: free the object. */
 	void (*destroy)(struct object *obj);
+	/*
+	 * Optional: a reference other than the last went (a handle closed, a
+	 * hold released).  May unlink obj; must not touch it after that.
+	 */
+	void (*unreferenced)(struct object *obj);
 	/* Optional: uid, gid or mode changed (a durable kind records it). */
 	void (*owner_changed)(struct object *obj);
 	/* Kind-specific stat keys: how many pairs stat() packs. */
@@ -45,7 +50,11 @@ struct object {
 	TAILQ_ENTRY(object) link;    /* srv->objects, creation order */
 };
 
-/* 0 if name is a valid object name, else -EINVAL or -ENAMETOOLONG. */
+/*
+ * 0 if name is a valid name for a client to create or open, else -EINVAL or
+ * -ENAMETOOLONG.  Names starting with IPC_NAME_RESERVED are the daemon's own
+ * and fail here; the kind that makes them looks them up itself.
+ */
 int object_name_check(const char *name, size_t len);
 
 /* The linked object called name, or NULL.  Borrowed. */

@@ -128,6 +128,20 @@ static uint64_t get_le64(const unsigned char *p)
 	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
+char *qlog_default_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *path;
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/ipcd");
+	if (xdg && *xdg)
+		return asprintf(&path, "%s/ipcd", xdg) < 0 ? NULL : path;
+	if (home && *home)
+		return asprintf(&path, "%s/.local/state/ipcd", home) < 0 ? NULL : path;
+	return NULL;
+}
+
 int qlog_fsync_parse(const char *s)
 {
 	if (strcmp(s, "always") == 0)

@@ -42,6 +42,12 @@ struct qlog_meta {
 	time_t ctime;
 };
 
+/*
+ * The default state directory: /var/lib/ipcd for root, else
+ * $XDG_STATE_HOME/ipcd or ~/.local/state/ipcd; malloc'd, NULL if none applies.
+ */
+char *qlog_default_dir(void);
+
 /* "always", "everysec", "no" -> policy; -1 for anything else. */
 int qlog_fsync_parse(const char *s);
 const char *qlog_fsync_name(enum qlog_fsync policy);

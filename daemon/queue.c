@@ -256,12 +256,9 @@ void queue_settle(struct queue *q)
 			progress = true;
 		}
 		while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->len)) {
-			/* Its bytes are already counted in mem_used while parked. */
-			q->obj.srv->mem_used -= w->len;
-			if (queue_store(q, w->data, w->len, w->conn) < 0) {
-				q->obj.srv->mem_used += w->len;
+			/* waiter_finish un-counts the parked copy; the stored one counts. */
+			if (queue_store(q, w->data, w->len, w->conn) < 0)
 				break;
-			}
 			if (w->op == IPC_OP_Q_PUT_MANY)
 				reply_uint(w->conn, w->id, 1);
 			else
@@ -490,12 +487,33 @@ void queue_cmd_open(struct req *r)
 	struct server *srv = r->srv;
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
-	struct object *o = r->obj;
+	uint64_t flags = r->argv[1].via.u64;
+	struct object *o = object_find(srv, name, len);
 	struct handle *h;
 	struct queue *q;
 	mode_t mode = IPC_MODE_DEFAULT;
 	bool created = false;
+	int rc = object_name_check(name, len);
 
+	if (rc < 0) {
+		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
+			    "names are up to %d printable bytes, without spaces, not starting with '@'",
+			    IPC_NAME_MAX);
+		return;
+	}
+	if (o && o->kind != &queue_kind) {
+		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a queue", (int)len, name,
+			    o->kind->name);
+		return;
+	}
+	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
+		reply_error(r->conn, r->id, -EEXIST, "queue '%.*s' exists", (int)len, name);
+		return;
+	}
+	if (!o && !(flags & IPC_OPEN_CREATE)) {
+		reply_error(r->conn, r->id, -ENOENT, "no queue named '%.*s'", (int)len, name);
+		return;
+	}
 	if (!o) {
 		struct queue probe = { 0 };
 		bool durable = false;
@@ -522,7 +540,6 @@ void queue_cmd_open(struct req *r)
 		if (durable) {
 			struct qlog_meta meta;
 			char err[PATH_MAX + 64];
-			int rc;
 
 			queue_meta(q, &meta);
 			rc = qlog_create(srv, q, &meta, err, sizeof err);

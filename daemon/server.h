@@ -18,6 +18,9 @@ struct event;
 struct conn;
 struct object;
 struct qlog_dir;
+struct config;
+struct config_source;
+struct service;
 
 struct limits {
 	size_t max_message;      /* bytes in one message */
@@ -27,12 +30,13 @@ struct limits {
 	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
 	size_t max_objects;      /* named objects at once */
+	size_t pipe_maxbytes;    /* payload bytes buffered in each direction of a pipe */
 };
 
 #define LIMITS_DEFAULT { \
 	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
-	.max_objects = 65536 }
+	.max_objects = 65536, .pipe_maxbytes = 64u << 10 }
 
 #define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
 
@@ -41,13 +45,21 @@ TAILQ_HEAD(object_list, object);
 
 struct server {
 	struct event_base *base;
-	struct limits lim;
-	char *socket_path;           /* owned; unlinked on shutdown */
+	struct limits lim;           /* in force; SIGHUP may change them */
+	size_t frame_max;            /* body limit: the largest max_message since start + overhead */
+	char *socket_path;           /* owned; the socket served */
+	char *config_socket;         /* owned; the socket path configured (may be NULL) */
+	const struct config_source *source;  /* what SIGHUP re-reads; borrowed */
+	struct service *service;     /* the service manager's notifications */
 	int listen_fd;
+	bool activated;              /* listen_fd came from the service manager: not ours to unlink */
 	int lock_fd;                 /* flock on socket_path.lock: one ipcd per path */
+	unsigned socket_mode;        /* what the socket ipcd bound was given (for reload) */
+	gid_t socket_group;
 	struct event *accept_ev;
 	struct event *accept_retry;  /* re-enables accept after EMFILE */
-	struct event *sig_ev[3];
+	struct event *sig_ev[2];     /* SIGTERM, SIGINT */
+	struct event *hup_ev;        /* SIGHUP: re-read the configuration */
 	struct conn_list conns;
 	unsigned nconns;
 	uint64_t next_conn_id;
@@ -63,20 +75,26 @@ struct server {
 };
 
 /*
- * Create the server: bind (or take over a stale socket at) path, take the
- * per-path lock, install signal handlers.  On failure prints why on stderr
- * and returns NULL.  path is copied.
+ * Create the server for configuration cfg: serve the socket the service
+ * manager passed, or else bind (or take over a stale socket at) cfg->socket
+ * and take the per-path lock; install signal handlers.  src is what SIGHUP
+ * re-reads (borrowed; it must outlive the server).  On failure prints why on
+ * stderr and returns NULL.
  */
-struct server *server_create(const char *path, const struct limits *lim);
+struct server *server_create(const struct config *cfg, const struct config_source *src);
 
 /*
- * Give the socket file mode and, unless gid is (gid_t)-1, that group.  On
- * failure prints why on stderr and returns a negative errno.
+ * Tell the service manager ipcd is ready, then run the loop until SIGTERM or
+ * SIGINT; returns the exit code.
  */
-int server_set_socket_access(struct server *srv, mode_t mode, gid_t gid);
-
-/* Run the loop until SIGTERM/SIGINT; returns the exit code. */
 int server_run(struct server *srv);
+
+/*
+ * Re-read the configuration (SIGHUP): apply the limits and log level that
+ * changed, log what changed and what needs a restart.  A configuration that
+ * cannot be read or parsed is logged and leaves everything as it was.
+ */
+void server_reload(struct server *srv);
 
 /* Close every connection and object, remove the socket file, free srv. */
 void server_destroy(struct server *srv);

@@ -16,7 +16,9 @@
 
 static void waiter_release(struct hold *h);
 
-static const struct hold_ops waiter_hold_ops = { "waiting request", waiter_release };
+static const struct hold_ops waiter_hold_ops = {
+	.what = "waiting request", .release = waiter_release
+};
 
 static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {

@@ -50,7 +50,7 @@ enum ipc_kind {
  * types of args... in the request, one letter each; those after a '|' are
  * optional:
  *   u unsigned int   i signed int   s string   b binary or string
- *   m map            a array        h handle (unsigned, from an open)
+ *   m map (or nil)   a array        h handle (unsigned, from an open)
  * Families: 0x0_ session and server, 0x1_ queues, 0x2_ arrays, 0x3_ pipes.
  */
 #define IPC_OPS(X) \
@@ -61,8 +61,9 @@ enum ipc_kind {
 	X(CLIENTS,   0x05, "clients",    "")     /* -> [{map}...] */ \
 	X(UNLINK,    0x06, "unlink",     "su")   /* name, kind (0 any) -> */ \
 	X(CLOSE,     0x07, "close",      "h")    /* handle -> */ \
-	X(CHMOD,     0x08, "chmod",      "su")   /* name, mode -> */ \
-	X(CHOWN,     0x09, "chown",      "suu")  /* name, uid, gid (IPC_ID_KEEP: unchanged) -> */ \
+	X(SETNAME,   0x08, "setname",    "s")    /* name -> (the client's name) */ \
+	X(CHMOD,     0x09, "chmod",      "su")   /* name, mode -> */ \
+	X(CHOWN,     0x0a, "chown",      "suu")  /* name, uid, gid (IPC_ID_KEEP: unchanged) -> */ \
 	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created */ \
 	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
 	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
@@ -75,7 +76,12 @@ enum ipc_kind {
 	X(Q_PREFETCH,0x19, "queue.prefetch", "hu")  /* handle, n -> ; pushes "msgs" up to n ahead */ \
 	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
 	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> no reply unless an error; acks the oldest get */ \
-	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */
+	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */ \
+	X(P_OPEN,    0x30, "pipe.open",  "suu")  /* name, flags, end -> handle, created */ \
+	X(P_PAIR,    0x31, "pipe.pair",  "u")    /* flags -> name, handle0, handle1 */ \
+	X(P_SEND,    0x32, "pipe.send",  "huib") /* handle, end, timeout ms, data -> */ \
+	X(P_RECV,    0x33, "pipe.recv",  "hui")  /* handle, end, timeout ms -> data */ \
+	X(P_CLOSE,   0x34, "pipe.close", "hu")   /* handle, end -> (the end too if held here) */
 
 enum ipc_op {
 #define IPC_OP_ENUM(sym, code, name, args) IPC_OP_##sym = code,
@@ -101,6 +107,13 @@ enum ipc_op {
 /* Flags of the open operations (the same values as the client's IPC_CREATE...). */
 #define IPC_OPEN_CREATE    0x1u
 #define IPC_OPEN_EXCLUSIVE 0x2u
+#define IPC_OPEN_ONEWAY    0x4u              /* pipes: end 0 receives, end 1 sends */
+
+/*
+ * Names beginning with this character are the daemon's own (anonymous pipes):
+ * no client may create one, and they are found only by the kind that made them.
+ */
+#define IPC_NAME_RESERVED '@'
 
 /* Attributes of Q_OPEN, keys of its map (all optional, unsigned): */
 #define IPC_ATTR_MAXSIZE  "maxsize"   /* messages; 0 unbounded */

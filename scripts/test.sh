@@ -19,7 +19,9 @@ run_build() {
 echo "== build and test: plain"
 run_build build
 echo "== build and test: AddressSanitizer + UBSan"
+# Instrumented code runs several times slower: give Check's per-test limits room.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+CK_TIMEOUT_MULTIPLIER=5 \
 	run_build build-asan -DIPCD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 echo "== fuzz: the frame reader and decoders, then the daemon, 30 s each (clang, libFuzzer)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DIPCD_FUZZ=ON -DIPCD_BUILD_TESTS=OFF \

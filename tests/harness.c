@@ -22,6 +22,9 @@
 
 #define ROOT_ENV "IPCD_TEST_ROOT"
 
+/* The running test's harness, for reports on its daemon; one per test process. */
+static struct harness *current;
+
 int64_t harness_now_ms(void)
 {
 	struct timespec ts;
@@ -86,6 +89,7 @@ void harness_setup(struct harness *h)
 	int n;
 
 	memset(h, 0, sizeof *h);
+	current = h;
 	ck_assert_msg(root != NULL, "tests must run under harness_main");
 	n = snprintf(h->dir, sizeof h->dir, "%s/t.XXXXXX", root);
 	ck_assert_msg(n > 0 && (size_t)n + sizeof "/ipcd.sock" <= sizeof h->dir,
@@ -102,6 +106,8 @@ void harness_cleanup(struct harness *h)
 	if (h->dir[0])
 		remove_tree(h->dir);
 	h->dir[0] = '\0';
+	if (current == h)
+		current = NULL;
 }
 
 void harness_path(const struct harness *h, const char *name, char *out, size_t outlen)
@@ -134,8 +140,13 @@ pid_t harness_spawn(const char *sock, const char *const *args)
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		/* Stay in the test's process group: Check kills it after a failure. */
+		/*
+		 * Stay in the test's process group: Check kills it after a
+		 * failure.  Ignore hangups as a service manager's child would:
+		 * a daemon that wants SIGHUP installs its own handler.
+		 */
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_IGN);
 		execv(argv[0], (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -213,9 +224,92 @@ int harness_wait_child(pid_t pid, int timeout_ms)
 	return -1;
 }
 
+int harness_run(const char *sock, const char *const *argv, char **out, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	int fds[2];
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+	/* Nothing buffered may be written again by the child. */
+	fflush(NULL);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		dup2(fds[1], STDOUT_FILENO);
+		if (sock)
+			setenv("IPCD_SOCKET", sock, 1);
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	for (;;) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		int64_t left = end - harness_now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0)
+			break;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (cap - len < 1024) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = read(fds[0], buf + len, cap - len - 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	*out = buf;
+	return harness_wait_child(pid, (int)(end > harness_now_ms() ? end - harness_now_ms() : 1));
+}
+
+/* Fail, saying how, if the daemon is gone or goes within grace_ms. */
+static void check_daemon_within(struct harness *h, int grace_ms)
+{
+	int64_t end = harness_now_ms() + grace_ms;
+	int status;
+
+	if (h->pid <= 0)
+		return;
+	while (waitpid(h->pid, &status, WNOHANG) != h->pid) {
+		if (harness_now_ms() >= end)
+			return;
+		harness_sleep_ms(10);
+	}
+	h->pid = 0;
+	if (WIFSIGNALED(status))
+		ck_abort_msg("ipcd was killed by signal %d", WTERMSIG(status));
+	ck_abort_msg("ipcd exited with status %d", WEXITSTATUS(status));
+}
+
+void harness_check_daemon(struct harness *h)
+{
+	check_daemon_within(h, 0);
+}
+
 void harness_expect_child_ok(pid_t pid, int timeout_ms, const char *what)
 {
 	int status = harness_wait_child(pid, timeout_ms);
+
+	/* A daemon that is shutting down may take a moment to be gone. */
+	if (current && status != 0)
+		check_daemon_within(current, 1000);
 
 	ck_assert_msg(status != -1, "%s: still running after %d ms", what, timeout_ms);
 	ck_assert_msg(!WIFSIGNALED(status), "%s: killed by signal %d", what,

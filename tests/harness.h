@@ -32,7 +32,7 @@ struct harness {
  */
 int harness_main(Suite *s);
 
-/* Make h's directory; h->pid is 0. */
+/* Make h's directory; h->pid is 0.  h is the test's one harness until cleanup. */
 void harness_setup(struct harness *h);
 
 /* Stop the daemon if it still runs and remove the directory. */
@@ -60,6 +60,9 @@ int harness_wait_socket(const char *sock, int timeout_ms);
  */
 int harness_stop(struct harness *h);
 
+/* Fail the test, saying how, if the daemon has exited or been killed. */
+void harness_check_daemon(struct harness *h);
+
 /* SIGKILL the daemon and reap it, as a crash would. */
 void harness_kill(struct harness *h);
 
@@ -69,8 +72,19 @@ void harness_kill(struct harness *h);
  */
 int harness_wait_child(pid_t pid, int timeout_ms);
 
-/* Like harness_wait_child, but fail the test unless pid exits with 0. */
+/*
+ * Like harness_wait_child, but fail the test unless pid exits with 0.  When
+ * the test's daemon died meanwhile, say that first: it explains the child.
+ */
 void harness_expect_child_ok(pid_t pid, int timeout_ms, const char *what);
+
+/*
+ * Run the program argv[0] (a path) with argv, $IPCD_SOCKET set to sock
+ * (when not NULL), and collect what it writes on stdout: *out is from
+ * malloc and NUL-terminated.  Waits up to timeout_ms for it to finish.
+ * Returns its wait status, or -1 if it had to be killed.
+ */
+int harness_run(const char *sock, const char *const *argv, char **out, int timeout_ms);
 
 /* Monotonic milliseconds. */
 int64_t harness_now_ms(void);

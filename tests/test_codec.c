@@ -502,6 +502,30 @@ START_TEST(test_error_message_fits_small_buffer)
 }
 END_TEST
 
+START_TEST(test_huge_counts_are_eproto)
+{
+	/* Headers announcing far more than the body holds: 5 to 7 bytes each. */
+	static const struct {
+		const char *body;
+		size_t len;
+	} bad[] = {
+		{ "\xdd\xff\xff\xff\xff", 5 },           /* array of 2^32-1 */
+		{ "\xdf\xff\xff\xff\xff", 5 },           /* map of 2^32-1 pairs */
+		{ "\xdb\xff\xff\xff\xff", 5 },           /* str of 4 GiB */
+		{ "\xc6\xff\xff\xff\xff", 5 },           /* bin of 4 GiB */
+		{ "\x92\x02\xdd\x00\xff\xff\xff", 7 },   /* [2, array of 2^24-1] */
+		{ "\x93\x02\x01\xdf\x10\x00\x00\x00", 8 }, /* [2, 1, map of 2^28] */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct decoded d = decode(bad[i].body, bad[i].len);
+
+		ck_assert_msg(d.r == -EPROTO, "body %zu: %d", i, d.r);
+	}
+}
+END_TEST
+
 /* A small deterministic generator, so a failure reproduces. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -807,6 +831,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_too_many_args_are_einval);
 	tcase_add_test(tc, test_wrong_arg_types_are_einval);
 	tcase_add_test(tc, test_error_message_fits_small_buffer);
+	tcase_add_test(tc, test_huge_counts_are_eproto);
 	tcase_add_test(tc, test_random_garbage_never_crashes);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -9,6 +9,7 @@
  * safety.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -213,6 +214,17 @@ static long queue_stat_key(ipc_queue *q, const char *key)
 	return n;
 }
 
+/* Wait up to 2 s until exactly want puts are parked on q. */
+static void wait_putters(ipc_queue *q, long want)
+{
+	int64_t end = harness_now_ms() + 2000;
+	long n;
+
+	while ((n = queue_stat_key(q, "putters")) != want && harness_now_ms() < end)
+		harness_sleep_ms(5);
+	ck_assert_msg(n == want, "%ld puts parked on %s, want %ld", n, ipc_queue_name(q), want);
+}
+
 /* Wait up to 2 s until exactly want gets are parked on q. */
 static void wait_getters(ipc_queue *q, long want)
 {
@@ -226,10 +238,8 @@ static void wait_getters(ipc_queue *q, long want)
 
 static void daemon_still_running(void)
 {
-	int status;
-
-	ck_assert_msg(waitpid(h.pid, &status, WNOHANG) == 0,
-		      "ipcd exited (status 0x%x)", status);
+	ck_assert_msg(h.pid > 0, "no ipcd");
+	harness_check_daemon(&h);
 }
 
 /* A fresh client can still create a queue, put and get: the daemon serves. */
@@ -478,6 +488,7 @@ START_TEST(test_many_producers_consumers)
 		harness_expect_child_ok(cons[i], 30000, "consumer");
 	fprintf(stderr, "%u messages through %d producers and %d consumers in %lld ms\n",
 		total, PRODUCERS, CONSUMERS, (long long)(harness_now_ms() - t0));
+	daemon_still_running();
 	ck_assert_ipc(ipc_queue_size(q), 0);
 
 	seen = calloc(total, 1);
@@ -873,41 +884,43 @@ START_TEST(test_unknown_op_keeps_connection)
 }
 END_TEST
 
-START_TEST(test_request_before_hello_refused)
+/* Send [op, id] (a request without arguments) and return the reply's status. */
+static int raw_simple_request(int fd, unsigned op, uint32_t id)
 {
 	struct proto_reply rep;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_unpacked u;
 	char *body;
-	size_t len;
-	int fd, r;
+	int status;
+
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, op);
+	msgpack_pack_uint32(&pk, id);
+	raw_request(fd, &sb, &u, &rep, &body);
+	msgpack_sbuffer_destroy(&sb);
+	ck_assert_msg(rep.id == id, "reply to id %u, want %u", rep.id, id);
+	status = rep.status;
+	msgpack_unpacked_destroy(&u);
+	free(body);
+	return status;
+}
+
+START_TEST(test_request_before_hello_refused)
+{
+	int fd;
 
 	harness_start(&h, NULL);
 	fd = raw_connect(h.sock);
 	ck_assert_int_ge(fd, 0);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_PING);
-	msgpack_pack_uint32(&pk, 3);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
 
-	/* Refused: an error reply to the ping, or an error push and a close. */
-	r = raw_recv_frame(fd, &body, &len, 3000);
-	if (r == 0) {
-		decode_frame(body, len, &u, &rep);
-		ck_assert_msg(rep.id == 3 || rep.id == IPC_PUSH_ID, "reply to id %u", rep.id);
-		if (rep.id == 3)
-			ck_assert_msg(rep.status < 0, "ping before hello answered with %d", rep.status);
-		else
-			ck_assert_msg(rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER,
-				      "push without a negative status");
-		msgpack_unpacked_destroy(&u);
-		free(body);
-	} else {
-		ck_assert_msg(r == -ECONNRESET, "no answer to a ping before hello (%s)", strerror(-r));
-	}
+	/* Refused with -EPROTO, and the connection stays for the hello. */
+	ck_assert_int_eq(raw_simple_request(fd, IPC_OP_STATUS, 3), -EPROTO);
+	ck_assert_int_eq(raw_simple_request(fd, IPC_OP_LIST, 4), -EPROTO);
+	ck_assert_int_eq(raw_hello(fd, 5), 0);
+	ck_assert_int_eq(raw_simple_request(fd, IPC_OP_STATUS, 6), 0);
+	ck_assert_int_eq(raw_simple_request(fd, IPC_OP_PING, 7), 0);
 	close(fd);
 	daemon_still_running();
 }
@@ -1245,6 +1258,60 @@ START_TEST(test_memory_budget_gives_enobufs)
 }
 END_TEST
 
+/* The daemon's "memory" (payload bytes held), or a negative errno. */
+static long server_memory(ipc_client *c)
+{
+	const msgpack_object *v;
+	msgpack_unpacked u;
+	void *mp;
+	size_t len, off = 0;
+	long n = -EPROTO;
+	int r = ipc_server_status(c, &mp, &len);
+
+	if (r < 0)
+		return r;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    (v = proto_map_get(&u.data, "memory")) != NULL &&
+	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		n = (long)v->via.u64;
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return n;
+}
+
+START_TEST(test_admitted_parked_put_counts_memory_once)
+{
+	static const ipc_queue_attr one = { .maxsize = 1 };
+	ipc_client *c;
+	ipc_queue *q;
+	pid_t pid;
+
+	harness_start(&h, NULL);
+	c = connect_ok();
+	q = open_ok(c, "one", IPC_CREATE, &one);
+	ck_assert_ipc(put_str(q, "0123456789", 0), 0);
+	pid = fork_ok();
+	if (pid == 0) {
+		int r = put_str(q, "abcdefghij", 5000);
+
+		if (r < 0)
+			child_fail("parked put: %s", ipc_strerror(r));
+		_exit(0);
+	}
+	wait_putters(q, 1);
+	ck_assert_ipc(server_memory(c), 20);
+	/* The get admits the parked put: its 10 bytes now sit in the queue. */
+	get_expect(q, "0123456789", 1000);
+	harness_expect_child_ok(pid, 10000, "parked putter");
+	ck_assert_ipc(server_memory(c), 10);
+	get_expect(q, "abcdefghij", 1000);
+	ck_assert_ipc(server_memory(c), 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
 START_TEST(test_queue_maxbytes_bounds_payload)
 {
 	ipc_queue_attr attr = { .maxbytes = 100 };
@@ -1455,6 +1522,7 @@ static Suite *queue_suite(void)
 	tc = tcase(s, "limits", 30);
 	tcase_add_test(tc, test_put_over_max_message_is_emsgsize);
 	tcase_add_test(tc, test_memory_budget_gives_enobufs);
+	tcase_add_test(tc, test_admitted_parked_put_counts_memory_once);
 	tcase_add_test(tc, test_queue_maxbytes_bounds_payload);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_unlinked_queue_is_eidrm);

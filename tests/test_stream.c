@@ -141,6 +141,7 @@ START_TEST(test_put_many_stops_at_full_queue)
 	ck_assert_int_ge(harness_now_ms() - t0, 150);
 	ck_assert_ipc(ipc_queue_size(q), 5);
 	ck_assert_uint_eq(get_range(q, 0, 5, 8), 5);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -168,6 +169,7 @@ START_TEST(test_get_many_waits_for_the_first)
 	ck_assert_uint_eq(get_range(q, (uint32_t)n, 3, 16), 3);
 	ck_assert_ipc(ipc_queue_get_many(q, v, 16, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_get_many(q, v, 0, 0), -EINVAL);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -188,6 +190,7 @@ START_TEST(test_async_puts_arrive_in_order_after_flush)
 	ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(30000, buf)), 0);
 	ck_assert_ipc(ipc_queue_put(q, buf, make_msg(30001, buf), 0), 0);
 	ck_assert_uint_eq(get_range(q, 0, 30002, 512), 30002);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -208,6 +211,7 @@ START_TEST(test_async_put_errors_are_reported)
 	ck_assert_uint_eq(ipc_queue_pending(q), 1);
 	ck_assert_ipc(ipc_queue_flush(q, 1000), 0);
 	ck_assert_uint_eq(get_range(q, 0, 2, 8), 2);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -233,6 +237,7 @@ START_TEST(test_forked_child_does_not_send_parents_async_puts)
 	ck_assert_ipc(ipc_queue_size(q), 1);
 	ck_assert_ipc(ipc_queue_flush(q, 2000), 0);
 	ck_assert_ipc(ipc_queue_size(q), 6);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -273,6 +278,7 @@ START_TEST(test_prefetched_messages_return_when_consumer_dies)
 	ck_assert_ipc(ipc_queue_size(q), 90);
 	ck_assert_uint_eq(get_range(q, 10, 100, 7), 100);
 	ck_assert_ipc(ipc_queue_size(q), 0);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -292,6 +298,7 @@ START_TEST(test_prefetch_off_gives_messages_back)
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 0), 0);
 	ck_assert_ipc(ipc_queue_size(q), 97);
 	ck_assert_uint_eq(get_range(q, 3, 100, 1), 100);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -337,6 +344,7 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 	for (int k = 0; k < CONSUMERS; k++)
 		harness_expect_child_ok(pid[k], 10000, "consumer");
 	ck_assert_uint_eq(got, N);
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
 END_TEST

@@ -8,7 +8,7 @@ those of proto/ipc_protocol.h."""
 import os
 import struct
 
-HELLO, PING, STATUS, LIST, CLIENTS, UNLINK, CLOSE, CHMOD, CHOWN = range(1, 10)
+HELLO, PING, STATUS, LIST, CLIENTS, UNLINK, CLOSE, SETNAME, CHMOD, CHOWN = range(1, 11)
 Q_OPEN, Q_PUT, Q_GET, Q_SIZE, Q_PEEK, Q_STAT, Q_PURGE = range(0x10, 0x17)
 Q_TASK_DONE, Q_JOIN = 0x1b, 0x1c
 

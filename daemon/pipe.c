@@ -1,0 +1,537 @@
+/*
+ * pipe.c - pipes: the object kind and its handlers.
+ *
+ * A pipe owns two ends; each end owns the messages sent to it (its inbox, a
+ * bounded msgstore), its parked recvs and the parked sends made from it.
+ * An end belongs to the first connection that sends or receives on it: the
+ * claim is a hold on that connection, so when the connection goes the end
+ * closes and the peer reads what is left, then -EPIPE.  Anonymous pipes
+ * (pipe.pair) get a name in the reserved '@' space so that a forked child can
+ * open them again, and are removed once both ends are closed or nothing
+ * references them any more.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "codec.h"
+#include "conn.h"
+#include "log.h"
+#include "pipe.h"
+#include "reply.h"
+#include "server.h"
+
+#define PIPE_DEFAULT_MODE 0600
+
+/* A connection's claim on one end of a pipe; holds a reference to the pipe. */
+struct pipe_hold {
+	struct hold hold;          /* on conn->holds */
+	struct conn *conn;
+	struct pipe *pipe;
+	int end;
+};
+
+static void pipe_hold_release(struct hold *h);
+static int pipe_hold_describe(const struct hold *h, char *buf, size_t len);
+
+static const struct hold_ops pipe_hold_ops = {
+	"pipe end", pipe_hold_release, pipe_hold_describe
+};
+
+/* Serial of anonymous pipe names, unique for the daemon's lifetime. */
+static uint64_t pipe_serial;
+
+static struct pipe *pipe_of(struct object *o)
+{
+	return container_of(o, struct pipe, obj);
+}
+
+static int wait_ms(int64_t timeout)
+{
+	if (timeout < 0)
+		return -1;
+	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
+}
+
+/* Room in end's inbox for len bytes?  An empty inbox takes any one message. */
+static bool pipe_has_room(const struct pipe *p, const struct pipe_end *e, size_t len)
+{
+	return e->inbox.count == 0 || e->inbox.bytes + len <= p->maxbytes;
+}
+
+/* Answer recv request id of c with the oldest message at end e and drop it. */
+static void pipe_hand_over(struct pipe *p, int e, struct conn *c, uint32_t id)
+{
+	struct pipe_end *in = &p->end[e];
+	const void *data;
+	size_t len;
+
+	msgstore_peek(&in->inbox, &data, &len);
+	reply_data(c, id, data, len);
+	p->obj.srv->mem_used -= len;
+	msgstore_pop(&in->inbox);
+	in->received++;
+}
+
+/* Put a message sent from end 'from' into the other end's inbox.  0 or -ENOMEM. */
+static int pipe_store(struct pipe *p, int from, const void *data, size_t len)
+{
+	struct pipe_end *in = &p->end[1 - from];
+	int rc = msgstore_put(&in->inbox, data, len);
+
+	if (rc == 0) {
+		p->obj.srv->mem_used += len;
+		p->end[from].sent++;
+	}
+	return rc;
+}
+
+/* Serve parked recvs at end 'to' and parked sends towards it while any can be. */
+static void pipe_settle(struct pipe *p, int to)
+{
+	struct pipe_end *in = &p->end[to], *out = &p->end[1 - to];
+	bool progress = true;
+
+	while (progress) {
+		struct waiter *w;
+
+		progress = false;
+		while ((w = TAILQ_FIRST(&in->readers)) && in->inbox.count) {
+			pipe_hand_over(p, to, w->conn, w->id);
+			waiter_finish(w);
+			progress = true;
+		}
+		while ((w = TAILQ_FIRST(&out->senders)) && pipe_has_room(p, in, w->len)) {
+			/* waiter_finish un-counts the parked copy; the stored one counts. */
+			if (pipe_store(p, 1 - to, w->data, w->len) < 0)
+				break;
+			reply_ok(w->conn, w->id);
+			waiter_finish(w);
+			progress = true;
+		}
+	}
+}
+
+/* Drop what end e's inbox holds. */
+static void pipe_end_clear(struct pipe *p, int e)
+{
+	p->obj.srv->mem_used -= p->end[e].inbox.bytes;
+	msgstore_clear(&p->end[e].inbox);
+}
+
+/*
+ * End e closes (its holder closed it or went).  What was sent to it can no
+ * longer be received; what it sent stays for the peer to read, after which
+ * the peer's recvs get -EPIPE, as do its sends at once.
+ */
+static void pipe_end_close(struct pipe *p, int e)
+{
+	struct pipe_end *end = &p->end[e], *peer = &p->end[1 - e];
+
+	end->closed = true;
+	end->holder = NULL;
+	waiter_fail_all(&end->readers, -EPIPE, "the pipe end was closed");
+	waiter_fail_all(&end->senders, -EPIPE, "the pipe end was closed");
+	pipe_end_clear(p, e);
+	waiter_fail_all(&peer->senders, -EPIPE, "the other end of the pipe is closed");
+	if (!peer->inbox.count)
+		waiter_fail_all(&peer->readers, -EPIPE, "the other end of the pipe is closed");
+	if (p->anonymous && peer->closed && p->obj.linked) {
+		log_debug("pipe '%s': both ends closed", p->obj.name);
+		object_unlink(&p->obj);
+	}
+}
+
+/* The connection gave up end ph->end (close, or the connection went). */
+static void pipe_hold_release(struct hold *h)
+{
+	struct pipe_hold *ph = container_of(h, struct pipe_hold, hold);
+	struct pipe *p = ph->pipe;
+
+	log_debug("client %llu (pid %d) closed end %d of pipe '%s'",
+		  (unsigned long long)ph->conn->id, (int)ph->conn->pid, ph->end, p->obj.name);
+	pipe_end_close(p, ph->end);
+	free(ph);
+	object_unref(&p->obj);
+}
+
+static int pipe_hold_describe(const struct hold *h, char *buf, size_t len)
+{
+	const struct pipe_hold *ph = container_of(h, const struct pipe_hold, hold);
+
+	return snprintf(buf, len, "pipe %s end %d", ph->pipe->obj.name, ph->end);
+}
+
+static void pipe_unlinked(struct object *o)
+{
+	struct pipe *p = pipe_of(o);
+
+	for (int e = 0; e < 2; e++) {
+		waiter_fail_all(&p->end[e].readers, -EIDRM, "the pipe was removed");
+		waiter_fail_all(&p->end[e].senders, -EIDRM, "the pipe was removed");
+		pipe_end_clear(p, e);
+	}
+}
+
+static void pipe_destroy(struct object *o)
+{
+	struct pipe *p = pipe_of(o);
+
+	pipe_end_clear(p, 0);
+	pipe_end_clear(p, 1);
+	free(p);
+}
+
+/* An anonymous pipe nothing references but its name can never be used again. */
+static void pipe_unreferenced(struct object *o)
+{
+	if (pipe_of(o)->anonymous && o->linked && o->refs == 1) {
+		log_debug("pipe '%s': no longer referenced", o->name);
+		object_unlink(o);
+	}
+}
+
+static unsigned pipe_nstat(const struct object *o)
+{
+	return 7;
+}
+
+static unsigned waitq_length(const struct waitq *wq)
+{
+	const struct waiter *w;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(w, wq, link)
+		n++;
+	return n;
+}
+
+static void pack_kv_bool(msgpack_packer *pk, const char *key, bool v)
+{
+	proto_pack_cstr(pk, key);
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static void pipe_end_stat(const struct pipe_end *e, msgpack_packer *pk)
+{
+	const char *state = e->closed ? "closed" : e->holder ? "held" : "free";
+
+	msgpack_pack_map(pk, e->holder ? 9 : 7);
+	proto_pack_kv_str(pk, "state", state);
+	if (e->holder) {
+		proto_pack_kv_i64(pk, "pid", e->holder->conn->pid);
+		proto_pack_kv_u64(pk, "client", e->holder->conn->id);
+	}
+	proto_pack_kv_u64(pk, "depth", e->inbox.count);
+	proto_pack_kv_u64(pk, "bytes", e->inbox.bytes);
+	proto_pack_kv_u64(pk, "readers", waitq_length(&e->readers));
+	proto_pack_kv_u64(pk, "senders", waitq_length(&e->senders));
+	proto_pack_kv_u64(pk, "sent", e->sent);
+	proto_pack_kv_u64(pk, "received", e->received);
+}
+
+static void pipe_stat(const struct object *o, msgpack_packer *pk)
+{
+	const struct pipe *p = container_of(o, const struct pipe, obj);
+
+	pack_kv_bool(pk, "oneway", p->oneway);
+	pack_kv_bool(pk, "anonymous", p->anonymous);
+	proto_pack_kv_u64(pk, "maxbytes", p->maxbytes);
+	proto_pack_kv_u64(pk, "depth", p->end[0].inbox.count + p->end[1].inbox.count);
+	proto_pack_kv_u64(pk, "bytes", p->end[0].inbox.bytes + p->end[1].inbox.bytes);
+	proto_pack_cstr(pk, "end0");
+	pipe_end_stat(&p->end[0], pk);
+	proto_pack_cstr(pk, "end1");
+	pipe_end_stat(&p->end[1], pk);
+}
+
+const struct object_kind pipe_kind = {
+	.kind = IPC_KIND_PIPE,
+	.name = "pipe",
+	.unlinked = pipe_unlinked,
+	.destroy = pipe_destroy,
+	.unreferenced = pipe_unreferenced,
+	.nstat = pipe_nstat,
+	.stat = pipe_stat,
+};
+
+/* Make and link a pipe called name.  NULL (after replying) on failure. */
+static struct pipe *pipe_create(struct req *r, const char *name, size_t len, bool oneway,
+				bool anonymous)
+{
+	struct pipe *p = calloc(1, sizeof *p);
+
+	if (!p) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	p->oneway = oneway;
+	p->anonymous = anonymous;
+	p->maxbytes = r->srv->lim.pipe_maxbytes;
+	for (int e = 0; e < 2; e++) {
+		msgstore_init(&p->end[e].inbox);
+		TAILQ_INIT(&p->end[e].readers);
+		TAILQ_INIT(&p->end[e].senders);
+	}
+	if (object_link(r->srv, &p->obj, &pipe_kind, name, len, r->conn->uid, r->conn->gid,
+			PIPE_DEFAULT_MODE) < 0) {
+		free(p);
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	log_info("client %llu (pid %d) created %s%s pipe '%s'", (unsigned long long)r->conn->id,
+		 (int)r->conn->pid, anonymous ? "anonymous " : "", oneway ? "one-way" : "duplex",
+		 p->obj.name);
+	return p;
+}
+
+void pipe_cmd_open(struct req *r)
+{
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+	uint64_t flags = r->argv[1].via.u64, end = r->argv[2].via.u64;
+	bool reserved = len > 0 && name[0] == IPC_NAME_RESERVED;
+	struct object *o;
+	struct pipe *p;
+	struct handle *h;
+	bool created = false;
+	int rc = reserved ? 0 : object_name_check(name, len);
+
+	if (rc < 0) {
+		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
+			    "names are up to %d printable bytes, without spaces, not starting with '@'",
+			    IPC_NAME_MAX);
+		return;
+	}
+	if (end > 1 || (flags & ~(uint64_t)(IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_ONEWAY))) {
+		reply_error(r->conn, r->id, -EINVAL, end > 1 ? "a pipe's ends are 0 and 1" :
+			    "unknown pipe.open flags 0x%llx", (unsigned long long)flags);
+		return;
+	}
+	o = object_find(r->srv, name, len);
+	if (o && o->kind != &pipe_kind) {
+		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a pipe", (int)len, name,
+			    o->kind->name);
+		return;
+	}
+	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
+		reply_error(r->conn, r->id, -EEXIST, "pipe '%.*s' exists", (int)len, name);
+		return;
+	}
+	if (!o && reserved && (flags & IPC_OPEN_CREATE)) {
+		reply_error(r->conn, r->id, -EINVAL, "names starting with '@' are ipcd's own");
+		return;
+	}
+	if (!o && !(flags & IPC_OPEN_CREATE)) {
+		reply_error(r->conn, r->id, -ENOENT, "no pipe named '%.*s'", (int)len, name);
+		return;
+	}
+	if (!o) {
+		p = pipe_create(r, name, len, flags & IPC_OPEN_ONEWAY, false);
+		if (!p)
+			return;
+		o = &p->obj;
+		created = true;
+	}
+	h = conn_handle_add(r->conn, o);
+	if (!h) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 2);
+	msgpack_pack_uint32(pk, h->num);
+	if (created)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	reply_end(r->conn);
+}
+
+void pipe_cmd_pair(struct req *r)
+{
+	uint64_t flags = r->argv[0].via.u64;
+	char name[32];
+	struct handle *h0, *h1;
+	struct pipe *p;
+	int n;
+
+	if (flags & ~(uint64_t)IPC_OPEN_ONEWAY) {
+		reply_error(r->conn, r->id, -EINVAL, "pipe.pair takes only the one-way flag");
+		return;
+	}
+	do
+		n = snprintf(name, sizeof name, "%cpipe.%llu", IPC_NAME_RESERVED,
+			     (unsigned long long)++pipe_serial);
+	while (object_find(r->srv, name, (size_t)n));
+	p = pipe_create(r, name, (size_t)n, flags & IPC_OPEN_ONEWAY, true);
+	if (!p)
+		return;
+	h0 = conn_handle_add(r->conn, &p->obj);
+	h1 = h0 ? conn_handle_add(r->conn, &p->obj) : NULL;
+	if (!h1) {
+		if (h0)
+			conn_handle_remove(h0);
+		object_unlink(&p->obj);
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 3);
+	proto_pack_cstr(pk, name);
+	msgpack_pack_uint32(pk, h0->num);
+	msgpack_pack_uint32(pk, h1->num);
+	reply_end(r->conn);
+}
+
+/*
+ * The end argument of r (argv[1]) checked for a send (sending) or a recv,
+ * and claimed for r's connection.  Returns the end, or -1 after replying.
+ */
+static int pipe_claim(struct req *r, struct pipe *p, bool sending)
+{
+	uint64_t e = r->argv[1].via.u64;
+	struct pipe_end *end;
+	struct pipe_hold *ph;
+
+	if (e > 1) {
+		reply_error(r->conn, r->id, -EINVAL, "a pipe's ends are 0 and 1");
+		return -1;
+	}
+	if (p->oneway && (sending ? e == 0 : e == 1)) {
+		reply_error(r->conn, r->id, -EBADF, "end %d of one-way pipe '%s' only %s", (int)e,
+			    p->obj.name, e == 0 ? "receives" : "sends");
+		return -1;
+	}
+	end = &p->end[e];
+	if (end->closed) {
+		reply_error(r->conn, r->id, -EPIPE, "end %d of pipe '%s' is closed", (int)e,
+			    p->obj.name);
+		return -1;
+	}
+	if (end->holder) {
+		if (end->holder->conn == r->conn)
+			return (int)e;
+		reply_error(r->conn, r->id, -EBUSY, "end %d of pipe '%s' belongs to pid %d",
+			    (int)e, p->obj.name, (int)end->holder->conn->pid);
+		return -1;
+	}
+	ph = calloc(1, sizeof *ph);
+	if (!ph) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return -1;
+	}
+	ph->hold.ops = &pipe_hold_ops;
+	ph->conn = r->conn;
+	ph->pipe = p;
+	ph->end = (int)e;
+	object_ref(&p->obj);
+	TAILQ_INSERT_TAIL(&r->conn->holds, &ph->hold, link);
+	end->holder = ph;
+	log_debug("client %llu (pid %d) holds end %d of pipe '%s'",
+		  (unsigned long long)r->conn->id, (int)r->conn->pid, (int)e, p->obj.name);
+	return (int)e;
+}
+
+void pipe_cmd_send(struct req *r)
+{
+	struct pipe *p = pipe_of(r->obj);
+	struct server *srv = r->srv;
+	int64_t timeout = proto_i64(&r->argv[2]);
+	uint32_t len;
+	const char *data = proto_bytes(&r->argv[3], &len);
+	struct pipe_end *in;
+	int e = pipe_claim(r, p, true);
+
+	if (e < 0)
+		return;
+	in = &p->end[1 - e];
+	if (in->closed) {
+		reply_error(r->conn, r->id, -EPIPE, "the other end of pipe '%s' is closed",
+			    p->obj.name);
+		return;
+	}
+	if (len > srv->lim.max_message) {
+		reply_error(r->conn, r->id, -EMSGSIZE, "message of %u bytes exceeds the limit of %zu",
+			    len, srv->lim.max_message);
+		return;
+	}
+	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
+		reply_error(r->conn, r->id, -ENOBUFS, "ipcd's memory budget of %zu bytes is used up",
+			    srv->lim.max_memory);
+		return;
+	}
+	/* Parked sends go first: a new one may not overtake them. */
+	if (TAILQ_EMPTY(&p->end[e].senders) && pipe_has_room(p, in, len)) {
+		if (pipe_store(p, e, data, len) < 0) {
+			reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+			return;
+		}
+		reply_ok(r->conn, r->id);
+		pipe_settle(p, 1 - e);
+		return;
+	}
+	if (timeout == 0) {
+		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is full", p->obj.name);
+		return;
+	}
+	if (!waiter_park(r->conn, r->id, r->op, &p->end[e].senders, wait_ms(timeout), data, len,
+			 &srv->mem_used))
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+}
+
+void pipe_cmd_recv(struct req *r)
+{
+	struct pipe *p = pipe_of(r->obj);
+	int64_t timeout = proto_i64(&r->argv[2]);
+	struct pipe_end *in;
+	int e = pipe_claim(r, p, false);
+
+	if (e < 0)
+		return;
+	in = &p->end[e];
+	if (in->inbox.count && TAILQ_EMPTY(&in->readers)) {
+		pipe_hand_over(p, e, r->conn, r->id);
+		pipe_settle(p, e);
+		return;
+	}
+	if (p->end[1 - e].closed) {
+		reply_error(r->conn, r->id, -EPIPE, "the other end of pipe '%s' is closed",
+			    p->obj.name);
+		return;
+	}
+	if (timeout == 0) {
+		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is empty", p->obj.name);
+		return;
+	}
+	if (!waiter_park(r->conn, r->id, r->op, &in->readers, wait_ms(timeout), NULL, 0, NULL))
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+}
+
+void pipe_cmd_close(struct req *r)
+{
+	uint64_t e = r->argv[1].via.u64;
+	struct pipe *p;
+	struct pipe_hold *ph;
+
+	if (r->obj->kind != &pipe_kind) {
+		reply_error(r->conn, r->id, -EBADF, "handle %u is %s '%s', not a pipe",
+			    r->handle->num, r->obj->kind->name, r->obj->name);
+		return;
+	}
+	if (e > 1) {
+		reply_error(r->conn, r->id, -EINVAL, "a pipe's ends are 0 and 1");
+		return;
+	}
+	p = pipe_of(r->obj);
+	ph = p->end[e].holder;
+	if (ph && ph->conn == r->conn) {
+		TAILQ_REMOVE(&r->conn->holds, &ph->hold, link);
+		pipe_hold_release(&ph->hold);
+	}
+	conn_handle_remove(r->handle);
+	reply_ok(r->conn, r->id);
+}

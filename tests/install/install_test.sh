@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# What `cmake --install` produces, checked from outside the build:
+#
+#   install_test.sh setup        install twice: into a staging root (DESTDIR,
+#                                the configured prefix) and to a temporary
+#                                prefix (cmake --install --prefix)
+#   install_test.sh layout       every file where distributions expect it
+#   install_test.sh units        systemd-analyze verify and security on the
+#                                installed units; sysusers and tmpfiles applied
+#                                inside the staging root
+#   install_test.sh pkgconfig    a program built with pkg-config against the
+#                                temporary prefix, run against the installed ipcd
+#   install_test.sh find_package the same through find_package(ipcclient)
+#
+# The paths come from CMake (tests/install/CMakeLists.txt) in IPCD_* variables.
+# Exit 0: passed, 1: failed, 77: skipped (a tool is missing; the reason is printed).
+set -euo pipefail
+
+work=$IPCD_WORK
+root=$work/root              # DESTDIR staging root
+prefix=$work/prefix          # the temporary prefix
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "skipped: $*"; exit 77; }
+
+# rel DIR: DIR relative to the configured prefix, or DIR when outside it.
+rel() {
+	case $1 in
+	"$IPCD_PREFIX"/*) echo "${1#"$IPCD_PREFIX"/}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# Run the installed ipcd on a socket in $work while "$@" runs; stop it after.
+with_daemon() {
+	local sock=$work/$1.sock pid rc=0
+	shift
+	rm -f "$sock"
+	"$prefix/$(rel "$IPCD_SBINDIR")/ipcd" -s "$sock" -c /dev/null &
+	pid=$!
+	# Serving once the installed ipcctl gets an answer.
+	for _ in $(seq 500); do
+		"$prefix/$(rel "$IPCD_BINDIR")/ipcctl" -s "$sock" status >/dev/null 2>&1 && break
+		sleep 0.02
+	done
+	"$prefix/$(rel "$IPCD_BINDIR")/ipcctl" -s "$sock" status >/dev/null ||
+		{ kill $pid; fail "the installed ipcd does not serve"; }
+	"$@" "$sock" || rc=$?
+	kill $pid
+	wait $pid || true
+	return $rc
+}
+
+sanitize_flags=()
+[ -n "${IPCD_SAN_FLAGS:-}" ] && read -r -a sanitize_flags <<< "$IPCD_SAN_FLAGS"
+
+case ${1:-} in
+setup)
+	rm -rf "$work"
+	mkdir -p "$work"
+	DESTDIR=$root "$CMAKE_COMMAND" --install "$IPCD_BUILD_DIR" >"$work/install-root.log"
+	"$CMAKE_COMMAND" --install "$IPCD_BUILD_DIR" --prefix "$prefix" >"$work/install-prefix.log"
+	echo "installed into $root (DESTDIR) and $prefix (--prefix)"
+	;;
+
+layout)
+	r=$root
+	for f in "$IPCD_SBINDIR/ipcd" "$IPCD_BINDIR/ipcctl"; do
+		[ -x "$r$f" ] || fail "$f is not installed or not executable"
+	done
+	lib=$r$IPCD_LIBDIR
+	[ -f "$lib/libipcclient.so.$IPCD_VERSION" ] || fail "no libipcclient.so.$IPCD_VERSION"
+	[ "$(readlink "$lib/libipcclient.so.0")" = "libipcclient.so.$IPCD_VERSION" ] ||
+		fail "libipcclient.so.0 does not link to libipcclient.so.$IPCD_VERSION"
+	[ "$(readlink "$lib/libipcclient.so")" = "libipcclient.so.0" ] ||
+		fail "libipcclient.so does not link to libipcclient.so.0"
+	soname=$(objdump -p "$lib/libipcclient.so.$IPCD_VERSION" | awk '$1 == "SONAME" { print $2 }')
+	[ "$soname" = "libipcclient.so.0" ] || fail "SONAME is '$soname'"
+	for f in "$IPCD_INCLUDEDIR/ipcclient.h" \
+		 "$IPCD_LIBDIR/pkgconfig/ipcclient.pc" \
+		 "$IPCD_LIBDIR/cmake/ipcclient/ipcclientConfig.cmake" \
+		 "$IPCD_LIBDIR/cmake/ipcclient/ipcclientConfigVersion.cmake" \
+		 "$IPCD_LIBDIR/cmake/ipcclient/ipcclientTargets.cmake" \
+		 "$IPCD_SYSCONFDIR/ipcd/ipcd.conf" \
+		 "$IPCD_MANDIR/man8/ipcd.8" "$IPCD_MANDIR/man5/ipcd.conf.5" \
+		 "$IPCD_MANDIR/man1/ipcctl.1" "$IPCD_MANDIR/man3/libipcclient.3"; do
+		[ -f "$r$f" ] || fail "$f is not installed"
+	done
+	if [ "$IPCD_SYSTEMD" = ON ]; then
+		for f in "$IPCD_UNITDIR/ipcd.service" "$IPCD_UNITDIR/ipcd.socket" \
+			 "$IPCD_SYSUSERSDIR/ipcd.conf" "$IPCD_TMPFILESDIR/ipcd.conf"; do
+			[ -f "$r$f" ] || fail "$f is not installed"
+		done
+		grep -qx "ExecStart=$IPCD_SBINDIR/ipcd" "$r$IPCD_UNITDIR/ipcd.service" ||
+			fail "ExecStart is not the installed daemon $IPCD_SBINDIR/ipcd"
+	fi
+	# A page for every function of the header, which includes libipcclient(3).
+	for fn in $(sed -n 's/^IPC_API .*[ *]\([a-z_0-9]*\)(.*/\1/p' "$IPCD_SOURCE_DIR/client/ipcclient.h"); do
+		page=$r$IPCD_MANDIR/man3/$fn.3
+		[ "$(cat "$page" 2>/dev/null)" = ".so man3/libipcclient.3" ] ||
+			fail "no man page $fn(3)"
+	done
+	# The --prefix install stays under the prefix (but for a configuration
+	# directory configured outside it: /etc for a /usr prefix), and its
+	# pkg-config file names it.
+	outside=$(sed -n 's/^-- \(Installing\|Up-to-date\): //p' "$work/install-prefix.log" |
+		grep -v "^$prefix/" | grep -v "^$IPCD_SYSCONFDIR/" || true)
+	[ -z "$outside" ] || fail "cmake --install --prefix wrote outside the prefix: $outside"
+	grep -qx "prefix=$prefix" "$prefix/$(rel "$IPCD_LIBDIR")/pkgconfig/ipcclient.pc" ||
+		fail "ipcclient.pc does not name the prefix installed to"
+	echo "layout: all files in place"
+	;;
+
+units)
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze (package systemd) is not installed"
+	[ "$IPCD_SYSTEMD" = ON ] || skip "built without IPCD_SYSTEMD: no units"
+	# Verify inside the staging root, where ExecStart resolves to the installed
+	# daemon; the root gets the system's targets and slices, and kill(1).
+	host=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+	mkdir -p "$root/usr/lib/systemd/system" "$root/usr/bin"
+	cp "$(readlink -f "$host")"/*.target "$(readlink -f "$host")"/*.slice "$root/usr/lib/systemd/system/"
+	cp "$(type -P kill)" "$root/usr/bin/kill"
+	man_opt=--man=yes
+	if ! command -v man >/dev/null; then
+		echo "note: man(1) is missing: Documentation= pages are not checked"
+		man_opt=--man=no
+	fi
+	units=("$root$IPCD_UNITDIR/ipcd.socket" "$root$IPCD_UNITDIR/ipcd.service")
+	out=$(MANPATH=$root$IPCD_MANDIR systemd-analyze verify $man_opt --root="$root" "${units[@]}" 2>&1) ||
+		fail "systemd-analyze verify: $out"
+	[ -z "$out" ] || fail "systemd-analyze verify complained: $out"
+	echo "verify: ipcd.socket and ipcd.service are clean"
+
+	out=$(systemd-analyze security --offline=yes --root="$root" "$root$IPCD_UNITDIR/ipcd.service" 2>&1) ||
+		fail "systemd-analyze security: $out"
+	level=$(sed -n 's/.*Overall exposure level for ipcd.service: \([0-9.]*\).*/\1/p' <<< "$out")
+	[ -n "$level" ] || fail "no exposure level in: $out"
+	echo "security: exposure $level"
+	grep '✗' <<< "$out" || true
+	awk -v l="$level" 'BEGIN { exit !(l <= 1.0) }' || fail "exposure $level is above 1.0"
+
+	# The user, group and state directory, created inside the root.
+	command -v systemd-sysusers >/dev/null || skip "systemd-sysusers is not installed"
+	mkdir -p "$root/etc"
+	systemd-sysusers --root="$root" "$root$IPCD_SYSUSERSDIR/ipcd.conf" >/dev/null 2>&1 ||
+		fail "systemd-sysusers rejected sysusers.d/ipcd.conf"
+	grep -q '^ipcd:x:[0-9]*:[0-9]*:.*:/var/lib/ipcd:' "$root/etc/passwd" || fail "no user ipcd"
+	grep -q '^ipcd:x:' "$root/etc/group" || fail "no group ipcd"
+	if [ "$(id -u)" -eq 0 ]; then
+		systemd-tmpfiles --root="$root" --create "$root$IPCD_TMPFILESDIR/ipcd.conf" ||
+			fail "systemd-tmpfiles rejected tmpfiles.d/ipcd.conf"
+		[ "$(stat -c '%a' "$root/var/lib/ipcd")" = 750 ] || fail "/var/lib/ipcd is not 0750"
+		[ "$(stat -c '%u' "$root/var/lib/ipcd")" = "$(awk -F: '$1 == "ipcd" { print $3 }' "$root/etc/passwd")" ] ||
+			fail "/var/lib/ipcd is not owned by ipcd"
+		echo "sysusers, tmpfiles: user ipcd and /var/lib/ipcd created"
+	else
+		echo "note: not root: tmpfiles.d/ipcd.conf is not applied (it chowns)"
+	fi
+	;;
+
+pkgconfig)
+	command -v pkg-config >/dev/null || skip "pkg-config is not installed"
+	export PKG_CONFIG_PATH=$prefix/$(rel "$IPCD_LIBDIR")/pkgconfig
+	read -r -a flags <<< "$(pkg-config --cflags --libs ipcclient)"
+	"$IPCD_CC" "${sanitize_flags[@]}" -o "$work/consumer-pc" \
+		"$IPCD_SOURCE_DIR/tests/install/consumer/consumer.c" "${flags[@]}"
+	export LD_LIBRARY_PATH=$prefix/$(rel "$IPCD_LIBDIR")
+	linked=$(ldd "$work/consumer-pc")
+	grep -q "libipcclient.so.0 => $LD_LIBRARY_PATH/" <<< "$linked" ||
+		fail "consumer-pc does not use the installed library: $linked"
+	with_daemon pc sh -c '"$0" "$1" pkg-config' "$work/consumer-pc"
+	;;
+
+find_package)
+	build=$work/consumer-build
+	rm -rf "$build"
+	"$CMAKE_COMMAND" -S "$IPCD_SOURCE_DIR/tests/install/consumer" -B "$build" \
+		-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$IPCD_CC" \
+		-DCMAKE_C_FLAGS="${IPCD_SAN_FLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${IPCD_SAN_FLAGS:-}" \
+		>"$work/consumer-configure.log" || fail "configure: $(cat "$work/consumer-configure.log")"
+	grep -q "ipcclient_DIR:PATH=$prefix/" "$build/CMakeCache.txt" ||
+		fail "find_package did not find the installed ipcclient"
+	"$CMAKE_COMMAND" --build "$build" >"$work/consumer-build.log" ||
+		fail "build: $(cat "$work/consumer-build.log")"
+	with_daemon fp sh -c '"$0" "$1" find_package' "$build/consumer"
+	;;
+
+*)
+	echo "usage: $0 setup|layout|units|pkgconfig|find_package" >&2
+	exit 2
+	;;
+esac
