@@ -51,9 +51,9 @@ const struct config_key config_keys[] = {
 	  "group of the socket ipcd binds (a name or number;\n- for ipcd's own)" },
 	{ "state-dir", 0, CONFIG_PATH, KEY(state_dir), 0, 0, false, "DIR",
 	  "where durable queues keep their logs (default:\n"
-	  "/var/lib/ipcd for root, else $XDG_STATE_HOME/ipcd\n"
-	  "or ~/.local/state/ipcd; made, mode 0700, when the\n"
-	  "first durable queue is)" },
+	  "$STATE_DIRECTORY, else /var/lib/ipcd for root, else\n"
+	  "$XDG_STATE_HOME/ipcd or ~/.local/state/ipcd; made,\n"
+	  "mode 0700, when the first durable queue is)" },
 	{ "fsync", 0, CONFIG_FSYNC, KEY(fsync), 0, 0, false, "POLICY",
 	  "when durable queues' logs reach the disk: always\n"
 	  "(before a put is answered), everysec or no" },

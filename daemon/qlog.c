@@ -131,8 +131,12 @@ static uint64_t get_le64(const unsigned char *p)
 char *qlog_default_dir(void)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	const char *unit = getenv("STATE_DIRECTORY");
 	char *path;
 
+	/* systemd's StateDirectory=: the first of its directories. */
+	if (unit && *unit)
+		return strndup(unit, strcspn(unit, ":"));
 	if (geteuid() == 0)
 		return strdup("/var/lib/ipcd");
 	if (xdg && *xdg)

@@ -43,8 +43,9 @@ struct qlog_meta {
 };
 
 /*
- * The default state directory: /var/lib/ipcd for root, else
- * $XDG_STATE_HOME/ipcd or ~/.local/state/ipcd; malloc'd, NULL if none applies.
+ * The default state directory: $STATE_DIRECTORY (systemd's StateDirectory=),
+ * else /var/lib/ipcd for root, else $XDG_STATE_HOME/ipcd or
+ * ~/.local/state/ipcd; malloc'd, NULL if none applies.
  */
 char *qlog_default_dir(void);
 

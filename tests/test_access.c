@@ -318,6 +318,59 @@ START_TEST(test_handle_keeps_rights_of_its_open)
 }
 END_TEST
 
+/* Pipes: the same gate, send is a write and recv a read. */
+static void nobody_refused_a_pipe(void)
+{
+	ipc_client *c;
+	ipc_pipe *p = NULL;
+
+	expect(ipc_connect(h.sock, &c), 0, "connect");
+	expect(ipc_pipe_open(c, "pp", 1, 0, &p), -EACCES, "open of a 0600 pipe");
+	ipc_disconnect(c);
+}
+
+static void nobody_sends_on_a_pipe(void)
+{
+	ipc_client *c;
+	ipc_pipe *p = NULL;
+	void *data;
+	size_t len;
+
+	expect(ipc_connect(h.sock, &c), 0, "connect");
+	expect(ipc_pipe_open(c, "pp", 1, 0, &p), 0, "open of a 0602 pipe");
+	expect(ipc_pipe_recv(p, &data, &len, 0), -EACCES, "recv without read permission");
+	expect(ipc_pipe_send(p, "hi", 2, 1000), 0, "send");
+	ipc_pipe_close(p);
+	ipc_disconnect(c);
+}
+
+START_TEST(test_pipe_permissions)
+{
+	ipc_client *c;
+	ipc_pipe *p;
+	void *data;
+	size_t len;
+
+	if (!running_as_root()) {
+		fprintf(stderr, "test_pipe_permissions: skipped: it must run as root to setuid() "
+			"to a second user\n");
+		return;
+	}
+	harness_start(&h, NULL);
+	open_dirs_to_others();
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_pipe_open(c, "pp", 0, IPC_CREATE, &p), 0);
+	as_user(NOBODY, NOBODY, nobody_refused_a_pipe, "nobody on a 0600 pipe");
+	ck_assert_ipc(ipc_chmod(c, "pp", 0602), 0);
+	as_user(NOBODY, NOBODY, nobody_sends_on_a_pipe, "nobody on a 0602 pipe");
+	ck_assert_ipc(ipc_pipe_recv(p, &data, &len, 1000), 0);
+	ck_assert_msg(len == 2 && memcmp(data, "hi", 2) == 0, "pipe message");
+	free(data);
+	ipc_pipe_close(p);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* The creator's handle has every right, whatever mode it gave the queue. */
 START_TEST(test_creator_handle_has_all_rights)
 {
@@ -574,6 +627,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_read_write_owner_and_group_rights);
 	tcase_add_test(tc, test_handle_keeps_rights_of_its_open);
 	tcase_add_test(tc, test_creator_handle_has_all_rights);
+	tcase_add_test(tc, test_pipe_permissions);
 	tcase_add_test(tc, test_socket_mode_and_group);
 	tcase_add_test(tc, test_bad_socket_options_refused);
 
