@@ -352,6 +352,9 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	}
 	srv->socket_mode = cfg->socket_mode;
 	srv->socket_group = cfg->socket_group;
+	/* Durable queues are back before the first client can connect. */
+	if (start_durability(srv, cfg) < 0)
+		goto fail;
 	r = take_passed_socket(srv, config_is_set(cfg, "socket"));
 	if (r == -ENOENT) {
 		if (!cfg->socket) {
@@ -382,8 +385,6 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	}
 	srv->hup_ev = evsignal_new(srv->base, SIGHUP, hup_cb, srv);
 	if (!srv->hup_ev || event_add(srv->hup_ev, NULL) < 0)
-		goto fail;
-	if (start_durability(srv, cfg) < 0)
 		goto fail;
 	return srv;
 fail:

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "conn.h"
 #include "log.h"
 #include "object.h"
@@ -46,14 +47,17 @@ static void remove_dir(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct limits lim = LIMITS_DEFAULT;
-	char path[128];
+	static struct config_source src;   /* SIGHUP never comes: nothing to re-read */
+	struct config cfg;
+	char path[128], state[128];
 
+	config_init(&cfg);
 	/* Small limits, so the fuzzer reaches them. */
-	lim.max_message = 64 * 1024;
-	lim.max_memory = 1024 * 1024;
-	lim.max_output = 256 * 1024;
-	lim.max_objects = 16;
+	cfg.lim.max_message = 64 * 1024;
+	cfg.lim.max_memory = 1024 * 1024;
+	cfg.lim.max_output = 256 * 1024;
+	cfg.lim.max_objects = 16;
+	cfg.fsync = QLOG_FSYNC_NO;
 	log_set_level(LOG_LVL_ERROR);
 	snprintf(dir, sizeof dir, "/tmp/ipcd-fuzz.XXXXXX");
 	if (!mkdtemp(dir)) {
@@ -61,11 +65,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	snprintf(path, sizeof path, "%s/ipcd.sock", dir);
-	srv = server_create(path, &lim);
+	snprintf(state, sizeof state, "%s/state", dir);
+	cfg.socket = strdup(path);
+	cfg.state_dir = strdup(state);
+	srv = cfg.socket && cfg.state_dir ? server_create(&cfg, &src) : NULL;
+	config_free(&cfg);
 	if (!srv)
-		exit(1);
-	snprintf(path, sizeof path, "%s/state", dir);
-	if (qlog_start(srv, path, QLOG_FSYNC_NO, true) < 0)
 		exit(1);
 	atexit(remove_dir);
 	return 0;
