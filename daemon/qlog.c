@@ -422,18 +422,6 @@ static int write_header(int fd)
 	return write_all(fd, h, sizeof h);
 }
 
-static void meta_of(const struct queue *q, struct qlog_meta *m)
-{
-	m->name = q->obj.name;
-	m->uid = q->obj.uid;
-	m->gid = q->obj.gid;
-	m->mode = q->obj.mode;
-	m->maxsize = q->maxsize;
-	m->maxbytes = q->maxbytes;
-	m->ack = q->ack;
-	m->ctime = q->obj.ctime;
-}
-
 /*
  * Rewrite l with only what is live, safely: a temporary file written and
  * fsynced, renamed over the log, the directory fsynced.  A crash at any
@@ -464,7 +452,7 @@ static int compact(struct qlog *l)
 	l->size = QLOG_HEADER;
 	l->live = QLOG_HEADER;
 	rc = write_header(fd);
-	meta_of(l->q, &meta);
+	queue_meta(l->q, &meta);
 	l->meta = (off_t)append_meta(l, &meta);
 	l->live += l->meta;
 	for (size_t i = 0; i < n && rc == 0 && !l->error; i++) {

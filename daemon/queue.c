@@ -317,7 +317,7 @@ static void queue_destroy(struct object *o)
 	free(q);
 }
 
-static void queue_meta(const struct queue *q, struct qlog_meta *m)
+void queue_meta(const struct queue *q, struct qlog_meta *m)
 {
 	m->name = q->obj.name;
 	m->uid = q->obj.uid;

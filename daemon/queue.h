@@ -47,6 +47,9 @@ void queue_forget(struct queue *q, const struct msgrec *m);
  */
 size_t queue_unfinished(const struct queue *q);
 
+/* What a durable queue's log records about it besides its messages. */
+void queue_meta(const struct queue *q, struct qlog_meta *m);
+
 /*
  * Recovery of a durable queue from its log: create the queue of meta, whose
  * next put gets id next_id, then add its messages in order.  NULL / -ENOMEM.

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clients.h"
+#include "qlog.h"
 
 static struct harness h;
 static char state[sizeof h.dir + 16];     /* the state directory */
@@ -616,6 +617,15 @@ START_TEST(test_status_shows_state_dir_and_policy)
 }
 END_TEST
 
+/* The log's checksum is CRC-32C (Castagnoli): its check value, and chaining. */
+START_TEST(test_crc32c_known_answer)
+{
+	ck_assert_uint_eq(qlog_crc32c(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(qlog_crc32c(qlog_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+	ck_assert_uint_eq(qlog_crc32c(0, "", 0), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 static TCase *tcase(Suite *s, const char *name, int timeout)
@@ -643,6 +653,7 @@ static Suite *durable_suite(void)
 	tcase_add_test(tc, test_sigkill_under_load_loses_no_acknowledged_put);
 	tcase_add_test(tc, test_sigkill_under_load_with_consumer);
 	tc = tcase(s, "torn", 30);
+	tcase_add_test(tc, test_crc32c_known_answer);
 	tcase_add_test(tc, test_torn_tail_is_cut_and_reported);
 	tcase_add_test(tc, test_corrupt_record_keeps_good_prefix);
 	tcase_add_test(tc, test_log_is_rewritten_when_mostly_finished);
