@@ -179,6 +179,11 @@ int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep)
 		       memcmp(rep->event, IPC_PUSH_MSGS, rep->eventlen) == 0;
 		if (msgs)
 			stream_deliver(c, rep);
+		else if (rep->eventlen == strlen(IPC_PUSH_REMOVED) &&
+			 memcmp(rep->event, IPC_PUSH_REMOVED, rep->eventlen) == 0) {
+			stream_removed(c, rep);
+			msgs = true;   /* a waiting get must look again */
+		}
 		client_done(c);
 		if (msgs)
 			return 1;
@@ -228,6 +233,17 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	if (rc == -ETIMEDOUT && !c->errmsg[0])
 		snprintf(c->errmsg, sizeof c->errmsg, "ipcd did not answer in time");
 	return rc;
+}
+
+int client_take_fd(ipc_client *c)
+{
+	int fd;
+
+	if (!c->nfds)
+		return -EPROTO;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, --c->nfds * sizeof *c->fds);
+	return fd;
 }
 
 int client_register(ipc_client *c, ipc_queue *q)

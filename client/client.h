@@ -80,6 +80,12 @@ int client_wait_ms(int timeout_ms);
 /* Re-encode rep's first result as msgpack bytes from malloc, and release rep. */
 int client_take_result(ipc_client *c, const struct proto_reply *rep, void **mp, size_t *len);
 
+/*
+ * Claim the descriptor that came with the reply just received (the oldest
+ * unclaimed one).  Returns it (the caller owns it), or -EPROTO if none came.
+ */
+int client_take_fd(ipc_client *c);
+
 /* Copy a reply result (bin or str) into malloc memory. */
 int client_copy_bytes(const msgpack_object *o, void **data, size_t *len);
 
@@ -119,6 +125,8 @@ int io_read_frame(ipc_client *c, int64_t deadline, const char **body, uint32_t *
 
 /* stream.c: messages pushed for a handle (a "msgs" push), stored or dropped. */
 void stream_deliver(ipc_client *c, const struct proto_reply *push);
+/* stream.c: a "removed" push: the handle's queue is gone. */
+void stream_removed(ipc_client *c, const struct proto_reply *push);
 
 /* Pushed messages not yet taken, oldest first. */
 struct msgbuf {
@@ -135,6 +143,7 @@ struct ipc_queue {
 	uint32_t num;              /* the daemon's handle, valid on connection gen */
 	unsigned gen;
 	unsigned prefetch;         /* pushes asked of the daemon; 0 off */
+	bool removed;              /* the daemon said its queue was removed */
 	struct msgbuf ahead;       /* pushed, not yet taken; belongs to connection gen */
 	msgpack_sbuffer pend;      /* asynchronous puts not yet sent, as packed bins */
 	size_t npend;

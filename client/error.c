@@ -18,7 +18,7 @@ const char *ipc_strerror(int err)
 	case ENOENT: return "No such object";
 	case EEXIST: return "Object exists";
 	case ETIMEDOUT: return "Timed out";
-	case EAGAIN: return "Would block (queue empty or full)";
+	case EAGAIN: return "Would block (queue empty or full, or lock held)";
 	case EMSGSIZE: return "Message too large";
 	case ENOBUFS: return "Broker memory budget exhausted";
 	case EIDRM: return "Object was removed";
@@ -36,7 +36,10 @@ const char *ipc_strerror(int err)
 	case EOPNOTSUPP: return "Operation not supported by ipcd";
 	case EACCES: return "Permission denied";
 	case EPERM: return "Not the object's owner";
-	case ENOSPC: return "No room for another object";
+	case ERANGE: return "Index or range outside the array";
+	case EFBIG: return "Array larger than ipcd's limit";
+	case ENOSPC: return "No room in ipcd (object limit or shared memory budget)";
+	case EDEADLK: return "Lock already held by this process";
 	}
 	s = strerrordesc_np(err);
 	return s ? s : "Unknown error";

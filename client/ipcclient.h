@@ -1,9 +1,9 @@
 /*
  * ipcclient.h - libipcclient, the client library of the ipcd broker.
  *
- * Named queues and pipes (and, as the broker grows, shared arrays) owned by
- * ipcd and reached over its Unix socket, and the process object that starts
- * the processes using them.  Every int result is 0 (or a count)
+ * Named queues, pipes and shared arrays owned by ipcd and reached over its
+ * Unix socket, and the process object that starts the processes using them.
+ * Every int result is 0 (or a count)
  * on success and a negative errno on failure; ipc_strerror() explains it.
  *
  * Fork safety: after fork() the child keeps using the ipc_client and the
@@ -20,6 +20,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -38,6 +39,7 @@ extern "C" {
 #define IPC_CREATE    0x1   /* create the object if it does not exist */
 #define IPC_EXCLUSIVE 0x2   /* with IPC_CREATE: -EEXIST if it exists */
 #define IPC_ONEWAY    0x4   /* pipes: end 0 only receives, end 1 only sends */
+#define IPC_NOMAP     0x8   /* ipc_array_open: do not map; brokered access only */
 
 /* Timeouts are in milliseconds. */
 #define IPC_FOREVER (-1)    /* wait without limit */
@@ -46,6 +48,7 @@ extern "C" {
 typedef struct ipc_client ipc_client;
 typedef struct ipc_queue ipc_queue;
 typedef struct ipc_pipe ipc_pipe;
+typedef struct ipc_array ipc_array;
 
 /* Queue attributes: any field left 0 means the default (unbounded, mode 0600). */
 typedef struct ipc_queue_attr {
@@ -194,9 +197,11 @@ IPC_API int ipc_queue_set_prefetch(ipc_queue *q, unsigned n);
  * returned by this call or the flush.  A message the daemon can never take
  * (-EMSGSIZE) is dropped with that error as its report; after any other
  * error the messages not accepted stay buffered (ipc_queue_pending) and are
- * sent again by the next flush.  ipc_queue_put,
- * put_many and close send buffered messages first, so order is kept.  In a
- * forked child the parent's buffered messages are not the child's to send.
+ * sent again by the next flush.  ipc_queue_put and put_many send buffered
+ * messages first, within their own timeout, so order is kept; close waits up
+ * to 30 s for room to send them, and drops what it then could not (flush
+ * first to know).  In a forked child the parent's buffered messages are not
+ * the child's to send; a process that leaves with _exit() sends nothing.
  */
 IPC_API int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len);
 
@@ -327,6 +332,81 @@ IPC_API int ipc_server_status(ipc_client *c, void **mp, size_t *len);
 IPC_API int ipc_server_list(ipc_client *c, void **mp, size_t *len);
 IPC_API int ipc_server_clients(ipc_client *c, void **mp, size_t *len);
 IPC_API int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len);
+
+/*
+ * Shared arrays: named segments of length elements of one type, named by
+ * Python's array typecodes with their sizes on Linux:
+ *   b B h H i I  int8 uint8 int16 uint16 int32 uint32
+ *   l L q Q      int64 uint64 int64 uint64
+ *   f d          float double
+ * A value is an array of length 1.  ipcd creates the memory, zero-filled,
+ * and passes it to the process, which maps it shared: ipc_array_data() is
+ * plain memory, written and read with no round trip, and every process
+ * that opened the array sees the same bytes.  Elements are in the machine's
+ * byte order, each aligned to its size.
+ *
+ * Open: flags IPC_CREATE, IPC_EXCLUSIVE, IPC_NOMAP (no mapping: data is
+ * NULL, only the brokered calls work).  typecode 0 and length 0 mean
+ * "whatever the array is" when opening an existing array; creating needs
+ * both.  -ENOENT: no such array; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL:
+ * bad typecode, length 0 on create, an existing array of another typecode
+ * or length, or the name belongs to another kind of object; -EFBIG: larger
+ * than the daemon's per-array limit; -ENOSPC: the daemon's shared memory
+ * budget is used up.
+ *
+ * The mapping stays valid until ipc_array_close(), in a forked child too
+ * (whose brokered calls go through its own connection), and after the
+ * array is unlinked.
+ */
+IPC_API int ipc_array_open(ipc_client *c, const char *name, int flags, char typecode,
+			   size_t length, ipc_array **out);
+
+/* The shared mapping, length * itemsize bytes; NULL when opened with IPC_NOMAP. */
+IPC_API void *ipc_array_data(ipc_array *a);
+IPC_API size_t ipc_array_length(const ipc_array *a);
+IPC_API char ipc_array_typecode(const ipc_array *a);
+
+/*
+ * Copy count elements from start through ipcd (no mapping needed).  Done
+ * under the array's lock: while another process holds it, the call waits
+ * until it is released.  A range over the daemon's message limit (4 MiB by
+ * default) is moved in several requests, each atomic.  -ERANGE: outside
+ * the array; -EIDRM: the array was removed.
+ */
+IPC_API int ipc_array_read(ipc_array *a, size_t start, size_t count, void *out);
+IPC_API int ipc_array_write(ipc_array *a, size_t start, size_t count, const void *in);
+
+/*
+ * The array's lock, held by ipcd for this process's connection; a holder
+ * that exits, is killed or closes the array loses it, and the next waiter
+ * gets it.  Waits up to timeout_ms (IPC_FOREVER, IPC_NOWAIT).  -ETIMEDOUT /
+ * -EAGAIN: still held by another; -EDEADLK: this process holds it already.
+ * Unlock: -EPERM if this process does not hold it.
+ */
+IPC_API int ipc_array_lock(ipc_array *a, int timeout_ms);
+IPC_API int ipc_array_unlock(ipc_array *a);
+
+/*
+ * Atomic fetch-and-add on element index, done by ipcd; *old (may be NULL)
+ * gets the previous value.  add_i64 is for integer types, wrapping at the
+ * type's width (an unsigned 64-bit old value above INT64_MAX comes back
+ * as its two's complement); add_f64 for f and d.  -EINVAL: wrong kind of
+ * type; -ERANGE: index outside the array.
+ */
+IPC_API int ipc_array_add_i64(ipc_array *a, size_t index, int64_t delta, int64_t *old);
+IPC_API int ipc_array_add_f64(ipc_array *a, size_t index, double delta, double *old);
+
+/* Unmap and free the handle; the array stays in the daemon. */
+IPC_API void ipc_array_close(ipc_array *a);
+
+/* Remove the array name; existing mappings stay valid.  -ENOENT if missing. */
+IPC_API int ipc_array_unlink(ipc_client *c, const char *name);
+
+/* The array's name, as opened. */
+IPC_API const char *ipc_array_name(const ipc_array *a);
+
+/* The array's stat map as msgpack bytes from malloc (see ipc_queue_stat). */
+IPC_API int ipc_array_stat(ipc_array *a, void **mp, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -61,14 +61,14 @@ int queue_ready(ipc_queue *q)
 	return queue_open_remote(q, q->flags & ~IPC_EXCLUSIVE);
 }
 
-/* Ready, with earlier asynchronous puts sent first so that order holds. */
-static int queue_ready_flushed(ipc_queue *q)
+/* Ready, with earlier asynchronous puts sent first (within timeout_ms) so that order holds. */
+static int queue_ready_flushed(ipc_queue *q, int timeout_ms)
 {
 	int rc = queue_ready(q);
 
 	if (rc < 0)
 		return rc;
-	return q->npend && q->pend_pid == getpid() ? stream_flush(q, IPC_FOREVER) : 0;
+	return q->npend && q->pend_pid == getpid() ? stream_flush(q, timeout_ms) : 0;
 }
 
 int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr,
@@ -117,9 +117,10 @@ void ipc_queue_close(ipc_queue *q)
 	if (!q)
 		return;
 	c = q->c;
-	/* Asynchronous puts of this process are delivered before the handle goes. */
+	/* Asynchronous puts of this process are delivered before the handle goes,
+	 * waiting a bounded time for room. */
 	if (q->npend && q->pend_pid == getpid())
-		stream_flush(q, IPC_FOREVER);
+		stream_flush(q, CLIENT_CALL_TIMEOUT_MS);
 	/* Tell the daemon only on this process's own live connection. */
 	if (c->fd >= 0 && c->pid == getpid() && q->gen == c->gen) {
 		client_unregister(c, q);
@@ -167,7 +168,7 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 
 	if (!q || (!data && len))
 		return -EINVAL;
-	rc = queue_ready_flushed(q);
+	rc = queue_ready_flushed(q, timeout_ms);
 	if (rc < 0)
 		return rc;
 	if (q->c->max_message && len > q->c->max_message)
@@ -269,7 +270,7 @@ int ipc_queue_join(ipc_queue *q, int timeout_ms)
 
 	if (!q)
 		return -EINVAL;
-	rc = queue_ready_flushed(q);
+	rc = queue_ready_flushed(q, timeout_ms);
 	if (rc < 0)
 		return rc;
 	pk = client_req(q->c, IPC_OP_Q_JOIN, 2);

@@ -96,21 +96,40 @@ int stream_reopened(ipc_queue *q)
 	/* Messages pushed on an earlier connection went back to the queue when it
 	 * closed (or belong to the parent process): never hand them out here. */
 	ahead_clear(&q->ahead);
+	q->removed = false;
 	if (q->npend && q->pend_pid != getpid())
 		pend_clear(q);
 	return q->prefetch ? prefetch_call(q, q->prefetch) : 0;
 }
 
+/* The handle a push names, or NULL. */
+static ipc_queue *push_handle(ipc_client *c, const struct proto_reply *push)
+{
+	const msgpack_object *h = &push->res[0];
+
+	if (push->nres < 1 || h->type != MSGPACK_OBJECT_POSITIVE_INTEGER || h->via.u64 == 0 ||
+	    h->via.u64 > c->handles_cap)
+		return NULL;
+	return c->handles[h->via.u64 - 1];
+}
+
+void stream_removed(ipc_client *c, const struct proto_reply *push)
+{
+	ipc_queue *q = push_handle(c, push);
+
+	if (q)
+		q->removed = true;
+}
+
 void stream_deliver(ipc_client *c, const struct proto_reply *push)
 {
-	const msgpack_object *h = &push->res[0], *msgs = &push->res[1];
+	const msgpack_object *msgs = &push->res[1];
 	const msgpack_object *flags = push->nres >= 3 ? &push->res[2] : NULL;
 	ipc_queue *q;
 
-	if (push->nres < 2 || h->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-	    msgs->type != MSGPACK_OBJECT_ARRAY || h->via.u64 == 0 || h->via.u64 > c->handles_cap)
+	if (push->nres < 2 || msgs->type != MSGPACK_OBJECT_ARRAY)
 		return;
-	q = c->handles[h->via.u64 - 1];
+	q = push_handle(c, push);
 	/* With prefetch off, pushes still arriving were returned to the queue. */
 	if (!q || !q->prefetch)
 		return;
@@ -152,7 +171,11 @@ static int ahead_wait(ipc_queue *q, int timeout_ms)
 
 	while (!q->ahead.count) {
 		struct proto_reply rep;
-		int rc = client_read(q->c, deadline, &rep);
+		int rc;
+
+		if (q->removed)
+			return -EIDRM;
+		rc = client_read(q->c, deadline, &rep);
 
 		if (rc == -ETIMEDOUT)
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
@@ -366,7 +389,7 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 		return -EINVAL;
 	rc = queue_ready(q);
 	if (rc == 0 && q->npend && q->pend_pid == getpid())
-		rc = stream_flush(q, IPC_FOREVER);
+		rc = stream_flush(q, timeout_ms);
 	if (rc < 0)
 		return rc;
 	q->pend_pid = getpid();
@@ -396,6 +419,10 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 
 			if (frc < 0)
 				rc = frc;
+			/* A message the daemon refused for good was dropped from pend:
+			 * it was not put either. */
+			if (frc == -EMSGSIZE || frc == -EINVAL)
+				done--;
 		}
 		if (rc < 0 || q->npend) {
 			/* What the daemon did not accept is not put: count what was. */

@@ -3,7 +3,7 @@
  * the exit statuses, and the helpers that connect, report a failure and
  * print.  The helpers are in ctl.c; main() and the command table in
  * ipcctl.c; the handlers of server-wide commands in ctl_server.c, of queue
- * commands in ctl_queue.c.
+ * commands in ctl_queue.c, of array commands in ctl_array.c.
  */
 #ifndef CTL_H
 #define CTL_H
@@ -87,5 +87,12 @@ int ctl_queue_peek(struct ctl *ctl);
 int ctl_queue_stat(struct ctl *ctl);
 int ctl_queue_purge(struct ctl *ctl);
 int ctl_queue_rm(struct ctl *ctl);
+
+/* Array command handlers; args[0] is the array's name (ctl_array.c). */
+int ctl_array_create(struct ctl *ctl);
+int ctl_array_get(struct ctl *ctl);
+int ctl_array_set(struct ctl *ctl);
+int ctl_array_stat(struct ctl *ctl);
+int ctl_array_rm(struct ctl *ctl);
 
 #endif

@@ -26,6 +26,10 @@ static const struct ctl_column object_cols[] = {
 	{ "MODE",  "mode",  CTL_COL_MODE },
 	{ "DEPTH", "depth", CTL_COL_NUMBER },
 	{ "BYTES", "bytes", CTL_COL_NUMBER },
+	{ "TYPE",  "typecode", CTL_COL_TEXT },
+	{ "LENGTH", "length", CTL_COL_NUMBER },
+	{ "MAPPED", "mapped", CTL_COL_NUMBER },
+	{ "LOCKER", "lock_pid", CTL_COL_NUMBER },
 	{ "END0",  "end0",  CTL_COL_PIPE_END },
 	{ "END1",  "end1",  CTL_COL_PIPE_END },
 };

@@ -63,6 +63,16 @@ static const struct command commands[] = {
 	  "drop every message" },
 	{ "queue", "rm", 1, 1, 0, 0, ctl_queue_rm, "NAME",
 	  "remove the queue and its messages" },
+	{ "array", "create", 3, 3, 0, 0, ctl_array_create, "NAME TYPECODE LENGTH",
+	  "create a zero-filled array (typecodes b B h H i I l L q Q f d); fails if it exists" },
+	{ "array", "get", 1, 3, 0, 0, ctl_array_get, "NAME [START [COUNT]]",
+	  "print elements, one per line (a list with --json); waits while locked" },
+	{ "array", "set", 3, 3, 0, 0, ctl_array_set, "NAME INDEX VALUE",
+	  "write one element; waits while another process holds the lock" },
+	{ "array", "stat", 1, 1, 0, 0, ctl_array_stat, "NAME",
+	  "the array's type, size, mappings, lock holder and counters" },
+	{ "array", "rm", 1, 1, 0, 0, ctl_array_rm, "NAME",
+	  "remove the array name; processes that mapped it keep their mapping" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -69,6 +69,13 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 	[IPC_OP_P_PAIR]  = { .fn = pipe_cmd_pair, .creates = true },
 	[IPC_OP_P_SEND]  = { .fn = pipe_cmd_send, .kind = IPC_KIND_PIPE, .need = W },
 	[IPC_OP_P_RECV]  = { .fn = pipe_cmd_recv, .kind = IPC_KIND_PIPE, .need = R },
+	[IPC_OP_A_OPEN]  = { .fn = array_cmd_open, .opens = IPC_KIND_ARRAY },
+	[IPC_OP_A_READ]  = { .fn = array_cmd_read, .kind = IPC_KIND_ARRAY, .need = R },
+	[IPC_OP_A_WRITE] = { .fn = array_cmd_write, .kind = IPC_KIND_ARRAY, .need = W },
+	[IPC_OP_A_ADD]   = { .fn = array_cmd_add, .kind = IPC_KIND_ARRAY, .need = W },
+	[IPC_OP_A_LOCK]  = { .fn = array_cmd_lock, .kind = IPC_KIND_ARRAY },
+	[IPC_OP_A_UNLOCK] = { .fn = array_cmd_unlock, .kind = IPC_KIND_ARRAY },
+	[IPC_OP_A_STAT]  = { .fn = array_cmd_stat, .kind = IPC_KIND_ARRAY },
 	/* Any handle: a removed pipe's end can still be closed; the handler checks the kind. */
 	[IPC_OP_P_CLOSE] = { .fn = pipe_cmd_close, .any_handle = true },
 };

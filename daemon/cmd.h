@@ -64,6 +64,14 @@ void queue_cmd_credit(struct req *r);
 void queue_cmd_task_done(struct req *r);
 void queue_cmd_join(struct req *r);
 
+void array_cmd_open(struct req *r);
+void array_cmd_read(struct req *r);
+void array_cmd_write(struct req *r);
+void array_cmd_add(struct req *r);
+void array_cmd_lock(struct req *r);
+void array_cmd_unlock(struct req *r);
+void array_cmd_stat(struct req *r);
+
 void pipe_cmd_open(struct req *r);
 void pipe_cmd_pair(struct req *r);
 void pipe_cmd_send(struct req *r);

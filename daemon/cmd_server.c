@@ -63,7 +63,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 14);
+	msgpack_pack_map(pk, 17);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -78,6 +78,9 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "max_output", srv->lim.max_output);
 	proto_pack_kv_str(pk, "state_dir", qlog_dir(srv) ? qlog_dir(srv) : "");
 	proto_pack_kv_str(pk, "fsync", qlog_fsync_name(qlog_policy(srv)));
+	proto_pack_kv_u64(pk, "shm", srv->shm_used);
+	proto_pack_kv_u64(pk, "max_shm", srv->lim.max_shm);
+	proto_pack_kv_u64(pk, "max_array_bytes", srv->lim.max_array_bytes);
 	reply_end(r->conn);
 }
 

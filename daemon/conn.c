@@ -8,6 +8,7 @@
  * requests are coalesced into few writes.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,16 +254,19 @@ void conn_flush(struct conn *c)
 	w = conn_write_pending(c);
 	if (w < 0) {
 		log_debug("client %llu: write: %s", (unsigned long long)c->id, strerror((int)-w));
-		/* The reader sees the hang-up and closes; write no more. */
+		/* Write no more, hand it nothing more; its reader serves what the
+		 * peer sent before it went, and sees the hang-up. */
 		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		if (!c->hungup) {
+			c->hungup = true;
+			event_active(c->rev, EV_READ, 0);
+		}
 		return;
 	}
 	if (!evbuffer_get_length(c->out))
 		return;
 	if (evbuffer_get_length(c->out) > c->srv->lim.max_output) {
-		log_warn("client %llu (pid %d) cut off: %zu reply bytes unread",
-			 (unsigned long long)c->id, (int)c->pid, evbuffer_get_length(c->out));
-		conn_close(c, "output limit");
+		conn_cut_off(c);
 		return;
 	}
 	event_add(c->wev, NULL);
@@ -270,8 +274,32 @@ void conn_flush(struct conn *c)
 
 void conn_want_write(struct conn *c)
 {
-	if (!c->dead && !c->held && !event_pending(c->wev, EV_WRITE, NULL))
+	/* A connection being served is flushed when its read callback ends. */
+	if (!c->dead && !c->serving && !c->held && !event_pending(c->wev, EV_WRITE, NULL))
 		event_add(c->wev, NULL);
+}
+
+void conn_cut_off(struct conn *c)
+{
+	if (c->dead || c->cutoff)
+		return;
+	c->cutoff = true;
+	event_active(c->rev, EV_READ, 0);
+}
+
+bool conn_gone(struct conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+
+	if (c->dead || c->cutoff || c->hungup)
+		return true;
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+		/* Its reader serves what is left, sees the end of file and closes it. */
+		c->hungup = true;
+		event_active(c->rev, EV_READ, 0);
+		return true;
+	}
+	return false;
 }
 
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
@@ -327,33 +355,72 @@ static int conn_serve_frames(struct conn *c)
 		if (cmd_dispatch(c, (const char *)frame + IPC_FRAME_HEADER, len) < 0)
 			return -1;
 		evbuffer_drain(c->in, IPC_FRAME_HEADER + len);
-		/* A client that does not read its replies is cut off before they pile up. */
-		if (evbuffer_get_length(c->out) > c->srv->lim.max_output) {
-			conn_flush(c);
-			if (c->dead)
-				return -1;
-		}
+		/* Cut off by its own replies: serve it nothing more. */
+		if (c->cutoff)
+			return 0;
 	}
 	/* More frames may be buffered: come back after the others had a turn. */
 	event_active(c->rev, EV_READ, 0);
 	return 0;
 }
 
+/* One read of up to READ_BATCH bytes into c->in: >0, 0 at end of file, -errno. */
+static ssize_t conn_read_some(struct conn *c)
+{
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	int n = evbuffer_reserve_space(c->in, READ_BATCH, v, 2);
+	ssize_t got;
+
+	if (n <= 0)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		iov[i] = (struct iovec){ v[i].iov_base, v[i].iov_len };
+	do
+		got = readv(c->fd, iov, n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0) {
+		evbuffer_commit_space(c->in, v, 0);
+		return -errno;
+	}
+	/* Commit what arrived: the first vector fills before the second. */
+	for (int i = 0; i < n; i++) {
+		size_t take = (size_t)got;
+
+		if (i == 0 && take > v[0].iov_len)
+			take = v[0].iov_len;
+		if (i == 1)
+			take = (size_t)got > v[0].iov_len ? (size_t)got - v[0].iov_len : 0;
+		v[i].iov_len = take;
+	}
+	evbuffer_commit_space(c->in, v, n == 2 && v[1].iov_len ? 2 : 1);
+	return got;
+}
+
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	int n = evbuffer_read(c->in, fd, READ_BATCH);
+	ssize_t n;
 
+	if (c->cutoff) {
+		log_warn("client %llu (pid %d) cut off: %zu reply bytes unread",
+			 (unsigned long long)c->id, (int)c->pid, evbuffer_get_length(c->out));
+		conn_close(c, "output limit");
+		return;
+	}
+	n = conn_read_some(c);
 	if (n == 0) {
 		conn_close(c, "end of file");
 		return;
 	}
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		conn_close(c, strerror(errno));
+	if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
+		conn_close(c, strerror((int)-n));
 		return;
 	}
+	c->serving = true;
 	if (conn_serve_frames(c) < 0)
 		return;
+	c->serving = false;
 	/* Durable queues' records of these requests go to the kernel before their replies. */
 	qlog_write(c->srv);
 	conn_flush(c);
@@ -364,12 +431,16 @@ struct handle *conn_handle_add(struct conn *c, struct object *obj)
 	struct handle *h;
 	uint32_t i;
 
-	for (i = 0; i < c->handles_cap && c->handles[i]; i++)
+	/* Slots below free_hint are taken: opening stays O(1) amortised. */
+	for (i = c->free_hint; i < c->handles_cap && c->handles[i]; i++)
 		;
 	if (i == c->handles_cap) {
 		uint32_t cap = c->handles_cap ? c->handles_cap * 2 : 8;
-		struct handle **v = realloc(c->handles, cap * sizeof *v);
+		struct handle **v;
 
+		if (c->handles_cap >= CONN_MAX_HANDLES)
+			return NULL;
+		v = realloc(c->handles, cap * sizeof *v);
 		if (!v)
 			return NULL;
 		memset(v + c->handles_cap, 0, (cap - c->handles_cap) * sizeof *v);
@@ -386,6 +457,7 @@ struct handle *conn_handle_add(struct conn *c, struct object *obj)
 	h->rights = object_rights(c, obj);
 	object_ref(obj);
 	c->handles[i] = h;
+	c->free_hint = i + 1;
 	c->nhandles++;
 	TAILQ_INSERT_TAIL(&c->holds, &h->hold, link);
 	return h;
@@ -406,6 +478,8 @@ static void handle_release(struct hold *hold)
 	if (h->ext)
 		h->ext->ops->release(h->ext);
 	h->conn->handles[h->num - 1] = NULL;
+	if (h->num - 1 < h->conn->free_hint)
+		h->conn->free_hint = h->num - 1;
 	h->conn->nhandles--;
 	object_unref(h->obj);
 	free(h);
@@ -415,6 +489,9 @@ static int handle_describe(const struct hold *hold, char *buf, size_t len)
 {
 	const struct handle *h = container_of(hold, const struct handle, hold);
 
+	/* The kind's state may say more ("array a (mapped)"). */
+	if (h->ext && h->ext->ops->describe)
+		return h->ext->ops->describe(h->ext, buf, len);
 	return snprintf(buf, len, "%s %s", h->obj->kind->name, h->obj->name);
 }
 

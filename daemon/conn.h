@@ -24,8 +24,9 @@ struct handle {
 	struct conn *conn;
 	struct object *obj;      /* one reference owned by the handle */
 	uint32_t num;
-	struct hold *ext;        /* the kind's state for this handle (a queue consumer),
-				    owned by the handle and released first */
+	struct hold *ext;        /* the kind's state for this handle (a queue consumer,
+				    an array's mapping), owned by the handle and released
+				    first; its describe, if any, describes the handle */
 	unsigned rights;         /* IPC_PERM_READ | IPC_PERM_WRITE granted at open */
 };
 
@@ -56,9 +57,15 @@ struct conn {
 	struct hold_list holds;
 	struct handle **handles; /* handles[num - 1]; NULL slots are free */
 	uint32_t handles_cap;
+	uint32_t free_hint;      /* no free slot below this index */
 	unsigned nhandles;
 	unsigned nwaiting;       /* parked requests */
 	bool dead;               /* released; freed on the next loop turn */
+	bool serving;            /* in its read callback, which flushes at its end */
+	bool cutoff;             /* unread output over the limit: closed on its next
+				    callback, and handed nothing more meanwhile */
+	bool hungup;             /* the peer hung up: handed nothing more, but what it
+				    sent before is still served, up to the end of file */
 	bool held;               /* replies wait for a durable log's fsync (qlog.c) */
 };
 
@@ -81,15 +88,29 @@ void conn_flush(struct conn *c);
 /* Make sure pending output will be written on this loop turn or the next. */
 void conn_want_write(struct conn *c);
 
+/*
+ * Whether c can no longer take a message: closed, cut off, or its peer hung
+ * up without the daemon having read the end of file yet (what it sent before
+ * is still read and served: a task_done or a credit sent just before a
+ * client died counts).  Check before handing a message to a parked request.
+ */
+bool conn_gone(struct conn *c);
+
+/* Cut c off: its unread output passed the limit.  It is closed on its next callback. */
+void conn_cut_off(struct conn *c);
+
 /* Attach fd (ownership taken) to the next frame queued on c. 0 or -ENOMEM. */
 int conn_attach_fd(struct conn *c, int fd);
 
 /* Is gid the peer's group, primary or supplementary? */
 bool conn_in_group(const struct conn *c, gid_t gid);
 
+#define CONN_MAX_HANDLES 65536u  /* open handles one connection may have */
+
 /*
  * Add a handle for obj (takes a reference) with the rights object_rights()
- * grants c.  Returns it, or NULL (no memory).
+ * grants c.  Returns it, or NULL: no memory, or the connection has
+ * CONN_MAX_HANDLES open already.
  */
 struct handle *conn_handle_add(struct conn *c, struct object *obj);
 

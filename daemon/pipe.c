@@ -99,7 +99,8 @@ static void pipe_settle(struct pipe *p, int to)
 
 		progress = false;
 		while ((w = TAILQ_FIRST(&in->readers)) && in->inbox.count) {
-			pipe_hand_over(p, to, w->conn, w->id);
+			if (!conn_gone(w->conn))
+				pipe_hand_over(p, to, w->conn, w->id);
 			waiter_finish(w);
 			progress = true;
 		}
@@ -112,6 +113,11 @@ static void pipe_settle(struct pipe *p, int to)
 			progress = true;
 		}
 	}
+}
+
+static void pipe_settle_cb(void *p, uint32_t to)
+{
+	pipe_settle(p, (int)to);
 }
 
 /* Drop what end e's inbox holds. */
@@ -374,9 +380,12 @@ void pipe_cmd_pair(struct req *r)
 	h0 = conn_handle_add(r->conn, &p->obj);
 	h1 = h0 ? conn_handle_add(r->conn, &p->obj) : NULL;
 	if (!h1) {
+		/* Held across the cleanup: dropping h0 may free an unreferenced pipe. */
+		object_ref(&p->obj);
 		if (h0)
 			conn_handle_remove(h0);
 		object_unlink(&p->obj);
+		object_unref(&p->obj);
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return;
 	}
@@ -478,9 +487,14 @@ void pipe_cmd_send(struct req *r)
 		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is full", p->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &p->end[e].senders, wait_ms(timeout), data, len,
-			 &srv->mem_used))
+	struct waiter *w = waiter_park(r->conn, r->id, r->op, &p->end[e].senders, wait_ms(timeout),
+				       data, len, &srv->mem_used);
+
+	if (!w) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	waiter_on_leave(w, pipe_settle_cb, p, (uint32_t)(1 - e));
 }
 
 void pipe_cmd_recv(struct req *r)

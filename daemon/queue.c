@@ -235,6 +235,11 @@ size_t queue_unfinished(const struct queue *q)
 	return n;
 }
 
+static void queue_settle_cb(void *q, uint32_t unused)
+{
+	queue_settle(q);
+}
+
 void queue_settle(struct queue *q)
 {
 	bool progress = true;
@@ -246,7 +251,7 @@ void queue_settle(struct queue *q)
 		progress = false;
 		while ((w = TAILQ_FIRST(&q->getters)) && q->store.count) {
 			/* Never hand a message to a connection that is going away. */
-			if (!w->conn->dead) {
+			if (!conn_gone(w->conn)) {
 				if (w->op == IPC_OP_Q_GET_MANY)
 					queue_hand_over_many(q, w->conn, w->id, w->handle, w->max);
 				else
@@ -256,6 +261,12 @@ void queue_settle(struct queue *q)
 			progress = true;
 		}
 		while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->len)) {
+			/* A put whose client is going away is not stored: it never
+			 * learns that it was, and would put it again. */
+			if (conn_gone(w->conn)) {
+				waiter_finish(w);
+				continue;
+			}
 			/* waiter_finish un-counts the parked copy; the stored one counts. */
 			if (queue_store(q, w->data, w->len, w->conn) < 0)
 				break;
@@ -270,7 +281,7 @@ void queue_settle(struct queue *q)
 		for (cs = TAILQ_FIRST(&q->consumers); cs && q->store.count && TAILQ_EMPTY(&q->getters);
 		     cs = next) {
 			next = TAILQ_NEXT(cs, link);
-			if (cs->conn->dead || !consumer_room(cs))
+			if (!consumer_room(cs) || conn_gone(cs->conn))
 				continue;
 			queue_push(q, cs);
 			TAILQ_REMOVE(&q->consumers, cs, link);
@@ -303,6 +314,11 @@ static void queue_unlinked(struct object *o)
 		consumer_finish(cs, cs->inflight.count);
 		while (consumer_ack(cs) == 0)
 			;
+		/* A prefetching client waits for pushes, not for a reply: tell it. */
+		if (cs->prefetch && !cs->conn->dead) {
+			msgpack_pack_uint32(push_begin(cs->conn, IPC_PUSH_REMOVED, 1), cs->handle);
+			reply_end(cs->conn);
+		}
 	}
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
@@ -502,8 +518,8 @@ void queue_cmd_open(struct req *r)
 		return;
 	}
 	if (o && o->kind != &queue_kind) {
-		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a queue", (int)len, name,
-			    o->kind->name);
+		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is %s %s, not a queue", (int)len, name,
+			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
 		return;
 	}
 	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
@@ -555,6 +571,11 @@ void queue_cmd_open(struct req *r)
 			 q->ack ? "ack " : "", o->name);
 	}
 	h = conn_handle_add(r->conn, o);
+	if (!h && r->conn->nhandles >= CONN_MAX_HANDLES) {
+		reply_error(r->conn, r->id, -EMFILE, "a connection may have %u handles open",
+			    CONN_MAX_HANDLES);
+		return;
+	}
 	if (!h) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return;
@@ -642,9 +663,14 @@ static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object 
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is full", q->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &q->putters, wait_ms(timeout), data, len,
-			 &r->srv->mem_used))
+	struct waiter *w = waiter_park(r->conn, r->id, r->op, &q->putters, wait_ms(timeout), data,
+				       len, &r->srv->mem_used);
+
+	if (!w) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	waiter_on_leave(w, queue_settle_cb, q, 0);
 }
 
 void queue_cmd_put(struct req *r)
@@ -671,6 +697,11 @@ void queue_cmd_put_many(struct req *r)
 	size_t k;
 	int why;
 
+	if (msgs->size > IPC_BATCH_MAX_MSGS) {
+		reply_error(r->conn, r->id, -EINVAL, "queue.put_many takes at most %u messages",
+			    IPC_BATCH_MAX_MSGS);
+		return;
+	}
 	for (uint32_t i = 0; i < msgs->size; i++) {
 		if (msgs->ptr[i].type != MSGPACK_OBJECT_BIN && msgs->ptr[i].type != MSGPACK_OBJECT_STR) {
 			reply_error(r->conn, r->id, -EINVAL, "queue.put_many: message %u is not binary data",

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "ipc_protocol.h"
 #include "reply.h"
+#include "server.h"
 
 static msgpack_sbuffer scratch;
 static msgpack_packer packer;
@@ -50,7 +51,11 @@ void reply_end_data(struct conn *c, const void *data, size_t len)
 	evbuffer_add(c->out, scratch.data, scratch.size);
 	if (len)
 		evbuffer_add(c->out, data, len);
-	conn_want_write(c);
+	/* Over the limit: write what the socket takes now; still over, it is cut off. */
+	if (evbuffer_get_length(c->out) > c->srv->lim.max_output)
+		conn_flush(c);
+	else
+		conn_want_write(c);
 }
 
 void reply_end(struct conn *c)

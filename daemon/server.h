@@ -30,13 +30,16 @@ struct limits {
 	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
 	size_t max_objects;      /* named objects at once */
+	size_t max_array_bytes;  /* bytes in one shared array */
+	size_t max_shm;          /* bytes of all shared arrays together */
 	size_t pipe_maxbytes;    /* payload bytes buffered in each direction of a pipe */
 };
 
 #define LIMITS_DEFAULT { \
 	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
-	.max_objects = 65536, .pipe_maxbytes = 64u << 10 }
+	.max_objects = 65536, .max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
+	.pipe_maxbytes = 64u << 10 }
 
 #define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
 
@@ -69,6 +72,7 @@ struct server {
 	struct object_list objects;
 	size_t nobjects;
 	size_t mem_used;             /* payload bytes queued or parked */
+	size_t shm_used;             /* bytes of shared arrays not yet destroyed */
 	struct qlog_dir *qlogs;      /* durable queues' state directory, or NULL */
 	time_t started;
 	int exit_code;

@@ -20,12 +20,23 @@ static const struct hold_ops waiter_hold_ops = {
 	.what = "waiting request", .release = waiter_release
 };
 
+/* w left unserved and is freed: let the requests behind it move. */
+static void waiter_left(void (*left)(void *, uint32_t), void *obj, uint32_t arg)
+{
+	if (left)
+		left(obj, arg);
+}
+
 static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *w = arg;
+	void (*left)(void *, uint32_t) = w->left;
+	void *obj = w->left_obj;
+	uint32_t larg = w->left_arg;
 
 	reply_error(w->conn, w->id, -ETIMEDOUT, "timed out");
 	waiter_finish(w);
+	waiter_left(left, obj, larg);
 }
 
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
@@ -94,10 +105,14 @@ void waiter_finish(struct waiter *w)
 static void waiter_release(struct hold *h)
 {
 	struct waiter *w = container_of(h, struct waiter, hold);
+	void (*left)(void *, uint32_t) = w->left;
+	void *obj = w->left_obj;
+	uint32_t larg = w->left_arg;
 
 	TAILQ_REMOVE(w->wq, w, link);
 	w->conn->nwaiting--;
 	waiter_free(w);
+	waiter_left(left, obj, larg);
 }
 
 void waiter_fail_all(struct waitq *wq, int status, const char *msg)

@@ -32,6 +32,11 @@ struct waiter {
 	void *data;                    /* a parked put's message (owned) */
 	size_t len;
 	size_t *mem_used;              /* accounting of data, or NULL */
+	/* Run when the waiter leaves unserved (timed out, its connection gone),
+	 * so that requests parked behind it are not left waiting. */
+	void (*left)(void *obj, uint32_t arg);
+	void *left_obj;
+	uint32_t left_arg;
 };
 
 TAILQ_HEAD(waitq, waiter);
@@ -43,6 +48,15 @@ TAILQ_HEAD(waitq, waiter);
  */
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
 			   int timeout_ms, const void *data, size_t len, size_t *mem_used);
+
+/* Have w run left(obj, arg) if it leaves unserved. */
+static inline void waiter_on_leave(struct waiter *w, void (*left)(void *, uint32_t), void *obj,
+				   uint32_t arg)
+{
+	w->left = left;
+	w->left_obj = obj;
+	w->left_arg = arg;
+}
 
 /* The waiter is answered: unlink it from everything and free it. */
 void waiter_finish(struct waiter *w);

@@ -55,6 +55,10 @@ static int type_matches(char t, const msgpack_object *o)
 		return o->type == MSGPACK_OBJECT_MAP || o->type == MSGPACK_OBJECT_NIL;
 	case 'a':
 		return o->type == MSGPACK_OBJECT_ARRAY;
+	case 'n':
+		return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		       o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+		       o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64;
 	}
 	return 0;
 }
@@ -69,6 +73,7 @@ static const char *type_word(char t)
 	case 'b': return "binary data";
 	case 'm': return "a map";
 	case 'a': return "an array";
+	case 'n': return "a number";
 	}
 	return "?";
 }

@@ -85,16 +85,16 @@ static inline int64_t proto_i64(const msgpack_object *o)
 	return o->via.u64 > INT64_MAX ? INT64_MAX : (int64_t)o->via.u64;
 }
 
-/* The bytes of a str or bin object. */
+/* The bytes of a str or bin object; never NULL for those, even when empty. */
 static inline const char *proto_bytes(const msgpack_object *o, uint32_t *len)
 {
 	if (o->type == MSGPACK_OBJECT_STR) {
 		*len = o->via.str.size;
-		return o->via.str.ptr;
+		return o->via.str.size ? o->via.str.ptr : "";
 	}
 	if (o->type == MSGPACK_OBJECT_BIN) {
 		*len = o->via.bin.size;
-		return o->via.bin.ptr;
+		return o->via.bin.size ? o->via.bin.ptr : "";
 	}
 	*len = 0;
 	return NULL;

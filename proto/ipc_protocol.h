@@ -51,6 +51,7 @@ enum ipc_kind {
  * optional:
  *   u unsigned int   i signed int   s string   b binary or string
  *   m map (or nil)   a array        h handle (unsigned, from an open)
+ *   n number (integer or float)
  * Families: 0x0_ session and server, 0x1_ queues, 0x2_ arrays, 0x3_ pipes.
  */
 #define IPC_OPS(X) \
@@ -77,6 +78,13 @@ enum ipc_kind {
 	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
 	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> no reply unless an error; acks the oldest get */ \
 	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */ \
+	X(A_OPEN,    0x20, "array.open", "susu|m") /* name, flags, typecode, length, {attr} -> handle, created, typecode, length, itemsize, id; + fd */ \
+	X(A_READ,    0x21, "array.read", "huu|i")  /* handle, start, count, timeout ms -> data */ \
+	X(A_WRITE,   0x22, "array.write","hub|i")  /* handle, start, data, timeout ms -> */ \
+	X(A_ADD,     0x23, "array.add",  "hun|i")  /* handle, index, delta, timeout ms -> old value */ \
+	X(A_LOCK,    0x24, "array.lock", "hi")     /* handle, timeout ms -> */ \
+	X(A_UNLOCK,  0x25, "array.unlock","h")     /* handle -> */ \
+	X(A_STAT,    0x26, "array.stat", "h")      /* handle -> {map} */ \
 	X(P_OPEN,    0x30, "pipe.open",  "suu")  /* name, flags, end -> handle, created */ \
 	X(P_PAIR,    0x31, "pipe.pair",  "u")    /* flags -> name, handle0, handle1 */ \
 	X(P_SEND,    0x32, "pipe.send",  "huib") /* handle, end, timeout ms, data -> */ \
@@ -94,6 +102,7 @@ enum ipc_op {
 #define IPC_PUSH_ERROR "error"   /* [0, "error", status, message]; the connection closes */
 #define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages;
 				    on an ack queue [0, "msgs", handle, [data...], [flags...]] */
+#define IPC_PUSH_REMOVED "removed" /* [0, "removed", handle]: a prefetching handle's queue went */
 
 /* Flags of a message got from an ack queue (the last result of queue.get). */
 #define IPC_MSGFLAG_REDELIVERED 0x1u /* handed out before, to a consumer gone without task_done */
@@ -107,6 +116,7 @@ enum ipc_op {
 /* Flags of the open operations (the same values as the client's IPC_CREATE...). */
 #define IPC_OPEN_CREATE    0x1u
 #define IPC_OPEN_EXCLUSIVE 0x2u
+#define IPC_OPEN_NOMAP     0x8u              /* arrays: send no descriptor, count no mapping */
 #define IPC_OPEN_ONEWAY    0x4u              /* pipes: end 0 receives, end 1 sends */
 
 /*
@@ -131,6 +141,51 @@ enum ipc_op {
 #define IPC_PERM_READ    04u
 #define IPC_PERM_WRITE   02u
 #define IPC_ID_KEEP      0xffffffffu         /* chown: leave this id as it is */
+
+/*
+ * Array element types: Python's array typecodes with their sizes on Linux
+ * (LP64).  X(code, bytes, is_integer, is_signed).  Elements travel in the
+ * machine's own byte order: client and daemon share the machine.
+ */
+#define IPC_TYPECODES(X) \
+	X('b', 1, 1, 1) X('B', 1, 1, 0) X('h', 2, 1, 1) X('H', 2, 1, 0) \
+	X('i', 4, 1, 1) X('I', 4, 1, 0) X('l', 8, 1, 1) X('L', 8, 1, 0) \
+	X('q', 8, 1, 1) X('Q', 8, 1, 0) X('f', 4, 0, 1) X('d', 8, 0, 1)
+
+#define IPC_TYPECODE_LIST "b B h H i I l L q Q f d"
+
+/* Bytes in one element of typecode tc, or 0 when tc is not a typecode. */
+static inline unsigned ipc_typecode_size(int tc)
+{
+	switch (tc) {
+#define IPC_TC_SIZE(code, bytes, integer, sign) case code: return bytes;
+	IPC_TYPECODES(IPC_TC_SIZE)
+#undef IPC_TC_SIZE
+	}
+	return 0;
+}
+
+/* Is typecode tc an integer type (else f or d)?  False for a non-typecode. */
+static inline int ipc_typecode_is_integer(int tc)
+{
+	switch (tc) {
+#define IPC_TC_INT(code, bytes, integer, sign) case code: return integer;
+	IPC_TYPECODES(IPC_TC_INT)
+#undef IPC_TC_INT
+	}
+	return 0;
+}
+
+/* Is typecode tc signed (f and d count as signed)? */
+static inline int ipc_typecode_is_signed(int tc)
+{
+	switch (tc) {
+#define IPC_TC_SIGN(code, bytes, integer, sign) case code: return sign;
+	IPC_TYPECODES(IPC_TC_SIGN)
+#undef IPC_TC_SIGN
+	}
+	return 0;
+}
 
 /* Big-endian frame header helpers, shared by both sides. */
 static inline void ipc_frame_put_len(unsigned char hdr[IPC_FRAME_HEADER], uint32_t len)

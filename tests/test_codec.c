@@ -45,6 +45,8 @@ static int val_fits(char t, enum val v)
 		return v == V_MAP || v == V_NIL;
 	case 'a':
 		return v == V_ARRAY;
+	case 'n':
+		return v == V_UINT || v == V_NEGINT || v == V_FLOAT;
 	}
 	ck_abort_msg("unknown spec letter '%c'", t);
 	return 0;
@@ -60,6 +62,7 @@ static enum val val_for(char t)
 	case 'b': return V_BIN;
 	case 'm': return V_MAP;
 	case 'a': return V_ARRAY;
+	case 'n': return V_FLOAT;
 	}
 	ck_abort_msg("unknown spec letter '%c'", t);
 	return V_NIL;
@@ -228,6 +231,10 @@ START_TEST(test_every_op_round_trips)
 					break;
 				case 'm':
 					ck_assert_uint_eq(proto_u64(proto_map_get(&req.argv[i], "maxsize")), 1);
+					break;
+				case 'n':
+					ck_assert(req.argv[i].type == MSGPACK_OBJECT_FLOAT64);
+					ck_assert(req.argv[i].via.f64 == 1.5);
 					break;
 				}
 			}

@@ -77,6 +77,8 @@ START_TEST(test_every_key_is_read_from_the_file)
 		"max-memory = 3G\n"
 		"max-output = 12345\n"
 		"pipe-bytes = 5K\n"
+		"max-array-bytes = 6M\n"
+		"max-shm = 7G\n"
 		"max-objects = 77\n"
 		"socket-mode = 0660\n"
 		"socket-group = 4242\n"
@@ -91,6 +93,8 @@ START_TEST(test_every_key_is_read_from_the_file)
 	ck_assert_uint_eq(cfg.lim.max_memory, (size_t)3 << 30);
 	ck_assert_uint_eq(cfg.lim.max_output, 12345);
 	ck_assert_uint_eq(cfg.lim.pipe_maxbytes, 5u << 10);
+	ck_assert_uint_eq(cfg.lim.max_array_bytes, 6u << 20);
+	ck_assert_uint_eq(cfg.lim.max_shm, (size_t)7 << 30);
 	ck_assert_int_eq(cfg.log_level, LOG_LVL_DEBUG);
 	ck_assert_uint_eq(cfg.lim.max_objects, 77);
 	ck_assert_uint_eq(cfg.socket_mode, 0660);

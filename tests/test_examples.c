@@ -137,6 +137,34 @@ START_TEST(test_squares_global_parent_sees_nothing)
 }
 END_TEST
 
+START_TEST(test_array_squares_shared_with_parent)
+{
+	long pids[MAX_CAPTURES];
+	int n;
+
+	run_example("array_squares",
+		    "Resultado del proceso:  [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
+		    "Resultado fuera del proceso [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
+		    "Leído a través de ipcd [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
+		    "Tiempo de ejecución:  <TIME>\n"
+		    "Finaliza la ejecución\n", pids, &n);
+}
+END_TEST
+
+START_TEST(test_value_double_set_by_child)
+{
+	long pids[MAX_CAPTURES];
+	int n;
+
+	run_example("value_double",
+		    "Resultado del proceso:  [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
+		    "Resultado fuera del proceso [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n"
+		    "Resultado fuera del proceso 5.35\n"
+		    "Tiempo de ejecución:  <TIME>\n"
+		    "Finaliza la ejecución\n", pids, &n);
+}
+END_TEST
+
 START_TEST(test_pipe_hello_prints_list)
 {
 	long pids[MAX_CAPTURES];
@@ -192,6 +220,8 @@ static Suite *examples_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_process_object_prints_both_pids);
 	tcase_add_test(tc, test_squares_global_parent_sees_nothing);
+	tcase_add_test(tc, test_array_squares_shared_with_parent);
+	tcase_add_test(tc, test_value_double_set_by_child);
 	tcase_add_test(tc, test_pipe_hello_prints_list);
 	tcase_add_test(tc, test_pipe_duplex_exchange);
 	tcase_add_test(tc, test_pipe_names_until_end);

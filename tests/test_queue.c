@@ -1489,6 +1489,50 @@ static TCase *tcase(Suite *s, const char *name, int timeout)
 	return tc;
 }
 
+START_TEST(test_parked_put_moves_up_when_the_one_ahead_leaves)
+{
+	ipc_queue_attr attr = { .maxbytes = 100 };
+	char sixty[60] = { 0 }, eighty[80] = { 0 };
+	ipc_client *c;
+	ipc_queue *q;
+	pid_t pid;
+
+	harness_start(&h, NULL);
+	c = connect_ok();
+	q = open_ok(c, "line", IPC_CREATE, &attr);
+	ck_assert_ipc(ipc_queue_put(q, sixty, sizeof sixty, 0), 0);
+	pid = fork_ok();
+	if (pid == 0) {
+		/* Parks first, with a short timeout; 80 bytes never fit. */
+		if (ipc_queue_put(q, eighty, sizeof eighty, 300) != -ETIMEDOUT)
+			_exit(1);
+		_exit(0);
+	}
+	harness_sleep_ms(100);
+	/* Parked behind it: 10 bytes fit, but must not overtake. */
+	ck_assert_ipc(ipc_queue_put(q, "0123456789", 10, 3000), 0);
+	ck_assert_ipc(ipc_queue_size(q), 2);
+	harness_expect_child_ok(pid, 5000, "the put ahead");
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_empty_client_name_is_served)
+{
+	ipc_client *c;
+	ipc_queue *q;
+
+	harness_start(&h, NULL);
+	c = connect_ok();
+	ck_assert_ipc(ipc_client_set_name(c, ""), 0);
+	ck_assert_ipc(ipc_queue_open(c, "", IPC_CREATE, NULL, &q), -EINVAL);
+	ck_assert_ipc(ipc_queue_unlink(c, ""), -ENOENT);
+	daemon_still_running();
+	ipc_disconnect(c);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
@@ -1506,6 +1550,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, test_put_blocks_when_full);
 	tcase_add_test(tc, test_getters_served_in_order);
 	tcase_add_test(tc, test_unlink_wakes_blocked_getter);
+	tcase_add_test(tc, test_parked_put_moves_up_when_the_one_ahead_leaves);
 
 	tc = tcase(s, "robustness", 30);
 	tcase_add_test(tc, test_killed_mid_frame_leaves_daemon_serving);
@@ -1514,6 +1559,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, test_garbage_frames_close_only_their_connection);
 	tcase_add_test(tc, test_daemon_killed_under_blocked_client);
 	tcase_add_test(tc, test_parked_getter_disconnect_keeps_message);
+	tcase_add_test(tc, test_empty_client_name_is_served);
 
 	tc = tcase(s, "lifecycle", 30);
 	tcase_add_test(tc, test_sigterm_answers_blocked_clients);

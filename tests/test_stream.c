@@ -349,6 +349,120 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 }
 END_TEST
 
+
+/* Wait up to 3 s for ipc_queue_size(q) to be want; returns the last size. */
+static long wait_size(ipc_queue *q, long want)
+{
+	long n = -1;
+
+	for (int i = 0; i < 300 && (n = ipc_queue_size(q)) != want; i++)
+		harness_sleep_ms(10);
+	return n;
+}
+
+START_TEST(test_consumer_that_stops_reading_is_cut_off)
+{
+	static char big[64 * 1024];
+	const char *args[] = { "--max-output", "1M", NULL };
+	ipc_client *c;
+	ipc_queue *q;
+	int ready[2];
+	char x;
+	pid_t pid;
+
+	/* This test needs its own daemon with a small output limit. */
+	harness_stop(&h);
+	harness_start(&h, args);
+	c = connect_ok();
+	q = open_ok(c, "stalled", NULL);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Ask for everything to be pushed, then never read again. */
+		if (ipc_queue_set_prefetch(q, 65536) < 0 || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &x, 1), 1);
+	for (int i = 0; i < 40; i++)
+		ck_assert_ipc(ipc_queue_put(q, big, sizeof big, 1000), 0);
+	/* Over 1 MiB unread: cut off, and what it had in flight is back. */
+	ck_assert_ipc(wait_size(q, 40), 40);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_put_many_counts_only_what_was_put)
+{
+	ipc_queue_attr attr = { .maxbytes = 1000 };
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "counted", &attr);
+	static char big[2000];
+	struct iovec v[3] = { { "0123456789", 10 }, { big, sizeof big }, { "abcdefghij", 10 } };
+
+	ck_assert_ipc(ipc_queue_put_many(q, v, 3, 0), 1);
+	ck_assert_ipc(ipc_queue_size(q), 1);
+	ck_assert_ipc(ipc_queue_put_many(q, v + 1, 2, 0), -EMSGSIZE);
+	ck_assert_ipc(ipc_queue_put_many(q, v + 2, 1, 0), 1);
+	ck_assert_ipc(ipc_queue_size(q), 2);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_put_keeps_its_timeout_behind_async_puts)
+{
+	ipc_queue_attr attr = { .maxsize = 1 };
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "behind", &attr);
+	int64_t t0;
+
+	ck_assert_ipc(ipc_queue_put(q, "x", 1, 0), 0);
+	ck_assert_ipc(ipc_queue_put_async(q, "y", 1), 0);
+	t0 = harness_now_ms();
+	ck_assert_ipc(ipc_queue_put(q, "z", 1, 0), -EAGAIN);
+	ck_assert_ipc(ipc_queue_put(q, "z", 1, 200), -ETIMEDOUT);
+	ck_assert_int_lt(harness_now_ms() - t0, 2000);
+	ck_assert_uint_eq(ipc_queue_pending(q), 1);
+	ck_assert_ipc(ipc_queue_purge(q), 1);
+	ck_assert_ipc(ipc_queue_flush(q, 1000), 0);
+	ck_assert_ipc(ipc_queue_size(q), 1);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_prefetching_get_sees_its_queue_removed)
+{
+	ipc_client *c = connect_ok();
+	ipc_queue *q = open_ok(c, "doomed", NULL);
+	void *data;
+	size_t len;
+	pid_t pid;
+
+	ck_assert_ipc(ipc_queue_set_prefetch(q, 10), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ipc_client *other;
+
+		harness_sleep_ms(200);
+		if (ipc_connect(h.sock, &other) < 0 || ipc_queue_unlink(other, "doomed") < 0)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, 5000), -EIDRM);
+	harness_expect_child_ok(pid, 5000, "unlinker");
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
@@ -365,6 +479,10 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_prefetched_messages_return_when_consumer_dies);
 	tcase_add_test(tc, test_prefetch_off_gives_messages_back);
 	tcase_add_test(tc, test_prefetching_consumers_share_without_duplicates);
+	tcase_add_test(tc, test_consumer_that_stops_reading_is_cut_off);
+	tcase_add_test(tc, test_put_many_counts_only_what_was_put);
+	tcase_add_test(tc, test_put_keeps_its_timeout_behind_async_puts);
+	tcase_add_test(tc, test_prefetching_get_sees_its_queue_removed);
 	suite_add_tcase(s, tc);
 	return s;
 }

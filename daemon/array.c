@@ -1,0 +1,745 @@
+/*
+ * array.c - named shared arrays: the object kind and its handlers.
+ *
+ * An array owns a memfd (sealed so that its size never changes, which keeps
+ * every client's mapping valid) and the daemon's own mapping of it.  Clients
+ * are sent a duplicate of the descriptor with each open and map it
+ * themselves; the daemon reads, writes and adds through its mapping for the
+ * brokered operations, with __atomic builtins where a mapped writer could
+ * race.  The lock is a hold on the connection that has it: whatever ends the
+ * connection releases it and grants it to the next waiter.  Brokered
+ * operations of other connections wait while it is held, on the same FIFO
+ * list as lock requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "cmd.h"
+#include "codec.h"
+#include "conn.h"
+#include "log.h"
+#include "reply.h"
+#include "server.h"
+
+#define ARRAY_DEFAULT_MODE 0600
+
+/* A brokered request's arguments, kept with it while it is parked. */
+struct array_op {
+	uint64_t start;              /* first element; an add's index */
+	uint64_t count;              /* elements to read or write */
+	uint64_t delta;              /* an add's delta: integer bits, or a double's bits */
+	/* a write's bytes follow */
+};
+
+static void array_lock_released(struct hold *h);
+static int array_lock_describe(const struct hold *h, char *buf, size_t len);
+
+static const struct hold_ops array_lock_ops = {
+	.what = "array lock", .release = array_lock_released, .describe = array_lock_describe
+};
+
+static uint64_t next_array_id;
+
+static struct array *array_of(struct object *o)
+{
+	return container_of(o, struct array, obj);
+}
+
+static int wait_ms(int64_t timeout)
+{
+	if (timeout < 0)
+		return -1;
+	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
+}
+
+static const char *client_desc(const struct conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "client %llu (pid %d)", (unsigned long long)c->id, (int)c->pid);
+	return buf;
+}
+
+/* ---- brokered operations on the daemon's mapping ---- */
+
+static void array_do_read(struct array *a, struct conn *c, uint32_t id,
+			  const struct array_op *op)
+{
+	const char *p = (const char *)a->mem + op->start * a->itemsize;
+
+	a->reads++;
+	reply_data(c, id, p, op->count * a->itemsize);
+}
+
+static void array_do_write(struct array *a, struct conn *c, uint32_t id,
+			   const struct array_op *op, const void *data)
+{
+	memcpy((char *)a->mem + op->start * a->itemsize, data, op->count * a->itemsize);
+	a->writes++;
+	reply_ok(c, id);
+}
+
+/*
+ * Atomic fetch-and-add of an integer element, wrapping at the type's width:
+ * done on the unsigned type of that width, so the wrap is defined.
+ */
+static void add_integer(struct array *a, void *p, uint64_t delta, msgpack_packer *pk)
+{
+	uint64_t u;
+
+	switch (a->itemsize) {
+	case 1:
+		u = __atomic_fetch_add((uint8_t *)p, (uint8_t)delta, __ATOMIC_SEQ_CST);
+		if (ipc_typecode_is_signed(a->typecode))
+			msgpack_pack_int64(pk, (int8_t)u);
+		else
+			msgpack_pack_uint64(pk, u);
+		return;
+	case 2:
+		u = __atomic_fetch_add((uint16_t *)p, (uint16_t)delta, __ATOMIC_SEQ_CST);
+		if (ipc_typecode_is_signed(a->typecode))
+			msgpack_pack_int64(pk, (int16_t)u);
+		else
+			msgpack_pack_uint64(pk, u);
+		return;
+	case 4:
+		u = __atomic_fetch_add((uint32_t *)p, (uint32_t)delta, __ATOMIC_SEQ_CST);
+		if (ipc_typecode_is_signed(a->typecode))
+			msgpack_pack_int64(pk, (int32_t)u);
+		else
+			msgpack_pack_uint64(pk, u);
+		return;
+	default:
+		u = __atomic_fetch_add((uint64_t *)p, delta, __ATOMIC_SEQ_CST);
+		if (ipc_typecode_is_signed(a->typecode))
+			msgpack_pack_int64(pk, (int64_t)u);
+		else
+			msgpack_pack_uint64(pk, u);
+		return;
+	}
+}
+
+/* Atomic add of a float or double element: a compare-and-swap loop on its bits. */
+static void add_float(struct array *a, void *p, double delta, msgpack_packer *pk)
+{
+	if (a->itemsize == 4) {
+		uint32_t bits = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST), nbits;
+		float old, sum;
+
+		do {
+			memcpy(&old, &bits, sizeof old);
+			sum = (float)((double)old + delta);
+			memcpy(&nbits, &sum, sizeof nbits);
+		} while (!__atomic_compare_exchange_n((uint32_t *)p, &bits, nbits, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+		msgpack_pack_double(pk, old);
+	} else {
+		uint64_t bits = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST), nbits;
+		double old, sum;
+
+		do {
+			memcpy(&old, &bits, sizeof old);
+			sum = old + delta;
+			memcpy(&nbits, &sum, sizeof nbits);
+		} while (!__atomic_compare_exchange_n((uint64_t *)p, &bits, nbits, false,
+						      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+		msgpack_pack_double(pk, old);
+	}
+}
+
+static void array_do_add(struct array *a, struct conn *c, uint32_t id, const struct array_op *op)
+{
+	void *p = (char *)a->mem + op->start * a->itemsize;
+	msgpack_packer *pk = reply_begin(c, id, 0, 1);
+
+	if (ipc_typecode_is_integer(a->typecode)) {
+		add_integer(a, p, op->delta, pk);
+	} else {
+		double d;
+
+		memcpy(&d, &op->delta, sizeof d);
+		add_float(a, p, d, pk);
+	}
+	a->adds++;
+	reply_end(c);
+}
+
+/* ---- the lock ---- */
+
+static void array_grant(struct array *a, struct conn *c)
+{
+	a->holder = c;
+	a->locks++;
+	object_ref(&a->obj);
+	TAILQ_INSERT_TAIL(&c->holds, &a->lock_hold, link);
+}
+
+/*
+ * Serve parked requests from the head while the lock is free: brokered
+ * operations are done, the first lock request is granted and ends the turn.
+ */
+static void array_settle(struct array *a)
+{
+	struct waiter *w;
+
+	while (!a->holder && (w = TAILQ_FIRST(&a->waiters))) {
+		const struct array_op *op = w->data;
+
+		switch (w->op) {
+		case IPC_OP_A_LOCK:
+			array_grant(a, w->conn);
+			reply_ok(w->conn, w->id);
+			break;
+		case IPC_OP_A_READ:
+			array_do_read(a, w->conn, w->id, op);
+			break;
+		case IPC_OP_A_WRITE:
+			array_do_write(a, w->conn, w->id, op, op + 1);
+			break;
+		case IPC_OP_A_ADD:
+			array_do_add(a, w->conn, w->id, op);
+			break;
+		}
+		waiter_finish(w);
+	}
+}
+
+/*
+ * Free the lock (already off the holder's hold list) and pass it on.  forced:
+ * the holder did not unlock (it went away, or closed its last handle), which
+ * is logged with who gets the lock next.
+ */
+static void array_release(struct array *a, const char *forced)
+{
+	char who[64], next[64];
+
+	if (forced)
+		client_desc(a->holder, who, sizeof who);
+	a->holder = NULL;
+	array_settle(a);
+	if (forced && a->holder)
+		log_warn("%s %s holding the lock of array '%s'; released, granted to %s", who,
+			 forced, a->obj.name, client_desc(a->holder, next, sizeof next));
+	else if (forced)
+		log_warn("%s %s holding the lock of array '%s'; released", who, forced,
+			 a->obj.name);
+	object_unref(&a->obj);
+}
+
+/* The holder's connection went: conn_release took lock_hold off its list. */
+static void array_lock_released(struct hold *h)
+{
+	array_release(container_of(h, struct array, lock_hold), "went away");
+}
+
+static int array_lock_describe(const struct hold *h, char *buf, size_t len)
+{
+	const struct array *a = container_of(h, const struct array, lock_hold);
+
+	return snprintf(buf, len, "lock of array %s", a->obj.name);
+}
+
+static void array_unlock_by(struct array *a, const char *forced)
+{
+	TAILQ_REMOVE(&a->holder->holds, &a->lock_hold, link);
+	array_release(a, forced);
+}
+
+/* ---- the object kind ---- */
+
+static void array_unlinked(struct object *o)
+{
+	struct array *a = array_of(o);
+
+	/* Mappings stay valid; brokered access and the lock end with the name. */
+	waiter_fail_all(&a->waiters, -EIDRM, "the array was removed");
+	if (a->holder)
+		array_unlock_by(a, NULL);
+}
+
+static void array_destroy(struct object *o)
+{
+	struct array *a = array_of(o);
+
+	o->srv->shm_used -= a->bytes;
+	munmap(a->mem, a->bytes);
+	close(a->memfd);
+	free(a);
+}
+
+/* Processes with a mapping: distinct pids among the mapped handles. */
+static unsigned array_mapped(const struct array *a)
+{
+	const struct array_handle *m, *n;
+	unsigned count = 0;
+
+	LIST_FOREACH(m, &a->handles, link) {
+		if (!m->mapped)
+			continue;
+		for (n = LIST_FIRST(&a->handles); n != m; n = LIST_NEXT(n, link))
+			if (n->mapped && n->handle->conn->pid == m->handle->conn->pid)
+				break;
+		if (n == m)
+			count++;
+	}
+	return count;
+}
+
+static unsigned array_nstat(const struct object *o)
+{
+	return container_of(o, const struct array, obj)->holder ? 12 : 11;
+}
+
+static void array_stat(const struct object *o, msgpack_packer *pk)
+{
+	const struct array *a = container_of(o, const struct array, obj);
+	char tc[1] = { a->typecode };
+	const struct waiter *w;
+	uint64_t waiting = 0;
+
+	TAILQ_FOREACH(w, &a->waiters, link)
+		waiting++;
+	msgpack_pack_str_with_body(pk, "typecode", 8);
+	msgpack_pack_str_with_body(pk, tc, 1);
+	proto_pack_kv_u64(pk, "length", a->length);
+	proto_pack_kv_u64(pk, "itemsize", a->itemsize);
+	proto_pack_kv_u64(pk, "bytes", a->bytes);
+	proto_pack_kv_u64(pk, "id", a->id);
+	proto_pack_kv_u64(pk, "mapped", array_mapped(a));
+	if (a->holder)
+		proto_pack_kv_i64(pk, "lock_pid", a->holder->pid);
+	proto_pack_kv_u64(pk, "waiting", waiting);
+	proto_pack_kv_u64(pk, "reads", a->reads);
+	proto_pack_kv_u64(pk, "writes", a->writes);
+	proto_pack_kv_u64(pk, "adds", a->adds);
+	proto_pack_kv_u64(pk, "locks", a->locks);
+}
+
+const struct object_kind array_kind = {
+	.kind = IPC_KIND_ARRAY,
+	.name = "array",
+	.unlinked = array_unlinked,
+	.destroy = array_destroy,
+	.nstat = array_nstat,
+	.stat = array_stat,
+};
+
+/* A handle on the array is going: forget it, and the lock with the last one. */
+static void array_handle_released(struct hold *hold)
+{
+	struct array_handle *ah = container_of(hold, struct array_handle, hold);
+	struct array *a = ah->a;
+	struct conn *c = ah->handle->conn;
+	const struct array_handle *other;
+
+	LIST_REMOVE(ah, link);
+	free(ah);
+	if (a->holder != c)
+		return;
+	/* The lock belongs to the connection while it has the array open. */
+	LIST_FOREACH(other, &a->handles, link)
+		if (other->handle->conn == c)
+			return;
+	array_unlock_by(a, c->dead ? "went away" : "closed the array");
+}
+
+/* The handle as ipcctl clients lists it: "array NAME", and whether it is mapped. */
+static int array_handle_describe(const struct hold *hold, char *buf, size_t len)
+{
+	const struct array_handle *ah = container_of(hold, const struct array_handle, hold);
+
+	return snprintf(buf, len, "array %s%s", ah->a->obj.name, ah->mapped ? " (mapped)" : "");
+}
+
+static const struct hold_ops array_handle_ops = {
+	.what = "array handle", .release = array_handle_released, .describe = array_handle_describe
+};
+
+/* ---- open ---- */
+
+/* A new zero-filled array; replies the error and returns NULL on failure. */
+static struct array *array_create(struct req *r, const char *name, uint32_t len, char tc,
+				  uint64_t length, mode_t mode)
+{
+	struct server *srv = r->srv;
+	unsigned itemsize = ipc_typecode_size(tc);
+	struct array *a;
+	size_t bytes;
+	char memname[32];
+	int err;
+
+	if (!tc || !length) {
+		reply_error(r->conn, r->id, -EINVAL, "creating array '%.*s' needs a typecode (%s) "
+			    "and a length of at least 1", (int)len, name, IPC_TYPECODE_LIST);
+		return NULL;
+	}
+	if (length > srv->lim.max_array_bytes / itemsize) {
+		reply_error(r->conn, r->id, -EFBIG, "%llu elements of '%c' exceed the limit of "
+			    "%zu bytes per array", (unsigned long long)length, tc,
+			    srv->lim.max_array_bytes);
+		return NULL;
+	}
+	bytes = (size_t)length * itemsize;
+	if (bytes > srv->lim.max_shm - (srv->shm_used < srv->lim.max_shm ?
+					srv->shm_used : srv->lim.max_shm)) {
+		reply_error(r->conn, r->id, -ENOSPC, "%zu more bytes exceed the shared memory "
+			    "budget of %zu bytes (%zu in use)", bytes, srv->lim.max_shm,
+			    srv->shm_used);
+		return NULL;
+	}
+	a = calloc(1, sizeof *a);
+	if (!a) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	a->memfd = -1;
+	a->mem = MAP_FAILED;
+	snprintf(memname, sizeof memname, "ipcd-array-%llu",
+		 (unsigned long long)(next_array_id + 1));
+	a->memfd = memfd_create(memname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (a->memfd < 0 || ftruncate(a->memfd, (off_t)bytes) < 0 ||
+	    fcntl(a->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	a->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
+	if (a->mem == MAP_FAILED)
+		goto fail;
+	a->typecode = tc;
+	a->itemsize = itemsize;
+	a->length = (size_t)length;
+	a->bytes = bytes;
+	TAILQ_INIT(&a->waiters);
+	LIST_INIT(&a->handles);
+	a->lock_hold.ops = &array_lock_ops;
+	if (object_link(srv, &a->obj, &array_kind, name, len, r->conn->uid, r->conn->gid,
+			mode) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	a->id = ++next_array_id;
+	srv->shm_used += bytes;
+	log_info("client %llu (pid %d) created array '%s' ('%c' x %zu, %zu bytes)",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, a->obj.name, tc,
+		 a->length, bytes);
+	return a;
+fail:
+	err = errno;
+	if (a->mem != MAP_FAILED)
+		munmap(a->mem, bytes);
+	if (a->memfd >= 0)
+		close(a->memfd);
+	free(a);
+	log_error("cannot create array '%.*s' of %zu bytes: %s", (int)len, name, bytes,
+		  strerror(err));
+	reply_error(r->conn, r->id, -err, "cannot create shared memory of %zu bytes: %s",
+		    bytes, strerror(err));
+	return NULL;
+}
+
+/* The typecode argument: "" for any, or one typecode.  -EINVAL (replied). */
+static int parse_typecode(struct req *r, const msgpack_object *o, char *tc)
+{
+	uint32_t len;
+	const char *s = proto_bytes(o, &len);
+
+	*tc = 0;
+	if (len == 0)
+		return 0;
+	if (len == 1 && ipc_typecode_size((unsigned char)s[0])) {
+		*tc = s[0];
+		return 0;
+	}
+	reply_error(r->conn, r->id, -EINVAL, "bad typecode '%.*s': use one of %s",
+		    (int)(len > 8 ? 8 : len), s, IPC_TYPECODE_LIST);
+	return -EINVAL;
+}
+
+/* The attribute map: only "mode".  -EINVAL (replied). */
+static int parse_attr(struct req *r, mode_t *mode)
+{
+	const msgpack_object *m, *v;
+
+	if (r->argc < 5 || r->argv[4].type == MSGPACK_OBJECT_NIL)
+		return 0;
+	m = &r->argv[4];
+	v = proto_map_get(m, IPC_ATTR_MODE);
+	if (m->via.map.size > (v ? 1u : 0u) || (v && (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+						       v->via.u64 > 0777))) {
+		reply_error(r->conn, r->id, -EINVAL,
+			    "array attributes: only mode, permission bits up to 0777");
+		return -EINVAL;
+	}
+	if (v && v->via.u64)
+		*mode = (mode_t)v->via.u64;
+	return 0;
+}
+
+void array_cmd_open(struct req *r)
+{
+	struct conn *c = r->conn;
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+	uint64_t flags = r->argv[1].via.u64;
+	uint64_t length = r->argv[3].via.u64;
+	mode_t mode = ARRAY_DEFAULT_MODE;
+	struct array_handle *ah;
+	struct object *o;
+	struct array *a;
+	struct handle *h;
+	bool created = false;
+	msgpack_packer *pk;
+	char tc;
+	int rc = object_name_check(name, len);
+
+	if (rc < 0) {
+		reply_error(c, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
+			    "names are %d printable bytes at most, without spaces", IPC_NAME_MAX);
+		return;
+	}
+	if (parse_typecode(r, &r->argv[2], &tc) < 0 || parse_attr(r, &mode) < 0)
+		return;
+	o = object_find(r->srv, name, len);
+	if (o && o->kind != &array_kind) {
+		reply_error(c, r->id, -EINVAL, "'%.*s' is a %s, not an array", (int)len, name,
+			    o->kind->name);
+		return;
+	}
+	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
+		reply_error(c, r->id, -EEXIST, "array '%.*s' exists", (int)len, name);
+		return;
+	}
+	if (!o && !(flags & IPC_OPEN_CREATE)) {
+		reply_error(c, r->id, -ENOENT, "no array named '%.*s'", (int)len, name);
+		return;
+	}
+	if (o) {
+		a = array_of(o);
+		if ((tc && tc != a->typecode) || (length && length != a->length)) {
+			reply_error(c, r->id, -EINVAL, "array '%s' is '%c' x %zu, not '%c' x %llu",
+				    o->name, a->typecode, a->length, tc ? tc : a->typecode,
+				    (unsigned long long)(length ? length : a->length));
+			return;
+		}
+	} else {
+		a = array_create(r, name, len, tc, length, mode);
+		if (!a)
+			return;
+		created = true;
+	}
+	ah = calloc(1, sizeof *ah);
+	h = ah ? conn_handle_add(c, &a->obj) : NULL;
+	if (!h) {
+		free(ah);
+		reply_error(c, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	ah->hold.ops = &array_handle_ops;
+	ah->a = a;
+	ah->handle = h;
+	LIST_INSERT_HEAD(&a->handles, ah, link);
+	h->ext = &ah->hold;
+	if (!(flags & IPC_OPEN_NOMAP)) {
+		int fd = fcntl(a->memfd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd < 0 || conn_attach_fd(c, fd) < 0) {
+			rc = fd < 0 ? -errno : -ENOMEM;
+			conn_handle_remove(h);
+			reply_error(c, r->id, rc, "cannot pass the array's descriptor: %s",
+				    strerror(-rc));
+			return;
+		}
+		ah->mapped = true;
+	}
+	pk = reply_begin(c, r->id, 0, 6);
+	msgpack_pack_uint32(pk, h->num);
+	if (created)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	msgpack_pack_str_with_body(pk, &a->typecode, 1);
+	msgpack_pack_uint64(pk, a->length);
+	msgpack_pack_uint32(pk, a->itemsize);
+	msgpack_pack_uint64(pk, a->id);
+	reply_end(c);
+}
+
+/* ---- brokered requests ---- */
+
+/*
+ * Run op now when the lock is free or held by this connection, else park it
+ * (with extra bytes after it, a write's data) until the lock is released.
+ */
+static void array_run(struct req *r, struct array *a, const struct array_op *op,
+		      const void *extra, size_t extra_len, int64_t timeout)
+{
+	struct server *srv = r->srv;
+	struct array_op *copy;
+	size_t len = sizeof *op + extra_len;
+	struct waiter *w;
+
+	if (!a->holder || a->holder == r->conn) {
+		switch (r->op) {
+		case IPC_OP_A_READ:
+			array_do_read(a, r->conn, r->id, op);
+			break;
+		case IPC_OP_A_WRITE:
+			array_do_write(a, r->conn, r->id, op, extra);
+			break;
+		case IPC_OP_A_ADD:
+			array_do_add(a, r->conn, r->id, op);
+			break;
+		}
+		return;
+	}
+	if (timeout == 0) {
+		reply_error(r->conn, r->id, -EAGAIN, "array '%s' is locked by pid %d", a->obj.name,
+			    (int)a->holder->pid);
+		return;
+	}
+	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
+		reply_error(r->conn, r->id, -ENOBUFS, "ipcd's memory budget of %zu bytes is used up",
+			    srv->lim.max_memory);
+		return;
+	}
+	copy = malloc(len);
+	if (!copy) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return;
+	}
+	memcpy(copy, op, sizeof *op);
+	if (extra_len)
+		memcpy(copy + 1, extra, extra_len);
+	w = waiter_park(r->conn, r->id, r->op, &a->waiters, wait_ms(timeout), copy, len,
+			&srv->mem_used);
+	free(copy);
+	if (!w)
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+}
+
+/* The optional timeout argument at argv[i]: waits without limit when absent. */
+static int64_t opt_timeout(const struct req *r, uint32_t i)
+{
+	return r->argc > i ? proto_i64(&r->argv[i]) : -1;
+}
+
+/* Is [start, start + count) inside a?  Replies -ERANGE when not. */
+static bool range_ok(struct req *r, const struct array *a, uint64_t start, uint64_t count)
+{
+	if (start <= a->length && count <= a->length - start)
+		return true;
+	reply_error(r->conn, r->id, -ERANGE, "elements %llu..%llu are outside array '%s' "
+		    "of length %zu", (unsigned long long)start,
+		    (unsigned long long)(start + count - (count > 0)), a->obj.name, a->length);
+	return false;
+}
+
+void array_cmd_read(struct req *r)
+{
+	struct array *a = array_of(r->obj);
+	struct array_op op = { .start = r->argv[1].via.u64, .count = r->argv[2].via.u64 };
+
+	if (!range_ok(r, a, op.start, op.count))
+		return;
+	if (op.count * a->itemsize > r->srv->lim.max_message) {
+		reply_error(r->conn, r->id, -EMSGSIZE, "reading %llu bytes exceeds the message "
+			    "limit of %zu bytes", (unsigned long long)(op.count * a->itemsize),
+			    r->srv->lim.max_message);
+		return;
+	}
+	array_run(r, a, &op, NULL, 0, opt_timeout(r, 3));
+}
+
+void array_cmd_write(struct req *r)
+{
+	struct array *a = array_of(r->obj);
+	uint32_t len;
+	const char *data = proto_bytes(&r->argv[2], &len);
+	struct array_op op = { .start = r->argv[1].via.u64, .count = len / a->itemsize };
+
+	if (len % a->itemsize) {
+		reply_error(r->conn, r->id, -EINVAL, "%u bytes are not whole elements of %u bytes",
+			    len, a->itemsize);
+		return;
+	}
+	if (!range_ok(r, a, op.start, op.count))
+		return;
+	array_run(r, a, &op, data, len, opt_timeout(r, 3));
+}
+
+void array_cmd_add(struct req *r)
+{
+	struct array *a = array_of(r->obj);
+	const msgpack_object *d = &r->argv[2];
+	bool is_float = d->type == MSGPACK_OBJECT_FLOAT32 || d->type == MSGPACK_OBJECT_FLOAT64;
+	struct array_op op = { .start = r->argv[1].via.u64, .count = 1 };
+
+	if (is_float == (bool)ipc_typecode_is_integer(a->typecode)) {
+		reply_error(r->conn, r->id, -EINVAL, "array '%s' is '%c': add %s", a->obj.name,
+			    a->typecode, is_float ? "an integer" : "a float");
+		return;
+	}
+	if (op.start >= a->length) {
+		reply_error(r->conn, r->id, -ERANGE, "index %llu is outside array '%s' of length %zu",
+			    (unsigned long long)op.start, a->obj.name, a->length);
+		return;
+	}
+	if (is_float)
+		memcpy(&op.delta, &d->via.f64, sizeof op.delta);
+	else if (d->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		op.delta = (uint64_t)d->via.i64;
+	else
+		op.delta = d->via.u64;
+	array_run(r, a, &op, NULL, 0, opt_timeout(r, 3));
+}
+
+void array_cmd_lock(struct req *r)
+{
+	struct array *a = array_of(r->obj);
+	int64_t timeout = proto_i64(&r->argv[1]);
+
+	if (a->holder == r->conn) {
+		reply_error(r->conn, r->id, -EDEADLK, "this connection already holds the lock of "
+			    "array '%s'", a->obj.name);
+		return;
+	}
+	if (!a->holder) {
+		array_grant(a, r->conn);
+		reply_ok(r->conn, r->id);
+		return;
+	}
+	if (timeout == 0) {
+		reply_error(r->conn, r->id, -EAGAIN, "array '%s' is locked by pid %d", a->obj.name,
+			    (int)a->holder->pid);
+		return;
+	}
+	if (!waiter_park(r->conn, r->id, r->op, &a->waiters, wait_ms(timeout), NULL, 0, NULL))
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+}
+
+void array_cmd_unlock(struct req *r)
+{
+	struct array *a = array_of(r->obj);
+
+	if (a->holder != r->conn) {
+		if (a->holder)
+			reply_error(r->conn, r->id, -EPERM, "the lock of array '%s' is held by pid %d",
+				    a->obj.name, (int)a->holder->pid);
+		else
+			reply_error(r->conn, r->id, -EPERM, "the lock of array '%s' is not held",
+				    a->obj.name);
+		return;
+	}
+	/* Answer first: the next holder's grant follows this reply. */
+	reply_ok(r->conn, r->id);
+	array_unlock_by(a, NULL);
+}
+
+void array_cmd_stat(struct req *r)
+{
+	object_pack_stat(r->obj, reply_begin(r->conn, r->id, 0, 1));
+	reply_end(r->conn);
+}
