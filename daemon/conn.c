@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 #include "service.h"
@@ -40,6 +41,37 @@ static ssize_t conn_write_pending(struct conn *c);
 static int handle_describe(const struct hold *h, char *buf, size_t len);
 
 static const struct hold_ops handle_hold_ops = { "open handle", handle_release, handle_describe };
+
+/* The peer's supplementary groups, for group permissions; none if unknown. */
+static void conn_read_groups(struct conn *c)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+
+	for (int tries = 0; tries < 4; tries++) {
+		gid_t *g = malloc(len);
+
+		if (!g)
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			c->groups = g;
+			c->ngroups = len / sizeof(gid_t);
+			return;
+		}
+		free(g);
+		if (errno != ERANGE)
+			return;
+	}
+}
+
+bool conn_in_group(const struct conn *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	for (unsigned i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
 
 struct conn *conn_create(struct server *srv, int fd)
 {
@@ -62,6 +94,7 @@ struct conn *conn_create(struct server *srv, int fd)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 	}
+	conn_read_groups(c);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -85,6 +118,7 @@ fail:
 			evbuffer_free(c->in);
 		if (c->out)
 			evbuffer_free(c->out);
+		free(c->groups);
 		free(c);
 	}
 	close(fd);
@@ -111,6 +145,7 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		close(c->fdmarks[i].fd);
 	free(c->fdmarks);
 	free(c->handles);
+	free(c->groups);
 	free(c);
 }
 
@@ -122,6 +157,11 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	log_debug("client %llu (pid %d) closed: %s", (unsigned long long)c->id,
 		  (int)c->pid, why);
+	/* Replies go after their durable records: written, and fsynced if held. */
+	if (c->held)
+		qlog_sync_now(srv);
+	else
+		qlog_write(srv);
 	/* A last attempt to deliver what is queued (an error push, say). */
 	conn_write_pending(c);
 	c->dead = true;
@@ -211,14 +251,18 @@ void conn_flush(struct conn *c)
 {
 	ssize_t w;
 
-	if (c->dead)
+	if (c->dead || c->held)
 		return;
 	w = conn_write_pending(c);
 	if (w < 0) {
 		log_debug("client %llu: write: %s", (unsigned long long)c->id, strerror((int)-w));
-		/* Write no more, hand it nothing more; its reader sees the hang-up. */
+		/* Write no more, hand it nothing more; its reader serves what the
+		 * peer sent before it went, and sees the hang-up. */
 		evbuffer_drain(c->out, evbuffer_get_length(c->out));
-		conn_cut_off(c);
+		if (!c->hungup) {
+			c->hungup = true;
+			event_active(c->rev, EV_READ, 0);
+		}
 		return;
 	}
 	if (!evbuffer_get_length(c->out))
@@ -233,7 +277,7 @@ void conn_flush(struct conn *c)
 void conn_want_write(struct conn *c)
 {
 	/* A connection being served is flushed when its read callback ends. */
-	if (!c->dead && !c->serving && !event_pending(c->wev, EV_WRITE, NULL))
+	if (!c->dead && !c->serving && !c->held && !event_pending(c->wev, EV_WRITE, NULL))
 		event_add(c->wev, NULL);
 }
 
@@ -249,11 +293,11 @@ bool conn_gone(struct conn *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
 
-	if (c->dead || c->cutoff)
+	if (c->dead || c->cutoff || c->hungup)
 		return true;
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-		/* Its reader sees the end of file and closes it. */
-		c->cutoff = true;
+		/* Its reader serves what is left, sees the end of file and closes it. */
+		c->hungup = true;
 		event_active(c->rev, EV_READ, 0);
 		return true;
 	}
@@ -385,6 +429,8 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (conn_serve_frames(c) < 0)
 		return;
 	c->serving = false;
+	/* Durable queues' records of these requests go to the kernel before their replies. */
+	qlog_write(c->srv);
 	conn_flush(c);
 }
 
@@ -416,6 +462,7 @@ struct handle *conn_handle_add(struct conn *c, struct object *obj)
 	h->conn = c;
 	h->obj = obj;
 	h->num = i + 1;
+	h->rights = object_rights(c, obj);
 	object_ref(obj);
 	c->handles[i] = h;
 	c->free_hint = i + 1;
