@@ -410,3 +410,43 @@ int ipc_server_clients(ipc_client *c, void **mp, size_t *len)
 {
 	return server_query(c, IPC_OP_CLIENTS, mp, len);
 }
+
+/* A request on an object by name with unsigned arguments, answered by a status. */
+static int name_call(ipc_client *c, unsigned op, const char *name, unsigned n, const uint64_t *v)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!c || !name)
+		return -EINVAL;
+	if (strlen(name) > IPC_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = client_ready(c);
+	if (rc < 0)
+		return rc;
+	pk = client_req(c, op, 1 + n);
+	proto_pack_cstr(pk, name);
+	for (unsigned i = 0; i < n; i++)
+		msgpack_pack_uint64(pk, v[i]);
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	if (rc == 0)
+		client_done(c);
+	return rc;
+}
+
+int ipc_chmod(ipc_client *c, const char *name, unsigned mode)
+{
+	uint64_t v = mode;
+
+	if (mode > 0777)
+		return -EINVAL;
+	return name_call(c, IPC_OP_CHMOD, name, 1, &v);
+}
+
+int ipc_chown(ipc_client *c, const char *name, uid_t uid, gid_t gid)
+{
+	uint64_t v[2] = { uid == (uid_t)-1 ? IPC_ID_KEEP : uid, gid == (gid_t)-1 ? IPC_ID_KEEP : gid };
+
+	return name_call(c, IPC_OP_CHOWN, name, 2, v);
+}

@@ -131,6 +131,7 @@ void stream_removed(ipc_client *c, const struct proto_reply *push);
 /* Pushed messages not yet taken, oldest first. */
 struct msgbuf {
 	struct iovec *v;           /* ring of cap entries, each iov_base from malloc */
+	unsigned char *flags;      /* IPC_MSG_* of each entry, same ring, and MSGBUF_ACK */
 	size_t head, count, cap;
 };
 
@@ -147,7 +148,12 @@ struct ipc_queue {
 	msgpack_sbuffer pend;      /* asynchronous puts not yet sent, as packed bins */
 	size_t npend;
 	pid_t pend_pid;            /* the process whose puts pend holds */
+	unsigned last_flags;       /* IPC_MSG_* of the message the last get returned */
+	size_t unacked;            /* ack queue: got on connection gen, task_done not sent */
 };
+
+/* An entry of an ack queue's push: taking it makes one more message to task_done. */
+#define MSGBUF_ACK 0x80u
 
 /* stream.c: the handle's stream state after a (re)open, and its end. */
 int stream_reopened(ipc_queue *q);

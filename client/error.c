@@ -34,9 +34,11 @@ const char *ipc_strerror(int err)
 	case EBUSY: return "The pipe end belongs to another process";
 	case ENAMETOOLONG: return "Name too long";
 	case EOPNOTSUPP: return "Operation not supported by ipcd";
+	case EACCES: return "Permission denied";
+	case EPERM: return "Not the object's owner";
 	case ERANGE: return "Index or range outside the array";
 	case EFBIG: return "Array larger than ipcd's limit";
-	case ENOSPC: return "Shared memory budget exhausted";
+	case ENOSPC: return "No room in ipcd (object limit or shared memory budget)";
 	case EDEADLK: return "Lock already held by this process";
 	}
 	s = strerrordesc_np(err);

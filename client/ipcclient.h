@@ -55,8 +55,8 @@ typedef struct ipc_queue_attr {
 	size_t maxsize;      /* most messages it holds; a put on a full queue waits */
 	size_t maxbytes;     /* most payload bytes it holds */
 	unsigned mode;       /* permission bits for other processes */
-	int ack;             /* messages must be acknowledged (-ENOTSUP where unsupported) */
-	int durable;         /* survive a daemon restart (-ENOTSUP where unsupported) */
+	int ack;             /* a message got stays in flight until ipc_queue_task_done */
+	int durable;         /* kept in a log in ipcd's state directory: survives a restart */
 } ipc_queue_attr;
 
 /*
@@ -119,6 +119,35 @@ IPC_API int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeou
  * in arrival order.  -ETIMEDOUT / -EAGAIN: still empty.
  */
 IPC_API int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms);
+
+/* Flags of a message (ipc_queue_get_info). */
+#define IPC_MSG_REDELIVERED 0x1  /* got before by a consumer that went away without task_done */
+
+/*
+ * ipc_queue_get, and *flags (may be NULL) tells about the message: on a
+ * queue created with attr.ack, IPC_MSG_REDELIVERED when it had been got
+ * before by a consumer whose handle closed (or whose process died, or whose
+ * ipcd restarted) before its task_done.
+ */
+IPC_API int ipc_queue_get_info(ipc_queue *q, void **data, size_t *len, int timeout_ms,
+			       unsigned *flags);
+
+/*
+ * On a queue created with attr.ack, every get leaves its message in flight,
+ * owned by this handle, until task_done acknowledges it; if the handle is
+ * closed or its process dies first, its in-flight messages go back to the
+ * head of the queue in order, marked IPC_MSG_REDELIVERED.
+ */
+IPC_API int ipc_queue_task_done(ipc_queue *q);           /* acknowledges this connection's oldest unacknowledged get */
+IPC_API int ipc_queue_join(ipc_queue *q, int timeout_ms);/* waits until every message put was gotten and acknowledged */
+/*
+ * task_done: -EINVAL when this handle has nothing in flight (or the queue has
+ * no acks).  It waits for no answer: once sent, ipcd acts on it even if this
+ * process dies right after.  join, as Python's JoinableQueue.join: 0 once the queue holds no
+ * unfinished message (queued, prefetched, or got and not acknowledged; on a
+ * queue without acks a get finishes a message); -ETIMEDOUT after timeout_ms,
+ * -EAGAIN at once with IPC_NOWAIT.
+ */
 
 /* Messages waiting in the queue, or a negative errno. */
 IPC_API long ipc_queue_size(ipc_queue *q);
@@ -279,6 +308,19 @@ IPC_API int ipc_process_terminate(ipc_process *p);
 
 /* 1 while p runs, 0 once it ended (setting exitcode) or if never started. */
 IPC_API int ipc_process_is_alive(ipc_process *p);
+
+/*
+ * Set the permission bits (at most 0777) of the object name, of any kind.
+ * Only its owner and root may: -EPERM for anyone else; -ENOENT if there is
+ * no such object.  Handles already open keep the rights they had.
+ */
+IPC_API int ipc_chmod(ipc_client *c, const char *name, unsigned mode);
+
+/*
+ * Give the object name to uid and gid; (uid_t)-1 or (gid_t)-1 leaves that
+ * id as it is.  Only its owner and root may (-EPERM).
+ */
+IPC_API int ipc_chown(ipc_client *c, const char *name, uid_t uid, gid_t gid);
 
 /*
  * Introspection, as msgpack bytes from malloc (*mp, *len) laid out as

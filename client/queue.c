@@ -41,6 +41,8 @@ static int queue_open_remote(ipc_queue *q, int flags)
 	}
 	q->num = (uint32_t)rep.res[0].via.u64;
 	q->gen = c->gen;
+	/* What was got on an earlier connection went back to the queue with it. */
+	q->unacked = 0;
 	client_done(c);
 	if (q->num == 0)
 		return -EPROTO;
@@ -181,7 +183,18 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 	return rc;
 }
 
-/* A request on q whose one result is bytes, copied to *data. */
+/* Request op on q with the handle as its only argument; 0 with *rep to release. */
+static int queue_call_simple(ipc_queue *q, unsigned op, struct proto_reply *rep)
+{
+	int rc = queue_ready(q);
+
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
+	return client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
+}
+
+/* A request on q whose first result is bytes, copied to *data; then its flags. */
 static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, size_t *len)
 {
 	struct proto_reply rep;
@@ -201,6 +214,11 @@ static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, s
 	if (rc < 0)
 		return rc;
 	rc = rep.nres < 1 ? -EPROTO : client_copy_bytes(&rep.res[0], data, len);
+	/* An ack queue's get also says whether the message was delivered before. */
+	if (op == IPC_OP_Q_GET && rc == 0) {
+		q->last_flags = rep.nres >= 2 ? (unsigned)proto_u64(&rep.res[1]) : 0;
+		q->unacked += rep.nres >= 2;
+	}
 	client_done(q->c);
 	return rc;
 }
@@ -212,20 +230,61 @@ int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
 	return queue_fetch(q, IPC_OP_Q_GET, timeout_ms, data, len);
 }
 
+int ipc_queue_get_info(ipc_queue *q, void **data, size_t *len, int timeout_ms, unsigned *flags)
+{
+	int rc = ipc_queue_get(q, data, len, timeout_ms);
+
+	if (flags)
+		*flags = rc == 0 ? q->last_flags : 0;
+	return rc;
+}
+
+int ipc_queue_task_done(ipc_queue *q)
+{
+	ipc_client *c;
+	int rc;
+
+	if (!q)
+		return -EINVAL;
+	c = q->c;
+	/* Messages got on an earlier connection went back to the queue with it. */
+	if (c->fd < 0 || c->pid != getpid() || q->gen != c->gen || !q->unacked)
+		return -EINVAL;
+	/* No reply on success: sent is done, as ipcd reads what a client sent before its end. */
+	msgpack_pack_uint32(client_req(c, IPC_OP_Q_TASK_DONE, 1), q->num);
+	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)(c->req.size - IPC_FRAME_HEADER));
+	rc = io_send(c->fd, c->req.data, c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS);
+	if (rc < 0) {
+		client_drop(c);
+		return rc;
+	}
+	q->unacked--;
+	return 0;
+}
+
+int ipc_queue_join(ipc_queue *q, int timeout_ms)
+{
+	struct proto_reply rep;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!q)
+		return -EINVAL;
+	rc = queue_ready_flushed(q, timeout_ms);
+	if (rc < 0)
+		return rc;
+	pk = client_req(q->c, IPC_OP_Q_JOIN, 2);
+	msgpack_pack_uint32(pk, q->num);
+	msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
+	rc = client_call(q->c, NULL, 0, client_wait_ms(timeout_ms), &rep);
+	if (rc == 0)
+		client_done(q->c);
+	return rc;
+}
+
 int ipc_queue_peek(ipc_queue *q, void **data, size_t *len)
 {
 	return queue_fetch(q, IPC_OP_Q_PEEK, 0, data, len);
-}
-
-/* Request op on q with the handle as its only argument; 0 with *rep to release. */
-static int queue_call_simple(ipc_queue *q, unsigned op, struct proto_reply *rep)
-{
-	int rc = queue_ready(q);
-
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(q->c, op, 1), q->num);
-	return client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
 }
 
 /* A request on q whose one result is a count. */

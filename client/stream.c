@@ -23,30 +23,40 @@ static void ahead_clear(struct msgbuf *b)
 	b->head = b->count = 0;
 }
 
-static int ahead_push(struct msgbuf *b, void *data, size_t len)
+static int ahead_push(struct msgbuf *b, void *data, size_t len, unsigned flags)
 {
 	if (b->count == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct iovec *v = malloc(cap * sizeof *v);
+		unsigned char *f = malloc(cap);
 
-		if (!v)
+		if (!v || !f) {
+			free(v);
+			free(f);
 			return -ENOMEM;
-		for (size_t i = 0; i < b->count; i++)
+		}
+		for (size_t i = 0; i < b->count; i++) {
 			v[i] = b->v[(b->head + i) % b->cap];
+			f[i] = b->flags[(b->head + i) % b->cap];
+		}
 		free(b->v);
+		free(b->flags);
 		b->v = v;
+		b->flags = f;
 		b->cap = cap;
 		b->head = 0;
 	}
 	b->v[(b->head + b->count) % b->cap] = (struct iovec){ data, len };
+	b->flags[(b->head + b->count) % b->cap] = (unsigned char)flags;
 	b->count++;
 	return 0;
 }
 
-static struct iovec ahead_pop(struct msgbuf *b)
+static struct iovec ahead_pop(struct msgbuf *b, unsigned *flags)
 {
 	struct iovec v = b->v[b->head];
 
+	*flags = b->flags[b->head];
 	b->head = (b->head + 1) % b->cap;
 	b->count--;
 	return v;
@@ -62,6 +72,7 @@ void stream_free(ipc_queue *q)
 {
 	ahead_clear(&q->ahead);
 	free(q->ahead.v);
+	free(q->ahead.flags);
 	msgpack_sbuffer_destroy(&q->pend);
 }
 
@@ -113,6 +124,7 @@ void stream_removed(ipc_client *c, const struct proto_reply *push)
 void stream_deliver(ipc_client *c, const struct proto_reply *push)
 {
 	const msgpack_object *msgs = &push->res[1];
+	const msgpack_object *flags = push->nres >= 3 ? &push->res[2] : NULL;
 	ipc_queue *q;
 
 	if (push->nres < 2 || msgs->type != MSGPACK_OBJECT_ARRAY)
@@ -121,13 +133,18 @@ void stream_deliver(ipc_client *c, const struct proto_reply *push)
 	/* With prefetch off, pushes still arriving were returned to the queue. */
 	if (!q || !q->prefetch)
 		return;
+	/* An ack queue's push has the messages' flags beside them. */
+	if (flags && (flags->type != MSGPACK_OBJECT_ARRAY ||
+		      flags->via.array.size != msgs->via.array.size))
+		flags = NULL;
 	for (uint32_t i = 0; i < msgs->via.array.size; i++) {
 		void *data;
 		size_t len;
 
 		if (client_copy_bytes(&msgs->via.array.ptr[i], &data, &len) < 0)
 			return;
-		if (ahead_push(&q->ahead, data, len) < 0) {
+		if (ahead_push(&q->ahead, data, len, flags ? MSGBUF_ACK |
+			       ((unsigned)proto_u64(&flags->via.array.ptr[i]) & IPC_MSG_REDELIVERED) : 0) < 0) {
 			free(data);
 			return;
 		}
@@ -180,8 +197,12 @@ static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_
 
 	if (rc < 0)
 		return rc;
-	while (n < max && q->ahead.count)
-		msgs[n++] = ahead_pop(&q->ahead);
+	while (n < max && q->ahead.count) {
+		msgs[n++] = ahead_pop(&q->ahead, &q->last_flags);
+		if (q->last_flags & MSGBUF_ACK)
+			q->unacked++;
+		q->last_flags &= ~MSGBUF_ACK;
+	}
 	credit_send(q, n);
 	return (int)n;
 }
@@ -253,6 +274,9 @@ int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout
 		if (rc < 0)
 			break;
 	}
+	/* An ack queue's reply has the flags too: these wait for task_done. */
+	if (rc == 0 && rep.nres >= 2)
+		q->unacked += i;
 	client_done(q->c);
 	if (rc < 0) {
 		/* Taken from the queue but not deliverable here: report, keep none half-made. */

@@ -19,7 +19,7 @@ enum ctl_exit {
 	CTL_EXIT_OK = 0,
 	CTL_EXIT_FAIL = 1,      /* the request failed; one line on stderr */
 	CTL_EXIT_USAGE = 2,     /* bad command line; a usage hint on stderr */
-	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time */
+	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time, join timed out */
 };
 
 /*
@@ -35,7 +35,7 @@ struct ctl {
 	int nargs;
 	int timeout_ms;         /* --timeout, else the command's default */
 	int create;             /* --create */
-	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode; 0 when not given */
+	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
 	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */
 };
 
@@ -74,11 +74,15 @@ int ctl_emit_json(json_t *v);
 int ctl_server_status(struct ctl *ctl);
 int ctl_server_ls(struct ctl *ctl);
 int ctl_server_clients(struct ctl *ctl);
+/* args[0] is the mode or USER[:GROUP], args[1] the object's name. */
+int ctl_server_chmod(struct ctl *ctl);
+int ctl_server_chown(struct ctl *ctl);
 
 /* Queue command handlers; args[0] is the queue's name (ctl_queue.c). */
 int ctl_queue_create(struct ctl *ctl);
 int ctl_queue_put(struct ctl *ctl);
 int ctl_queue_get(struct ctl *ctl);
+int ctl_queue_join(struct ctl *ctl);
 int ctl_queue_peek(struct ctl *ctl);
 int ctl_queue_stat(struct ctl *ctl);
 int ctl_queue_purge(struct ctl *ctl);

@@ -1,6 +1,6 @@
 /*
- * ctl_queue.c - ipcctl's queue commands: create, put, get, peek, stat,
- * purge, rm.  Messages go in as JSON typed by the user, encoded to msgpack,
+ * ctl_queue.c - ipcctl's queue commands: create, put, get, join, peek,
+ * stat, purge, rm.  Messages go in as JSON typed by the user, encoded to msgpack,
  * and come out as JSON (see ctl_json.h for how bytes that are not msgpack
  * are shown).
  */
@@ -105,6 +105,28 @@ int ctl_queue_get(struct ctl *ctl)
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
 		rc = print_message(data, len);
+		/* Printed: on an ack queue it is done (elsewhere task_done is -EINVAL). */
+		if (rc == CTL_EXIT_OK)
+			ipc_queue_task_done(q);
+	}
+	ipc_queue_close(q);
+	return rc;
+}
+
+int ctl_queue_join(struct ctl *ctl)
+{
+	int r, rc;
+	ipc_queue *q = open_queue(ctl, 0, &rc);
+
+	if (!q)
+		return rc;
+	r = ipc_queue_join(q, ctl->timeout_ms);
+	if (r == -ETIMEDOUT || r == -EAGAIN) {
+		fprintf(stderr, "ipcctl: %s %s: messages still unfinished after %d ms\n",
+			ctl->what, ctl->args[0], ctl->timeout_ms);
+		rc = CTL_EXIT_EMPTY;
+	} else if (r < 0) {
+		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	}
 	ipc_queue_close(q);
 	return rc;

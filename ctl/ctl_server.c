@@ -1,11 +1,21 @@
 /*
- * ctl_server.c - ipcctl's server-wide commands: status, ls, clients.
+ * ctl_server.c - ipcctl's server-wide commands: status, ls, clients, and
+ * chmod and chown, which apply to an object of any kind.
  *
- * Each fetches one introspection reply and prints it: as JSON with every
- * key the daemon sent, or as text, lists as tables of their known columns
- * and the status as "key: value" lines.
+ * The introspection commands fetch one reply and print it: as JSON with
+ * every key the daemon sent, or as text, lists as tables of their known
+ * columns and the status as "key: value" lines.
  */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "ctl.h"
+#include "ctl_parse.h"
 
 typedef int (*fetch_fn)(ipc_client *c, void **mp, size_t *len);
 
@@ -51,9 +61,62 @@ static int fetch_and_show(struct ctl *ctl, fetch_fn fn, msgpack_object_type want
 	return ctl_show(ctl, mp, len, want, cols, ncols);
 }
 
+/* An unsigned key of a status map, or -1. */
+static long long status_u64(const msgpack_object *map, const char *key)
+{
+	for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key, *v = &map->via.map.ptr[i].val;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+		    memcmp(k->via.str.ptr, key, k->via.str.size) == 0 &&
+		    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= LLONG_MAX)
+			return (long long)v->via.u64;
+	}
+	return -1;
+}
+
+/* "used of max (n%)" for the budgets below the status, or "used (no limit)". */
+static void print_budget(const char *what, long long used, long long max, const char *unit)
+{
+	if (used < 0)
+		return;
+	if (max > 0)
+		printf("  %-8s %lld of %lld%s (%.1f%%)\n", what, used, max, unit,
+		       100.0 * (double)used / (double)max);
+	else
+		printf("  %-8s %lld%s (no limit)\n", what, used, unit);
+}
+
 int ctl_server_status(struct ctl *ctl)
 {
-	return fetch_and_show(ctl, ipc_server_status, MSGPACK_OBJECT_MAP, NULL, 0);
+	long long v[6] = { -1, -1, -1, -1, -1, -1 };
+	static const char *const keys[6] = { "memory", "max_memory", "clients", "max_clients",
+					     "objects", "max_objects" };
+	ipc_client *c = ctl_connect(ctl);
+	msgpack_unpacked u;
+	void *mp = NULL;
+	size_t len = 0, off = 0;
+	int r;
+
+	if (!c)
+		return CTL_EXIT_FAIL;
+	r = ipc_server_status(c, &mp, &len);
+	if (r < 0)
+		return ctl_fail(ctl, r, "%s", ctl->what);
+	/* The budgets and their use, read before ctl_show takes the reply. */
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS)
+		for (int i = 0; i < 6; i++)
+			v[i] = status_u64(&u.data, keys[i]);
+	msgpack_unpacked_destroy(&u);
+	r = ctl_show(ctl, mp, len, MSGPACK_OBJECT_MAP, NULL, 0);
+	if (r == CTL_EXIT_OK && !ctl->json) {
+		printf("budgets:\n");
+		print_budget("memory", v[0], v[1], " bytes");
+		print_budget("clients", v[2], v[3], "");
+		print_budget("objects", v[4], v[5], "");
+	}
+	return r;
 }
 
 int ctl_server_ls(struct ctl *ctl)
@@ -66,4 +129,81 @@ int ctl_server_clients(struct ctl *ctl)
 {
 	return fetch_and_show(ctl, ipc_server_clients, MSGPACK_OBJECT_ARRAY,
 			      client_cols, sizeof(client_cols) / sizeof(client_cols[0]));
+}
+
+int ctl_server_chmod(struct ctl *ctl)
+{
+	unsigned mode;
+	ipc_client *c;
+	int r = ctl_parse_mode(ctl->args[0], &mode);
+
+	if (r < 0 || mode > 0777) {
+		fprintf(stderr, "ipcctl: %s: '%s' is not an octal mode up to 0777\n", ctl->what,
+			ctl->args[0]);
+		return CTL_EXIT_USAGE;
+	}
+	c = ctl_connect(ctl);
+	if (!c)
+		return CTL_EXIT_FAIL;
+	r = ipc_chmod(c, ctl->args[1], mode);
+	if (r < 0)
+		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[1]);
+	return CTL_EXIT_OK;
+}
+
+/* A user or group id given by name or number; -1 if there is none. */
+static int parse_id(const char *s, int group, unsigned *out)
+{
+	uint64_t v;
+
+	if (group) {
+		struct group *gr = getgrnam(s);
+
+		if (gr) {
+			*out = gr->gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd *pw = getpwnam(s);
+
+		if (pw) {
+			*out = pw->pw_uid;
+			return 0;
+		}
+	}
+	if (ctl_parse_u64(s, &v) < 0 || v >= 0xffffffffu)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int ctl_server_chown(struct ctl *ctl)
+{
+	char *spec = strdup(ctl->args[0]), *colon;
+	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
+	ipc_client *c;
+	int r;
+
+	if (!spec) {
+		fputs("ipcctl: out of memory\n", stderr);
+		return CTL_EXIT_FAIL;
+	}
+	colon = strchr(spec, ':');
+	if (colon)
+		*colon++ = '\0';
+	if ((spec[0] && parse_id(spec, 0, &uid) < 0) || (colon && parse_id(colon, 1, &gid) < 0) ||
+	    (!spec[0] && !colon)) {
+		fprintf(stderr, "ipcctl: %s: '%s' is not USER[:GROUP] or :GROUP (names or numbers)\n",
+			ctl->what, ctl->args[0]);
+		free(spec);
+		return CTL_EXIT_USAGE;
+	}
+	free(spec);
+	c = ctl_connect(ctl);
+	if (!c)
+		return CTL_EXIT_FAIL;
+	r = ipc_chown(c, ctl->args[1], (uid_t)uid, (gid_t)gid);
+	if (r < 0)
+		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[1]);
+	return CTL_EXIT_OK;
 }

@@ -18,7 +18,7 @@
 enum {
 	OPT_TIMEOUT = 1u << 0,
 	OPT_CREATE  = 1u << 1,
-	OPT_ATTR    = 1u << 2,   /* --maxsize, --maxbytes, --mode */
+	OPT_ATTR    = 1u << 2,   /* --maxsize, --maxbytes, --mode, --ack, --durable */
 };
 
 struct command {
@@ -39,15 +39,22 @@ static const struct command commands[] = {
 	  "list every object" },
 	{ NULL, "clients", 0, 0, 0, 0, ctl_server_clients, "",
 	  "list the connected clients" },
+	{ NULL, "chmod", 2, 2, 0, 0, ctl_server_chmod, "MODE NAME",
+	  "set an object's permission bits (octal); for its owner and root" },
+	{ NULL, "chown", 2, 2, 0, 0, ctl_server_chown, "USER[:GROUP] NAME",
+	  "give an object to another user and/or group; for its owner and root" },
 	{ "queue", "create", 1, 1, OPT_ATTR, 0, ctl_queue_create,
-	  "NAME [--maxsize N] [--maxbytes SIZE] [--mode OCTAL]",
+	  "NAME [--maxsize N] [--maxbytes SIZE] [--mode OCTAL] [--ack] [--durable]",
 	  "create a queue; fails if it exists" },
 	{ "queue", "put", 2, 2, OPT_TIMEOUT | OPT_CREATE | OPT_ATTR, IPC_FOREVER, ctl_queue_put,
 	  "NAME JSON [--timeout MS] [--create [--maxsize N] [--maxbytes SIZE] [--mode OCTAL]]",
 	  "put a JSON value, as msgpack; waits while the queue is full" },
 	{ "queue", "get", 1, 1, OPT_TIMEOUT, IPC_NOWAIT, ctl_queue_get,
 	  "NAME [--timeout MS]",
-	  "take the oldest message and print it as JSON" },
+	  "take the oldest message and print it as JSON (on an ack queue, then task_done)" },
+	{ "queue", "join", 1, 1, OPT_TIMEOUT, IPC_FOREVER, ctl_queue_join,
+	  "NAME [--timeout MS]",
+	  "wait until every message put was got (and, with ack, acknowledged)" },
 	{ "queue", "peek", 1, 1, 0, 0, ctl_queue_peek, "NAME",
 	  "print the oldest message without taking it" },
 	{ "queue", "stat", 1, 1, 0, 0, ctl_queue_stat, "NAME",
@@ -71,7 +78,7 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 enum opt_id { O_SOCKET, O_JSON, O_HELP, O_VERSION, O_TIMEOUT, O_CREATE,
-	      O_MAXSIZE, O_MAXBYTES, O_MODE };
+	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE };
 
 static const struct opt_spec {
 	enum opt_id id;
@@ -89,6 +96,8 @@ static const struct opt_spec {
 	{ O_MAXSIZE,  "maxsize",  0,   1, OPT_ATTR },
 	{ O_MAXBYTES, "maxbytes", 0,   1, OPT_ATTR },
 	{ O_MODE,     "mode",     0,   1, OPT_ATTR },
+	{ O_ACK,      "ack",      0,   0, OPT_ATTR },
+	{ O_DURABLE,  "durable",  0,   0, OPT_ATTR },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -128,7 +137,8 @@ static void print_usage(FILE *out)
 	      "  -h, --help         this help;  -V, --version  the version\n\n"
 	      "Sizes take a K, M or G suffix (1K = 1024).  Messages print as JSON; bytes\n"
 	      "that are not one msgpack value print as a string, byte by byte (Latin-1).\n\n"
-	      "Exit status: 0 done, 1 failed, 2 usage error, 3 get or peek found no message.\n",
+	      "Exit status: 0 done, 1 failed, 2 usage error, 3 get or peek found no message\n"
+	      "(or join timed out).\n",
 	      out);
 }
 
@@ -237,6 +247,12 @@ static int apply_option(struct ctl *ctl, struct cmdline *cl, const struct opt_sp
 		break;
 	case O_MODE:
 		r = ctl_parse_mode(value, &ctl->attr.mode);
+		break;
+	case O_ACK:
+		ctl->attr.ack = 1;
+		break;
+	case O_DURABLE:
+		ctl->attr.durable = 1;
 		break;
 	}
 	if (r < 0)

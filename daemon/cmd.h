@@ -25,7 +25,8 @@ struct req {
 	uint32_t argc;
 	const msgpack_object *argv;  /* borrowed: valid during the handler only */
 	struct handle *handle;       /* when the op names a handle (argv[0]) */
-	struct object *obj;          /* its object, linked and of the op's kind */
+	struct object *obj;          /* its object, linked and of the op's kind; for an
+					open or an owner's op, the object named (or NULL) */
 };
 
 /*
@@ -46,6 +47,8 @@ void cmd_clients(struct req *r);
 void cmd_unlink(struct req *r);
 void cmd_close(struct req *r);
 void cmd_setname(struct req *r);
+void cmd_chmod(struct req *r);
+void cmd_chown(struct req *r);
 
 void queue_cmd_open(struct req *r);
 void queue_cmd_put(struct req *r);
@@ -58,6 +61,8 @@ void queue_cmd_put_many(struct req *r);
 void queue_cmd_get_many(struct req *r);
 void queue_cmd_prefetch(struct req *r);
 void queue_cmd_credit(struct req *r);
+void queue_cmd_task_done(struct req *r);
+void queue_cmd_join(struct req *r);
 
 void array_cmd_open(struct req *r);
 void array_cmd_read(struct req *r);

@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 
@@ -62,7 +63,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 13);
+	msgpack_pack_map(pk, 17);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -70,9 +71,13 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "clients", srv->nconns);
 	proto_pack_kv_u64(pk, "max_clients", srv->lim.max_clients);
 	proto_pack_kv_u64(pk, "objects", srv->nobjects);
+	proto_pack_kv_u64(pk, "max_objects", srv->lim.max_objects);
 	proto_pack_kv_u64(pk, "memory", srv->mem_used);
 	proto_pack_kv_u64(pk, "max_memory", srv->lim.max_memory);
 	proto_pack_kv_u64(pk, "max_message", srv->lim.max_message);
+	proto_pack_kv_u64(pk, "max_output", srv->lim.max_output);
+	proto_pack_kv_str(pk, "state_dir", qlog_dir(srv) ? qlog_dir(srv) : "");
+	proto_pack_kv_str(pk, "fsync", qlog_fsync_name(qlog_policy(srv)));
 	proto_pack_kv_u64(pk, "shm", srv->shm_used);
 	proto_pack_kv_u64(pk, "max_shm", srv->lim.max_shm);
 	proto_pack_kv_u64(pk, "max_array_bytes", srv->lim.max_array_bytes);
@@ -145,7 +150,7 @@ void cmd_unlink(struct req *r)
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
 	uint64_t kind = r->argv[1].via.u64;
-	struct object *o = object_find(r->srv, name, len);
+	struct object *o = r->obj;
 
 	if (!o || (kind && o->kind->kind != kind)) {
 		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'",
@@ -155,6 +160,58 @@ void cmd_unlink(struct req *r)
 	log_info("client %llu (pid %d) removed %s '%s'", (unsigned long long)r->conn->id,
 		 (int)r->conn->pid, o->kind->name, o->name);
 	object_unlink(o);
+	reply_ok(r->conn, r->id);
+}
+
+/* -ENOENT for a chmod or chown of a name nothing has. */
+static bool found(struct req *r)
+{
+	uint32_t len;
+	const char *name = proto_bytes(&r->argv[0], &len);
+
+	if (r->obj)
+		return true;
+	reply_error(r->conn, r->id, -ENOENT, "no object named '%.*s'", (int)len, name);
+	return false;
+}
+
+void cmd_chmod(struct req *r)
+{
+	uint64_t mode = r->argv[1].via.u64;
+
+	if (!found(r))
+		return;
+	if (mode > 0777) {
+		reply_error(r->conn, r->id, -EINVAL, "mode %llo has bits beyond 0777",
+			    (unsigned long long)mode);
+		return;
+	}
+	log_info("client %llu (pid %d) set the mode of %s '%s' to %04o",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, r->obj->kind->name,
+		 r->obj->name, (unsigned)mode);
+	object_set_owner(r->obj, r->obj->uid, r->obj->gid, (mode_t)mode);
+	reply_ok(r->conn, r->id);
+}
+
+void cmd_chown(struct req *r)
+{
+	uint64_t uid = r->argv[1].via.u64, gid = r->argv[2].via.u64;
+	struct object *o = r->obj;
+
+	if (!found(r))
+		return;
+	if (uid > IPC_ID_KEEP || gid > IPC_ID_KEEP) {
+		reply_error(r->conn, r->id, -EINVAL, "uid and gid are 32-bit ids");
+		return;
+	}
+	if (uid == IPC_ID_KEEP)
+		uid = o->uid;
+	if (gid == IPC_ID_KEEP)
+		gid = o->gid;
+	log_info("client %llu (pid %d) gave %s '%s' to uid %llu gid %llu",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, o->kind->name, o->name,
+		 (unsigned long long)uid, (unsigned long long)gid);
+	object_set_owner(o, (uid_t)uid, (gid_t)gid, o->mode);
 	reply_ok(r->conn, r->id);
 }
 

@@ -12,8 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <grp.h>
+
 #include "config.h"
 #include "ipc_protocol.h"
+#include "qlog.h"
 
 #define KEY(field) offsetof(struct config, field)
 
@@ -42,8 +45,22 @@ const struct config_key config_keys[] = {
 	  "size of one shared array created afterwards" },
 	{ "max-shm", 0, CONFIG_BYTES, KEY(lim.max_shm), 1, SIZE_MAX, true, "BYTES",
 	  "bytes of all shared arrays together; arrays\nover it are refused, existing ones stay" },
+	{ "max-objects", 0, CONFIG_COUNT, KEY(lim.max_objects), 1, SIZE_MAX, true, "N",
+	  "named objects (queues, pipes...) at once" },
 	{ "log-level", 0, CONFIG_LEVEL, KEY(log_level), 0, 0, true, "LEVEL",
 	  "error, warn, info or debug" },
+	{ "socket-mode", 0, CONFIG_MODE, KEY(socket_mode), 0, 0777, false, "OCTAL",
+	  "permissions of the socket ipcd binds: who may\nconnect (each object's mode decides the rest)" },
+	{ "socket-group", 0, CONFIG_GROUP, KEY(socket_group), 0, 0, false, "GROUP",
+	  "group of the socket ipcd binds (a name or number;\n- for ipcd's own)" },
+	{ "state-dir", 0, CONFIG_PATH, KEY(state_dir), 0, 0, false, "DIR",
+	  "where durable queues keep their logs (default:\n"
+	  "$STATE_DIRECTORY, else /var/lib/ipcd for root, else\n"
+	  "$XDG_STATE_HOME/ipcd or ~/.local/state/ipcd; made,\n"
+	  "mode 0700, when the first durable queue is)" },
+	{ "fsync", 0, CONFIG_FSYNC, KEY(fsync), 0, 0, false, "POLICY",
+	  "when durable queues' logs reach the disk: always\n"
+	  "(before a put is answered), everysec or no" },
 };
 
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
@@ -58,12 +75,17 @@ void config_init(struct config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->lim = defaults;
 	cfg->log_level = LOG_LVL_WARN;
+	cfg->socket_mode = SERVER_SOCKET_MODE;
+	cfg->socket_group = (gid_t)-1;
+	cfg->fsync = QLOG_FSYNC_ALWAYS;
 }
 
 void config_free(struct config *cfg)
 {
 	free(cfg->socket);
 	cfg->socket = NULL;
+	free(cfg->state_dir);
+	cfg->state_dir = NULL;
 }
 
 const struct config_key *config_find(const char *name)
@@ -93,6 +115,9 @@ static size_t value_size(const struct config_key *k)
 	case CONFIG_BYTES: case CONFIG_COUNT: return sizeof(size_t);
 	case CONFIG_UINT: return sizeof(unsigned);
 	case CONFIG_LEVEL: return sizeof(enum log_level);
+	case CONFIG_MODE: return sizeof(unsigned);
+	case CONFIG_GROUP: return sizeof(gid_t);
+	case CONFIG_FSYNC: return sizeof(int);
 	}
 	return 0;
 }
@@ -182,6 +207,42 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 			return -EINVAL;
 		}
 		*(enum log_level *)p = (enum log_level)level;
+		break;
+	case CONFIG_MODE: {
+		unsigned long m;
+		char *end;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (*value < '0' || *value > '7' || errno || *end || m > k->max) {
+			snprintf(err, errlen, "'%s' is not an octal mode up to %03zo", value, k->max);
+			return -EINVAL;
+		}
+		*(unsigned *)p = (unsigned)m;
+		break;
+	}
+	case CONFIG_GROUP: {
+		struct group *gr = getgrnam(value);
+
+		if (strcmp(value, "-") == 0) {
+			*(gid_t *)p = (gid_t)-1;
+		} else if (gr) {
+			*(gid_t *)p = gr->gr_gid;
+		} else if (parse_size(value, &v) == 0 && v < (gid_t)-1 && !strpbrk(value, "KkMmGg")) {
+			*(gid_t *)p = (gid_t)v;
+		} else {
+			snprintf(err, errlen, "no group '%s'", value);
+			return -EINVAL;
+		}
+		break;
+	}
+	case CONFIG_FSYNC:
+		level = qlog_fsync_parse(value);
+		if (level < 0) {
+			snprintf(err, errlen, "'%s' is not always, everysec or no", value);
+			return -EINVAL;
+		}
+		*(int *)p = level;
 		break;
 	}
 	cfg->set |= 1u << (k - config_keys);
@@ -359,6 +420,18 @@ void config_format(const struct config *cfg, const struct config_key *k, char *b
 		break;
 	case CONFIG_LEVEL:
 		snprintf(buf, len, "%s", log_level_name(*(const enum log_level *)p));
+		break;
+	case CONFIG_MODE:
+		snprintf(buf, len, "%04o", *(const unsigned *)p);
+		break;
+	case CONFIG_GROUP:
+		if (*(const gid_t *)p == (gid_t)-1)
+			snprintf(buf, len, "-");
+		else
+			snprintf(buf, len, "%u", (unsigned)*(const gid_t *)p);
+		break;
+	case CONFIG_FSYNC:
+		snprintf(buf, len, "%s", qlog_fsync_name((enum qlog_fsync)*(const int *)p));
 		break;
 	}
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "log.h"
 #include "server.h"
@@ -18,6 +19,10 @@ struct config {
 	char *socket;               /* owned; NULL: no path known (socket activation may give one) */
 	struct limits lim;
 	enum log_level log_level;
+	unsigned socket_mode;       /* permissions of the socket ipcd binds */
+	gid_t socket_group;         /* its group; (gid_t)-1: ipcd's own */
+	char *state_dir;            /* owned; NULL: the default (qlog_default_dir) */
+	int fsync;                  /* enum qlog_fsync */
 	uint32_t set;               /* bit i: config_keys[i] was given explicitly */
 };
 
@@ -28,6 +33,9 @@ enum config_type {
 	CONFIG_COUNT,               /* a count (size_t) */
 	CONFIG_UINT,                /* a count (unsigned) */
 	CONFIG_LEVEL,               /* error, warn, info or debug (enum log_level) */
+	CONFIG_MODE,                /* permission bits in octal, at most 0777 (unsigned) */
+	CONFIG_GROUP,               /* a group name or number (gid_t) */
+	CONFIG_FSYNC,               /* always, everysec or no (int, enum qlog_fsync) */
 };
 
 /*

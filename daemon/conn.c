@@ -23,11 +23,13 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 #include "service.h"
 
-#define READ_BATCH (256 * 1024)   /* bytes per read() */
+#define READ_BATCH (256 * 1024)   /* most bytes per read */
+#define READ_MIN (16 * 1024)      /* fewest bytes per read */
 #define FRAMES_PER_TURN 4096      /* frames served before other clients get a turn */
 #define IOV_BATCH 64
 
@@ -40,6 +42,37 @@ static int handle_describe(const struct hold *h, char *buf, size_t len);
 
 static const struct hold_ops handle_hold_ops = { "open handle", handle_release, handle_describe };
 
+/* The peer's supplementary groups, for group permissions; none if unknown. */
+static void conn_read_groups(struct conn *c)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+
+	for (int tries = 0; tries < 4; tries++) {
+		gid_t *g = malloc(len);
+
+		if (!g)
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			c->groups = g;
+			c->ngroups = len / sizeof(gid_t);
+			return;
+		}
+		free(g);
+		if (errno != ERANGE)
+			return;
+	}
+}
+
+bool conn_in_group(const struct conn *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	for (unsigned i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
 struct conn *conn_create(struct server *srv, int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -51,6 +84,7 @@ struct conn *conn_create(struct server *srv, int fd)
 	c->srv = srv;
 	c->fd = fd;
 	c->id = ++srv->next_conn_id;
+	c->read_size = READ_MIN;
 	TAILQ_INIT(&c->holds);
 	c->pid = -1;
 	c->uid = (uid_t)-1;
@@ -60,6 +94,7 @@ struct conn *conn_create(struct server *srv, int fd)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 	}
+	conn_read_groups(c);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -83,6 +118,7 @@ fail:
 			evbuffer_free(c->in);
 		if (c->out)
 			evbuffer_free(c->out);
+		free(c->groups);
 		free(c);
 	}
 	close(fd);
@@ -109,6 +145,7 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
 		close(c->fdmarks[i].fd);
 	free(c->fdmarks);
 	free(c->handles);
+	free(c->groups);
 	free(c);
 }
 
@@ -120,6 +157,11 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	log_debug("client %llu (pid %d) closed: %s", (unsigned long long)c->id,
 		  (int)c->pid, why);
+	/* Replies go after their durable records: written, and fsynced if held. */
+	if (c->held)
+		qlog_sync_now(srv);
+	else
+		qlog_write(srv);
 	/* A last attempt to deliver what is queued (an error push, say). */
 	conn_write_pending(c);
 	c->dead = true;
@@ -209,14 +251,18 @@ void conn_flush(struct conn *c)
 {
 	ssize_t w;
 
-	if (c->dead)
+	if (c->dead || c->held)
 		return;
 	w = conn_write_pending(c);
 	if (w < 0) {
 		log_debug("client %llu: write: %s", (unsigned long long)c->id, strerror((int)-w));
-		/* Write no more, hand it nothing more; its reader sees the hang-up. */
+		/* Write no more, hand it nothing more; its reader serves what the
+		 * peer sent before it went, and sees the hang-up. */
 		evbuffer_drain(c->out, evbuffer_get_length(c->out));
-		conn_cut_off(c);
+		if (!c->hungup) {
+			c->hungup = true;
+			event_active(c->rev, EV_READ, 0);
+		}
 		return;
 	}
 	if (!evbuffer_get_length(c->out))
@@ -231,7 +277,7 @@ void conn_flush(struct conn *c)
 void conn_want_write(struct conn *c)
 {
 	/* A connection being served is flushed when its read callback ends. */
-	if (!c->dead && !c->serving && !event_pending(c->wev, EV_WRITE, NULL))
+	if (!c->dead && !c->serving && !c->held && !event_pending(c->wev, EV_WRITE, NULL))
 		event_add(c->wev, NULL);
 }
 
@@ -247,11 +293,11 @@ bool conn_gone(struct conn *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
 
-	if (c->dead || c->cutoff)
+	if (c->dead || c->cutoff || c->hungup)
 		return true;
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-		/* Its reader sees the end of file and closes it. */
-		c->cutoff = true;
+		/* Its reader serves what is left, sees the end of file and closes it. */
+		c->hungup = true;
 		event_active(c->rev, EV_READ, 0);
 		return true;
 	}
@@ -325,7 +371,7 @@ static ssize_t conn_read_some(struct conn *c)
 {
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
-	int n = evbuffer_reserve_space(c->in, READ_BATCH, v, 2);
+	int n = evbuffer_reserve_space(c->in, (ev_ssize_t)c->read_size, v, 2);
 	ssize_t got;
 
 	if (n <= 0)
@@ -350,6 +396,12 @@ static ssize_t conn_read_some(struct conn *c)
 		v[i].iov_len = take;
 	}
 	evbuffer_commit_space(c->in, v, n == 2 && v[1].iov_len ? 2 : 1);
+	/* Read sizes follow the traffic: a streaming client gets large reads, a
+	 * request-at-a-time one does not make the buffer allocate them. */
+	if ((size_t)got >= c->read_size && c->read_size < READ_BATCH)
+		c->read_size *= 2;
+	else if ((size_t)got < c->read_size / 8 && c->read_size > READ_MIN)
+		c->read_size /= 2;
 	return got;
 }
 
@@ -377,6 +429,8 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (conn_serve_frames(c) < 0)
 		return;
 	c->serving = false;
+	/* Durable queues' records of these requests go to the kernel before their replies. */
+	qlog_write(c->srv);
 	conn_flush(c);
 }
 
@@ -408,6 +462,7 @@ struct handle *conn_handle_add(struct conn *c, struct object *obj)
 	h->conn = c;
 	h->obj = obj;
 	h->num = i + 1;
+	h->rights = object_rights(c, obj);
 	object_ref(obj);
 	c->handles[i] = h;
 	c->free_hint = i + 1;

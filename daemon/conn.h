@@ -27,6 +27,7 @@ struct handle {
 	struct hold *ext;        /* the kind's state for this handle (a queue consumer,
 				    an array's mapping), owned by the handle and released
 				    first; its describe, if any, describes the handle */
+	unsigned rights;         /* IPC_PERM_READ | IPC_PERM_WRITE granted at open */
 };
 
 struct fdmark {
@@ -41,13 +42,16 @@ struct conn {
 	int fd;
 	struct event *rev, *wev;
 	struct evbuffer *in, *out;
+	size_t read_size;        /* bytes asked of the next read, adapting */
 	uint64_t out_sent;       /* bytes written since the start */
 	struct fdmark *fdmarks;  /* descriptors to attach, ascending pos */
 	size_t nfdmarks;
-	/* Identity: from SO_PEERCRED, then the hello. */
+	/* Identity: from SO_PEERCRED (and SO_PEERGROUPS), then the hello. */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups;           /* supplementary groups, or NULL */
+	unsigned ngroups;
 	bool greeted;
 	char name[IPC_CLIENT_NAME_MAX + 1];
 	/* What it holds. */
@@ -61,6 +65,9 @@ struct conn {
 	bool serving;            /* in its read callback, which flushes at its end */
 	bool cutoff;             /* unread output over the limit: closed on its next
 				    callback, and handed nothing more meanwhile */
+	bool hungup;             /* the peer hung up: handed nothing more, but what it
+				    sent before is still served, up to the end of file */
+	bool held;               /* replies wait for a durable log's fsync (qlog.c) */
 };
 
 /* Take over an accepted socket.  NULL on failure (fd is closed). */
@@ -84,8 +91,9 @@ void conn_want_write(struct conn *c);
 
 /*
  * Whether c can no longer take a message: closed, cut off, or its peer hung
- * up without the daemon having read the end of file yet (then its close is
- * scheduled).  Check before handing a message to a parked request.
+ * up without the daemon having read the end of file yet (what it sent before
+ * is still read and served: a task_done or a credit sent just before a
+ * client died counts).  Check before handing a message to a parked request.
  */
 bool conn_gone(struct conn *c);
 
@@ -95,11 +103,15 @@ void conn_cut_off(struct conn *c);
 /* Attach fd (ownership taken) to the next frame queued on c. 0 or -ENOMEM. */
 int conn_attach_fd(struct conn *c, int fd);
 
+/* Is gid the peer's group, primary or supplementary? */
+bool conn_in_group(const struct conn *c, gid_t gid);
+
 #define CONN_MAX_HANDLES 65536u  /* open handles one connection may have */
 
 /*
- * Add a handle for obj (takes a reference).  Returns it, or NULL: no memory,
- * or the connection has CONN_MAX_HANDLES open already.
+ * Add a handle for obj (takes a reference) with the rights object_rights()
+ * grants c.  Returns it, or NULL: no memory, or the connection has
+ * CONN_MAX_HANDLES open already.
  */
 struct handle *conn_handle_add(struct conn *c, struct object *obj);
 

@@ -2,14 +2,17 @@
  * consumer.c - per-handle in-flight messages of a queue (see consumer.h).
  *
  * In-flight messages still count in the daemon's memory use; they leave it
- * when finished.  Returning them is an O(1) splice of the in-flight chunks in
- * front of the queue's.
+ * when finished (queue_forget, which also tells a durable queue's log).
+ * Returning them is an O(1) splice of the in-flight chunks in front of the
+ * queue's; unacknowledged messages are marked redelivered on the way.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "conn.h"
 #include "consumer.h"
 #include "log.h"
+#include "qlog.h"
 #include "queue.h"
 #include "server.h"
 
@@ -33,7 +36,8 @@ struct consumer *consumer_of(struct handle *h, bool create)
 	cs->q = q;
 	cs->conn = h->conn;
 	cs->handle = h->num;
-	msgstore_init(&cs->inflight);
+	msgstore_init_ids(&cs->inflight, q->store.ids);
+	msgstore_init_ids(&cs->unacked, q->store.ids);
 	object_ref(&q->obj);
 	TAILQ_INSERT_TAIL(&q->consumers, cs, link);
 	h->ext = &cs->hold;
@@ -42,33 +46,79 @@ struct consumer *consumer_of(struct handle *h, bool create)
 
 void consumer_finish(struct consumer *cs, size_t n)
 {
-	struct server *srv = cs->q->obj.srv;
-
 	while (n-- && cs->inflight.count) {
-		const void *data;
-		size_t len;
+		struct msgrec rec;
 
-		msgstore_peek(&cs->inflight, &data, &len);
-		srv->mem_used -= len;
+		msgstore_peek_rec(&cs->inflight, &rec);
+		queue_forget(cs->q, &rec);
 		msgstore_pop(&cs->inflight);
 	}
 }
 
-void consumer_return_all(struct consumer *cs)
+void consumer_take(struct consumer *cs, size_t n)
+{
+	while (n-- && cs->inflight.count) {
+		struct msgrec rec;
+
+		msgstore_peek_rec(&cs->inflight, &rec);
+		if (msgstore_move(&cs->unacked, &cs->inflight) < 0) {
+			/* Cannot keep it for task_done: count it done rather than lose track. */
+			queue_forget(cs->q, &rec);
+			msgstore_pop(&cs->inflight);
+			continue;
+		}
+		if (cs->q->log)
+			qlog_take(cs->q, rec.id);
+	}
+}
+
+int consumer_ack(struct consumer *cs)
+{
+	struct msgrec rec;
+
+	if (msgstore_peek_rec(&cs->unacked, &rec) < 0)
+		return -EINVAL;
+	queue_forget(cs->q, &rec);
+	msgstore_pop(&cs->unacked);
+	cs->q->acked++;
+	return 0;
+}
+
+/* Drop every message of s as finished (the queue was removed). */
+static void drop_all(struct consumer *cs, struct msgstore *s)
+{
+	while (s->count) {
+		struct msgrec rec;
+
+		msgstore_peek_rec(s, &rec);
+		queue_forget(cs->q, &rec);
+		msgstore_pop(s);
+	}
+	msgstore_clear(s);
+}
+
+void consumer_return(struct consumer *cs, bool all)
 {
 	struct queue *q = cs->q;
+	size_t back = cs->inflight.count + (all ? cs->unacked.count : 0);
 
-	if (!cs->inflight.count)
+	if (!back)
 		return;
 	log_debug("client %llu: %zu in-flight messages return to queue '%s'",
-		  (unsigned long long)cs->conn->id, cs->inflight.count, q->obj.name);
+		  (unsigned long long)cs->conn->id, back, q->obj.name);
 	if (!q->obj.linked) {
 		/* The queue was removed: its messages are gone, and these with them. */
-		consumer_finish(cs, cs->inflight.count);
-		msgstore_clear(&cs->inflight);
+		drop_all(cs, &cs->inflight);
+		if (all)
+			drop_all(cs, &cs->unacked);
 		return;
 	}
 	msgstore_splice_front(&q->store, &cs->inflight);
+	if (all && cs->unacked.count) {
+		q->redelivered += cs->unacked.count;
+		msgstore_mark(&cs->unacked, MSG_REDELIVERED);
+		msgstore_splice_front(&q->store, &cs->unacked);
+	}
 	queue_settle(q);
 }
 
@@ -80,8 +130,10 @@ static void consumer_release(struct hold *h)
 
 	TAILQ_REMOVE(&q->consumers, cs, link);
 	cs->prefetch = 0;
-	consumer_return_all(cs);
+	/* Off the list first, so that the settle below pushes nothing back to it. */
+	consumer_return(cs, true);
 	msgstore_clear(&cs->inflight);
+	msgstore_clear(&cs->unacked);
 	object_unref(&q->obj);
 	free(cs);
 }

@@ -28,7 +28,9 @@ struct consumer {
 	struct queue *q;
 	struct conn *conn;
 	uint32_t handle;               /* the client's number for pushes */
-	struct msgstore inflight;      /* handed over, not finished; oldest first */
+	struct msgstore inflight;      /* pushed ahead, not yet taken; oldest first */
+	struct msgstore unacked;       /* ack queues: taken (got), not yet task_done;
+					  oldest first, and older than inflight's */
 	unsigned prefetch;             /* pushes keep at most this many in flight */
 };
 
@@ -40,8 +42,27 @@ struct consumer *consumer_of(struct handle *h, bool create);
 /* n of the oldest in-flight messages are finished: drop them. */
 void consumer_finish(struct consumer *cs, size_t n);
 
-/* Return every in-flight message to the head of the queue, in order. */
-void consumer_return_all(struct consumer *cs);
+/*
+ * On an ack queue: n of the oldest pushed messages were taken by the client;
+ * they wait for task_done (unacked) from now on.
+ */
+void consumer_take(struct consumer *cs, size_t n);
+
+/* task_done: the oldest unacknowledged message is finished.  -EINVAL if none. */
+int consumer_ack(struct consumer *cs);
+
+/*
+ * Return the pushed messages not yet taken to the head of the queue, in
+ * order; with all set, the unacknowledged ones too, before them and marked
+ * redelivered (the consumer is going away).
+ */
+void consumer_return(struct consumer *cs, bool all);
+
+/* Pushed messages only (prefetch turned off). */
+static inline void consumer_return_all(struct consumer *cs)
+{
+	consumer_return(cs, false);
+}
 
 /* Room for pushes: how many more may be in flight. */
 static inline size_t consumer_room(const struct consumer *cs)

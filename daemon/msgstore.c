@@ -1,9 +1,10 @@
 /*
  * msgstore.c - length-prefixed records in chunks (see msgstore.h).
  *
- * A record is a native-endian uint32 length followed by the payload; a record
- * never spans two chunks, so a message larger than MSGSTORE_CHUNK gets a
- * chunk of its own sized to fit.
+ * A record is a native-endian uint32 length word (the length, and in its
+ * top bit MSG_REDELIVERED), then in a store with ids a uint64 id, then the
+ * payload; a record never spans two chunks, so a message larger than
+ * MSGSTORE_CHUNK gets a chunk of its own sized to fit.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,10 +21,40 @@ struct msgchunk {
 };
 
 #define REC_HDR sizeof(uint32_t)
+#define REC_ID sizeof(uint64_t)
+#define LEN_MASK 0x7fffffffu
+#define LEN_REDELIVERED 0x80000000u
+
+/* Bytes of the record header in s: the length word and the id. */
+static size_t rec_hdr(const struct msgstore *s)
+{
+	return REC_HDR + (s->ids ? REC_ID : 0);
+}
 
 void msgstore_init(struct msgstore *s)
 {
 	memset(s, 0, sizeof *s);
+}
+
+void msgstore_init_ids(struct msgstore *s, bool ids)
+{
+	msgstore_init(s);
+	s->ids = ids;
+}
+
+/* Read the record at p of a store with (ids) or without ids. */
+static size_t rec_read(const unsigned char *p, bool ids, struct msgrec *rec)
+{
+	uint32_t w;
+
+	memcpy(&w, p, REC_HDR);
+	rec->len = w & LEN_MASK;
+	rec->flags = w & LEN_REDELIVERED ? MSG_REDELIVERED : 0;
+	rec->id = 0;
+	if (ids)
+		memcpy(&rec->id, p + REC_HDR, REC_ID);
+	rec->data = p + REC_HDR + (ids ? REC_ID : 0);
+	return REC_HDR + (ids ? REC_ID : 0) + rec->len;
 }
 
 static void chunk_free(struct msgstore *s, struct msgchunk *c)
@@ -42,7 +73,7 @@ void msgstore_clear(struct msgstore *s)
 	}
 	if (s->spare)
 		chunk_free(s, s->spare);
-	msgstore_init(s);
+	msgstore_init_ids(s, s->ids);
 }
 
 static struct msgchunk *chunk_new(struct msgstore *s, size_t need)
@@ -68,13 +99,20 @@ static struct msgchunk *chunk_new(struct msgstore *s, size_t need)
 
 int msgstore_put(struct msgstore *s, const void *data, size_t len)
 {
-	struct msgchunk *c = s->tail;
-	uint32_t n = (uint32_t)len;
+	return msgstore_put_rec(s, data, len, 0, 0);
+}
 
-	if (len > UINT32_MAX - REC_HDR)
+int msgstore_put_rec(struct msgstore *s, const void *data, size_t len, uint64_t id,
+		     unsigned flags)
+{
+	struct msgchunk *c = s->tail;
+	size_t hdr = rec_hdr(s);
+	uint32_t w = (uint32_t)len | (flags & MSG_REDELIVERED ? LEN_REDELIVERED : 0);
+
+	if (len > MSGSTORE_MAX_LEN)
 		return -EMSGSIZE;
-	if (!c || c->size - c->used < REC_HDR + len) {
-		c = chunk_new(s, REC_HDR + len);
+	if (!c || c->size - c->used < hdr + len) {
+		c = chunk_new(s, hdr + len);
 		if (!c)
 			return -ENOMEM;
 		if (s->tail)
@@ -83,59 +121,94 @@ int msgstore_put(struct msgstore *s, const void *data, size_t len)
 			s->head = c;
 		s->tail = c;
 	}
-	memcpy(c->data + c->used, &n, REC_HDR);
-	memcpy(c->data + c->used + REC_HDR, data, len);
-	c->used += REC_HDR + len;
+	memcpy(c->data + c->used, &w, REC_HDR);
+	if (s->ids)
+		memcpy(c->data + c->used + REC_HDR, &id, REC_ID);
+	memcpy(c->data + c->used + hdr, data, len);
+	c->used += hdr + len;
 	s->count++;
 	s->bytes += len;
 	return 0;
 }
 
-int msgstore_peek(const struct msgstore *s, const void **data, size_t *len)
+int msgstore_peek_rec(const struct msgstore *s, struct msgrec *rec)
 {
-	uint32_t n;
-
 	if (!s->count)
 		return -EAGAIN;
-	memcpy(&n, s->head->data + s->head->start, REC_HDR);
-	*data = s->head->data + s->head->start + REC_HDR;
-	*len = n;
+	rec_read(s->head->data + s->head->start, s->ids, rec);
 	return 0;
+}
+
+int msgstore_peek(const struct msgstore *s, const void **data, size_t *len)
+{
+	struct msgrec rec;
+	int rc = msgstore_peek_rec(s, &rec);
+
+	if (rc < 0)
+		return rc;
+	*data = rec.data;
+	*len = rec.len;
+	return 0;
+}
+
+void msgstore_mark(struct msgstore *s, unsigned flags)
+{
+	struct msgchunk *c;
+
+	if (!(flags & MSG_REDELIVERED))
+		return;
+	for (c = s->head; c; c = c->next) {
+		size_t off = c->start;
+
+		while (off < c->used) {
+			struct msgrec rec;
+			size_t n = rec_read(c->data + off, s->ids, &rec);
+			uint32_t w = (uint32_t)rec.len | LEN_REDELIVERED;
+
+			memcpy(c->data + off, &w, REC_HDR);
+			off += n;
+		}
+	}
 }
 
 struct msgcursor msgstore_cursor(const struct msgstore *s)
 {
-	struct msgcursor cur = { s->head, s->head ? s->head->start : 0 };
+	struct msgcursor cur = { s->head, s->head ? s->head->start : 0, s->ids };
 
 	return cur;
 }
 
-bool msgstore_next(struct msgcursor *cur, const void **data, size_t *len)
+bool msgstore_next_rec(struct msgcursor *cur, struct msgrec *rec)
 {
-	uint32_t n;
-
 	while (cur->chunk && cur->off >= cur->chunk->used) {
 		cur->chunk = cur->chunk->next;
 		cur->off = cur->chunk ? cur->chunk->start : 0;
 	}
 	if (!cur->chunk)
 		return false;
-	memcpy(&n, cur->chunk->data + cur->off, REC_HDR);
-	*data = cur->chunk->data + cur->off + REC_HDR;
-	*len = n;
-	cur->off += REC_HDR + n;
+	cur->off += rec_read(cur->chunk->data + cur->off, cur->ids, rec);
+	return true;
+}
+
+bool msgstore_next(struct msgcursor *cur, const void **data, size_t *len)
+{
+	struct msgrec rec;
+
+	if (!msgstore_next_rec(cur, &rec))
+		return false;
+	*data = rec.data;
+	*len = rec.len;
 	return true;
 }
 
 void msgstore_pop(struct msgstore *s)
 {
 	struct msgchunk *c = s->head;
-	uint32_t n;
+	struct msgrec rec;
 
-	memcpy(&n, c->data + c->start, REC_HDR);
-	c->start += REC_HDR + n;
+	c->start += rec_read(c->data + c->start, s->ids, &rec);
 	s->count--;
-	s->bytes -= n;
+	s->bytes -= rec.len;
 	if (c->start < c->used)
 		return;
 	/* The head chunk is used up. */
@@ -152,12 +225,11 @@ void msgstore_pop(struct msgstore *s)
 
 int msgstore_move(struct msgstore *dst, struct msgstore *src)
 {
-	const void *data = NULL;
-	size_t len = 0;
+	struct msgrec rec = { 0 };
 	int rc;
 
-	msgstore_peek(src, &data, &len);
-	rc = msgstore_put(dst, data, len);
+	msgstore_peek_rec(src, &rec);
+	rc = msgstore_put_rec(dst, rec.data, rec.len, rec.id, rec.flags);
 	if (rc == 0)
 		msgstore_pop(src);
 	return rc;
@@ -191,5 +263,5 @@ void msgstore_splice_front(struct msgstore *dst, struct msgstore *src)
 	dst->count += src->count;
 	dst->bytes += src->bytes;
 	dst->allocated += src->allocated;
-	msgstore_init(src);
+	msgstore_init_ids(src, src->ids);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "conn.h"
 #include "object.h"
 #include "server.h"
 #include "service.h"
@@ -92,6 +93,35 @@ int object_link(struct server *srv, struct object *obj, const struct object_kind
 	srv->nobjects++;
 	service_changed(srv->service);
 	return 0;
+}
+
+unsigned object_rights(const struct conn *c, const struct object *obj)
+{
+	unsigned bits;
+
+	if (c->uid == 0)
+		return IPC_PERM_READ | IPC_PERM_WRITE;
+	if (c->uid == obj->uid)
+		bits = obj->mode >> 6;
+	else if (conn_in_group(c, obj->gid))
+		bits = obj->mode >> 3;
+	else
+		bits = obj->mode;
+	return bits & (IPC_PERM_READ | IPC_PERM_WRITE);
+}
+
+bool object_owned_by(const struct object *obj, const struct conn *c)
+{
+	return c->uid == 0 || c->uid == obj->uid;
+}
+
+void object_set_owner(struct object *obj, uid_t uid, gid_t gid, mode_t mode)
+{
+	obj->uid = uid;
+	obj->gid = gid;
+	obj->mode = mode;
+	if (obj->kind->owner_changed)
+		obj->kind->owner_changed(obj);
 }
 
 void object_unlink(struct object *obj)

@@ -15,6 +15,7 @@
 
 struct server;
 struct object;
+struct conn;
 
 struct object_kind {
 	enum ipc_kind kind;
@@ -28,6 +29,8 @@ struct object_kind {
 	 * hold released).  May unlink obj; must not touch it after that.
 	 */
 	void (*unreferenced)(struct object *obj);
+	/* Optional: uid, gid or mode changed (a durable kind records it). */
+	void (*owner_changed)(struct object *obj);
 	/* Kind-specific stat keys: how many pairs stat() packs. */
 	unsigned (*nstat)(const struct object *obj);
 	void (*stat)(const struct object *obj, msgpack_packer *pk);
@@ -63,6 +66,24 @@ struct object *object_find(struct server *srv, const char *name, size_t len);
  */
 int object_link(struct server *srv, struct object *obj, const struct object_kind *kind,
 		const char *name, size_t len, uid_t uid, gid_t gid, mode_t mode);
+
+/*
+ * The rights (IPC_PERM_READ | IPC_PERM_WRITE) c has on obj, as System V's
+ * ipc_perm grants them: root has all; the owner gets the owner bits of the
+ * mode, a member of the object's group the group bits, anyone else the
+ * others' bits.  This is the one permission check of the daemon: the gate
+ * calls it when an object is opened and records the result in the handle.
+ */
+unsigned object_rights(const struct conn *c, const struct object *obj);
+
+/* May c change obj's mode and owner, or remove it?  root and the owner may. */
+bool object_owned_by(const struct object *obj, const struct conn *c);
+
+/*
+ * Set obj's owner and mode (the caller checked object_owned_by).  Open
+ * handles keep the rights they were granted, as file descriptors do.
+ */
+void object_set_owner(struct object *obj, uid_t uid, gid_t gid, mode_t mode);
 
 /* Remove obj's name; it lives on while handles reference it. */
 void object_unlink(struct object *obj);

@@ -1,10 +1,16 @@
 /*
  * queue.c - named FIFO queues: the object kind and its handlers.
  *
- * A queue owns its stored messages (a msgstore) and two FIFO wait lists:
- * parked gets, and parked puts holding their messages.  After anything that
- * changes it, queue_settle() serves waiters until no more can be served, so
- * no request stays parked while it could be answered.
+ * A queue owns its stored messages (a msgstore) and three FIFO wait lists:
+ * parked gets, parked puts holding their messages, and parked joins.  After
+ * anything that changes it, queue_settle() serves waiters until no more can
+ * be served, so no request stays parked while it could be answered.
+ *
+ * On an ack queue a message got is not dropped but moved to the getting
+ * handle's consumer (consumer.c) until task_done; if the handle goes first
+ * it returns to the head, marked redelivered.  A durable queue tells its log
+ * (qlog.c) of every message put, taken and finished; its store gives each
+ * message an id for that.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,11 +22,10 @@
 #include "conn.h"
 #include "consumer.h"
 #include "log.h"
+#include "qlog.h"
 #include "queue.h"
 #include "reply.h"
 #include "server.h"
-
-#define QUEUE_DEFAULT_MODE 0600
 
 static struct queue *queue_of(struct object *o)
 {
@@ -44,29 +49,103 @@ static bool queue_has_room(const struct queue *q, size_t len)
 	return true;
 }
 
-/* Store a message; -ENOMEM.  The caller checked room and the memory budget. */
-static int queue_store(struct queue *q, const void *data, size_t len)
+/*
+ * Store a message put by c; -ENOMEM.  The caller checked room and the memory
+ * budget.  On a durable queue the message gets its id and a log record, and
+ * under fsync always c's replies wait for the record to reach the disk.
+ */
+static int queue_store(struct queue *q, const void *data, size_t len, struct conn *c)
 {
-	int rc = msgstore_put(&q->store, data, len);
+	uint64_t id = q->log ? q->next_id : 0;
+	int rc = msgstore_put_rec(&q->store, data, len, id, 0);
 
 	if (rc == 0) {
 		q->obj.srv->mem_used += len;
 		q->puts++;
+		if (q->log) {
+			q->next_id++;
+			qlog_put(q, id, data, len, c);
+		}
 	}
 	return rc;
 }
 
-/* Answer get request id of c with the oldest message and drop it. */
-static void queue_hand_over(struct queue *q, struct conn *c, uint32_t id)
+void queue_forget(struct queue *q, const struct msgrec *m)
 {
-	const void *data;
-	size_t len;
+	q->obj.srv->mem_used -= m->len;
+	if (q->log)
+		qlog_done(q, m->id, m->len);
+}
 
-	msgstore_peek(&q->store, &data, &len);
-	reply_data(c, id, data, len);
-	q->obj.srv->mem_used -= len;
+/* Drop the oldest queued message for good. */
+static void queue_drop_head(struct queue *q)
+{
+	struct msgrec rec;
+
+	msgstore_peek_rec(&q->store, &rec);
+	queue_forget(q, &rec);
 	msgstore_pop(&q->store);
-	q->gets++;
+}
+
+/*
+ * The consumer that takes an ack queue's messages for handle hnum of c, or
+ * NULL when that handle is gone (closed while its get waited) or no memory.
+ */
+static struct consumer *queue_taker(struct queue *q, struct conn *c, uint32_t hnum)
+{
+	struct handle *h = conn_handle_find(c, hnum);
+
+	if (!h || h->obj != &q->obj)
+		return NULL;
+	return consumer_of(h, true);
+}
+
+/*
+ * Move the oldest message of an ack queue to cs as got and not acknowledged.
+ * Without memory to track it the message stays queued (false): it will be
+ * delivered again rather than lost.
+ */
+static bool queue_take_head(struct queue *q, struct consumer *cs)
+{
+	struct msgrec rec;
+
+	msgstore_peek_rec(&q->store, &rec);
+	if (msgstore_move(&cs->unacked, &q->store) < 0)
+		return false;
+	if (q->log)
+		qlog_take(q, rec.id);
+	return true;
+}
+
+/*
+ * Answer get request id of c (on its handle hnum) with the oldest message:
+ * drop it, or on an ack queue hand it to the handle's consumer.  The reply
+ * of an ack queue's get also carries the message's flags.
+ */
+static void queue_hand_over(struct queue *q, struct conn *c, uint32_t id, uint32_t hnum)
+{
+	struct consumer *cs = NULL;
+	struct msgrec rec;
+	msgpack_packer *pk;
+
+	if (q->ack && !(cs = queue_taker(q, c, hnum))) {
+		reply_error(c, id, -EBADF, "handle %u was closed before its get was served", hnum);
+		return;
+	}
+	msgstore_peek_rec(&q->store, &rec);
+	if (!q->ack) {
+		reply_data(c, id, rec.data, rec.len);
+		queue_drop_head(q);
+		q->gets++;
+		return;
+	}
+	pk = reply_begin(c, id, 0, 2);
+	msgpack_pack_bin(pk, rec.len);
+	msgpack_pack_bin_body(pk, rec.data, rec.len);
+	msgpack_pack_uint32(pk, rec.flags & MSG_REDELIVERED ? IPC_MSGFLAG_REDELIVERED : 0);
+	reply_end(c);
+	if (queue_take_head(q, cs))
+		q->gets++;
 }
 
 /* How many of the oldest messages fit one batch of at most max. */
@@ -79,53 +158,81 @@ static size_t queue_batch(const struct queue *q, size_t max)
 
 /*
  * Pack up to n of the oldest messages as an array into pk (whose frame the
- * caller ends), bounded by IPC_BATCH_MAX_BYTES past the first; each message
- * goes to into (in flight) or is dropped.  Returns how many were packed.
+ * caller ends), bounded by IPC_BATCH_MAX_BYTES past the first, then on an
+ * ack queue the array of their flags.  Each message is dropped, or moved to
+ * cs: as pushed ahead (push), or on an ack queue as got and not acknowledged.
+ * Returns how many were packed.
  */
 static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n,
-			       struct msgstore *into)
+			       struct consumer *cs, bool push)
 {
 	struct msgstore *st = &q->store;
 	struct msgcursor cur = msgstore_cursor(st);
-	const void *data;
-	size_t k = 0, bytes = 0, len;
+	unsigned char flags[IPC_BATCH_MAX_MSGS];
+	struct msgrec rec;
+	size_t k = 0, bytes = 0;
 
 	/* Count first: the array header precedes the messages. */
-	while (k < n && msgstore_next(&cur, &data, &len)) {
-		if (k && bytes + len > IPC_BATCH_MAX_BYTES)
+	while (k < n && msgstore_next_rec(&cur, &rec)) {
+		if (k && bytes + rec.len > IPC_BATCH_MAX_BYTES)
 			break;
-		bytes += len;
+		bytes += rec.len;
 		k++;
 	}
 	msgpack_pack_array(pk, (uint32_t)k);
 	for (size_t i = 0; i < k; i++) {
-		msgstore_peek(st, &data, &len);
-		msgpack_pack_bin(pk, len);
-		msgpack_pack_bin_body(pk, data, len);
-		if (!into || msgstore_move(into, st) < 0) {
-			q->obj.srv->mem_used -= len;
-			msgstore_pop(st);
+		msgstore_peek_rec(st, &rec);
+		msgpack_pack_bin(pk, rec.len);
+		msgpack_pack_bin_body(pk, rec.data, rec.len);
+		flags[i] = rec.flags & MSG_REDELIVERED ? IPC_MSGFLAG_REDELIVERED : 0;
+		if (push) {
+			if (msgstore_move(&cs->inflight, st) < 0)
+				queue_drop_head(q);
+		} else if (!cs || !queue_take_head(q, cs)) {
+			queue_drop_head(q);
 		}
 		q->gets++;
+	}
+	if (q->ack) {
+		msgpack_pack_array(pk, (uint32_t)k);
+		for (size_t i = 0; i < k; i++)
+			msgpack_pack_uint32(pk, flags[i]);
 	}
 	return k;
 }
 
-/* Answer get_many request id of c with up to max messages. */
-static void queue_hand_over_many(struct queue *q, struct conn *c, uint32_t id, size_t max)
+/* Answer get_many request id of c (on its handle hnum) with up to max messages. */
+static void queue_hand_over_many(struct queue *q, struct conn *c, uint32_t id, uint32_t hnum,
+				 size_t max)
 {
-	queue_pack_batch(q, reply_begin(c, id, 0, 1), queue_batch(q, max), NULL);
+	struct consumer *cs = NULL;
+
+	if (q->ack && !(cs = queue_taker(q, c, hnum))) {
+		reply_error(c, id, -EBADF, "handle %u was closed before its get was served", hnum);
+		return;
+	}
+	queue_pack_batch(q, reply_begin(c, id, 0, q->ack ? 2 : 1), queue_batch(q, max), cs, false);
 	reply_end(c);
 }
 
 /* Push a batch of prefetched messages to consumer cs. */
 static void queue_push(struct queue *q, struct consumer *cs)
 {
-	msgpack_packer *pk = push_begin(cs->conn, IPC_PUSH_MSGS, 2);
+	msgpack_packer *pk = push_begin(cs->conn, IPC_PUSH_MSGS, q->ack ? 3 : 2);
 
 	msgpack_pack_uint32(pk, cs->handle);
-	queue_pack_batch(q, pk, queue_batch(q, consumer_room(cs)), &cs->inflight);
+	queue_pack_batch(q, pk, queue_batch(q, consumer_room(cs)), cs, true);
 	reply_end(cs->conn);
+}
+
+size_t queue_unfinished(const struct queue *q)
+{
+	const struct consumer *cs;
+	size_t n = q->store.count;
+
+	TAILQ_FOREACH(cs, &q->consumers, link)
+		n += cs->inflight.count + cs->unacked.count;
+	return n;
 }
 
 static void queue_settle_cb(void *q, uint32_t unused)
@@ -146,9 +253,9 @@ void queue_settle(struct queue *q)
 			/* Never hand a message to a connection that is going away. */
 			if (!conn_gone(w->conn)) {
 				if (w->op == IPC_OP_Q_GET_MANY)
-					queue_hand_over_many(q, w->conn, w->id, w->max);
+					queue_hand_over_many(q, w->conn, w->id, w->handle, w->max);
 				else
-					queue_hand_over(q, w->conn, w->id);
+					queue_hand_over(q, w->conn, w->id, w->handle);
 			}
 			waiter_finish(w);
 			progress = true;
@@ -161,7 +268,7 @@ void queue_settle(struct queue *q)
 				continue;
 			}
 			/* waiter_finish un-counts the parked copy; the stored one counts. */
-			if (queue_store(q, w->data, w->len) < 0)
+			if (queue_store(q, w->data, w->len, w->conn) < 0)
 				break;
 			if (w->op == IPC_OP_Q_PUT_MANY)
 				reply_uint(w->conn, w->id, 1);
@@ -183,6 +290,14 @@ void queue_settle(struct queue *q)
 			break;
 		}
 	}
+	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q)) {
+		struct waiter *w;
+
+		while ((w = TAILQ_FIRST(&q->joiners))) {
+			reply_ok(w->conn, w->id);
+			waiter_finish(w);
+		}
+	}
 }
 
 static void queue_unlinked(struct object *o)
@@ -190,10 +305,15 @@ static void queue_unlinked(struct object *o)
 	struct queue *q = queue_of(o);
 	struct consumer *cs;
 
+	if (q->log)
+		qlog_remove(q);
 	waiter_fail_all(&q->getters, -EIDRM, "the queue was removed");
 	waiter_fail_all(&q->putters, -EIDRM, "the queue was removed");
+	waiter_fail_all(&q->joiners, -EIDRM, "the queue was removed");
 	TAILQ_FOREACH(cs, &q->consumers, link) {
 		consumer_finish(cs, cs->inflight.count);
+		while (consumer_ack(cs) == 0)
+			;
 		/* A prefetching client waits for pushes, not for a reply: tell it. */
 		if (cs->prefetch && !cs->conn->dead) {
 			msgpack_pack_uint32(push_begin(cs->conn, IPC_PUSH_REMOVED, 1), cs->handle);
@@ -213,9 +333,32 @@ static void queue_destroy(struct object *o)
 	free(q);
 }
 
+void queue_meta(const struct queue *q, struct qlog_meta *m)
+{
+	m->name = q->obj.name;
+	m->uid = q->obj.uid;
+	m->gid = q->obj.gid;
+	m->mode = q->obj.mode;
+	m->maxsize = q->maxsize;
+	m->maxbytes = q->maxbytes;
+	m->ack = q->ack;
+	m->ctime = q->obj.ctime;
+}
+
+static void queue_owner_changed(struct object *o)
+{
+	struct queue *q = queue_of(o);
+	struct qlog_meta m;
+
+	if (!q->log)
+		return;
+	queue_meta(q, &m);
+	qlog_set_meta(q, &m);
+}
+
 static unsigned queue_nstat(const struct object *o)
 {
-	return 9;
+	return 15;
 }
 
 static unsigned waitq_length(const struct waitq *wq)
@@ -228,29 +371,31 @@ static unsigned waitq_length(const struct waitq *wq)
 	return n;
 }
 
-static size_t queue_inflight(const struct queue *q)
-{
-	const struct consumer *cs;
-	size_t n = 0;
-
-	TAILQ_FOREACH(cs, &q->consumers, link)
-		n += cs->inflight.count;
-	return n;
-}
-
 static void queue_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
+	const struct consumer *cs;
+	size_t pushed = 0, unacked = 0;
 
+	TAILQ_FOREACH(cs, &q->consumers, link) {
+		pushed += cs->inflight.count;
+		unacked += cs->unacked.count;
+	}
 	proto_pack_kv_u64(pk, "depth", q->store.count);
 	proto_pack_kv_u64(pk, "bytes", q->store.bytes);
 	proto_pack_kv_u64(pk, "maxsize", q->maxsize);
 	proto_pack_kv_u64(pk, "maxbytes", q->maxbytes);
 	proto_pack_kv_u64(pk, "getters", waitq_length(&q->getters));
 	proto_pack_kv_u64(pk, "putters", waitq_length(&q->putters));
+	proto_pack_kv_u64(pk, "joiners", waitq_length(&q->joiners));
 	proto_pack_kv_u64(pk, "puts", q->puts);
 	proto_pack_kv_u64(pk, "gets", q->gets);
-	proto_pack_kv_u64(pk, "inflight", queue_inflight(q));
+	proto_pack_kv_u64(pk, "inflight", pushed + unacked);
+	proto_pack_kv_u64(pk, "unacked", unacked);
+	proto_pack_kv_u64(pk, "acked", q->acked);
+	proto_pack_kv_u64(pk, "redelivered", q->redelivered);
+	proto_pack_kv_u64(pk, "ack", q->ack);
+	proto_pack_kv_u64(pk, "durable", q->log != NULL);
 }
 
 const struct object_kind queue_kind = {
@@ -258,15 +403,20 @@ const struct object_kind queue_kind = {
 	.name = "queue",
 	.unlinked = queue_unlinked,
 	.destroy = queue_destroy,
+	.owner_changed = queue_owner_changed,
 	.nstat = queue_nstat,
 	.stat = queue_stat,
 };
 
-/* Read the attribute map of an open; -EINVAL with a message on a bad one. */
-static int parse_attr(struct req *r, const msgpack_object *m, struct queue *q, mode_t *mode)
+/*
+ * Read the attribute map of an open into q, *mode and *durable; -EINVAL
+ * with a message on a bad one.
+ */
+static int parse_attr(struct req *r, const msgpack_object *m, struct queue *q, mode_t *mode,
+		      bool *durable)
 {
 	static const char *const known[] = { IPC_ATTR_MAXSIZE, IPC_ATTR_MAXBYTES, IPC_ATTR_MODE,
-					     "ack", "durable" };
+					     IPC_ATTR_ACK, IPC_ATTR_DURABLE };
 
 	if (m->type == MSGPACK_OBJECT_NIL)
 		return 0;
@@ -280,27 +430,72 @@ static int parse_attr(struct req *r, const msgpack_object *m, struct queue *q, m
 				break;
 		if (j == sizeof known / sizeof known[0] ||
 		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-			reply_error(r->conn, r->id, -EINVAL,
-				    "queue attributes are unsigned integers named maxsize, maxbytes, mode");
+			reply_error(r->conn, r->id, -EINVAL, "queue attributes are unsigned integers "
+				    "named maxsize, maxbytes, mode, ack, durable");
 			return -EINVAL;
 		}
-		if (j == 0)
+		if (j == 0) {
 			q->maxsize = v->via.u64;
-		else if (j == 1)
+		} else if (j == 1) {
 			q->maxbytes = v->via.u64;
-		else if (j == 2 && v->via.u64 > 0777) {
+		} else if (j == 2 && v->via.u64 > 0777) {
 			reply_error(r->conn, r->id, -EINVAL, "mode %llo has bits beyond 0777",
 				    (unsigned long long)v->via.u64);
 			return -EINVAL;
 		} else if (j == 2) {
 			*mode = (mode_t)v->via.u64;
-		} else if (v->via.u64) {
-			reply_error(r->conn, r->id, -ENOTSUP,
-				    "queue attribute '%s' is not supported by this ipcd", known[j]);
-			return -ENOTSUP;
+		} else if (j == 3) {
+			q->ack = v->via.u64 != 0;
+		} else {
+			*durable = v->via.u64 != 0;
 		}
 	}
 	return 0;
+}
+
+/* A new queue, not yet named. */
+static struct queue *queue_new(bool durable)
+{
+	struct queue *q = calloc(1, sizeof *q);
+
+	if (!q)
+		return NULL;
+	msgstore_init_ids(&q->store, durable);
+	TAILQ_INIT(&q->getters);
+	TAILQ_INIT(&q->putters);
+	TAILQ_INIT(&q->joiners);
+	TAILQ_INIT(&q->consumers);
+	q->next_id = 1;
+	return q;
+}
+
+struct queue *queue_restore(struct server *srv, const struct qlog_meta *meta, uint64_t next_id)
+{
+	struct queue *q = queue_new(true);
+
+	if (!q)
+		return NULL;
+	q->maxsize = meta->maxsize;
+	q->maxbytes = meta->maxbytes;
+	q->ack = meta->ack;
+	q->next_id = next_id;
+	if (object_link(srv, &q->obj, &queue_kind, meta->name, strlen(meta->name), meta->uid,
+			meta->gid, meta->mode) < 0) {
+		free(q);
+		return NULL;
+	}
+	q->obj.ctime = meta->ctime;
+	return q;
+}
+
+int queue_restore_msg(struct queue *q, uint64_t id, const void *data, size_t len,
+		      unsigned flags)
+{
+	int rc = msgstore_put_rec(&q->store, data, len, id, flags);
+
+	if (rc == 0)
+		q->obj.srv->mem_used += len;
+	return rc;
 }
 
 void queue_cmd_open(struct req *r)
@@ -309,20 +504,19 @@ void queue_cmd_open(struct req *r)
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
 	uint64_t flags = r->argv[1].via.u64;
-	struct object *o;
+	struct object *o = object_find(srv, name, len);
 	struct handle *h;
 	struct queue *q;
-	mode_t mode = QUEUE_DEFAULT_MODE;
+	mode_t mode = IPC_MODE_DEFAULT;
 	bool created = false;
 	int rc = object_name_check(name, len);
 
 	if (rc < 0) {
-		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ?
-			    "names are at most %d bytes" : "names are %d printable bytes at most, without spaces",
+		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
+			    "names are up to %d printable bytes, without spaces, not starting with '@'",
 			    IPC_NAME_MAX);
 		return;
 	}
-	o = object_find(srv, name, len);
 	if (o && o->kind != &queue_kind) {
 		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is %s %s, not a queue", (int)len, name,
 			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
@@ -337,25 +531,21 @@ void queue_cmd_open(struct req *r)
 		return;
 	}
 	if (!o) {
-		q = calloc(1, sizeof *q);
+		struct queue probe = { 0 };
+		bool durable = false;
+
+		if (parse_attr(r, &r->argv[2], &probe, &mode, &durable) < 0)
+			return;
+		q = queue_new(durable);
 		if (!q) {
 			reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 			return;
 		}
-		msgstore_init(&q->store);
-		TAILQ_INIT(&q->getters);
-		TAILQ_INIT(&q->putters);
-		TAILQ_INIT(&q->consumers);
-		if (parse_attr(r, &r->argv[2], q, &mode) < 0) {
-			free(q);
-			return;
-		}
-		if (!q->maxsize)
-			q->maxsize = srv->lim.queue_maxsize;
-		if (!q->maxbytes)
-			q->maxbytes = srv->lim.queue_maxbytes;
+		q->maxsize = probe.maxsize ? probe.maxsize : srv->lim.queue_maxsize;
+		q->maxbytes = probe.maxbytes ? probe.maxbytes : srv->lim.queue_maxbytes;
+		q->ack = probe.ack;
 		if (!mode)
-			mode = QUEUE_DEFAULT_MODE;
+			mode = IPC_MODE_DEFAULT;
 		if (object_link(srv, &q->obj, &queue_kind, name, len, r->conn->uid, r->conn->gid,
 				mode) < 0) {
 			free(q);
@@ -363,9 +553,22 @@ void queue_cmd_open(struct req *r)
 			return;
 		}
 		o = &q->obj;
+		if (durable) {
+			struct qlog_meta meta;
+			char err[PATH_MAX + 64];
+
+			queue_meta(q, &meta);
+			rc = qlog_create(srv, q, &meta, err, sizeof err);
+			if (rc < 0) {
+				reply_error(r->conn, r->id, rc, "durable queue '%s': %s", o->name, err);
+				object_unlink(o);
+				return;
+			}
+		}
 		created = true;
-		log_info("client %llu (pid %d) created queue '%s'",
-			 (unsigned long long)r->conn->id, (int)r->conn->pid, o->name);
+		log_info("client %llu (pid %d) created %s%squeue '%s'",
+			 (unsigned long long)r->conn->id, (int)r->conn->pid, durable ? "durable " : "",
+			 q->ack ? "ack " : "", o->name);
 	}
 	h = conn_handle_add(r->conn, o);
 	if (!h && r->conn->nhandles >= CONN_MAX_HANDLES) {
@@ -377,6 +580,9 @@ void queue_cmd_open(struct req *r)
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return;
 	}
+	/* Like open(2) with O_CREAT: the creator's handle has every right, whatever the mode. */
+	if (created)
+		h->rights = IPC_PERM_READ | IPC_PERM_WRITE;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 2);
 	msgpack_pack_uint32(pk, h->num);
 	if (created)
@@ -401,6 +607,11 @@ static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen
 			 len, q->maxbytes);
 		return -EMSGSIZE;
 	}
+	if (qlog_error(q)) {
+		snprintf(err, errlen, "the log of durable queue '%s' cannot be written: %s",
+			 q->obj.name, strerror(-qlog_error(q)));
+		return -EIO;
+	}
 	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
 		snprintf(err, errlen, "ipcd's memory budget of %zu bytes is used up",
 			 srv->lim.max_memory);
@@ -413,8 +624,8 @@ static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen
  * Store msgs[0..n) in order while they fit.  Returns
  * how many were stored, and leaves the first refusal's status in *why.
  */
-static size_t queue_put_some(struct queue *q, const msgpack_object *msgs, size_t n, int *why,
-			     char *err, size_t errlen)
+static size_t queue_put_some(struct queue *q, struct conn *c, const msgpack_object *msgs,
+			     size_t n, int *why, char *err, size_t errlen)
 {
 	size_t k;
 
@@ -432,7 +643,7 @@ static size_t queue_put_some(struct queue *q, const msgpack_object *msgs, size_t
 			snprintf(err, errlen, "queue '%s' is full", q->obj.name);
 			break;
 		}
-		if (queue_store(q, data, len) < 0) {
+		if (queue_store(q, data, len, c) < 0) {
 			*why = -ENOMEM;
 			snprintf(err, errlen, "out of memory");
 			break;
@@ -468,7 +679,7 @@ void queue_cmd_put(struct req *r)
 	char err[160];
 	int why;
 
-	if (queue_put_some(q, &r->argv[2], 1, &why, err, sizeof err) == 1) {
+	if (queue_put_some(q, r->conn, &r->argv[2], 1, &why, err, sizeof err) == 1) {
 		reply_ok(r->conn, r->id);
 		queue_settle(q);
 	} else if (why == -EAGAIN) {
@@ -498,7 +709,7 @@ void queue_cmd_put_many(struct req *r)
 			return;
 		}
 	}
-	k = queue_put_some(q, msgs->ptr, msgs->size, &why, err, sizeof err);
+	k = queue_put_some(q, r->conn, msgs->ptr, msgs->size, &why, err, sizeof err);
 	if (k > 0 || msgs->size == 0) {
 		/* A partial count: the client sends the rest again and meets the refusal. */
 		reply_uint(r->conn, r->id, k);
@@ -518,9 +729,9 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 
 	if (q->store.count && TAILQ_EMPTY(&q->getters)) {
 		if (r->op == IPC_OP_Q_GET_MANY)
-			queue_hand_over_many(q, r->conn, r->id, max);
+			queue_hand_over_many(q, r->conn, r->id, r->handle->num, max);
 		else
-			queue_hand_over(q, r->conn, r->id);
+			queue_hand_over(q, r->conn, r->id, r->handle->num);
 		queue_settle(q);
 		return;
 	}
@@ -534,6 +745,7 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 		return;
 	}
 	w->max = max;
+	w->handle = r->handle->num;
 }
 
 void queue_cmd_get(struct req *r)
@@ -580,7 +792,10 @@ void queue_cmd_credit(struct req *r)
 	/* No reply: the client streams credits and waits for none. */
 	if (!cs)
 		return;
-	consumer_finish(cs, r->argv[1].via.u64);
+	if (cs->q->ack)
+		consumer_take(cs, r->argv[1].via.u64);
+	else
+		consumer_finish(cs, r->argv[1].via.u64);
 	queue_settle(cs->q);
 }
 
@@ -613,10 +828,53 @@ void queue_cmd_purge(struct req *r)
 	struct queue *q = queue_of(r->obj);
 	size_t n = q->store.count;
 
-	r->srv->mem_used -= q->store.bytes;
+	if (q->log) {
+		while (q->store.count)
+			queue_drop_head(q);
+	} else {
+		r->srv->mem_used -= q->store.bytes;
+	}
 	msgstore_clear(&q->store);
 	log_info("client %llu (pid %d) purged %zu messages from '%s'",
 		 (unsigned long long)r->conn->id, (int)r->conn->pid, n, q->obj.name);
 	reply_uint(r->conn, r->id, n);
 	queue_settle(q);
+}
+
+void queue_cmd_task_done(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+	struct consumer *cs = consumer_of(r->handle, false);
+
+	if (!q->ack) {
+		reply_error(r->conn, r->id, -EINVAL, "queue '%s' was not created with ack: nothing "
+			    "is in flight", q->obj.name);
+		return;
+	}
+	if (!cs || consumer_ack(cs) < 0) {
+		reply_error(r->conn, r->id, -EINVAL, "nothing got from '%s' on handle %u waits "
+			    "for task_done", q->obj.name, r->handle->num);
+		return;
+	}
+	/* No reply: like credits, acknowledgements stream without round trips. */
+	queue_settle(q);
+}
+
+void queue_cmd_join(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+	int64_t timeout = proto_i64(&r->argv[1]);
+	size_t n = queue_unfinished(q);
+
+	if (!n) {
+		reply_ok(r->conn, r->id);
+		return;
+	}
+	if (timeout == 0) {
+		reply_error(r->conn, r->id, -EAGAIN, "%zu messages of '%s' are not finished", n,
+			    q->obj.name);
+		return;
+	}
+	if (!waiter_park(r->conn, r->id, r->op, &q->joiners, wait_ms(timeout), NULL, 0, NULL))
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }

@@ -11,6 +11,10 @@
 #include "object.h"
 #include "waiter.h"
 
+struct qlog;
+struct qlog_meta;
+struct server;
+
 struct queue {
 	struct object obj;
 	struct msgstore store;
@@ -18,11 +22,41 @@ struct queue {
 	size_t maxbytes;         /* payload bytes; 0 unbounded */
 	struct waitq getters;    /* parked gets, arrival order */
 	struct waitq putters;    /* parked puts with their messages */
+	struct waitq joiners;    /* parked joins */
 	struct consumer_list consumers; /* handles with prefetch or in-flight state */
 	uint64_t puts, gets;     /* totals since creation */
+	bool ack;                /* a get stays in flight with its consumer until task_done */
+	uint64_t acked;          /* task_done total */
+	uint64_t redelivered;    /* messages returned to the head by a consumer that went */
+	struct qlog *log;        /* a durable queue's log (store has ids), or NULL */
+	uint64_t next_id;        /* durable: the id of the next message put */
 };
 
 extern const struct object_kind queue_kind;
+
+/*
+ * The message m leaves q for good (got from a queue without acks,
+ * acknowledged, or purged): it no longer counts in the daemon's memory, and
+ * a durable queue's log says so.  The caller pops it from its store.
+ */
+void queue_forget(struct queue *q, const struct msgrec *m);
+
+/*
+ * Messages put and not yet finished: queued, pushed ahead, and on an ack
+ * queue got but not acknowledged.  join waits for this to reach 0.
+ */
+size_t queue_unfinished(const struct queue *q);
+
+/* What a durable queue's log records about it besides its messages. */
+void queue_meta(const struct queue *q, struct qlog_meta *m);
+
+/*
+ * Recovery of a durable queue from its log: create the queue of meta, whose
+ * next put gets id next_id, then add its messages in order.  NULL / -ENOMEM.
+ */
+struct queue *queue_restore(struct server *srv, const struct qlog_meta *meta, uint64_t next_id);
+int queue_restore_msg(struct queue *q, uint64_t id, const void *data, size_t len,
+		      unsigned flags);
 
 /*
  * Serve whatever can be served now: parked gets, then parked puts, then

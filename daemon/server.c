@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "log.h"
 #include "object.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 #include "service.h"
@@ -133,13 +134,43 @@ static int bind_socket(struct server *srv, const char *path)
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 512) < 0) {
-		fprintf(stderr, "ipcd: cannot listen on %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (fd >= 0) {
+		/* Born private; set_socket_access opens it to whom it should. */
+		mode_t old = umask(0177);
+		int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+
+		umask(old);
+		if (rc < 0)
+			goto fail;
 	}
+	if (fd < 0 || listen(fd, 512) < 0)
+		goto fail;
 	srv->listen_fd = fd;
+	return 0;
+fail:
+	fprintf(stderr, "ipcd: cannot listen on %s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Give the socket file mode and, unless gid is (gid_t)-1, that group. */
+static int set_socket_access(struct server *srv, mode_t mode, gid_t gid)
+{
+	if (gid != (gid_t)-1 && chown(srv->socket_path, (uid_t)-1, gid) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "ipcd: cannot give socket %s to group %u: %s\n", srv->socket_path,
+			(unsigned)gid, strerror(err));
+		return -err;
+	}
+	if (chmod(srv->socket_path, mode) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "ipcd: cannot set the mode of socket %s: %s\n", srv->socket_path,
+			strerror(err));
+		return -err;
+	}
 	return 0;
 }
 
@@ -199,8 +230,13 @@ void server_reload(struct server *srv)
 	cur.socket = srv->config_socket;
 	cur.lim = srv->lim;
 	cur.log_level = log_get_level();
+	cur.socket_mode = srv->socket_mode;
+	cur.socket_group = srv->socket_group;
+	cur.state_dir = (char *)qlog_dir(srv);
+	cur.fsync = (int)qlog_policy(srv);
 	changed = config_apply_live(&cur, &next);
 	srv->lim = cur.lim;
+	cur.state_dir = NULL;   /* borrowed */
 	frame_max_update(srv);
 	log_set_level(cur.log_level);
 	if (srv->lim.max_clients > clients)
@@ -272,6 +308,24 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/*
+ * Durable queues: a state directory given is made and taken now, the
+ * default one when the first durable queue needs it; their queues come back.
+ */
+static int start_durability(struct server *srv, const struct config *cfg)
+{
+	char *dir = cfg->state_dir ? strdup(cfg->state_dir) : qlog_default_dir();
+	int rc;
+
+	if (!dir) {
+		log_warn("no state directory (no HOME): durable queues are off");
+		return 0;
+	}
+	rc = qlog_start(srv, dir, (enum qlog_fsync)cfg->fsync, cfg->state_dir != NULL);
+	free(dir);
+	return rc;
+}
+
 struct server *server_create(const struct config *cfg, const struct config_source *src)
 {
 	static const int sigs[] = { SIGTERM, SIGINT };
@@ -296,6 +350,11 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 		fprintf(stderr, "ipcd: cannot set up the event loop\n");
 		goto fail;
 	}
+	srv->socket_mode = cfg->socket_mode;
+	srv->socket_group = cfg->socket_group;
+	/* Durable queues are back before the first client can connect. */
+	if (start_durability(srv, cfg) < 0)
+		goto fail;
 	r = take_passed_socket(srv, config_is_set(cfg, "socket"));
 	if (r == -ENOENT) {
 		if (!cfg->socket) {
@@ -304,8 +363,10 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 			goto fail;
 		}
 		srv->socket_path = strdup(cfg->socket);
-		if (!srv->socket_path || bind_socket(srv, cfg->socket) < 0)
+		if (!srv->socket_path || bind_socket(srv, cfg->socket) < 0 ||
+		    set_socket_access(srv, cfg->socket_mode, cfg->socket_group) < 0)
 			goto fail;
+
 	} else if (r < 0) {
 		goto fail;
 	}
@@ -366,9 +427,12 @@ void server_destroy(struct server *srv)
 
 	if (!srv)
 		return;
+	/* Durable queues' logs first: written, fsynced and closed, their files kept. */
+	qlog_stop(srv);
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_close(c, "shutdown");
 	object_destroy_all(srv);
+	qlog_free(srv);
 	/* Run the deferred frees of closed connections. */
 	if (srv->base)
 		event_base_loop(srv->base, EVLOOP_NONBLOCK);

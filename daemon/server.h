@@ -10,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct event_base;
 struct event;
 struct conn;
 struct object;
+struct qlog_dir;
 struct config;
 struct config_source;
 struct service;
@@ -27,6 +29,7 @@ struct limits {
 	size_t queue_maxbytes;   /* payload bytes; likewise */
 	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
+	size_t max_objects;      /* named objects at once */
 	size_t max_array_bytes;  /* bytes in one shared array */
 	size_t max_shm;          /* bytes of all shared arrays together */
 	size_t pipe_maxbytes;    /* payload bytes buffered in each direction of a pipe */
@@ -35,8 +38,10 @@ struct limits {
 #define LIMITS_DEFAULT { \
 	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
-	.max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
+	.max_objects = 65536, .max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
 	.pipe_maxbytes = 64u << 10 }
+
+#define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(object_list, object);
@@ -52,6 +57,8 @@ struct server {
 	int listen_fd;
 	bool activated;              /* listen_fd came from the service manager: not ours to unlink */
 	int lock_fd;                 /* flock on socket_path.lock: one ipcd per path */
+	unsigned socket_mode;        /* what the socket ipcd bound was given (for reload) */
+	gid_t socket_group;
 	struct event *accept_ev;
 	struct event *accept_retry;  /* re-enables accept after EMFILE */
 	struct event *sig_ev[2];     /* SIGTERM, SIGINT */
@@ -66,6 +73,7 @@ struct server {
 	size_t nobjects;
 	size_t mem_used;             /* payload bytes queued or parked */
 	size_t shm_used;             /* bytes of shared arrays not yet destroyed */
+	struct qlog_dir *qlogs;      /* durable queues' state directory, or NULL */
 	time_t started;
 	int exit_code;
 };

@@ -27,6 +27,7 @@ struct waiter {
 	uint32_t id;                   /* request id to answer */
 	unsigned op;
 	uint32_t max;                  /* messages a get_many takes at most */
+	uint32_t handle;               /* a get's handle (an ack queue's consumer is per handle) */
 	struct event *timer;           /* NULL without a deadline */
 	void *data;                    /* a parked put's message (owned) */
 	size_t len;

@@ -63,6 +63,8 @@ enum ipc_kind {
 	X(UNLINK,    0x06, "unlink",     "su")   /* name, kind (0 any) -> */ \
 	X(CLOSE,     0x07, "close",      "h")    /* handle -> */ \
 	X(SETNAME,   0x08, "setname",    "s")    /* name -> (the client's name) */ \
+	X(CHMOD,     0x09, "chmod",      "su")   /* name, mode -> */ \
+	X(CHOWN,     0x0a, "chown",      "suu")  /* name, uid, gid (IPC_ID_KEEP: unchanged) -> */ \
 	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created */ \
 	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
 	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
@@ -74,6 +76,8 @@ enum ipc_kind {
 	X(Q_GET_MANY,0x18, "queue.get_many", "hiu") /* handle, timeout ms, max -> [data...] */ \
 	X(Q_PREFETCH,0x19, "queue.prefetch", "hu")  /* handle, n -> ; pushes "msgs" up to n ahead */ \
 	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
+	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> no reply unless an error; acks the oldest get */ \
+	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */ \
 	X(A_OPEN,    0x20, "array.open", "susu|m") /* name, flags, typecode, length, {attr} -> handle, created, typecode, length, itemsize, id; + fd */ \
 	X(A_READ,    0x21, "array.read", "huu|i")  /* handle, start, count, timeout ms -> data */ \
 	X(A_WRITE,   0x22, "array.write","hub|i")  /* handle, start, data, timeout ms -> */ \
@@ -96,8 +100,12 @@ enum ipc_op {
 
 /* Push events: [0, event, ...]. */
 #define IPC_PUSH_ERROR "error"   /* [0, "error", status, message]; the connection closes */
-#define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages */
+#define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages;
+				    on an ack queue [0, "msgs", handle, [data...], [flags...]] */
 #define IPC_PUSH_REMOVED "removed" /* [0, "removed", handle]: a prefetching handle's queue went */
+
+/* Flags of a message got from an ack queue (the last result of queue.get). */
+#define IPC_MSGFLAG_REDELIVERED 0x1u /* handed out before, to a consumer gone without task_done */
 
 /* Bounds of one batch (put_many frame, get_many reply, "msgs" push). */
 #define IPC_BATCH_MAX_MSGS  4096u
@@ -121,6 +129,18 @@ enum ipc_op {
 #define IPC_ATTR_MAXSIZE  "maxsize"   /* messages; 0 unbounded */
 #define IPC_ATTR_MAXBYTES "maxbytes"  /* bytes of payload; 0 unbounded */
 #define IPC_ATTR_MODE     "mode"      /* permission bits; 0 means 0600 */
+#define IPC_ATTR_ACK      "ack"       /* 1: gets stay in flight until task_done */
+#define IPC_ATTR_DURABLE  "durable"   /* 1: kept in a log, survives a restart */
+
+/*
+ * Permissions, as System V IPC has them: an object has an owner uid and gid
+ * and mode bits rwx for owner, group and others.  Read lets a handle get,
+ * peek or map read-only; write lets it put or write.  root has every right.
+ */
+#define IPC_MODE_DEFAULT 0600u
+#define IPC_PERM_READ    04u
+#define IPC_PERM_WRITE   02u
+#define IPC_ID_KEEP      0xffffffffu         /* chown: leave this id as it is */
 
 /*
  * Array element types: Python's array typecodes with their sizes on Linux

@@ -6,8 +6,10 @@ set -euo pipefail
 # libsystemd-dev: socket activation and sd_notify; systemd: systemd-analyze,
 # systemd-socket-activate, sysusers and tmpfiles for the tests; man-db: man(1),
 # which systemd-analyze verify uses to check the units' Documentation=.
+# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the
+# fuzz targets.
 packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
-	  libsystemd-dev systemd man-db)
+	  libsystemd-dev systemd man-db clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

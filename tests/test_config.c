@@ -11,6 +11,7 @@
 #include <check.h>
 
 #include "config.h"
+#include "qlog.h"
 #include "harness.h"
 
 static struct harness h;
@@ -78,6 +79,11 @@ START_TEST(test_every_key_is_read_from_the_file)
 		"pipe-bytes = 5K\n"
 		"max-array-bytes = 6M\n"
 		"max-shm = 7G\n"
+		"max-objects = 77\n"
+		"socket-mode = 0660\n"
+		"socket-group = 4242\n"
+		"state-dir = /var/tmp/ipcd state\n"
+		"fsync = everysec\n"
 		"log-level = debug\r\n", path, sizeof path), 0);
 	ck_assert_str_eq(cfg.socket, "/tmp/x y.sock");
 	ck_assert_uint_eq(cfg.lim.max_message, 1024);
@@ -90,6 +96,11 @@ START_TEST(test_every_key_is_read_from_the_file)
 	ck_assert_uint_eq(cfg.lim.max_array_bytes, 6u << 20);
 	ck_assert_uint_eq(cfg.lim.max_shm, (size_t)7 << 30);
 	ck_assert_int_eq(cfg.log_level, LOG_LVL_DEBUG);
+	ck_assert_uint_eq(cfg.lim.max_objects, 77);
+	ck_assert_uint_eq(cfg.socket_mode, 0660);
+	ck_assert_uint_eq(cfg.socket_group, 4242);
+	ck_assert_str_eq(cfg.state_dir, "/var/tmp/ipcd state");
+	ck_assert_int_eq(cfg.fsync, QLOG_FSYNC_EVERYSEC);
 	ck_assert_uint_eq(cfg.set, (1u << config_nkeys) - 1);
 	config_free(&cfg);
 }
@@ -102,6 +113,12 @@ START_TEST(test_bad_lines_name_file_and_line)
 	expect_refused("max-clients = 0\n", 1, "max-clients: '0' is not between 1 and 1000000");
 	expect_refused("\n\n\nmax-message = 4X\n", 4, "max-message: '4X' is not a size");
 	expect_refused("max-memory = -1\n", 1, "max-memory: '-1' is not a size");
+	expect_refused("socket-mode = 1777\n", 1, "socket-mode: '1777' is not an octal mode up to 777");
+	expect_refused("socket-mode = 9\n", 1, "socket-mode: '9' is not an octal mode up to 777");
+	expect_refused("socket-group = no-such-group-anywhere\n", 1,
+		       "socket-group: no group 'no-such-group-anywhere'");
+	expect_refused("fsync = sometimes\n", 1, "fsync: 'sometimes' is not always, everysec or no");
+	expect_refused("max-objects = 0\n", 1, "max-objects: '0' is not between 1 and");
 	expect_refused("queue-maxsize = 99999999999999999999999\n", 1, "queue-maxsize:");
 	expect_refused("log-level = loud\n", 1, "log-level: 'loud' is not error, warn");
 	expect_refused("socket =\n", 1, "socket: empty path");
@@ -205,6 +222,9 @@ START_TEST(test_format_round_trips)
 	ck_assert_str_eq(text, "2048");
 	ck_assert_mem_eq(&back.lim, &cfg.lim, sizeof cfg.lim);
 	ck_assert_int_eq(back.log_level, cfg.log_level);
+	ck_assert_uint_eq(back.socket_mode, cfg.socket_mode);
+	ck_assert_uint_eq(back.socket_group, cfg.socket_group);
+	ck_assert_int_eq(back.fsync, cfg.fsync);
 }
 END_TEST
 
@@ -253,6 +273,9 @@ START_TEST(test_example_file_lists_every_key_at_its_default)
 		      cfg.set);
 	ck_assert_mem_eq(&cfg.lim, &defaults.lim, sizeof cfg.lim);
 	ck_assert_int_eq(cfg.log_level, defaults.log_level);
+	ck_assert_uint_eq(cfg.socket_mode, defaults.socket_mode);
+	ck_assert_uint_eq(cfg.socket_group, defaults.socket_group);
+	ck_assert_int_eq(cfg.fsync, defaults.fsync);
 	config_free(&cfg);
 }
 END_TEST

@@ -96,7 +96,7 @@ check_one_error_line() {
 
 # --- start the daemon ---------------------------------------------------------
 
-"$IPCD" -s "$sock" >"$dir/ipcd.log" 2>&1 &
+"$IPCD" -s "$sock" --state-dir "$dir/state" >"$dir/ipcd.log" 2>&1 &
 daemon=$!
 for _ in $(seq 50); do
 	[ -S "$sock" ] && break
@@ -263,6 +263,61 @@ check_one_error_line "queue rm twice" "^ipcctl: queue rm jobs: "
 ctl --json ls
 check_rc "ls --json after rm" 0
 printf '%s\n' "$out" | grep -q '"name":"jobs"' && fail "ls --json: jobs still listed" "$out"
+pass
+
+# --- budgets, permissions, ack and durable queues -------------------------------------
+
+ctl status
+check_rc "status (budgets)" 0
+for key in "memory" "clients" "objects"; do
+	printf '%s\n' "$out" | grep -Eq "^  $key +[0-9]+ of [0-9]+" ||
+		fail "status: no budget line for $key" "$out"
+	pass
+done
+
+ctl queue create perm --mode 0600
+ctl chmod 0640 perm
+check_rc "chmod 0640 perm" 0
+ctl --json queue stat perm
+printf '%s\n' "$out" | grep -q '"mode":416' || fail "chmod: mode is not 0640" "$out"
+pass
+ctl chown 4242:4343 perm
+check_rc "chown 4242:4343 perm" 0
+ctl --json queue stat perm
+printf '%s\n' "$out" | grep -q '"uid":4242' && printf '%s\n' "$out" | grep -q '"gid":4343' ||
+	fail "chown: owner is not 4242:4343" "$out"
+pass
+ctl chown :0 perm
+check_rc "chown :0 perm" 0
+ctl chmod 9999 perm
+check_rc "chmod 9999" 2
+ctl chown nosuchuser-here perm
+check_rc "chown to an unknown user" 2
+ctl chmod 0600 nothing-by-that-name
+check_rc "chmod of a missing object" 1
+check_one_error_line "chmod of a missing object" "^ipcctl: chmod nothing-by-that-name: "
+ctl queue rm perm
+check_rc "queue rm perm" 0
+
+ctl queue create acked --ack --durable
+check_rc "queue create --ack --durable" 0
+ctl --json queue stat acked
+printf '%s\n' "$out" | grep -q '"ack":1' && printf '%s\n' "$out" | grep -q '"durable":1' ||
+	fail "queue create --ack --durable: stat" "$out"
+pass
+[ -n "$(ls "$dir/state"/q-*.log 2>/dev/null)" ] || fail "no log in the state directory"
+pass
+ctl queue put acked '"job"'
+ctl queue join acked --timeout 10
+check_rc "queue join with a message queued" 3
+ctl queue get acked
+check_rc "queue get on an ack queue" 0
+check_json "queue get on an ack queue" '"job"'
+ctl queue join acked --timeout 1000
+check_rc "queue join after get (acknowledged by ipcctl)" 0
+ctl queue rm acked
+check_rc "queue rm acked" 0
+[ -z "$(ls "$dir/state"/q-*.log 2>/dev/null)" ] || fail "the log outlived its queue"
 pass
 
 echo "$passed passed, 0 failed"

@@ -1,0 +1,139 @@
+/*
+ * clients.c - client-side helpers of the reliability tests (see clients.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clients.h"
+#include "codec.h"
+
+void child_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "child %d: ", (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	_exit(1);
+}
+
+ipc_client *connect_ok(const char *sock)
+{
+	ipc_client *c = NULL;
+
+	ck_assert_ipc(ipc_connect(sock, &c), 0);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+ipc_queue *open_ok(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr)
+{
+	ipc_queue *q = NULL;
+
+	ck_assert_ipc(ipc_queue_open(c, name, flags, attr, &q), 0);
+	ck_assert_ptr_nonnull(q);
+	return q;
+}
+
+void get_expect(ipc_queue *q, const char *want, int timeout_ms)
+{
+	void *data = NULL;
+	size_t len = 0;
+
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, timeout_ms), 0);
+	ck_assert_msg(len == strlen(want) && memcmp(data, want, len) == 0,
+		      "got %zu bytes '%.*s', want '%s'", len, (int)len, (char *)data, want);
+	free(data);
+}
+
+int put_str(ipc_queue *q, const char *s, int timeout_ms)
+{
+	return ipc_queue_put(q, s, strlen(s), timeout_ms);
+}
+
+/* key of the map in mp (len bytes, freed here). */
+static long map_key(void *mp, size_t len, const char *key)
+{
+	const msgpack_object *v;
+	msgpack_unpacked u;
+	size_t off = 0;
+	long n = -EPROTO;
+
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS) {
+		v = proto_map_get(&u.data, key);
+		if (!v)
+			n = -ENOENT;
+		else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			n = (long)v->via.u64;
+	}
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return n;
+}
+
+long status_key(ipc_client *c, const char *key)
+{
+	void *mp;
+	size_t len;
+	int r = ipc_server_status(c, &mp, &len);
+
+	return r < 0 ? r : map_key(mp, len, key);
+}
+
+long stat_key(ipc_queue *q, const char *key)
+{
+	void *mp;
+	size_t len;
+	int r = ipc_queue_stat(q, &mp, &len);
+
+	return r < 0 ? r : map_key(mp, len, key);
+}
+
+void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	long n;
+
+	while ((n = stat_key(q, key)) != want && harness_now_ms() < end)
+		harness_sleep_ms(5);
+	ck_assert_msg(n == want, "%s of %s is %ld, want %ld", key, ipc_queue_name(q), n, want);
+}
+
+void wait_clients(ipc_client *c, long want, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	long n;
+
+	while ((n = status_key(c, "clients")) != want && harness_now_ms() < end)
+		harness_sleep_ms(10);
+	ck_assert_msg(n == want, "ipcd counts %ld clients, want %ld", n, want);
+}
+
+long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int running_as_root(void)
+{
+	return geteuid() == 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * clients.h - what the reliability tests share on top of harness.h: calls
+ * through libipcclient that must succeed, reading keys of the daemon's
+ * introspection maps, a child's way to fail, and the daemon's memory use.
+ *
+ * Helpers named *_ok fail the test (a Check assertion) when the call does
+ * not succeed; in a forked child use the plain library calls and child_fail.
+ */
+#ifndef IPCD_TEST_CLIENTS_H
+#define IPCD_TEST_CLIENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness.h"
+#include "ipcclient.h"
+
+/* Assert that an ipc_* call returned want, naming both errors on failure. */
+#define ck_assert_ipc(expr, want) do { \
+	long r_ = (expr), w_ = (want); \
+	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
+		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
+} while (0)
+
+/* In a forked child: say what went wrong on stderr and _exit(1). */
+__attribute__((format(printf, 1, 2), noreturn))
+void child_fail(const char *fmt, ...);
+
+ipc_client *connect_ok(const char *sock);
+ipc_queue *open_ok(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr);
+
+/* Get one message within timeout_ms and check it equals the string want. */
+void get_expect(ipc_queue *q, const char *want, int timeout_ms);
+
+int put_str(ipc_queue *q, const char *s, int timeout_ms);
+
+/*
+ * An unsigned key of the daemon's status map, of q's stat map, or a
+ * negative errno (-ENOENT when the key is missing).
+ */
+long status_key(ipc_client *c, const char *key);
+long stat_key(ipc_queue *q, const char *key);
+
+/* Wait up to timeout_ms until stat key of q equals want; fail the test if not. */
+void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms);
+
+/* Wait up to timeout_ms until the daemon counts want clients; fail the test if not. */
+void wait_clients(ipc_client *c, long want, int timeout_ms);
+
+/* Resident memory of process pid in KiB (VmRSS), or -1. */
+long rss_kib(pid_t pid);
+
+/* The test runs as root (it may setuid to another user). */
+int running_as_root(void);
+
+#endif

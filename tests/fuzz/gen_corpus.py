@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Write the fuzz seed corpus: real ipcd frames, as a client sends them.
+
+corpus/daemon/ holds conversations (a hello, then requests) for fuzz_daemon;
+corpus/codec/ holds single requests, replies and pushes for fuzz_codec.
+Run it from anywhere; it rewrites both directories.  Op codes and keys are
+those of proto/ipc_protocol.h."""
+import os
+import struct
+
+HELLO, PING, STATUS, LIST, CLIENTS, UNLINK, CLOSE, SETNAME, CHMOD, CHOWN = range(1, 11)
+Q_OPEN, Q_PUT, Q_GET, Q_SIZE, Q_PEEK, Q_STAT, Q_PURGE = range(0x10, 0x17)
+Q_TASK_DONE, Q_JOIN = 0x1b, 0x1c
+
+
+class Bin(bytes):
+    pass
+
+
+def pack(v):
+    """The msgpack encoding of v (int, str, Bin, list, dict, None, bool)."""
+    if v is None:
+        return b'\xc0'
+    if v is True or v is False:
+        return b'\xc3' if v else b'\xc2'
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack('b', v)
+        if v >= 0:
+            return b'\xcf' + struct.pack('>Q', v) if v >= 1 << 32 else b'\xce' + struct.pack('>I', v)
+        return b'\xd3' + struct.pack('>q', v)
+    if isinstance(v, Bin):
+        return b'\xc6' + struct.pack('>I', len(v)) + bytes(v)
+    if isinstance(v, str):
+        b = v.encode()
+        return (bytes([0xa0 | len(b)]) if len(b) < 32 else b'\xd9' + bytes([len(b)])) + b
+    if isinstance(v, list):
+        return b'\xdc' + struct.pack('>H', len(v)) + b''.join(pack(x) for x in v)
+    if isinstance(v, dict):
+        return b'\xde' + struct.pack('>H', len(v)) + b''.join(pack(k) + pack(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def frame(*items):
+    body = pack(list(items))
+    return struct.pack('>I', len(body)) + body
+
+
+def hello(i=1):
+    return frame(HELLO, i, 1, 4242, "fuzz")
+
+
+def conversations():
+    q = "jobs"
+    yield 'queue_roundtrip', (hello() + frame(Q_OPEN, 2, q, 1, {"maxsize": 4}) +
+                              frame(Q_PUT, 3, 1, 0, Bin(b'hello')) + frame(Q_SIZE, 4, 1) +
+                              frame(Q_PEEK, 5, 1) + frame(Q_GET, 6, 1, 0) + frame(Q_STAT, 7, 1) +
+                              frame(CLOSE, 8, 1) + frame(UNLINK, 9, q, 1))
+    yield 'queue_full_and_wait', (hello() + frame(Q_OPEN, 2, q, 3, {"maxsize": 1, "mode": 0o644}) +
+                                  frame(Q_PUT, 3, 1, 0, Bin(b'a')) + frame(Q_PUT, 4, 1, 100, Bin(b'b')) +
+                                  frame(Q_GET, 5, 1, -1) + frame(Q_GET, 6, 1, 50) +
+                                  frame(Q_PURGE, 7, 1))
+    yield 'server', (hello() + frame(PING, 2) + frame(STATUS, 3) + frame(LIST, 4) + frame(CLIENTS, 5))
+    yield 'permissions', (hello() + frame(Q_OPEN, 2, q, 1, None) + frame(CHMOD, 3, q, 0o640) +
+                          frame(CHOWN, 4, q, 1000, 0xffffffff) + frame(Q_PUT, 5, 1, 0, Bin(b'x')) +
+                          frame(UNLINK, 6, q, 0))
+    yield 'ack', (hello() + frame(Q_OPEN, 2, q, 1, {"ack": 1}) + frame(Q_PUT, 3, 1, 0, Bin(b'1')) +
+                  frame(Q_PUT, 4, 1, 0, Bin(b'2')) + frame(Q_GET, 5, 1, 0) + frame(Q_TASK_DONE, 6, 1) +
+                  frame(Q_GET, 7, 1, 0) + frame(Q_JOIN, 8, 1, 10) + frame(Q_TASK_DONE, 9, 1) +
+                  frame(Q_TASK_DONE, 10, 1) + frame(Q_JOIN, 11, 1, 0))
+    yield 'durable', (hello() + frame(Q_OPEN, 2, "d", 1, {"durable": 1, "ack": 1}) +
+                      frame(Q_PUT, 3, 1, 0, Bin(b'kept')) + frame(Q_GET, 4, 1, 0) +
+                      frame(Q_TASK_DONE, 5, 1) + frame(Q_PURGE, 6, 1) + frame(UNLINK, 7, "d", 1))
+    yield 'before_hello', frame(Q_OPEN, 1, q, 1, None) + hello(2)
+    yield 'bad_types', (hello() + frame(Q_OPEN, 2, 5, "x", []) + frame(Q_PUT, 3, "h", 0, 1) +
+                        frame(0x7f, 4) + frame(Q_GET, 5))
+    yield 'truncated', (hello() + frame(Q_OPEN, 2, q, 1, None))[:-3]
+    yield 'huge_length', hello() + b'\x7f\xff\xff\xff' + pack([Q_PUT, 2, 1, 0])
+
+
+def singles():
+    yield 'req_open', frame(Q_OPEN, 2, "name", 1, {"maxsize": 10, "maxbytes": 100, "mode": 0o600})
+    yield 'req_put', frame(Q_PUT, 3, 1, -1, Bin(b'\x93\x2a\xc0\xa5hello'))
+    yield 'req_chown', frame(CHOWN, 4, "name", 0xffffffff, 100)
+    yield 'reply_ok', frame(3, 0)
+    yield 'reply_data', frame(4, 0, Bin(b'data'))
+    yield 'reply_error', frame(5, -11, "queue 'jobs' is empty")
+    yield 'push_error', frame(0, "error", -71, "malformed frame")
+
+
+def write(dirname, items):
+    os.makedirs(dirname, exist_ok=True)
+    for f in os.listdir(dirname):
+        os.remove(os.path.join(dirname, f))
+    for name, data in items:
+        with open(os.path.join(dirname, name), 'wb') as f:
+            f.write(data)
+
+
+if __name__ == '__main__':
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+    write(os.path.join(here, 'daemon'), conversations())
+    write(os.path.join(here, 'codec'), list(singles()) + list(conversations()))

@@ -1,0 +1,495 @@
+/*
+ * test_hostile.c - whatever one client sends, every other client goes on
+ * being served and the daemon's memory returns to its level: random bytes,
+ * truncated frames, huge length prefixes, valid frames of the wrong types,
+ * unknown operations, a client that writes one byte at a time, and 500
+ * connections at once.  After each, a normal client must get correct
+ * answers and ipcd's resident memory must be back within 2 MiB of where it
+ * was (not checked under AddressSanitizer, whose quarantine keeps freed
+ * memory by design; there LeakSanitizer checks the daemon's exit instead).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clients.h"
+#include "codec.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+#define RSS_SLACK_KIB 2048
+
+static struct harness h;
+static ipc_client *normal;      /* the well-behaved client */
+static ipc_queue *normal_q;
+static long rss_base;
+
+static void setup(void)
+{
+	harness_setup(&h);
+}
+
+static void teardown(void)
+{
+	harness_cleanup(&h);
+}
+
+/* Start ipcd, connect the normal client, and take the memory baseline. */
+static void start(void)
+{
+	harness_start(&h, NULL);
+	normal = connect_ok(h.sock);
+	normal_q = open_ok(normal, "normal", IPC_CREATE, NULL);
+	ck_assert_ipc(put_str(normal_q, "warm", 0), 0);
+	get_expect(normal_q, "warm", 0);
+	rss_base = rss_kib(h.pid);
+	ck_assert_int_gt(rss_base, 0);
+}
+
+/*
+ * After an attack: the attacker's connections are gone, the normal client
+ * gets correct answers, and memory is back to its level.
+ */
+static void still_serving(const char *after)
+{
+	char msg[64];
+	long rss;
+
+	wait_clients(normal, 1, 5000);
+	snprintf(msg, sizeof msg, "after %s", after);
+	ck_assert_ipc(put_str(normal_q, msg, 0), 0);
+	ck_assert_int_eq(ipc_queue_size(normal_q), 1);
+	get_expect(normal_q, msg, 0);
+	ck_assert_int_eq(status_key(normal, "memory"), 0);
+	if (UNDER_ASAN)
+		return;
+	rss = rss_kib(h.pid);
+	ck_assert_msg(rss >= 0 && rss <= rss_base + RSS_SLACK_KIB,
+		      "after %s ipcd's VmRSS is %ld KiB, it was %ld KiB", after, rss, rss_base);
+}
+
+/* Stop the daemon and insist it exits cleanly (under ASan: without leaks). */
+static void stop_clean(void)
+{
+	int status;
+
+	ipc_queue_close(normal_q);
+	ipc_disconnect(normal);
+	status = harness_stop(&h);
+	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "ipcd did not exit cleanly (status 0x%x)", status);
+}
+
+/* Decode the next frame on fd into *rep (u keeps it); the status of raw_recv_frame. */
+static int recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body)
+{
+	size_t len;
+	int r = raw_recv_frame(fd, body, &len, 5000);
+
+	if (r < 0)
+		return r;
+	return proto_decode_reply(*body, len, u, rep);
+}
+
+/* Expect an error push with status want, then the daemon closing fd. */
+static void expect_push_and_close(int fd, int want, const char *what)
+{
+	struct proto_reply rep;
+	msgpack_unpacked u;
+	char *body = NULL;
+
+	msgpack_unpacked_init(&u);
+	ck_assert_msg(recv_reply(fd, &u, &rep, &body) == 0, "%s: no error push", what);
+	ck_assert_msg(rep.id == IPC_PUSH_ID && rep.nres >= 1 &&
+		      rep.res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+		      rep.res[0].via.i64 == want, "%s: not an error push of %d", what, want);
+	msgpack_unpacked_destroy(&u);
+	free(body);
+	ck_assert_msg(raw_wait_closed(fd, 5000) == 0, "%s: connection left open", what);
+}
+
+/* Expect a reply to id with status want on fd, which stays open. */
+static void expect_reply(int fd, uint32_t id, int want, const char *what)
+{
+	struct proto_reply rep;
+	msgpack_unpacked u;
+	char *body = NULL;
+
+	msgpack_unpacked_init(&u);
+	ck_assert_msg(recv_reply(fd, &u, &rep, &body) == 0, "%s: no reply", what);
+	ck_assert_msg(rep.id == id && rep.status == want, "%s: reply to %u with %d, want %u with %d",
+		      what, rep.id, rep.status, id, want);
+	msgpack_unpacked_destroy(&u);
+	free(body);
+}
+
+static int connect_greeted(void)
+{
+	int fd = raw_connect(h.sock);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void random_bytes(void)
+{
+	unsigned seed = 12345;
+	char buf[8192];
+
+	for (int i = 0; i < 40; i++) {
+		int fd = raw_connect(h.sock);
+
+		ck_assert_int_ge(fd, 0);
+		for (size_t j = 0; j < sizeof buf; j++)
+			buf[j] = (char)rand_r(&seed);
+		/* Half of them after a proper hello, so the junk reaches the gate. */
+		if (i % 2)
+			ck_assert_int_eq(raw_hello(fd, 1), 0);
+		raw_send(fd, buf, (size_t)(rand_r(&seed) % (int)sizeof buf) + 1);
+		close(fd);
+	}
+}
+
+static void truncated_frames(void)
+{
+	static const unsigned char hello_start[] = { 0, 0, 0, 16, 0xdc, 0, 5, 1, 1 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int fd;
+
+	/* Half a header, then gone. */
+	fd = raw_connect(h.sock);
+	ck_assert_int_ge(fd, 0);
+	raw_send(fd, hello_start, 2);
+	close(fd);
+	/* A header and part of the body, then gone. */
+	fd = raw_connect(h.sock);
+	ck_assert_int_ge(fd, 0);
+	raw_send(fd, hello_start, sizeof hello_start);
+	close(fd);
+	/* A frame whose body ends inside its msgpack value: malformed. */
+	fd = connect_greeted();
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
+	msgpack_pack_uint32(&pk, 2);
+	msgpack_pack_uint32(&pk, 1);
+	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	expect_push_and_close(fd, -EPROTO, "a truncated msgpack body");
+	close(fd);
+	/* A container header claiming four billion items in five bytes. */
+	fd = connect_greeted();
+	ck_assert_int_eq(raw_send_frame(fd, "\xdd\xff\xff\xff\xff", 5), 0);
+	expect_push_and_close(fd, -EPROTO, "an array32 header of 2^32-1 items");
+	close(fd);
+}
+
+static void huge_lengths(void)
+{
+	static const uint32_t lens[] = { 0xffffffffu, 0x80000000u, 0x40000001u, (4u << 20) + 1025 };
+
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		unsigned char hdr[IPC_FRAME_HEADER];
+		int fd = connect_greeted();
+
+		ipc_frame_put_len(hdr, lens[i]);
+		ck_assert_int_eq(raw_send(fd, hdr, sizeof hdr), 0);
+		expect_push_and_close(fd, -EMSGSIZE, "a huge length prefix");
+		close(fd);
+	}
+}
+
+static void wrong_types_and_unknown_ops(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int fd = connect_greeted();
+
+	/* queue.open with a number for a name. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
+	msgpack_pack_uint32(&pk, 2);
+	msgpack_pack_uint32(&pk, 7);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_nil(&pk);
+	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	expect_reply(fd, 2, -EINVAL, "open with a numeric name");
+	/* queue.put on a string handle, too few arguments, a map for data. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "h", 1);
+	msgpack_pack_int(&pk, 0);
+	msgpack_pack_map(&pk, 0);
+	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	expect_reply(fd, 3, -EINVAL, "put with wrong types");
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
+	msgpack_pack_uint32(&pk, 4);
+	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	expect_reply(fd, 4, -EINVAL, "get without arguments");
+	/* A handle never opened, and unknown operations. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
+	msgpack_pack_uint32(&pk, 5);
+	msgpack_pack_uint32(&pk, 99);
+	msgpack_pack_int(&pk, 0);
+	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	expect_reply(fd, 5, -EBADF, "get on a handle never opened");
+	for (uint32_t op = 0xf0; op <= 0xff; op++) {
+		raw_packer(&sb, &pk);
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint32(&pk, op);
+		msgpack_pack_uint32(&pk, 100 + op);
+		msgpack_pack_str_with_body(&pk, "x", 1);
+		ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+		msgpack_sbuffer_destroy(&sb);
+		expect_reply(fd, 100 + op, -EOPNOTSUPP, "an unknown operation");
+	}
+	/* The connection survived all of it. */
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, IPC_OP_PING);
+	msgpack_pack_uint32(&pk, 1000);
+	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	expect_reply(fd, 1000, 0, "a ping after the bad requests");
+	close(fd);
+}
+
+START_TEST(test_hostile_input_leaves_daemon_serving)
+{
+	start();
+	random_bytes();
+	still_serving("random bytes");
+	truncated_frames();
+	still_serving("truncated frames");
+	huge_lengths();
+	still_serving("huge length prefixes");
+	wrong_types_and_unknown_ops();
+	still_serving("wrong types and unknown operations");
+	stop_clean();
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+/* Append a complete frame of [op, id, args packed by the caller into pk] to out. */
+static void frame_into(msgpack_sbuffer *out, const msgpack_sbuffer *body)
+{
+	unsigned char hdr[IPC_FRAME_HEADER];
+
+	ipc_frame_put_len(hdr, (uint32_t)body->size);
+	msgpack_sbuffer_write(out, (const char *)hdr, sizeof hdr);
+	msgpack_sbuffer_write(out, body->data, body->size);
+}
+
+START_TEST(test_slow_client_byte_by_byte)
+{
+	msgpack_sbuffer all, sb;
+	msgpack_packer pk;
+	struct proto_reply rep;
+	msgpack_unpacked u;
+	char *body;
+	int fd;
+	int64_t slowest = 0;
+
+	start();
+	/* hello, open "slow", put "drip", get: one stream of bytes. */
+	msgpack_sbuffer_init(&all);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, IPC_OP_HELLO);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
+	msgpack_pack_uint32(&pk, (uint32_t)getpid());
+	msgpack_pack_str_with_body(&pk, "slow", 4);
+	frame_into(&all, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
+	msgpack_pack_uint32(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "slow", 4);
+	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
+	msgpack_pack_nil(&pk);
+	frame_into(&all, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
+	msgpack_pack_uint32(&pk, 3);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_int(&pk, 0);
+	msgpack_pack_bin_with_body(&pk, "drip", 4);
+	frame_into(&all, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	raw_packer(&sb, &pk);
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
+	msgpack_pack_uint32(&pk, 4);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_int(&pk, 1000);
+	frame_into(&all, &sb);
+	msgpack_sbuffer_destroy(&sb);
+
+	fd = raw_connect(h.sock);
+	ck_assert_int_ge(fd, 0);
+	for (size_t i = 0; i < all.size; i++) {
+		ck_assert_int_eq(raw_send(fd, all.data + i, 1), 0);
+		harness_sleep_ms(2);
+		/* Meanwhile the normal client is served at once. */
+		if (i % 16 == 0) {
+			int64_t t0 = harness_now_ms();
+
+			ck_assert_ipc(put_str(normal_q, "meanwhile", 0), 0);
+			get_expect(normal_q, "meanwhile", 0);
+			if (harness_now_ms() - t0 > slowest)
+				slowest = harness_now_ms() - t0;
+		}
+	}
+	msgpack_sbuffer_destroy(&all);
+	ck_assert_msg(slowest < 500, "the normal client waited %lld ms", (long long)slowest);
+	for (uint32_t id = 1; id <= 4; id++) {
+		msgpack_unpacked_init(&u);
+		ck_assert_int_eq(recv_reply(fd, &u, &rep, &body), 0);
+		ck_assert_msg(rep.id == id && rep.status == 0, "slow client: reply %u status %d",
+			      rep.id, rep.status);
+		if (id == 4) {
+			uint32_t len;
+			const char *p = rep.nres ? proto_bytes(&rep.res[0], &len) : NULL;
+
+			ck_assert_msg(p && len == 4 && memcmp(p, "drip", 4) == 0, "slow get");
+		}
+		msgpack_unpacked_destroy(&u);
+		free(body);
+	}
+	close(fd);
+	ck_assert_ipc(ipc_queue_unlink(normal, "slow"), 0);
+	still_serving("a client writing one byte at a time");
+	stop_clean();
+}
+END_TEST
+
+START_TEST(test_500_connections_at_once)
+{
+	enum { N = 500 };
+	static int fds[N];
+	struct rlimit rl;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < N + 64) {
+		rl.rlim_cur = rl.rlim_max < N + 64 ? rl.rlim_max : N + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	ck_assert_msg(rl.rlim_cur >= N + 64, "descriptor limit %llu is too low for %d connections",
+		      (unsigned long long)rl.rlim_cur, N);
+	start();
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			fds[i] = raw_connect(h.sock);
+			ck_assert_msg(fds[i] >= 0, "connection %d: %s", i, strerror(-fds[i]));
+		}
+		/* All of them speak before any is answered. */
+		raw_packer(&sb, &pk);
+		msgpack_pack_array(&pk, 5);
+		msgpack_pack_uint32(&pk, IPC_OP_HELLO);
+		msgpack_pack_uint32(&pk, 1);
+		msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
+		msgpack_pack_uint32(&pk, (uint32_t)getpid());
+		msgpack_pack_str_with_body(&pk, "many", 4);
+		for (int i = 0; i < N; i++)
+			ck_assert_int_eq(raw_send_frame(fds[i], sb.data, sb.size), 0);
+		msgpack_sbuffer_destroy(&sb);
+		for (int i = 0; i < N; i++)
+			expect_reply(fds[i], 1, 0, "hello on one of 500 connections");
+		ck_assert_int_eq(status_key(normal, "clients"), N + 1);
+		ck_assert_ipc(put_str(normal_q, "with 500 others", 0), 0);
+		get_expect(normal_q, "with 500 others", 0);
+		for (int i = 0; i < N; i++)
+			close(fds[i]);
+		still_serving("500 connections");
+	}
+	stop_clean();
+}
+END_TEST
+
+/* The decoder refuses containers that claim more items than bytes remain. */
+START_TEST(test_decoder_bounds_container_headers)
+{
+	static const struct { const char *bytes; size_t len; bool ok; } cases[] = {
+		{ "\x93\x01\x02\x03", 4, true },
+		{ "\xdd\xff\xff\xff\xff", 5, false },
+		{ "\xdc\x00\x03\x01\x02", 5, false },
+		{ "\xdf\x00\x00\x00\x01\xa1k", 7, false },
+		{ "\xdf\x00\x00\x00\x01\xa1k\xc0", 8, true },
+		{ "\xc6\xff\xff\xff\xff", 5, false },
+		{ "\x91\x91\x91\x91\x90", 5, true },
+		{ "\x92\x01\x02\x03", 4, false },
+		{ "\xc1", 1, false },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(proto_is_one_value(cases[i].bytes, cases[i].len) == cases[i].ok,
+			      "case %zu", i);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+static TCase *tcase(Suite *s, const char *name, int timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+static Suite *hostile_suite(void)
+{
+	Suite *s = suite_create("hostile");
+	TCase *tc;
+
+	tc = tcase(s, "hostile", 60);
+	tcase_add_test(tc, test_decoder_bounds_container_headers);
+	tcase_add_test(tc, test_hostile_input_leaves_daemon_serving);
+	tcase_add_test(tc, test_slow_client_byte_by_byte);
+	tcase_add_test(tc, test_500_connections_at_once);
+	return s;
+}
+
+int main(void)
+{
+	return harness_main(hostile_suite());
+}
