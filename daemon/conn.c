@@ -28,7 +28,8 @@
 #include "server.h"
 #include "service.h"
 
-#define READ_BATCH (256 * 1024)   /* bytes per read() */
+#define READ_BATCH (256 * 1024)   /* most bytes per read */
+#define READ_MIN (16 * 1024)      /* fewest bytes per read */
 #define FRAMES_PER_TURN 4096      /* frames served before other clients get a turn */
 #define IOV_BATCH 64
 
@@ -83,6 +84,7 @@ struct conn *conn_create(struct server *srv, int fd)
 	c->srv = srv;
 	c->fd = fd;
 	c->id = ++srv->next_conn_id;
+	c->read_size = READ_MIN;
 	TAILQ_INIT(&c->holds);
 	c->pid = -1;
 	c->uid = (uid_t)-1;
@@ -369,7 +371,7 @@ static ssize_t conn_read_some(struct conn *c)
 {
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
-	int n = evbuffer_reserve_space(c->in, READ_BATCH, v, 2);
+	int n = evbuffer_reserve_space(c->in, (ev_ssize_t)c->read_size, v, 2);
 	ssize_t got;
 
 	if (n <= 0)
@@ -394,6 +396,12 @@ static ssize_t conn_read_some(struct conn *c)
 		v[i].iov_len = take;
 	}
 	evbuffer_commit_space(c->in, v, n == 2 && v[1].iov_len ? 2 : 1);
+	/* Read sizes follow the traffic: a streaming client gets large reads, a
+	 * request-at-a-time one does not make the buffer allocate them. */
+	if ((size_t)got >= c->read_size && c->read_size < READ_BATCH)
+		c->read_size *= 2;
+	else if ((size_t)got < c->read_size / 8 && c->read_size > READ_MIN)
+		c->read_size /= 2;
 	return got;
 }
 

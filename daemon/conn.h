@@ -42,6 +42,7 @@ struct conn {
 	int fd;
 	struct event *rev, *wev;
 	struct evbuffer *in, *out;
+	size_t read_size;        /* bytes asked of the next read, adapting */
 	uint64_t out_sent;       /* bytes written since the start */
 	struct fdmark *fdmarks;  /* descriptors to attach, ascending pos */
 	size_t nfdmarks;

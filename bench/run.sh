@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# The queue benchmark, in one go: ipcd's queues and pipes (ipcbench), Redis
+# as a queue (redis_bench, against a redis-server started here on a Unix
+# socket), Python's multiprocessing.Queue (mp_queue.py) and the kernel's own
+# limits (anchors), interleaved over ROUNDS rounds so that a change in the
+# machine's load hits every system alike.  Prints a table of medians and of
+# the ratios issue 7's goals name, and keeps the raw result lines.
+#
+# Usage: bench/run.sh [ROUNDS]      (default 3)
+#   BENCH_SCALE=F   multiply every message count by F (default 1; 0.1 for a
+#                   quick check of the tooling)
+#   BENCH_OUT=DIR   where results.txt and table.md go (default build-bench/)
+#
+# It installs what only the benchmark needs (redis-server, libhiredis-dev,
+# python3) with apt-get; the project's own build dependencies come from
+# scripts/deps.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-3}
+scale=${BENCH_SCALE:-1}
+build="build-bench"
+out=${BENCH_OUT:-$build}
+python=/usr/bin/python3
+
+# --- what the benchmark needs -------------------------------------------------
+scripts/deps.sh
+missing=()
+for p in redis-server libhiredis-dev python3; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "bench: installing ${missing[*]}"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- build (optimised, no tests) ----------------------------------------------
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIPCD_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j2 --target ipcd ipcbench anchors redis_bench >/dev/null
+ipcbench=$build/bench/ipcbench
+anchors=$build/bench/anchors
+redis_bench=$build/bench/redis_bench
+
+# --- servers ------------------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcd-bench.XXXXXX")
+ipcd_pid="" redis_pid=""
+cleanup() {
+	[ -n "$ipcd_pid" ] && kill "$ipcd_pid" 2>/dev/null && wait "$ipcd_pid" 2>/dev/null
+	[ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# wait_socket PATH PID: until PATH is a socket, or fail if PID died.
+wait_socket() {
+	for _ in $(seq 500); do
+		[ -S "$1" ] && sleep 0.1 && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.01
+	done
+	echo "bench: nothing serves $1" >&2
+	exit 1
+}
+
+# No configuration file: one installed on the machine must not change the figures.
+"$build/daemon/ipcd" -c /dev/null -s "$tmp/ipcd.sock" --max-clients 1100 --max-memory 0 &
+ipcd_pid=$!
+redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 \
+	--save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
+redis_pid=$!
+wait_socket "$tmp/ipcd.sock" "$ipcd_pid"
+wait_socket "$tmp/redis.sock" "$redis_pid"
+
+# server_gone NAME PID: if the server died, say how (true), else false.
+server_gone() {
+	local status=0
+	kill -0 "$2" 2>/dev/null && return 1
+	wait "$2" || status=$?
+	if [ "$status" -gt 128 ]; then
+		echo "bench: $1 died of signal $(kill -l $((status - 128)))" >&2
+	else
+		echo "bench: $1 exited with status $status" >&2
+	fi
+	return 0
+}
+
+# --- the rounds ---------------------------------------------------------------
+mkdir -p "$out"
+results=$out/results.txt
+: >"$results"
+n() { awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s); print v < 1 ? 1 : v }'; }
+
+# one LABEL COMMAND...: run it, keep its result line under LABEL.
+one() {
+	local label=$1 line
+	shift
+	printf '  %-22s' "$label" >&2
+	if ! line=$("$@"); then
+		echo "bench: $label failed: $*" >&2
+		server_gone ipcd "$ipcd_pid" && ipcd_pid=""
+		server_gone redis-server "$redis_pid" && redis_pid=""
+		exit 1
+	fi
+	echo "round=$round label=$label $line" >>"$results"
+	echo " $line" | grep -o ' \(msgs_s\|p50_us\|bytes_per_msg\|secs\)=[^ ]*' | tr -d '\n' >&2
+	echo >&2
+}
+
+I=(-s "$tmp/ipcd.sock")
+R=(-s "$tmp/redis.sock")
+start=$(date +%s)
+for round in $(seq "$rounds"); do
+	echo "round $round of $rounds" >&2
+	if [ "$round" = 1 ]; then
+		# Memory varies little from round to round: measured once, first, and
+		# ipcd's in a fresh daemon, so no heap freed by earlier runs hides growth.
+		one ipcd.memory "$ipcbench" --ipcd "$build/daemon/ipcd" -m memory -n "$(n 1000000)"
+		one redis.memory "$redis_bench" "${R[@]}" -m memory -n "$(n 1000000)"
+	fi
+	one raw.write1 "$anchors" -m write1 -n "$(n 1000000)"
+	one raw.coalesced "$anchors" -m coalesced -n "$(n 20000000)"
+	one raw.rtt "$anchors" -m rtt -n "$(n 20000)"
+	one ipcd.rt.1x1 "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)"
+	one redis.rt.1x1 "$redis_bench" "${R[@]}" -m rt -n "$(n 100000)"
+	one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)"
+	one redis.pipelined.1x1 "$redis_bench" "${R[@]}" -m pipelined -n "$(n 1000000)"
+	one python.mp_queue "$python" bench/mp_queue.py -n "$(n 500000)"
+	one ipcd.rt.4x4 "$ipcbench" "${I[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
+	one redis.rt.4x4 "$redis_bench" "${R[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
+	one ipcd.async.1x1 "$ipcbench" "${I[@]}" -m async -n "$(n 2000000)"
+	one ipcd.stream.4x4 "$ipcbench" "${I[@]}" -m stream -p 4 -c 4 -n "$(n 2000000)"
+	one redis.pipelined.4x4 "$redis_bench" "${R[@]}" -m pipelined -p 4 -c 4 -n "$(n 1000000)"
+	one ipcd.latency "$ipcbench" "${I[@]}" -m latency -n "$(n 20000)"
+	one ipcd.latency.prefetch "$ipcbench" "${I[@]}" -m latency -f 16 -n "$(n 20000)"
+	one ipcd.pipe.rt.1x1 "$ipcbench" "${I[@]}" --kind pipe -m rt -n "$(n 100000)"
+	one ipcd.pipe.latency "$ipcbench" "${I[@]}" --kind pipe -m latency -n "$(n 20000)"
+	# The 1x1 runs again on a queue kept 1,000,000 deep.
+	one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
+	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 2000000)" -d "$(n 1000000)"
+	one ipcd.clients "$ipcbench" "${I[@]}" -m clients -k 1000
+done
+secs=$(($(date +%s) - start))
+
+{
+	echo "command: bench/run.sh $rounds (BENCH_SCALE=$scale)"
+	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')," \
+		"$(uname -r), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "versions: ipcd $(git describe --always --dirty 2>/dev/null || echo '?')," \
+		"$(redis-server --version | grep -o 'v=[^ ]*' | sed 's/v=/redis /')," \
+		"$($python --version)"
+	echo "rounds took ${secs} s"
+	echo
+	$python bench/summarize.py "$results"
+} | tee "$out/table.md"
