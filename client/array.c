@@ -10,6 +10,7 @@
  * id of the array, that the name still means the array it mapped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,13 +60,18 @@ static int array_send_open(ipc_array *a, int flags, char typecode, size_t length
 	struct proto_reply rep;
 	msgpack_packer *pk;
 	const msgpack_object *res;
+	bool mapped;
 	int rc;
 
-	pk = client_req(c, IPC_OP_A_OPEN, 4);
+	pk = client_req(c, IPC_OP_A_OPEN, flags & IPC_DURABLE ? 5 : 4);
 	proto_pack_cstr(pk, a->name);
-	msgpack_pack_uint32(pk, (uint32_t)flags);
+	msgpack_pack_uint32(pk, (uint32_t)(flags & ~IPC_DURABLE));
 	msgpack_pack_str_with_body(pk, &typecode, typecode ? 1 : 0);
 	msgpack_pack_uint64(pk, length);
+	if (flags & IPC_DURABLE) {
+		msgpack_pack_map(pk, 1);
+		proto_pack_kv_u64(pk, IPC_ATTR_DURABLE, 1);
+	}
 	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
 	if (rc < 0)
 		return rc;
@@ -84,8 +90,11 @@ static int array_send_open(ipc_array *a, int flags, char typecode, size_t length
 	o->itemsize = res[4].via.u64;
 	o->id = res[5].via.u64;
 	o->fd = -1;
+	/* No descriptor when the handle may not read (it writes through ipcd). */
+	mapped = !(flags & IPC_NOMAP) &&
+		 (rep.nres < 7 || res[6].type != MSGPACK_OBJECT_BOOLEAN || res[6].via.boolean);
 	client_done(c);
-	if (!(flags & IPC_NOMAP)) {
+	if (mapped) {
 		o->fd = client_take_fd(c);
 		if (o->fd < 0) {
 			array_close_remote(c, o->num);
@@ -111,8 +120,10 @@ static int array_map(ipc_array *a, const struct array_opened *o)
 		return 0;
 	if (fstat(o->fd, &st) < 0 || (uint64_t)st.st_size < o->length * o->itemsize)
 		return -EPROTO;
-	a->data = mmap(NULL, a->length * a->itemsize, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       o->fd, 0);
+	/* A descriptor opened read-only: the handle may read, not write. */
+	a->data = mmap(NULL, a->length * a->itemsize,
+		       (fcntl(o->fd, F_GETFL) & O_ACCMODE) == O_RDONLY ? PROT_READ :
+		       PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
 	if (a->data == MAP_FAILED) {
 		a->data = NULL;
 		return -errno;
@@ -155,7 +166,7 @@ int ipc_array_open(ipc_client *c, const char *name, int flags, char typecode, si
 	ipc_array *a;
 	int rc;
 
-	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_NOMAP)))
+	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_NOMAP | IPC_DURABLE)))
 		return -EINVAL;
 	*out = NULL;
 	if (strlen(name) > IPC_NAME_MAX)

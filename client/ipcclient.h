@@ -40,6 +40,7 @@ extern "C" {
 #define IPC_EXCLUSIVE 0x2   /* with IPC_CREATE: -EEXIST if it exists */
 #define IPC_ONEWAY    0x4   /* pipes: end 0 only receives, end 1 only sends */
 #define IPC_NOMAP     0x8   /* ipc_array_open: do not map; brokered access only */
+#define IPC_DURABLE   0x10  /* ipc_array_open with IPC_CREATE: kept in ipcd's state directory */
 
 /* Timeouts are in milliseconds. */
 #define IPC_FOREVER (-1)    /* wait without limit */
@@ -346,7 +347,11 @@ IPC_API int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len);
  * byte order, each aligned to its size.
  *
  * Open: flags IPC_CREATE, IPC_EXCLUSIVE, IPC_NOMAP (no mapping: data is
- * NULL, only the brokered calls work).  typecode 0 and length 0 mean
+ * NULL, only the brokered calls work), IPC_DURABLE (with IPC_CREATE: the
+ * array is saved in ipcd's state directory and keeps its contents across a
+ * restart; -ENOTSUP from an ipcd without one).  A process whose rights
+ * (the array's mode) allow reading only gets a read-only mapping; one that
+ * may write but not read gets none (data is NULL: it writes through ipcd).  typecode 0 and length 0 mean
  * "whatever the array is" when opening an existing array; creating needs
  * both.  -ENOENT: no such array; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL:
  * bad typecode, length 0 on create, an existing array of another typecode

@@ -89,9 +89,23 @@ int ctl_array_create(struct ctl *ctl)
 	}
 	if (number_operand(ctl, "length", ctl->args[2], &length) < 0)
 		return CTL_EXIT_FAIL;
-	a = open_array(ctl, IPC_CREATE | IPC_EXCLUSIVE, ctl->args[1][0], (size_t)length, &rc);
-	if (a)
-		ipc_array_close(a);
+	if (ctl->attr.maxsize || ctl->attr.maxbytes || ctl->attr.ack) {
+		fprintf(stderr, "ipcctl: %s %s: arrays take only --mode and --durable\n", ctl->what,
+			ctl->args[0]);
+		return CTL_EXIT_USAGE;
+	}
+	a = open_array(ctl, IPC_CREATE | IPC_EXCLUSIVE | (ctl->attr.durable ? IPC_DURABLE : 0),
+		       ctl->args[1][0], (size_t)length, &rc);
+	if (!a)
+		return rc;
+	/* The library creates arrays 0600; another mode is set right after. */
+	if (ctl->attr.mode) {
+		int r = ipc_chmod(ctl->client, ctl->args[0], ctl->attr.mode);
+
+		if (r < 0)
+			rc = ctl_fail(ctl, r, "%s %s: --mode", ctl->what, ctl->args[0]);
+	}
+	ipc_array_close(a);
 	return rc;
 }
 

@@ -10,6 +10,16 @@
  * connection releases it and grants it to the next waiter.  Brokered
  * operations of other connections wait while it is held, on the same FIFO
  * list as lock requests.
+ *
+ * A durable array (attr durable) is the same memfd, whose contents qlog.c
+ * saves to the state directory as a whole file, replaced atomically: after
+ * each loop turn with brokered writes (fsync always), every second while a
+ * process maps it writable (its writes are invisible to the daemon), and
+ * when ipcd stops; at start the saved arrays are made again.
+ *
+ * Permissions: a handle opened with read but not write gets a read-only
+ * descriptor (the memfd reopened O_RDONLY), one without read no descriptor
+ * (it writes through the daemon).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +35,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "log.h"
+#include "qlog.h"
 #include "reply.h"
 #include "server.h"
 
@@ -81,6 +92,8 @@ static void array_do_write(struct array *a, struct conn *c, uint32_t id,
 {
 	memcpy((char *)a->mem + op->start * a->itemsize, data, op->count * a->itemsize);
 	a->writes++;
+	if (a->snapshot)
+		qlog_array_changed(a);
 	reply_ok(c, id);
 }
 
@@ -166,6 +179,8 @@ static void array_do_add(struct array *a, struct conn *c, uint32_t id, const str
 		add_float(a, p, d, pk);
 	}
 	a->adds++;
+	if (a->snapshot)
+		qlog_array_changed(a);
 	reply_end(c);
 }
 
@@ -257,6 +272,8 @@ static void array_unlinked(struct object *o)
 	struct array *a = array_of(o);
 
 	/* Mappings stay valid; brokered access and the lock end with the name. */
+	if (a->snapshot)
+		qlog_array_remove(a);
 	waiter_fail_all(&a->waiters, -EIDRM, "the array was removed");
 	if (a->holder)
 		array_unlock_by(a, NULL);
@@ -320,11 +337,31 @@ static void array_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "locks", a->locks);
 }
 
+/* A durable array's snapshot holds its owner and mode too. */
+static void array_owner_changed(struct object *o)
+{
+	struct array *a = array_of(o);
+
+	if (a->snapshot)
+		qlog_array_changed(a);
+}
+
+bool array_mapped_writable(const struct array *a)
+{
+	const struct array_handle *ah;
+
+	LIST_FOREACH(ah, &a->handles, link)
+		if (ah->mapped && (ah->handle->rights & IPC_PERM_WRITE))
+			return true;
+	return false;
+}
+
 const struct object_kind array_kind = {
 	.kind = IPC_KIND_ARRAY,
 	.name = "array",
 	.unlinked = array_unlinked,
 	.destroy = array_destroy,
+	.owner_changed = array_owner_changed,
 	.nstat = array_nstat,
 	.stat = array_stat,
 };
@@ -362,15 +399,79 @@ static const struct hold_ops array_handle_ops = {
 
 /* ---- open ---- */
 
+/*
+ * A new zero-filled array of length elements of tc, linked as name: its
+ * memfd, sealed, and the daemon's mapping.  NULL with errno on failure.
+ */
+static struct array *array_new(struct server *srv, const char *name, size_t len, char tc,
+			       uint64_t length, uid_t uid, gid_t gid, mode_t mode)
+{
+	unsigned itemsize = ipc_typecode_size(tc);
+	size_t bytes = (size_t)length * itemsize;
+	struct array *a = calloc(1, sizeof *a);
+	char memname[32];
+	int err;
+
+	if (!a)
+		return NULL;
+	a->memfd = -1;
+	a->mem = MAP_FAILED;
+	snprintf(memname, sizeof memname, "ipcd-array-%llu",
+		 (unsigned long long)(next_array_id + 1));
+	a->memfd = memfd_create(memname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (a->memfd < 0 || ftruncate(a->memfd, (off_t)bytes) < 0 ||
+	    fcntl(a->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	a->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
+	if (a->mem == MAP_FAILED)
+		goto fail;
+	a->typecode = tc;
+	a->itemsize = itemsize;
+	a->length = (size_t)length;
+	a->bytes = bytes;
+	TAILQ_INIT(&a->waiters);
+	LIST_INIT(&a->handles);
+	a->lock_hold.ops = &array_lock_ops;
+	if (object_link(srv, &a->obj, &array_kind, name, len, uid, gid, mode) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	a->id = ++next_array_id;
+	srv->shm_used += bytes;
+	return a;
+fail:
+	err = errno;
+	if (a->mem != MAP_FAILED)
+		munmap(a->mem, bytes);
+	if (a->memfd >= 0)
+		close(a->memfd);
+	free(a);
+	errno = err;
+	return NULL;
+}
+
+struct array *array_restore(struct server *srv, const char *name, uid_t uid, gid_t gid,
+			    mode_t mode, time_t ctime, char tc, uint64_t length,
+			    const void *data, unsigned snapshot)
+{
+	struct array *a = array_new(srv, name, strlen(name), tc, length, uid, gid, mode);
+
+	if (!a)
+		return NULL;
+	memcpy(a->mem, data, a->bytes);
+	a->obj.ctime = ctime;
+	a->snapshot = snapshot;
+	return a;
+}
+
 /* A new zero-filled array; replies the error and returns NULL on failure. */
 static struct array *array_create(struct req *r, const char *name, uint32_t len, char tc,
-				  uint64_t length, mode_t mode)
+				  uint64_t length, mode_t mode, bool durable)
 {
 	struct server *srv = r->srv;
 	unsigned itemsize = ipc_typecode_size(tc);
 	struct array *a;
 	size_t bytes;
-	char memname[32];
 	int err;
 
 	if (!tc || !length) {
@@ -392,52 +493,29 @@ static struct array *array_create(struct req *r, const char *name, uint32_t len,
 			    srv->shm_used);
 		return NULL;
 	}
-	a = calloc(1, sizeof *a);
+	a = array_new(srv, name, len, tc, length, r->conn->uid, r->conn->gid, mode);
 	if (!a) {
-		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		err = errno;
+		log_error("cannot create array '%.*s' of %zu bytes: %s", (int)len, name, bytes,
+			  strerror(err));
+		reply_error(r->conn, r->id, -err, "cannot create shared memory of %zu bytes: %s",
+			    bytes, strerror(err));
 		return NULL;
 	}
-	a->memfd = -1;
-	a->mem = MAP_FAILED;
-	snprintf(memname, sizeof memname, "ipcd-array-%llu",
-		 (unsigned long long)(next_array_id + 1));
-	a->memfd = memfd_create(memname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (a->memfd < 0 || ftruncate(a->memfd, (off_t)bytes) < 0 ||
-	    fcntl(a->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-		goto fail;
-	a->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
-	if (a->mem == MAP_FAILED)
-		goto fail;
-	a->typecode = tc;
-	a->itemsize = itemsize;
-	a->length = (size_t)length;
-	a->bytes = bytes;
-	TAILQ_INIT(&a->waiters);
-	LIST_INIT(&a->handles);
-	a->lock_hold.ops = &array_lock_ops;
-	if (object_link(srv, &a->obj, &array_kind, name, len, r->conn->uid, r->conn->gid,
-			mode) < 0) {
-		errno = ENOMEM;
-		goto fail;
+	if (durable) {
+		char why[PATH_MAX + 64];
+		int rc = qlog_array_create(srv, a, why, sizeof why);
+
+		if (rc < 0) {
+			reply_error(r->conn, r->id, rc, "durable array '%s': %s", a->obj.name, why);
+			object_unlink(&a->obj);
+			return NULL;
+		}
 	}
-	a->id = ++next_array_id;
-	srv->shm_used += bytes;
-	log_info("client %llu (pid %d) created array '%s' ('%c' x %zu, %zu bytes)",
-		 (unsigned long long)r->conn->id, (int)r->conn->pid, a->obj.name, tc,
-		 a->length, bytes);
+	log_info("client %llu (pid %d) created %sarray '%s' ('%c' x %zu, %zu bytes)",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, durable ? "durable " : "",
+		 a->obj.name, tc, a->length, bytes);
 	return a;
-fail:
-	err = errno;
-	if (a->mem != MAP_FAILED)
-		munmap(a->mem, bytes);
-	if (a->memfd >= 0)
-		close(a->memfd);
-	free(a);
-	log_error("cannot create array '%.*s' of %zu bytes: %s", (int)len, name, bytes,
-		  strerror(err));
-	reply_error(r->conn, r->id, -err, "cannot create shared memory of %zu bytes: %s",
-		    bytes, strerror(err));
-	return NULL;
 }
 
 /* The typecode argument: "" for any, or one typecode.  -EINVAL (replied). */
@@ -458,24 +536,41 @@ static int parse_typecode(struct req *r, const msgpack_object *o, char *tc)
 	return -EINVAL;
 }
 
-/* The attribute map: only "mode".  -EINVAL (replied). */
-static int parse_attr(struct req *r, mode_t *mode)
+/* The attribute map: mode and durable.  -EINVAL (replied). */
+static int parse_attr(struct req *r, mode_t *mode, bool *durable)
 {
-	const msgpack_object *m, *v;
+	const msgpack_object *m, *v, *d;
 
 	if (r->argc < 5 || r->argv[4].type == MSGPACK_OBJECT_NIL)
 		return 0;
 	m = &r->argv[4];
 	v = proto_map_get(m, IPC_ATTR_MODE);
-	if (m->via.map.size > (v ? 1u : 0u) || (v && (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-						       v->via.u64 > 0777))) {
-		reply_error(r->conn, r->id, -EINVAL,
-			    "array attributes: only mode, permission bits up to 0777");
+	d = proto_map_get(m, IPC_ATTR_DURABLE);
+	if (m->via.map.size > (v ? 1u : 0u) + (d ? 1u : 0u) ||
+	    (v && (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 0777)) ||
+	    (d && d->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+		reply_error(r->conn, r->id, -EINVAL, "array attributes: mode, permission bits up "
+			    "to 0777, and durable, 0 or 1");
 		return -EINVAL;
 	}
 	if (v && v->via.u64)
 		*mode = (mode_t)v->via.u64;
+	*durable = d && d->via.u64;
 	return 0;
+}
+
+/*
+ * The descriptor a handle with rights may map: the memfd for read and write,
+ * a read-only reopening of it for read only.  -1 with errno on failure.
+ */
+static int array_fd_for(const struct array *a, unsigned rights)
+{
+	char path[64];
+
+	if (rights & IPC_PERM_WRITE)
+		return fcntl(a->memfd, F_DUPFD_CLOEXEC, 0);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", a->memfd);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 void array_cmd_open(struct req *r)
@@ -486,6 +581,7 @@ void array_cmd_open(struct req *r)
 	uint64_t flags = r->argv[1].via.u64;
 	uint64_t length = r->argv[3].via.u64;
 	mode_t mode = ARRAY_DEFAULT_MODE;
+	bool durable = false;
 	struct array_handle *ah;
 	struct object *o;
 	struct array *a;
@@ -500,7 +596,7 @@ void array_cmd_open(struct req *r)
 			    "names are %d printable bytes at most, without spaces", IPC_NAME_MAX);
 		return;
 	}
-	if (parse_typecode(r, &r->argv[2], &tc) < 0 || parse_attr(r, &mode) < 0)
+	if (parse_typecode(r, &r->argv[2], &tc) < 0 || parse_attr(r, &mode, &durable) < 0)
 		return;
 	o = object_find(r->srv, name, len);
 	if (o && o->kind != &array_kind) {
@@ -525,7 +621,7 @@ void array_cmd_open(struct req *r)
 			return;
 		}
 	} else {
-		a = array_create(r, name, len, tc, length, mode);
+		a = array_create(r, name, len, tc, length, mode, durable);
 		if (!a)
 			return;
 		created = true;
@@ -542,8 +638,12 @@ void array_cmd_open(struct req *r)
 	ah->handle = h;
 	LIST_INSERT_HEAD(&a->handles, ah, link);
 	h->ext = &ah->hold;
-	if (!(flags & IPC_OPEN_NOMAP)) {
-		int fd = fcntl(a->memfd, F_DUPFD_CLOEXEC, 0);
+	/* Like open(2) with O_CREAT: the creator's handle has every right, whatever the mode. */
+	if (created)
+		h->rights = IPC_PERM_READ | IPC_PERM_WRITE;
+	/* A mapping needs read; without write it is read-only. */
+	if (!(flags & IPC_OPEN_NOMAP) && (h->rights & IPC_PERM_READ)) {
+		int fd = array_fd_for(a, h->rights);
 
 		if (fd < 0 || conn_attach_fd(c, fd) < 0) {
 			rc = fd < 0 ? -errno : -ENOMEM;
@@ -554,7 +654,7 @@ void array_cmd_open(struct req *r)
 		}
 		ah->mapped = true;
 	}
-	pk = reply_begin(c, r->id, 0, 6);
+	pk = reply_begin(c, r->id, 0, 7);
 	msgpack_pack_uint32(pk, h->num);
 	if (created)
 		msgpack_pack_true(pk);
@@ -564,6 +664,11 @@ void array_cmd_open(struct req *r)
 	msgpack_pack_uint64(pk, a->length);
 	msgpack_pack_uint32(pk, a->itemsize);
 	msgpack_pack_uint64(pk, a->id);
+	/* Whether a descriptor rides with this reply. */
+	if (ah->mapped)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 	reply_end(c);
 }
 

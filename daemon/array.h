@@ -2,7 +2,8 @@
  * array.h - named shared arrays: typed segments of memory that ipcd creates
  * (a sealed memfd), maps itself for brokered access, and hands to clients
  * as a descriptor to map; with one lock per array held on behalf of a
- * connection.
+ * connection.  A durable array's contents are also saved in the state
+ * directory (qlog.c) and come back after a restart.
  */
 #ifndef IPCD_ARRAY_H
 #define IPCD_ARRAY_H
@@ -10,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "hold.h"
 #include "object.h"
@@ -52,8 +55,22 @@ struct array {
 	struct waitq waiters;
 	struct array_handle_list handles;  /* every handle open on it */
 	uint64_t reads, writes, adds, locks;   /* totals since creation */
+	unsigned snapshot;           /* durable: the N of its a-N.arr in the state dir; 0 not */
+	bool changed;                /* durable: brokered writes since its last snapshot */
 };
 
 extern const struct object_kind array_kind;
+
+/*
+ * Recovery of a durable array: a new array called name, owned by uid:gid
+ * with mode, of length elements of typecode tc, filled with data (length *
+ * itemsize bytes), saved as a-snapshot.arr.  NULL with errno on failure.
+ */
+struct array *array_restore(struct server *srv, const char *name, uid_t uid, gid_t gid,
+			    mode_t mode, time_t ctime, char tc, uint64_t length,
+			    const void *data, unsigned snapshot);
+
+/* Does some process map a writably: are its contents changing unseen? */
+bool array_mapped_writable(const struct array *a);
 
 #endif

@@ -18,6 +18,11 @@
  * turn) logs are fsynced under the policy always and the connections whose
  * replies were held are let go.  The rewrite of a log that grew past twice
  * its live data (and 1 MiB) happens there too.
+ *
+ * A durable array is saved whole as "a-N.arr": magic, meta length, CRC-32C
+ * of meta and data, data length, a msgpack map of its name and attributes,
+ * its bytes; written to a temporary file, fsynced (unless the policy is
+ * no), renamed over the last one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +37,7 @@
 
 #include <event2/event.h>
 
+#include "array.h"
 #include "codec.h"
 #include "conn.h"
 #include "consumer.h"
@@ -74,11 +80,13 @@ struct qlog_dir {
 	int lock_fd;
 	enum qlog_fsync policy;
 	unsigned next_num;
+	unsigned next_anum;          /* the N of the next a-N.arr */
+	unsigned arrays_changed;     /* durable arrays with brokered writes not yet saved */
 	struct qlog *dirty;          /* logs with records to write this turn */
 	struct conn **held;          /* connections whose replies wait for the fsync */
 	size_t nheld, heldcap;
 	struct event *turn_ev;       /* the end of the loop turn */
-	struct event *tick_ev;       /* everysec */
+	struct event *tick_ev;       /* once a second: everysec's fsync, mapped arrays' saves */
 	bool stopping;
 };
 
@@ -547,12 +555,16 @@ void qlog_write(struct server *srv)
 			flush_one(l);
 }
 
+static void save_arrays(struct qlog_dir *d, bool mapped_too);
+
 static void turn_end_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct qlog_dir *d = arg;
 
 	flush_dirty(d);
 	release_held(d);
+	if (d->arrays_changed && d->policy == QLOG_FSYNC_ALWAYS)
+		save_arrays(d, false);
 }
 
 void qlog_sync_now(struct server *srv)
@@ -566,7 +578,10 @@ bool qlog_holds(const struct conn *c)
 	return c->held;
 }
 
-/* everysec: fsync what was written since the last tick. */
+/*
+ * Once a second: everysec fsyncs what was written since the last tick;
+ * durable arrays changed, or mapped writable by someone, are saved.
+ */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct qlog_dir *d = arg;
@@ -575,12 +590,231 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(o, &d->srv->objects, link) {
 		struct queue *q;
 
-		if (o->kind != &queue_kind)
+		if (o->kind != &queue_kind || d->policy != QLOG_FSYNC_EVERYSEC)
 			continue;
 		q = container_of(o, struct queue, obj);
 		if (q->log)
 			sync_one(q->log);
 	}
+	save_arrays(d, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Durable arrays */
+
+static uint64_t map_u64(const msgpack_object *map, const char *key);
+static int dir_take(struct qlog_dir *d, char *err, size_t errlen);
+
+#define ARR_MAGIC "IPCDARR1"
+#define ARR_HEADER 24u                   /* magic, meta length, crc, data length */
+
+static void array_path(const struct qlog_dir *d, unsigned num, const char *suffix, char *out,
+		       size_t outlen)
+{
+	snprintf(out, outlen, "%s/a-%u.arr%s", d->path, num, suffix);
+}
+
+/* Write a's snapshot over a-N.arr, atomically.  0 or a negative errno. */
+static int save_array(struct qlog_dir *d, struct array *a)
+{
+	char tmp[PATH_MAX], path[PATH_MAX], tc[1] = { a->typecode };
+	unsigned char head[ARR_HEADER] = ARR_MAGIC;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint32_t crc;
+	int fd, rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 7);
+	proto_pack_kv_str(&pk, "name", a->obj.name);
+	proto_pack_kv_u64(&pk, "uid", a->obj.uid);
+	proto_pack_kv_u64(&pk, "gid", a->obj.gid);
+	proto_pack_kv_u64(&pk, "mode", a->obj.mode);
+	proto_pack_cstr(&pk, "typecode");
+	msgpack_pack_str_with_body(&pk, tc, 1);
+	proto_pack_kv_u64(&pk, "length", a->length);
+	proto_pack_kv_i64(&pk, "ctime", (int64_t)a->obj.ctime);
+	crc = qlog_crc32c(qlog_crc32c(0, sb.data, sb.size), a->mem, a->bytes);
+	put_le32(head + 8, (uint32_t)sb.size);
+	put_le32(head + 12, crc);
+	put_le64(head + 16, a->bytes);
+	array_path(d, a->snapshot, ".tmp", tmp, sizeof tmp);
+	array_path(d, a->snapshot, "", path, sizeof path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = fd < 0 ? -errno : write_all(fd, head, sizeof head);
+	if (rc == 0)
+		rc = write_all(fd, sb.data, sb.size);
+	if (rc == 0)
+		rc = write_all(fd, a->mem, a->bytes);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc == 0 && d->policy != QLOG_FSYNC_NO && fdatasync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc == 0 && d->policy != QLOG_FSYNC_NO)
+		rc = sync_dir(d);
+	if (rc < 0) {
+		unlink(tmp);
+		log_error("durable array '%s': cannot save it to %s: %s", a->obj.name, path,
+			  strerror(-rc));
+	}
+	return rc;
+}
+
+/* Save the changed durable arrays (and with mapped_too those mapped writable). */
+static void save_arrays(struct qlog_dir *d, bool mapped_too)
+{
+	struct object *o;
+
+	if (!d->arrays_changed && !mapped_too)
+		return;
+	TAILQ_FOREACH(o, &d->srv->objects, link) {
+		struct array *a;
+
+		if (o->kind != &array_kind)
+			continue;
+		a = container_of(o, struct array, obj);
+		if (!a->snapshot || !(a->changed || (mapped_too && array_mapped_writable(a))))
+			continue;
+		if (save_array(d, a) == 0 && a->changed) {
+			a->changed = false;
+			d->arrays_changed--;
+		}
+	}
+}
+
+int qlog_array_create(struct server *srv, struct array *a, char *err, size_t errlen)
+{
+	struct qlog_dir *d = srv->qlogs;
+	int rc;
+
+	if (!d) {
+		snprintf(err, errlen, "ipcd runs without a state directory");
+		return -ENOTSUP;
+	}
+	if (d->lock_fd < 0) {
+		rc = dir_take(d, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	a->snapshot = d->next_anum++;
+	rc = save_array(d, a);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot save it in %s: %s", d->path, strerror(-rc));
+		a->snapshot = 0;
+	}
+	return rc;
+}
+
+void qlog_array_changed(struct array *a)
+{
+	struct qlog_dir *d = a->obj.srv->qlogs;
+
+	if (a->changed)
+		return;
+	a->changed = true;
+	d->arrays_changed++;
+	if (d->policy == QLOG_FSYNC_ALWAYS)
+		event_active(d->turn_ev, EV_TIMEOUT, 0);
+}
+
+void qlog_array_remove(struct array *a)
+{
+	struct qlog_dir *d = a->obj.srv->qlogs;
+	char path[PATH_MAX];
+
+	if (a->changed)
+		d->arrays_changed--;
+	a->changed = false;
+	if (!d->stopping) {
+		array_path(d, a->snapshot, "", path, sizeof path);
+		if (unlink(path) < 0)
+			log_warn("cannot remove %s of array '%s': %s", path, a->obj.name,
+				 strerror(errno));
+		sync_dir(d);
+	}
+	a->snapshot = 0;
+}
+
+/* Make the array saved in a-num.arr again; a file that cannot be used is set aside. */
+static void recover_array(struct qlog_dir *d, unsigned num)
+{
+	char path[PATH_MAX], aside[PATH_MAX];
+	const unsigned char *p = MAP_FAILED;
+	const msgpack_object *name, *tcv;
+	msgpack_unpacked u;
+	const char *why = NULL;
+	struct stat st;
+	int fd;
+
+	msgpack_unpacked_init(&u);
+	array_path(d, num, "", path, sizeof path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_error("cannot open the array %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (st.st_size >= (off_t)ARR_HEADER)
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		why = "too short to be one";
+	} else {
+		uint32_t mlen = get_le32(p + 8), crc = get_le32(p + 12);
+		uint64_t dlen = get_le64(p + 16);
+		size_t off = 0;
+
+		if (memcmp(p, ARR_MAGIC, 8) != 0 || (uint64_t)st.st_size != ARR_HEADER + mlen + dlen)
+			why = "not an array ipcd saved, or cut short";
+		else if (qlog_crc32c(qlog_crc32c(0, p + ARR_HEADER, mlen), p + ARR_HEADER + mlen,
+				     dlen) != crc)
+			why = "its checksum does not match";
+		else if (!proto_is_one_value(p + ARR_HEADER, mlen) ||
+			 msgpack_unpack_next(&u, (const char *)p + ARR_HEADER, mlen, &off) !=
+			 MSGPACK_UNPACK_SUCCESS ||
+			 !(name = proto_map_get(&u.data, "name")) || name->type != MSGPACK_OBJECT_STR ||
+			 object_name_check(name->via.str.ptr, name->via.str.size) < 0 ||
+			 !(tcv = proto_map_get(&u.data, "typecode")) || tcv->type != MSGPACK_OBJECT_STR ||
+			 tcv->via.str.size != 1 ||
+			 !ipc_typecode_size((unsigned char)tcv->via.str.ptr[0]) ||
+			 map_u64(&u.data, "length") == 0 ||
+			 map_u64(&u.data, "length") * ipc_typecode_size((unsigned char)tcv->via.str.ptr[0])
+			 != dlen)
+			why = "its description is malformed";
+		else if (object_find(d->srv, name->via.str.ptr, name->via.str.size))
+			why = "its name is taken";
+		if (!why) {
+			char *n = strndup(name->via.str.ptr, name->via.str.size);
+			const msgpack_object *ct = proto_map_get(&u.data, "ctime");
+			struct array *a = n ? array_restore(d->srv, n, (uid_t)map_u64(&u.data, "uid"),
+							    (gid_t)map_u64(&u.data, "gid"),
+							    (mode_t)map_u64(&u.data, "mode") & 0777,
+							    ct ? (time_t)proto_i64(ct) : time(NULL),
+							    tcv->via.str.ptr[0], map_u64(&u.data, "length"),
+							    p + ARR_HEADER + mlen, num) : NULL;
+
+			if (a) {
+				log_info("array '%s' restored from %s", a->obj.name, path);
+			} else {
+				log_error("cannot restore array '%s' from %s: %s", n ? n : "?", path,
+					  strerror(errno));
+			}
+			free(n);
+		}
+	}
+	if (why) {
+		array_path(d, num, ".bad", aside, sizeof aside);
+		log_warn("array file %s: %s; moved to %s", path, why, aside);
+		rename(path, aside);
+	}
+out:
+	if (p != MAP_FAILED)
+		munmap((void *)p, (size_t)st.st_size);
+	if (fd >= 0)
+		close(fd);
+	msgpack_unpacked_destroy(&u);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -985,9 +1219,15 @@ static int recover_all(struct qlog_dir *d)
 		unsigned num;
 		char tail[16];
 
-		if (sscanf(de->d_name, "q-%u.log%15s", &num, tail) == 2 && strcmp(tail, ".tmp") == 0) {
-			/* A rewrite that did not finish: the log it was replacing is whole. */
+		if ((sscanf(de->d_name, "q-%u.log%15s", &num, tail) == 2 ||
+		     sscanf(de->d_name, "a-%u.arr%15s", &num, tail) == 2) && strcmp(tail, ".tmp") == 0) {
+			/* A rewrite that did not finish: the file it was replacing is whole. */
 			unlinkat(d->fd, de->d_name, 0);
+			continue;
+		}
+		if (sscanf(de->d_name, "a-%u.arr%15s", &num, tail) == 1) {
+			if (num >= d->next_anum)
+				d->next_anum = num + 1;
 			continue;
 		}
 		if (sscanf(de->d_name, "q-%u.log%15s", &num, tail) != 1)
@@ -1012,6 +1252,14 @@ static int recover_all(struct qlog_dir *d)
 	for (size_t i = 0; i < n; i++)
 		recover_one(d, nums[i]);
 	free(nums);
+	/* Arrays: a-1.arr up to the last one there is. */
+	for (unsigned num = 1; num < d->next_anum; num++) {
+		char path[PATH_MAX];
+
+		array_path(d, num, "", path, sizeof path);
+		if (access(path, F_OK) == 0)
+			recover_array(d, num);
+	}
 	return 0;
 }
 
@@ -1032,15 +1280,15 @@ int qlog_start(struct server *srv, const char *path, enum qlog_fsync policy, boo
 	d->lock_fd = -1;
 	d->policy = policy;
 	d->next_num = 1;
+	d->next_anum = 1;
 	d->turn_ev = event_new(srv->base, -1, 0, turn_end_cb, d);
-	if (policy == QLOG_FSYNC_EVERYSEC)
-		d->tick_ev = event_new(srv->base, -1, EV_PERSIST, tick_cb, d);
+	d->tick_ev = event_new(srv->base, -1, EV_PERSIST, tick_cb, d);
 	srv->qlogs = d;
-	if (!d->turn_ev || (policy == QLOG_FSYNC_EVERYSEC && !d->tick_ev)) {
+	if (!d->turn_ev || !d->tick_ev) {
 		fprintf(stderr, "ipcd: cannot set up the event loop\n");
 		return -ENOMEM;
 	}
-	if (d->tick_ev) {
+	{
 		struct timeval sec = { 1, 0 };
 
 		event_add(d->tick_ev, &sec);
@@ -1072,6 +1320,10 @@ void qlog_stop(struct server *srv)
 		return;
 	flush_dirty(d);
 	release_held(d);
+	/* Every durable array, as it is now: mapped writes included. */
+	TAILQ_FOREACH(o, &srv->objects, link)
+		if (o->kind == &array_kind && container_of(o, struct array, obj)->snapshot)
+			save_array(d, container_of(o, struct array, obj));
 	d->stopping = true;
 	TAILQ_FOREACH(o, &srv->objects, link) {
 		struct queue *q;
@@ -1084,6 +1336,9 @@ void qlog_stop(struct server *srv)
 			qlog_remove(q);
 		}
 	}
+	TAILQ_FOREACH(o, &srv->objects, link)
+		if (o->kind == &array_kind && container_of(o, struct array, obj)->snapshot)
+			qlog_array_remove(container_of(o, struct array, obj));
 }
 
 /* Free what qlog_start made (after every queue let go of its log). */

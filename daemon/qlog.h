@@ -13,7 +13,8 @@
  *   everysec  fsync once a second;
  *   no        never (the kernel decides).
  * At start the logs are read back, a torn or corrupt tail is cut off, and
- * the queues are rebuilt with their messages in put order.  A log grown far
+ * the queues are rebuilt with their messages in put order.  Durable arrays
+ * are saved whole (see qlog_array_create) and made again at start.  A log grown far
  * past its live data is rewritten (to a temporary file, fsynced, renamed).
  */
 #ifndef IPCD_QLOG_H
@@ -28,6 +29,7 @@
 struct server;
 struct queue;
 struct conn;
+struct array;
 
 enum qlog_fsync { QLOG_FSYNC_ALWAYS, QLOG_FSYNC_EVERYSEC, QLOG_FSYNC_NO };
 
@@ -88,6 +90,19 @@ int qlog_error(const struct queue *q);
 
 /* The queue was removed: delete its log (kept when ipcd is stopping). */
 void qlog_remove(struct queue *q);
+
+/*
+ * Durable arrays.  qlog_array_create saves the new array a (its first
+ * snapshot) and makes it durable: 0, or a negative errno with a message in
+ * err.  qlog_array_changed: a brokered write or add, an owner or mode
+ * changed: saved at the end of the turn (always) or within a second.  An
+ * array mapped writable is saved every second; every durable array when ipcd
+ * stops.  qlog_array_remove: the array was removed (its file goes, unless
+ * ipcd is stopping).
+ */
+int qlog_array_create(struct server *srv, struct array *a, char *err, size_t errlen);
+void qlog_array_changed(struct array *a);
+void qlog_array_remove(struct array *a);
 
 /* The state directory and policy, for status; NULL without durability. */
 const char *qlog_dir(const struct server *srv);

@@ -78,7 +78,7 @@ enum ipc_kind {
 	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
 	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> no reply unless an error; acks the oldest get */ \
 	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */ \
-	X(A_OPEN,    0x20, "array.open", "susu|m") /* name, flags, typecode, length, {attr} -> handle, created, typecode, length, itemsize, id; + fd */ \
+	X(A_OPEN,    0x20, "array.open", "susu|m") /* name, flags, typecode, length, {attr} -> handle, created, typecode, length, itemsize, id, mapped; + fd if mapped */ \
 	X(A_READ,    0x21, "array.read", "huu|i")  /* handle, start, count, timeout ms -> data */ \
 	X(A_WRITE,   0x22, "array.write","hub|i")  /* handle, start, data, timeout ms -> */ \
 	X(A_ADD,     0x23, "array.add",  "hun|i")  /* handle, index, delta, timeout ms -> old value */ \

@@ -371,6 +371,91 @@ START_TEST(test_pipe_permissions)
 }
 END_TEST
 
+/* Arrays: read maps read-only, write without read gets no mapping. */
+static void nobody_refused_an_array(void)
+{
+	ipc_client *c;
+	ipc_array *a = NULL;
+
+	expect(ipc_connect(h.sock, &c), 0, "connect");
+	expect(ipc_array_open(c, "arr", 0, 0, 0, &a), -EACCES, "open of a 0600 array");
+	ipc_disconnect(c);
+}
+
+static void nobody_reads_an_array(void)
+{
+	ipc_client *c;
+	ipc_array *a;
+	int32_t v[4], one = 1;
+	pid_t pid;
+	int status;
+
+	expect(ipc_connect(h.sock, &c), 0, "connect");
+	expect(ipc_array_open(c, "arr", 0, 0, 0, &a), 0, "open of a 0604 array");
+	if (!ipc_array_data(a) || ((int32_t *)ipc_array_data(a))[2] != 42)
+		child_fail("no read-only mapping showing 42");
+	expect(ipc_array_read(a, 0, 4, v), 0, "brokered read");
+	expect(ipc_array_write(a, 0, 1, &one), -EACCES, "brokered write without write permission");
+	/* The mapping itself refuses writes. */
+	pid = fork();
+	if (pid == 0) {
+		((volatile int32_t *)ipc_array_data(a))[0] = 1;
+		_exit(0);
+	}
+	/* SIGSEGV, or under a sanitizer its report and abort: anything but success. */
+	if (pid < 0 || waitpid(pid, &status, 0) != pid ||
+	    (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		child_fail("a write to the read-only mapping did not fault");
+	ipc_array_close(a);
+	ipc_disconnect(c);
+}
+
+static void nobody_writes_an_array(void)
+{
+	ipc_client *c;
+	ipc_array *a;
+	int32_t v = 7;
+
+	expect(ipc_connect(h.sock, &c), 0, "connect");
+	expect(ipc_array_open(c, "arr", 0, 0, 0, &a), 0, "open of a 0602 array");
+	if (ipc_array_data(a))
+		child_fail("a mapping for a handle that may not read");
+	expect(ipc_array_read(a, 0, 1, &v), -EACCES, "brokered read without read permission");
+	expect(ipc_array_write(a, 3, 1, &v), 0, "brokered write");
+	ipc_array_close(a);
+	ipc_disconnect(c);
+}
+
+START_TEST(test_array_permissions)
+{
+	ipc_client *c;
+	ipc_array *a;
+	int32_t *data;
+
+	if (!running_as_root()) {
+		fprintf(stderr, "test_array_permissions: skipped: it must run as root to setuid() "
+			"to a second user\n");
+		return;
+	}
+	harness_start(&h, NULL);
+	open_dirs_to_others();
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_array_open(c, "arr", IPC_CREATE, 'i', 4, &a), 0);
+	data = ipc_array_data(a);
+	ck_assert_ptr_nonnull(data);
+	data[2] = 42;
+	as_user(NOBODY, NOBODY, nobody_refused_an_array, "nobody on a 0600 array");
+	ck_assert_ipc(ipc_chmod(c, "arr", 0604), 0);
+	as_user(NOBODY, NOBODY, nobody_reads_an_array, "nobody on a 0604 array");
+	ck_assert_int_eq(data[0], 0);
+	ck_assert_ipc(ipc_chmod(c, "arr", 0602), 0);
+	as_user(NOBODY, NOBODY, nobody_writes_an_array, "nobody on a 0602 array");
+	ck_assert_int_eq(data[3], 7);
+	ipc_array_close(a);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* The creator's handle has every right, whatever mode it gave the queue. */
 START_TEST(test_creator_handle_has_all_rights)
 {
@@ -628,6 +713,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_handle_keeps_rights_of_its_open);
 	tcase_add_test(tc, test_creator_handle_has_all_rights);
 	tcase_add_test(tc, test_pipe_permissions);
+	tcase_add_test(tc, test_array_permissions);
 	tcase_add_test(tc, test_socket_mode_and_group);
 	tcase_add_test(tc, test_bad_socket_options_refused);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -494,18 +495,26 @@ START_TEST(test_log_is_rewritten_when_mostly_finished)
 	q = open_ok(c, "big", IPC_CREATE, &durable);
 	the_log(path, sizeof path);
 	/* 3 MiB put, then all but the last two got: the log grows far past its live data. */
-	for (int i = 0; i < 3072; i++) {
-		snprintf(msg, sizeof msg, "%d", i);
-		ck_assert_ipc(ipc_queue_put(q, msg, sizeof msg, 0), 0);
+	for (int i = 0; i < 3072; i += 128) {
+		static char batch[128][1024];
+		struct iovec v[128];
+
+		for (int j = 0; j < 128; j++) {
+			snprintf(batch[j], sizeof batch[j], "%d", i + j);
+			v[j] = (struct iovec){ batch[j], sizeof batch[j] };
+		}
+		ck_assert_ipc(ipc_queue_put_many(q, v, 128, 0), 128);
 	}
 	before = file_size(path);
 	ck_assert_int_gt(before, 3 << 20);
-	for (int i = 0; i < 3070; i++) {
-		void *data;
-		size_t len;
+	for (int left = 3070; left > 0;) {
+		struct iovec v[128];
+		int n = ipc_queue_get_many(q, v, left < 128 ? (size_t)left : 128, 0);
 
-		ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
-		free(data);
+		ck_assert_int_gt(n, 0);
+		for (int j = 0; j < n; j++)
+			free(v[j].iov_base);
+		left -= n;
 	}
 	ck_assert_int_eq(status_key(c, "objects"), 1);
 	/* Rewritten while it was past 1 MiB and twice its live data; below that it may grow. */
@@ -617,6 +626,119 @@ START_TEST(test_status_shows_state_dir_and_policy)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Durable arrays */
+
+/* Open the durable array "da" ('q' x 8), creating it; its mapping. */
+static int64_t *open_array(ipc_client *c, ipc_array **a, int flags)
+{
+	ck_assert_ipc(ipc_array_open(c, "da", flags, 'q', 8, a), 0);
+	ck_assert_ptr_nonnull(ipc_array_data(*a));
+	return ipc_array_data(*a);
+}
+
+START_TEST(test_durable_array_keeps_its_contents)
+{
+	ipc_client *c;
+	ipc_array *a, *plain;
+	int64_t *v, old, w = 5;
+	char path[sizeof state + 16];
+
+	start("always");
+	c = connect_ok(h.sock);
+	v = open_array(c, &a, IPC_CREATE | IPC_DURABLE);
+	ck_assert_ipc(ipc_array_open(c, "gone", IPC_CREATE, 'b', 1, &plain), 0);
+	for (int i = 0; i < 8; i++)
+		v[i] = (int64_t)i * i;
+	ck_assert_ipc(ipc_chmod(c, "da", 0640), 0);
+	ipc_array_close(plain);
+	ipc_array_close(a);
+	ipc_disconnect(c);
+	/* A clean stop saves it as it is, mapped writes included. */
+	harness_stop(&h);
+	snprintf(path, sizeof path, "%s/a-1.arr", state);
+	ck_assert_int_eq(access(path, F_OK), 0);
+
+	start("always");
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_array_open(c, "gone", 0, 0, 0, &plain), -ENOENT);
+	v = open_array(c, &a, 0);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(v[i], (int64_t)i * i);
+	{
+		void *mp;
+		size_t len;
+
+		ck_assert_ipc(ipc_array_stat(a, &mp, &len), 0);
+		ck_assert_msg(memmem(mp, len, "\xa4mode\xcd\x01\xa0", 8) != NULL, "mode 0640 kept");
+		free(mp);
+	}
+	/* Brokered changes are saved at the end of their turn (always): a crash keeps them. */
+	ck_assert_ipc(ipc_array_add_i64(a, 1, 100, &old), 0);
+	ck_assert_int_eq(old, 1);
+	ck_assert_ipc(ipc_array_write(a, 7, 1, &w), 0);
+	ck_assert_int_eq(status_key(c, "pid"), h.pid);
+	harness_kill(&h);
+	ipc_array_close(a);
+	ipc_disconnect(c);
+
+	start("always");
+	c = connect_ok(h.sock);
+	v = open_array(c, &a, 0);
+	ck_assert_int_eq(v[1], 101);
+	ck_assert_int_eq(v[7], 5);
+	/* Mapped writes are saved within a second while someone maps it writable. */
+	v[3] = -3;
+	harness_sleep_ms(1500);
+	harness_kill(&h);
+	ipc_array_close(a);
+	ipc_disconnect(c);
+
+	start("always");
+	c = connect_ok(h.sock);
+	v = open_array(c, &a, 0);
+	ck_assert_int_eq(v[3], -3);
+	/* Removed, it is gone for good. */
+	ck_assert_ipc(ipc_array_unlink(c, "da"), 0);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	ipc_array_close(a);
+	ipc_disconnect(c);
+}
+END_TEST
+
+START_TEST(test_corrupt_array_file_is_set_aside)
+{
+	char path[sizeof state + 16], bad[sizeof state + 16];
+	ipc_client *c;
+	ipc_array *a;
+	int64_t *v;
+	char b;
+	int fd;
+
+	start("always");
+	c = connect_ok(h.sock);
+	v = open_array(c, &a, IPC_CREATE | IPC_DURABLE);
+	v[0] = 1;
+	ipc_array_close(a);
+	ipc_disconnect(c);
+	harness_stop(&h);
+	snprintf(path, sizeof path, "%s/a-1.arr", state);
+	snprintf(bad, sizeof bad, "%s/a-1.arr.bad", state);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, file_size(path) - 1), 1);
+	b ^= 1;
+	ck_assert_int_eq(pwrite(fd, &b, 1, file_size(path) - 1), 1);
+	close(fd);
+	start("always");
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_array_open(c, "da", 0, 0, 0, &a), -ENOENT);
+	ck_assert_int_eq(access(bad, F_OK), 0);
+	ck_assert(logged("its checksum does not match"));
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* The log's checksum is CRC-32C (Castagnoli): its check value, and chaining. */
 START_TEST(test_crc32c_known_answer)
 {
@@ -649,6 +771,9 @@ static Suite *durable_suite(void)
 	tcase_add_test(tc, test_everysec_and_no_survive_daemon_crash);
 	tcase_add_test(tc, test_state_dir_used_by_one_ipcd);
 	tcase_add_test(tc, test_status_shows_state_dir_and_policy);
+	tc = tcase(s, "arrays", 30);
+	tcase_add_test(tc, test_durable_array_keeps_its_contents);
+	tcase_add_test(tc, test_corrupt_array_file_is_set_aside);
 	tc = tcase(s, "crash", 60);
 	tcase_add_test(tc, test_sigkill_under_load_loses_no_acknowledged_put);
 	tcase_add_test(tc, test_sigkill_under_load_with_consumer);

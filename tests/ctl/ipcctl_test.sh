@@ -320,4 +320,17 @@ check_rc "queue rm acked" 0
 [ -z "$(ls "$dir/state"/q-*.log 2>/dev/null)" ] || fail "the log outlived its queue"
 pass
 
+ctl array create darr i 4 --durable --mode 0640
+check_rc "array create --durable --mode 0640" 0
+[ -n "$(ls "$dir/state"/a-*.arr 2>/dev/null)" ] || fail "no saved array in the state directory"
+pass
+ctl --json ls
+printf '%s\n' "$out" | grep -q '"name":"darr"[^}]*"mode":416\|"mode":416[^}]*"name":"darr"' ||
+	fail "array create --mode 0640: mode" "$out"
+pass
+ctl array create darr2 i 4 --maxsize 3
+check_rc "array create --maxsize" 2
+ctl array rm darr
+check_rc "array rm darr" 0
+
 echo "$passed passed, 0 failed"
