@@ -247,24 +247,7 @@ void ipc_array_close(ipc_array *a)
 
 int ipc_array_unlink(ipc_client *c, const char *name)
 {
-	struct proto_reply rep;
-	msgpack_packer *pk;
-	int rc;
-
-	if (!c || !name)
-		return -EINVAL;
-	if (strlen(name) > IPC_NAME_MAX)
-		return -ENAMETOOLONG;
-	rc = client_ready(c);
-	if (rc < 0)
-		return rc;
-	pk = client_req(c, IPC_OP_UNLINK, 2);
-	proto_pack_cstr(pk, name);
-	msgpack_pack_uint32(pk, IPC_KIND_ARRAY);
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
-	if (rc == 0)
-		client_done(c);
-	return rc;
+	return client_unlink(c, name, IPC_KIND_ARRAY);
 }
 
 /* Elements per brokered request: as many as fit the daemon's message limit. */

@@ -77,6 +77,9 @@ void client_drop(ipc_client *c);
 /* Client wait for a request whose daemon-side timeout is timeout_ms. */
 int client_wait_ms(int timeout_ms);
 
+/* Remove the object name of kind (IPC_KIND_*); 0 or a negative errno. */
+int client_unlink(ipc_client *c, const char *name, unsigned kind);
+
 /* Re-encode rep's first result as msgpack bytes from malloc, and release rep. */
 int client_take_result(ipc_client *c, const struct proto_reply *rep, void **mp, size_t *len);
 
