@@ -12,6 +12,7 @@
  * Output: one line of key=value pairs on stdout (see bench.h), read by
  * bench/run.sh.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -829,6 +830,21 @@ static int run_clients(const struct opts *o)
 	return failed;
 }
 
+/* Remove dir and the files in it (the socket, and whatever ipcd keeps beside it). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
 static void stop_daemon(void)
 {
 	int status;
@@ -849,8 +865,7 @@ static void stop_daemon(void)
 		waitpid(spawned_pid, &status, 0);
 		spawned_pid = 0;
 	}
-	unlink(spawned_sock);
-	rmdir(spawned_dir);
+	remove_dir(spawned_dir);
 }
 
 /* Start ipcd on a socket in a fresh temporary directory; it is stopped at exit. */
