@@ -31,29 +31,46 @@ static const char *default_path(char *buf, size_t size)
 static char process_name[IPC_CLIENT_NAME_MAX + 1];
 static pid_t process_name_pid;
 
-/* Forks counted since client_forks() was first called. */
+/*
+ * Forks counted since the library started watching them, and this process's
+ * pid: getpid() is a system call, too dear for a check made on every
+ * asynchronous put, so the pid is read once and refreshed in each child.
+ */
 static unsigned fork_count;
-static pthread_once_t fork_count_once = PTHREAD_ONCE_INIT;
+static pid_t self_pid;
+static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
 
 static void count_fork(void)
 {
 	__atomic_add_fetch(&fork_count, 1, __ATOMIC_RELAXED);
 }
 
-static void start_counting_forks(void)
+static void refresh_pid(void)
 {
-	pthread_atfork(NULL, count_fork, NULL);
+	__atomic_store_n(&self_pid, getpid(), __ATOMIC_RELAXED);
+}
+
+static void start_watching_forks(void)
+{
+	refresh_pid();
+	pthread_atfork(NULL, count_fork, refresh_pid);
 }
 
 unsigned client_forks(void)
 {
-	pthread_once(&fork_count_once, start_counting_forks);
+	pthread_once(&fork_watch_once, start_watching_forks);
 	return __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
+}
+
+pid_t client_pid(void)
+{
+	pthread_once(&fork_watch_once, start_watching_forks);
+	return __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
 }
 
 void client_set_process_name(const char *name)
 {
-	process_name_pid = name ? getpid() : 0;
+	process_name_pid = name ? client_pid() : 0;
 	snprintf(process_name, sizeof process_name, "%s", name ? name : "");
 }
 
@@ -91,7 +108,7 @@ static int client_open(ipc_client *c)
 		c->fd = -1;
 		return rc;
 	}
-	c->pid = getpid();
+	c->pid = client_pid();
 	c->gen++;
 	if (process_name_pid == c->pid && c->named_by != c->pid)
 		snprintf(c->name, sizeof c->name, "%s", process_name);
@@ -114,7 +131,7 @@ static int client_open(ipc_client *c)
 
 int client_ready(ipc_client *c)
 {
-	if (c->fd >= 0 && c->pid != getpid())
+	if (c->fd >= 0 && c->pid != client_pid())
 		client_drop(c);
 	if (c->fd >= 0)
 		return 0;
@@ -385,7 +402,7 @@ int ipc_client_set_name(ipc_client *c, const char *name)
 	if (!c || !name)
 		return -EINVAL;
 	snprintf(c->name, sizeof c->name, "%s", name);
-	c->named_by = getpid();
+	c->named_by = client_pid();
 	rc = client_ready(c);
 	if (rc < 0)
 		return rc;

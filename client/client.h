@@ -107,6 +107,12 @@ void client_set_process_name(const char *name);
 unsigned client_forks(void);
 
 /*
+ * getpid(), without the system call: refreshed in every child forked through
+ * fork() (pthread_atfork).  A child made by a raw clone() is not seen.
+ */
+pid_t client_pid(void);
+
+/*
  * Read the next frame.  Returns 0 for a reply (id != 0) in *rep, to release
  * with client_done; 1 for pushed messages, already stored on their handle; or
  * a negative errno: a transport error, or the status of an error push (the

@@ -173,7 +173,7 @@ int ipc_pipe_send(ipc_pipe *p, const void *data, size_t len, int timeout_ms)
 		return rc;
 	if (p->c->max_message && len > p->c->max_message)
 		return -EMSGSIZE;
-	p->used_by = getpid();
+	p->used_by = client_pid();
 	pk = client_req(p->c, IPC_OP_P_SEND, 4);
 	msgpack_pack_uint32(pk, p->num);
 	msgpack_pack_uint32(pk, (uint32_t)p->end);
@@ -196,7 +196,7 @@ int ipc_pipe_recv(ipc_pipe *p, void **data, size_t *len, int timeout_ms)
 	rc = pipe_ready(p);
 	if (rc < 0)
 		return rc;
-	p->used_by = getpid();
+	p->used_by = client_pid();
 	pk = client_req(p->c, IPC_OP_P_RECV, 3);
 	msgpack_pack_uint32(pk, p->num);
 	msgpack_pack_uint32(pk, (uint32_t)p->end);
@@ -213,7 +213,7 @@ void ipc_pipe_close(ipc_pipe *p)
 {
 	ipc_client *c;
 	struct proto_reply rep;
-	pid_t self = getpid();
+	pid_t self = client_pid();
 
 	if (!p)
 		return;

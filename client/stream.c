@@ -97,7 +97,7 @@ int stream_reopened(ipc_queue *q)
 	 * closed (or belong to the parent process): never hand them out here. */
 	ahead_clear(&q->ahead);
 	q->removed = false;
-	if (q->npend && q->pend_pid != getpid())
+	if (q->npend && q->pend_pid != client_pid())
 		pend_clear(q);
 	return q->prefetch ? prefetch_call(q, q->prefetch) : 0;
 }
@@ -376,7 +376,7 @@ static void pend_add(ipc_queue *q, const void *data, size_t len)
 static bool pend_full(const ipc_queue *q, size_t len)
 {
 	return q->npend && (q->npend >= IPC_BATCH_MAX_MSGS ||
-			    q->pend.size + len + 5 > IPC_BATCH_MAX_BYTES);
+			    q->pend.size + len + 5 > IPC_STREAM_BATCH_BYTES);
 }
 
 int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeout_ms)
@@ -388,11 +388,11 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 	if (!q || (!msgs && n))
 		return -EINVAL;
 	rc = queue_ready(q);
-	if (rc == 0 && q->npend && q->pend_pid == getpid())
+	if (rc == 0 && q->npend && q->pend_pid == client_pid())
 		rc = stream_flush(q, timeout_ms);
 	if (rc < 0)
 		return rc;
-	q->pend_pid = getpid();
+	q->pend_pid = client_pid();
 	while (done < n) {
 		size_t start = done, batch;
 		int left = -1;
@@ -440,10 +440,10 @@ int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len)
 
 	if (!q || (!data && len))
 		return -EINVAL;
-	if (q->pend_pid != getpid()) {
+	if (q->pend_pid != client_pid()) {
 		/* A forked child: what is pending is the parent's to send. */
 		pend_clear(q);
-		q->pend_pid = getpid();
+		q->pend_pid = client_pid();
 	}
 	if (q->c->max_message && len > q->c->max_message)
 		return -EMSGSIZE;
@@ -460,12 +460,12 @@ int ipc_queue_flush(ipc_queue *q, int timeout_ms)
 {
 	if (!q)
 		return -EINVAL;
-	if (q->pend_pid != getpid())
+	if (q->pend_pid != client_pid())
 		return 0;
 	return stream_flush(q, timeout_ms);
 }
 
 size_t ipc_queue_pending(const ipc_queue *q)
 {
-	return q && q->pend_pid == getpid() ? q->npend : 0;
+	return q && q->pend_pid == client_pid() ? q->npend : 0;
 }
