@@ -158,12 +158,12 @@ static size_t queue_batch(const struct queue *q, size_t max)
 
 /*
  * Pack up to n of the oldest messages as an array into pk (whose frame the
- * caller ends), bounded by IPC_BATCH_MAX_BYTES past the first, then on an
+ * caller ends), bounded by max_bytes past the first, then on an
  * ack queue the array of their flags.  Each message is dropped, or moved to
  * cs: as pushed ahead (push), or on an ack queue as got and not acknowledged.
  * Returns how many were packed.
  */
-static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n,
+static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n, size_t max_bytes,
 			       struct consumer *cs, bool push)
 {
 	struct msgstore *st = &q->store;
@@ -174,7 +174,7 @@ static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n,
 
 	/* Count first: the array header precedes the messages. */
 	while (k < n && msgstore_next_rec(&cur, &rec)) {
-		if (k && bytes + rec.len > IPC_BATCH_MAX_BYTES)
+		if (k && bytes + rec.len > max_bytes)
 			break;
 		bytes += rec.len;
 		k++;
@@ -211,7 +211,8 @@ static void queue_hand_over_many(struct queue *q, struct conn *c, uint32_t id, u
 		reply_error(c, id, -EBADF, "handle %u was closed before its get was served", hnum);
 		return;
 	}
-	queue_pack_batch(q, reply_begin(c, id, 0, q->ack ? 2 : 1), queue_batch(q, max), cs, false);
+	queue_pack_batch(q, reply_begin(c, id, 0, q->ack ? 2 : 1), queue_batch(q, max),
+			 IPC_BATCH_MAX_BYTES, cs, false);
 	reply_end(c);
 }
 
@@ -221,7 +222,7 @@ static void queue_push(struct queue *q, struct consumer *cs)
 	msgpack_packer *pk = push_begin(cs->conn, IPC_PUSH_MSGS, q->ack ? 3 : 2);
 
 	msgpack_pack_uint32(pk, cs->handle);
-	queue_pack_batch(q, pk, queue_batch(q, consumer_room(cs)), cs, true);
+	queue_pack_batch(q, pk, queue_batch(q, consumer_room(cs)), IPC_STREAM_BATCH_BYTES, cs, true);
 	reply_end(cs->conn);
 }
 

@@ -110,6 +110,13 @@ enum ipc_op {
 /* Bounds of one batch (put_many frame, get_many reply, "msgs" push). */
 #define IPC_BATCH_MAX_MSGS  4096u
 #define IPC_BATCH_MAX_BYTES (256u * 1024u)   /* unless one message alone is larger */
+/*
+ * The batch a sender fills when the size is its own choice (a client's
+ * asynchronous puts and put_many chunks, the daemon's pushes): well inside a
+ * Unix socket's buffer, so that the next frame is on its way while the peer
+ * decodes this one.  Frames near the socket buffer's size go stop-and-wait.
+ */
+#define IPC_STREAM_BATCH_BYTES (64u * 1024u)
 
 #define IPC_PREFETCH_MAX 65536u                  /* messages one handle may have pushed ahead */
 
