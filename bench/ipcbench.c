@@ -48,13 +48,13 @@ struct opts {
 	unsigned long count;     /* messages moved by the producers */
 	unsigned long depth;     /* messages queued before the run starts */
 	size_t size;             /* bytes per message */
-	unsigned batch;          /* stream: messages per put_many / get_many */
+	unsigned batch;          /* many: messages per put_many; many, stream: per get_many */
 	unsigned prefetch;       /* consumer prefetch; 0 off */
 	unsigned clients;        /* clients mode: concurrent clients */
 	unsigned per_client;     /* clients mode: messages each puts and gets */
 	unsigned pace_us;        /* latency mode: pause between messages; 0 ping-pong */
-	bool stream;             /* consumers use get_many, producers put_many */
-	bool async;              /* with stream: producers use put_async and a flush instead */
+	bool batched;            /* consumers use get_many, producers put_many */
+	bool async;              /* batched, but producers use put_async and a flush */
 };
 
 /* What the workers of one throughput run share with the parent. */
@@ -227,7 +227,7 @@ static int put_batch(ipc_queue *q, char *buf, size_t size, unsigned k, unsigned 
 static int produce(const struct opts *o, struct chan *ch, unsigned p, unsigned long count,
 		   struct run *r)
 {
-	unsigned batch = o->stream && !o->async ? o->batch : 1;
+	unsigned batch = o->batched && !o->async ? o->batch : 1;
 	char *buf = message_buffer(o->size, batch);
 	int rc = 0;
 
@@ -240,7 +240,7 @@ static int produce(const struct opts *o, struct chan *ch, unsigned p, unsigned l
 			seq++;
 			continue;
 		}
-		if (o->stream) {
+		if (o->batched) {
 			unsigned k = count - seq < batch ? (unsigned)(count - seq) : batch;
 
 			rc = put_batch(ch->q, buf, o->size, k, p, seq);
@@ -287,7 +287,7 @@ static int consume_some(const struct worker *w, struct bench_taken *t, struct ch
 	size_t len;
 	int rc;
 
-	if (w->o->stream) {
+	if (w->o->batched) {
 		int n = ipc_queue_get_many(ch->q, iov, w->o->batch, GET_POLL_MS);
 
 		*now = bench_now_ns();
@@ -384,7 +384,7 @@ static void fill(const struct opts *o, struct chan *ch, unsigned producer, unsig
 	struct opts f = *o;
 	int rc;
 
-	f.stream = true;
+	f.batched = true;
 	f.async = false;
 	rc = produce(&f, ch, producer, n, NULL);
 	if (rc < 0)
@@ -470,9 +470,9 @@ static int run_throughput(const struct opts *o)
 	if (!failed && !o->pipe)
 		failed = expect_size(ch.q, (long)(o->count + o->depth - received)) < 0;
 	if (!failed) {
-		print_head(o, o->async ? "async" : o->stream ? "stream" : "rt");
+		print_head(o, o->async ? "stream" : o->batched ? "many" : "rt");
 		bench_result_u("depth", o->depth);
-		if (o->stream) {
+		if (o->batched) {
 			bench_result_u("batch", o->batch);
 			bench_result_u("prefetch", o->prefetch);
 		}
@@ -919,16 +919,18 @@ static void usage(FILE *f)
 		"  -s, --socket PATH     the daemon's socket (default: libipcclient's)\n"
 		"      --ipcd PATH       start this ipcd for the run on a temporary socket\n"
 		"  -m, --mode MODE       rt (a round trip per put and get, the default),\n"
-		"                        stream (put_many / get_many with prefetch),\n"
-		"                        async (put_async and a flush; consumers as stream),\n"
+		"                        many (put_many / get_many of --batch per call, with\n"
+		"                        prefetch), stream (put_async and a flush; consumers\n"
+		"                        as many),\n"
 		"                        latency (one message in flight), memory (daemon RSS\n"
 		"                        growth per queued message), clients (many at once)\n"
 		"  -p, --producers N     producer processes (default 1)\n"
 		"  -c, --consumers N     consumer processes (default 1)\n"
 		"  -n, --count N         messages (default 100k; k and m suffixes)\n"
 		"  -z, --size BYTES      bytes per message (default 64, at least %zu)\n"
-		"  -b, --batch N         stream: messages per put_many / get_many (default 64)\n"
-		"  -f, --prefetch N      consumer prefetch (stream and async default 256, else 0)\n"
+		"  -b, --batch N         many: messages per put_many and get_many (default 64);\n"
+		"                        stream: per get_many (default 256)\n"
+		"  -f, --prefetch N      consumer prefetch (many and stream default 4096, else 0)\n"
 		"  -d, --depth N         messages queued before the run starts (default 0)\n"
 		"  -k, --clients N       clients mode: concurrent clients (default 1000)\n"
 		"      --per-client N    clients mode: messages each puts and gets (default 4)\n"
@@ -963,7 +965,8 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct opts o = { .mode = "rt", .producers = 1, .consumers = 1, .count = 100000,
-			  .size = 64, .batch = 64, .clients = 1000, .per_client = 4 };
+			  .size = 64, .clients = 1000, .per_client = 4 };
+	long batch = -1;
 	int prefetch = -1, opt;
 
 	while ((opt = getopt_long(argc, argv, "s:m:p:c:n:z:b:f:d:k:q:h", lopts, NULL)) != -1) {
@@ -975,7 +978,7 @@ int main(int argc, char **argv)
 		case 'c': o.consumers = (unsigned)bench_parse_count("--consumers", optarg); break;
 		case 'n': o.count = bench_parse_count("--count", optarg); break;
 		case 'z': o.size = bench_parse_count("--size", optarg); break;
-		case 'b': o.batch = (unsigned)bench_parse_count("--batch", optarg); break;
+		case 'b': batch = (long)bench_parse_count("--batch", optarg); break;
 		case 'f': prefetch = (int)bench_parse_count("--prefetch", optarg); break;
 		case 'd': o.depth = bench_parse_count("--depth", optarg); break;
 		case 'k': o.clients = (unsigned)bench_parse_count("--clients", optarg); break;
@@ -1005,17 +1008,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ipcbench: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	o.async = strcmp(o.mode, "stream") == 0;
+	o.batched = o.async || strcmp(o.mode, "many") == 0;
+	o.batch = batch >= 0 ? (unsigned)batch : o.async ? 256 : 64;
+	o.prefetch = prefetch >= 0 ? (unsigned)prefetch : o.batched ? 4096 : 0;
 	if (o.producers < 1 || o.producers > BENCH_MAX_WORKERS || o.consumers < 1 ||
 	    o.consumers > BENCH_MAX_WORKERS || o.count < 1 || o.size < BENCH_STAMP_SIZE ||
-	    o.batch < 1 || o.batch > 4096 || o.clients < 1 || o.per_client < 1) {
+	    o.batch < 1 || batch > 4096 || o.clients < 1 || o.per_client < 1) {
 		fprintf(stderr, "ipcbench: producers and consumers 1..%d, count >= 1, size >= %zu,"
 			" batch 1..4096, clients and per-client >= 1\n", BENCH_MAX_WORKERS,
 			BENCH_STAMP_SIZE);
 		return 2;
 	}
-	o.async = strcmp(o.mode, "async") == 0;
-	o.stream = o.async || strcmp(o.mode, "stream") == 0;
-	o.prefetch = prefetch >= 0 ? (unsigned)prefetch : o.stream ? 256 : 0;
 	/* A pipe has one sender and one receiver, and no batch calls, prefetch or depth. */
 	if (o.pipe && ((strcmp(o.mode, "rt") && strcmp(o.mode, "latency")) ||
 		       o.producers != 1 || o.consumers != 1 || o.prefetch || o.depth)) {
@@ -1029,7 +1033,7 @@ int main(int argc, char **argv)
 	if (o.ipcd)
 		start_daemon(&o);
 
-	if (strcmp(o.mode, "rt") == 0 || o.stream)
+	if (strcmp(o.mode, "rt") == 0 || o.batched)
 		return run_throughput(&o);
 	if (strcmp(o.mode, "latency") == 0)
 		return run_latency(&o);
@@ -1037,7 +1041,7 @@ int main(int argc, char **argv)
 		return run_memory(&o);
 	if (strcmp(o.mode, "clients") == 0)
 		return run_clients(&o);
-	fprintf(stderr, "ipcbench: unknown mode '%s' (rt, stream, async, latency, memory,"
+	fprintf(stderr, "ipcbench: unknown mode '%s' (rt, many, stream, latency, memory,"
 		" clients)\n",
 		o.mode);
 	return 2;

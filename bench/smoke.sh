@@ -25,9 +25,10 @@ run() {
 run received=3000 -m rt -n 3000
 run received=4000 -m rt -n 4000 -p 2 -c 2
 run received=1000 -m rt -n 1000 -d 2000
+run received=3000 -m many -n 3000
+run received=4000 -m many -n 4000 -p 2 -c 2 -b 16 -f 32
 run received=3000 -m stream -n 3000
-run received=4000 -m stream -n 4000 -p 2 -c 2 -b 16 -f 32
-run received=3000 -m async -n 3000
+run received=4000 -m stream -n 4000 -p 2 -c 2 -b 8 -f 16
 run received=500 -m latency -n 500
 run received=500 -m latency -n 500 -f 4
 run received=2000 --kind pipe -m rt -n 2000
