@@ -105,8 +105,8 @@ def main():
     goals = [
         ("streaming 1x1 vs Redis pipelined 1x1", "ipcd.stream.1x1", "msgs_s",
          "redis.pipelined.1x1", "msgs_s", ">=", 5),
-        ("streaming 1x1 vs Redis pipelined 1024 (not a goal: Redis at ipcd's batching)",
-         "ipcd.stream.1x1", "msgs_s", "redis.pipelined1024.1x1", "msgs_s", ">=", 1),
+        ("streaming 1x1 vs Redis pipelined 1024 (Redis batching as much as ipcd)",
+         "ipcd.stream.1x1", "msgs_s", "redis.pipelined1024.1x1", "msgs_s", "info", None),
         ("streaming 1x1 vs multiprocessing.Queue", "ipcd.stream.1x1", "msgs_s",
          "python.mp_queue", "msgs_s", ">=", 8),
         ("rt 1x1 vs Redis rt 1x1", "ipcd.rt.1x1", "msgs_s", "redis.rt.1x1", "msgs_s", ">=", 1),
@@ -114,8 +114,8 @@ def main():
          "redis.pipelined.4x4", "msgs_s", ">=", 5),
         ("latency p50 vs raw round trip p50", "ipcd.latency", "p50_us", "raw.rtt", "p50_us",
          "<=", 2),
-        ("latency p50 (prefetch) vs raw round trip p50", "ipcd.latency.prefetch", "p50_us",
-         "raw.rtt", "p50_us", "<=", 2),
+        ("latency p50 with prefetch 16 vs raw round trip p50 (each get also writes a credit)",
+         "ipcd.latency.prefetch", "p50_us", "raw.rtt", "p50_us", "info", None),
         ("pipe latency p50 vs raw round trip p50", "ipcd.pipe.latency", "p50_us", "raw.rtt",
          "p50_us", "<=", 2),
         ("flatness rt: 1M deep vs empty", "ipcd.rt.1x1.deep", "msgs_s", "ipcd.rt.1x1", "msgs_s",
@@ -127,11 +127,19 @@ def main():
     print("|---|---:|---:|---|---|")
     for name, a, ak, b, bk, op, target in goals:
         rs = per_round(runs, a, ak, b, bk)
-        tgt = "within {:.0f}%".format(target * 100) if op == "within" else "{} {}".format(op, target)
+        if op == "info":
+            tgt = "not a goal"
+        elif op == "within":
+            tgt = "within {:.0f}%".format(target * 100)
+        else:
+            tgt = "{} {}".format(op, target)
         if not rs:
             print("| {} | n/a | | {} | not measured |".format(name, tgt))
             continue
         m = statistics.median(rs)
+        if op == "info":
+            print("| {} | {:.2f} | {:.2f} – {:.2f} | {} | |".format(name, m, min(rs), max(rs), tgt))
+            continue
         ok = {">=": m >= target, "<=": m <= target, "within": abs(m - 1) <= target}[op]
         met = "yes" if ok else "no"
         if op == "within" and m > 1 + target:
