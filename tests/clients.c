@@ -1,7 +1,8 @@
 /*
- * clients.c - client-side helpers of the reliability tests (see clients.h).
+ * clients.c - client-side helpers of the integration tests (see clients.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,14 @@ void child_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	_exit(1);
+}
+
+pid_t fork_ok(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	return pid;
 }
 
 ipc_client *connect_ok(const char *sock)
@@ -114,6 +123,16 @@ void wait_clients(ipc_client *c, long want, int timeout_ms)
 	while ((n = status_key(c, "clients")) != want && harness_now_ms() < end)
 		harness_sleep_ms(10);
 	ck_assert_msg(n == want, "ipcd counts %ld clients, want %ld", n, want);
+}
+
+int wait_byte(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char b;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	return read(fd, &b, 1) == 1 ? 0 : -1;
 }
 
 long rss_kib(pid_t pid)

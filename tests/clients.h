@@ -1,7 +1,8 @@
 /*
- * clients.h - what the reliability tests share on top of harness.h: calls
+ * clients.h - what the integration tests share on top of harness.h: calls
  * through libipcclient that must succeed, reading keys of the daemon's
- * introspection maps, a child's way to fail, and the daemon's memory use.
+ * introspection maps, forking and a child's way to fail, a one-byte signal
+ * between processes, and the daemon's memory use.
  *
  * Helpers named *_ok fail the test (a Check assertion) when the call does
  * not succeed; in a forked child use the plain library calls and child_fail.
@@ -27,6 +28,9 @@
 __attribute__((format(printf, 1, 2), noreturn))
 void child_fail(const char *fmt, ...);
 
+/* fork(), failing the test if it cannot: the child's pid, or 0 in the child. */
+pid_t fork_ok(void);
+
 ipc_client *connect_ok(const char *sock);
 ipc_queue *open_ok(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr);
 
@@ -47,6 +51,9 @@ void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms);
 
 /* Wait up to timeout_ms until the daemon counts want clients; fail the test if not. */
 void wait_clients(ipc_client *c, long want, int timeout_ms);
+
+/* Wait up to timeout_ms for one byte on fd and read it: 0, or -1. */
+int wait_byte(int fd, int timeout_ms);
 
 /* Resident memory of process pid in KiB (VmRSS), or -1. */
 long rss_kib(pid_t pid);

@@ -10,9 +10,7 @@
  * calls over the child's own connection.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "clients.h"
 #include "codec.h"
-#include "ipcclient.h"
 
 static struct harness h;
 
@@ -36,13 +33,6 @@ static void teardown(void)
 	harness_cleanup(&h);
 }
 
-/* Assert that an ipc_* call returned want, naming both errors on failure. */
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
-
 /* In a child: check a call's result, or say what went wrong and leave. */
 #define child_check(expr, want) do { \
 	long r_ = (expr), w_ = (want); \
@@ -50,53 +40,14 @@ static void teardown(void)
 		child_fail("%s = %ld (%s), want %ld", #expr, r_, ipc_strerror((int)r_), w_); \
 } while (0)
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void child_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "child %d: ", (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	_exit(1);
-}
-
-static pid_t fork_ok(void)
-{
-	pid_t pid = fork();
-
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	return pid;
-}
-
-static ipc_client *connect_ok(void)
-{
-	ipc_client *c = NULL;
-
-	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	return c;
-}
-
-static ipc_array *open_ok(ipc_client *c, const char *name, int flags, char tc, size_t length)
+static ipc_array *array_open_ok(ipc_client *c, const char *name, int flags, char tc,
+				size_t length)
 {
 	ipc_array *a = NULL;
 
 	ck_assert_ipc(ipc_array_open(c, name, flags, tc, length, &a), 0);
 	ck_assert_ptr_nonnull(a);
 	return a;
-}
-
-/* Wait up to timeout_ms for one byte on fd: 0, or -1. */
-static int wait_byte(int fd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char b;
-
-	if (poll(&pfd, 1, timeout_ms) <= 0)
-		return -1;
-	return read(fd, &b, 1) == 1 ? 0 : -1;
 }
 
 static void send_byte(int fd)
@@ -106,7 +57,7 @@ static void send_byte(int fd)
 }
 
 /* Key of a's stat map as a signed number; missing is -1, a failure -1000 - errno. */
-static int64_t stat_key(ipc_array *a, const char *key)
+static int64_t array_stat_key(ipc_array *a, const char *key)
 {
 	const msgpack_object *v;
 	msgpack_unpacked u;
@@ -172,8 +123,8 @@ START_TEST(test_child_squares_seen_through_mapping_and_read)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "result", IPC_CREATE, 'i', 10);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "result", IPC_CREATE, 'i', 10);
 	ck_assert_uint_eq(ipc_array_length(a), 10);
 	ck_assert_int_eq(ipc_array_typecode(a), 'i');
 	ck_assert_ptr_nonnull(ipc_array_data(a));
@@ -207,8 +158,8 @@ START_TEST(test_child_sets_double_value)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	v = open_ok(c, "val", IPC_CREATE, 'd', 1);
+	c = connect_ok(h.sock);
+	v = array_open_ok(c, "val", IPC_CREATE, 'd', 1);
 	ck_assert(*(double *)ipc_array_data(v) == 0.0);
 	pid = fork_ok();
 	if (pid == 0) {
@@ -232,8 +183,8 @@ START_TEST(test_child_brokered_calls_keep_inherited_mapping)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "mixed", IPC_CREATE, 'i', 10);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "mixed", IPC_CREATE, 'i', 10);
 	pid = fork_ok();
 	if (pid == 0) {
 		int32_t *before = ipc_array_data(a);
@@ -273,8 +224,8 @@ START_TEST(test_four_processes_add_exactly)
 	int64_t t0, total = 0;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "counter", IPC_CREATE, 'q', 1);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "counter", IPC_CREATE, 'q', 1);
 	t0 = harness_now_ms();
 	for (int i = 0; i < ADDERS; i++) {
 		pids[i] = fork_ok();
@@ -306,8 +257,8 @@ START_TEST(test_four_processes_increment_under_lock)
 	pid_t pids[LOCKERS];
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "shared", IPC_CREATE, 'i', 1);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "shared", IPC_CREATE, 'i', 1);
 	for (int i = 0; i < LOCKERS; i++) {
 		pids[i] = fork_ok();
 		if (pids[i] == 0) {
@@ -344,14 +295,14 @@ START_TEST(test_add_wraps_at_each_width)
 	ipc_client *c;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char name[16];
 		ipc_array *a;
 		int64_t old = 12345, now = 0;
 
 		snprintf(name, sizeof name, "w%c", cases[i].tc);
-		a = open_ok(c, name, IPC_CREATE, cases[i].tc, 3);
+		a = array_open_ok(c, name, IPC_CREATE, cases[i].tc, 3);
 		ck_assert_ipc(ipc_array_add_i64(a, 2, cases[i].start, NULL), 0);
 		ck_assert_ipc(ipc_array_add_i64(a, 2, cases[i].delta, &old), 0);
 		ck_assert_msg(old == cases[i].old, "'%c': old %lld, want %lld", cases[i].tc,
@@ -377,9 +328,9 @@ START_TEST(test_add_f64_on_float_and_double)
 	double old = -1;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	f = open_ok(c, "f", IPC_CREATE, 'f', 2);
-	d = open_ok(c, "d", IPC_CREATE, 'd', 2);
+	c = connect_ok(h.sock);
+	f = array_open_ok(c, "f", IPC_CREATE, 'f', 2);
+	d = array_open_ok(c, "d", IPC_CREATE, 'd', 2);
 	ck_assert_ipc(ipc_array_add_f64(f, 1, 2.5, &old), 0);
 	ck_assert(old == 0.0);
 	ck_assert_ipc(ipc_array_add_f64(f, 1, 0.25, &old), 0);
@@ -408,8 +359,8 @@ START_TEST(test_killed_holder_passes_lock_within_a_second)
 	int64_t t0;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "guarded", IPC_CREATE, 'i', 1);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "guarded", IPC_CREATE, 'i', 1);
 	ck_assert_int_eq(pipe(ready), 0);
 	ck_assert_int_eq(pipe(got), 0);
 	holder = fork_ok();
@@ -430,7 +381,7 @@ START_TEST(test_killed_holder_passes_lock_within_a_second)
 	}
 	/* Give the waiter time to park, and check it is still waiting. */
 	ck_assert_int_eq(wait_byte(got[0], 300), -1);
-	ck_assert_int_eq(stat_key(a, "lock_pid"), holder);
+	ck_assert_int_eq(array_stat_key(a, "lock_pid"), holder);
 	t0 = harness_now_ms();
 	kill(holder, SIGKILL);
 	ck_assert_msg(wait_byte(got[0], 1000) == 0, "the waiter did not get the lock within 1 s");
@@ -452,10 +403,10 @@ START_TEST(test_relock_unlock_and_timeouts)
 	int64_t t0;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	other = connect_ok();
-	a = open_ok(c, "m", IPC_CREATE, 'b', 4);
-	b = open_ok(other, "m", 0, 0, 0);
+	c = connect_ok(h.sock);
+	other = connect_ok(h.sock);
+	a = array_open_ok(c, "m", IPC_CREATE, 'b', 4);
+	b = array_open_ok(other, "m", 0, 0, 0);
 	ck_assert_uint_eq(ipc_array_length(b), 4);
 	ck_assert_int_eq(ipc_array_typecode(b), 'b');
 	ck_assert_ipc(ipc_array_unlock(a), -EPERM);
@@ -485,8 +436,8 @@ START_TEST(test_brokered_write_waits_for_lock)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "w", IPC_CREATE, 'h', 2);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "w", IPC_CREATE, 'h', 2);
 	ck_assert_ipc(ipc_array_lock(a, 0), 0);
 	ck_assert_int_eq(pipe(done), 0);
 	pid = fork_ok();
@@ -503,9 +454,9 @@ START_TEST(test_brokered_write_waits_for_lock)
 	}
 	/* The holder's own brokered calls go through; the child's wait. */
 	ck_assert_ipc(ipc_array_add_i64(a, 0, 0, NULL), 0);
-	for (int i = 0; i < 200 && stat_key(a, "waiting") != 1; i++)
+	for (int i = 0; i < 200 && array_stat_key(a, "waiting") != 1; i++)
 		harness_sleep_ms(10);
-	ck_assert_int_eq(stat_key(a, "waiting"), 1);
+	ck_assert_int_eq(array_stat_key(a, "waiting"), 1);
 	ck_assert_int_eq(wait_byte(done[0], 200), -1);
 	ck_assert_int_eq(((int16_t *)ipc_array_data(a))[0], 0);
 	ck_assert_ipc(ipc_array_unlock(a), 0);
@@ -524,16 +475,16 @@ START_TEST(test_closing_the_array_releases_its_lock)
 	ipc_array *a, *b;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	other = connect_ok();
-	a = open_ok(c, "k", IPC_CREATE, 'i', 1);
-	b = open_ok(other, "k", 0, 'i', 1);
+	c = connect_ok(h.sock);
+	other = connect_ok(h.sock);
+	a = array_open_ok(c, "k", IPC_CREATE, 'i', 1);
+	b = array_open_ok(other, "k", 0, 'i', 1);
 	ck_assert_ipc(ipc_array_lock(a, 0), 0);
 	ipc_array_close(a);
 	ck_assert_ipc(ipc_array_lock(b, 1000), 0);
-	ck_assert_int_eq(stat_key(b, "lock_pid"), getpid());
+	ck_assert_int_eq(array_stat_key(b, "lock_pid"), getpid());
 	ck_assert_ipc(ipc_array_unlock(b), 0);
-	ck_assert_int_eq(stat_key(b, "lock_pid"), -1);
+	ck_assert_int_eq(array_stat_key(b, "lock_pid"), -1);
 	ipc_array_close(b);
 	ipc_disconnect(c);
 	ipc_disconnect(other);
@@ -549,8 +500,8 @@ START_TEST(test_unlink_while_mapped)
 	int32_t *p, v;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "gone", IPC_CREATE, 'i', 1000);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "gone", IPC_CREATE, 'i', 1000);
 	p = ipc_array_data(a);
 	for (int i = 0; i < 1000; i++)
 		p[i] = 3 * i;
@@ -563,7 +514,7 @@ START_TEST(test_unlink_while_mapped)
 	ck_assert_ipc(ipc_array_open(c, "gone", 0, 'i', 1000, &fresh), -ENOENT);
 	/* Brokered access ends with the name. */
 	ck_assert_ipc(ipc_array_read(a, 0, 1, &v), -EIDRM);
-	fresh = open_ok(c, "gone", IPC_CREATE, 'i', 1000);
+	fresh = array_open_ok(c, "gone", IPC_CREATE, 'i', 1000);
 	ck_assert_int_eq(((int32_t *)ipc_array_data(fresh))[5], 0);
 	ck_assert_int_eq(p[5], 15);
 	ipc_array_close(fresh);
@@ -579,11 +530,11 @@ START_TEST(test_child_of_unlinked_array_gets_eidrm)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "x", IPC_CREATE, 'B', 8);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "x", IPC_CREATE, 'B', 8);
 	((uint8_t *)ipc_array_data(a))[0] = 42;
 	ck_assert_ipc(ipc_array_unlink(c, "x"), 0);
-	fresh = open_ok(c, "x", IPC_CREATE, 'B', 8);
+	fresh = array_open_ok(c, "x", IPC_CREATE, 'B', 8);
 	pid = fork_ok();
 	if (pid == 0) {
 		uint8_t v;
@@ -609,20 +560,20 @@ START_TEST(test_open_checks_typecode_and_length)
 	ipc_queue *q;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	a = open_ok(c, "arr", IPC_CREATE, 'd', 3);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "arr", IPC_CREATE, 'd', 3);
 	ck_assert_ipc(ipc_array_open(c, "arr", 0, 'f', 3, &b), -EINVAL);
 	ck_assert_ipc(ipc_array_open(c, "arr", 0, 'd', 4, &b), -EINVAL);
 	ck_assert_ipc(ipc_array_open(c, "arr", IPC_CREATE, 'd', 4, &b), -EINVAL);
 	ck_assert_ipc(ipc_array_open(c, "arr", IPC_CREATE | IPC_EXCLUSIVE, 'd', 3, &b), -EEXIST);
 	ck_assert_ptr_null(b);
-	b = open_ok(c, "arr", 0, 0, 0);
+	b = array_open_ok(c, "arr", 0, 0, 0);
 	ck_assert_int_eq(ipc_array_typecode(b), 'd');
 	ck_assert_uint_eq(ipc_array_length(b), 3);
 	((double *)ipc_array_data(a))[2] = 0.5;
 	ck_assert(((double *)ipc_array_data(b))[2] == 0.5);
 	ipc_array_close(b);
-	b = open_ok(c, "arr", IPC_NOMAP, 'd', 0);
+	b = array_open_ok(c, "arr", IPC_NOMAP, 'd', 0);
 	ck_assert_ptr_null(ipc_array_data(b));
 	ipc_array_close(b);
 	ck_assert_ipc(ipc_array_open(c, "nope", 0, 'i', 1, &b), -ENOENT);
@@ -647,14 +598,14 @@ START_TEST(test_stat_counts_mapping_processes)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
-	admin = connect_ok();
-	a = open_ok(c, "seen", IPC_CREATE, 'L', 16);
-	ck_assert_int_eq(stat_key(a, "mapped"), 1);
+	c = connect_ok(h.sock);
+	admin = connect_ok(h.sock);
+	a = array_open_ok(c, "seen", IPC_CREATE, 'L', 16);
+	ck_assert_int_eq(array_stat_key(a, "mapped"), 1);
 	/* A second mapping handle in the same process is the same process. */
-	again = open_ok(c, "seen", 0, 'L', 16);
-	nomap = open_ok(admin, "seen", IPC_NOMAP, 0, 0);
-	ck_assert_int_eq(stat_key(nomap, "mapped"), 1);
+	again = array_open_ok(c, "seen", 0, 'L', 16);
+	nomap = array_open_ok(admin, "seen", IPC_NOMAP, 0, 0);
+	ck_assert_int_eq(array_stat_key(nomap, "mapped"), 1);
 	/* ipcctl clients says who has it open, and mapped, and who holds the lock. */
 	ck_assert(clients_mention(admin, "array seen (mapped)"));
 	ck_assert(clients_mention(admin, "array seen"));
@@ -662,8 +613,8 @@ START_TEST(test_stat_counts_mapping_processes)
 	ck_assert_ipc(ipc_array_lock(again, 0), 0);
 	ck_assert(clients_mention(admin, "lock of array seen"));
 	ck_assert_ipc(ipc_array_unlock(again), 0);
-	ck_assert_int_eq(stat_key(nomap, "bytes"), 128);
-	ck_assert_int_eq(stat_key(nomap, "length"), 16);
+	ck_assert_int_eq(array_stat_key(nomap, "bytes"), 128);
+	ck_assert_int_eq(array_stat_key(nomap, "length"), 16);
 	ck_assert_int_eq(pipe(go), 0);
 	ck_assert_int_eq(pipe(ready), 0);
 	pid = fork_ok();
@@ -675,16 +626,16 @@ START_TEST(test_stat_counts_mapping_processes)
 		_exit(0);
 	}
 	ck_assert_int_eq(wait_byte(ready[0], 5000), 0);
-	ck_assert_int_eq(stat_key(nomap, "mapped"), 2);
+	ck_assert_int_eq(array_stat_key(nomap, "mapped"), 2);
 	send_byte(go[1]);
 	harness_expect_child_ok(pid, 5000, "child");
-	for (int i = 0; i < 200 && stat_key(nomap, "mapped") != 1; i++)
+	for (int i = 0; i < 200 && array_stat_key(nomap, "mapped") != 1; i++)
 		harness_sleep_ms(10);
-	ck_assert_int_eq(stat_key(nomap, "mapped"), 1);
+	ck_assert_int_eq(array_stat_key(nomap, "mapped"), 1);
 	ipc_array_close(a);
-	ck_assert_int_eq(stat_key(nomap, "mapped"), 1);
+	ck_assert_int_eq(array_stat_key(nomap, "mapped"), 1);
 	ipc_array_close(again);
-	ck_assert_int_eq(stat_key(nomap, "mapped"), 0);
+	ck_assert_int_eq(array_stat_key(nomap, "mapped"), 0);
 	ipc_array_close(nomap);
 	ipc_disconnect(c);
 	ipc_disconnect(admin);
@@ -701,8 +652,8 @@ START_TEST(test_large_brokered_transfer_in_chunks)
 
 	ck_assert(in && out);
 	harness_start(&h, args);
-	c = connect_ok();
-	a = open_ok(c, "big", IPC_CREATE, 'q', n);
+	c = connect_ok(h.sock);
+	a = array_open_ok(c, "big", IPC_CREATE, 'q', n);
 	for (size_t i = 0; i < n; i++)
 		in[i] = (int64_t)i * 7 - 3;
 	ck_assert_ipc(ipc_array_write(a, 0, n, in), 0);
@@ -731,20 +682,20 @@ START_TEST(test_size_limits)
 	ipc_array *a = NULL, *b, *d;
 
 	harness_start(&h, args);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_array_open(c, "big", IPC_CREATE, 'i', 1025, &a), -EFBIG);
 	ck_assert_ipc(ipc_array_open(c, "huge", IPC_CREATE, 'd', SIZE_MAX / 4, &a), -EFBIG);
 	ck_assert_ipc(ipc_array_open(c, "huge", IPC_CREATE, 'B', SIZE_MAX, &a), -EFBIG);
-	a = open_ok(c, "a", IPC_CREATE, 'i', 1024);
-	b = open_ok(c, "b", IPC_CREATE, 'q', 512);
+	a = array_open_ok(c, "a", IPC_CREATE, 'i', 1024);
+	b = array_open_ok(c, "b", IPC_CREATE, 'q', 512);
 	ck_assert_ipc(ipc_array_open(c, "c", IPC_CREATE, 'b', 4096, &d), -ENOSPC);
-	d = open_ok(c, "c", IPC_CREATE, 'b', 2048);
+	d = array_open_ok(c, "c", IPC_CREATE, 'b', 2048);
 	ipc_array_close(d);
 	/* Removing and closing gives the budget back. */
 	ck_assert_ipc(ipc_array_unlink(c, "a"), 0);
 	ck_assert_ipc(ipc_array_open(c, "e", IPC_CREATE, 'b', 4096, &d), -ENOSPC);
 	ipc_array_close(a);
-	d = open_ok(c, "e", IPC_CREATE, 'b', 4096);
+	d = array_open_ok(c, "e", IPC_CREATE, 'b', 4096);
 	ipc_array_close(d);
 	ipc_array_close(b);
 	ipc_disconnect(c);

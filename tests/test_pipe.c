@@ -6,7 +6,6 @@
  * anonymous pipes' lifetime, and what ipcctl shows.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "ipcclient.h"
+#include "clients.h"
 
 static struct harness h;
 
@@ -29,12 +27,6 @@ static void teardown(void)
 	harness_cleanup(&h);
 }
 
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
-
 /* In a child: say what went wrong; the exit code says where. */
 #define child_check(cond, code) do { \
 	if (!(cond)) { \
@@ -42,14 +34,6 @@ static void teardown(void)
 		return (code); \
 	} \
 } while (0)
-
-static ipc_client *connect_ok(void)
-{
-	ipc_client *c = NULL;
-
-	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	return c;
-}
 
 static int send_str(ipc_pipe *p, const char *s, int timeout_ms)
 {
@@ -83,63 +67,10 @@ static void join_ok(ipc_process *p, const char *what)
 	ck_assert_msg(p->exitcode == 0, "%s exited with %d", what, p->exitcode);
 }
 
-/* The number of objects ipcd lists. */
-static long count_objects(ipc_client *c)
-{
-	msgpack_unpacked u;
-	void *mp;
-	size_t len, off = 0;
-	long n = -1;
-
-	ck_assert_ipc(ipc_server_list(c, &mp, &len), 0);
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_ARRAY)
-		n = (long)u.data.via.array.size;
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	return n;
-}
-
-/* The daemon's "memory" (payload bytes held), or -1. */
-static long server_memory(ipc_client *c)
-{
-	msgpack_unpacked u;
-	void *mp;
-	size_t len, off = 0;
-	long n = -1;
-
-	ck_assert_ipc(ipc_server_status(c, &mp, &len), 0);
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_MAP)
-		for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-			const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
-
-			if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 6 &&
-			    memcmp(kv->key.via.str.ptr, "memory", 6) == 0 &&
-			    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-				n = (long)kv->val.via.u64;
-		}
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	return n;
-}
-
-/* A one-byte signal between processes, with a bound. */
+/* The sender's half of a one-byte signal between processes (see wait_byte). */
 static void sync_post(int fd)
 {
 	ck_assert_int_eq(write(fd, "!", 1), 1);
-}
-
-static int sync_wait(int fd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char b;
-
-	if (poll(&pfd, 1, timeout_ms) != 1 || read(fd, &b, 1) != 1)
-		return -1;
-	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -163,7 +94,7 @@ START_TEST(test_child_sends_on_end1_parent_reads_then_epipe)
 	ipc_process p = { .target = send_three_and_close };
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	ck_assert_ptr_nonnull(ipc_pipe_name(e0));
 	ck_assert_int_eq(ipc_pipe_name(e0)[0], '@');
@@ -180,7 +111,7 @@ START_TEST(test_child_sends_on_end1_parent_reads_then_epipe)
 	join_ok(&p, "sender");
 	ipc_pipe_close(e0);
 	ipc_pipe_close(e1);
-	ck_assert_int_eq(count_objects(c), 0);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -204,7 +135,7 @@ START_TEST(test_parked_recv_gets_epipe_when_peer_closes)
 	int64_t t0;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	p.arg = e1;
 	start_ok(&p);
@@ -247,13 +178,13 @@ START_TEST(test_holder_killed_peer_drains_then_epipe)
 	int fds[2];
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_int_eq(pipe(fds), 0);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	a.end = e1;
 	a.sync = fds[1];
 	start_ok(&p);
-	ck_assert_msg(sync_wait(fds[0], 10000) == 0, "the child did not send its messages");
+	ck_assert_msg(wait_byte(fds[0], 10000) == 0, "the child did not send its messages");
 	ck_assert_int_eq(kill(p.pid, SIGKILL), 0);
 	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
 	ck_assert_int_eq(p.exitcode, -SIGKILL);
@@ -295,7 +226,7 @@ START_TEST(test_end_held_by_another_process_is_ebusy)
 	ipc_process p = { .target = use_held_end, .arg = ends };
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &ends[0], &ends[1]), 0);
 	ck_assert_ipc(send_str(ends[0], "from parent", 1000), 0);
 	start_ok(&p);
@@ -305,7 +236,7 @@ START_TEST(test_end_held_by_another_process_is_ebusy)
 	ck_assert_ipc(recv_is(ends[0], "", 5000), -EPIPE);
 
 	/* Another connection is another process, to the daemon. */
-	other = connect_ok();
+	other = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_open(c, "np", 0, IPC_CREATE, &np0), 0);
 	ck_assert_ipc(ipc_pipe_open(other, "np", 0, 0, &np0_other), 0);
 	ck_assert_ipc(ipc_pipe_open(other, "np", 1, 0, &np1_other), 0);
@@ -328,7 +259,7 @@ START_TEST(test_oneway_wrong_way_is_ebadf)
 	ipc_pipe *e0, *e1, *n0, *n1;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_pair(c, IPC_ONEWAY, &e0, &e1), 0);
 	ck_assert_ipc(send_str(e0, "backwards", 1000), -EBADF);
 	ck_assert_ipc(recv_is(e1, "", 1000), -EBADF);
@@ -390,7 +321,7 @@ START_TEST(test_thousand_messages_each_way_in_order)
 	char msg[32];
 
 	harness_start(&h, args);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	p.arg = e1;
 	start_ok(&p);
@@ -432,7 +363,7 @@ START_TEST(test_send_blocks_while_full)
 	int64_t t0;
 
 	harness_start(&h, args);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	/* An empty direction takes one message of any size. */
 	ck_assert_ipc(ipc_pipe_send(e0, big, sizeof big, IPC_NOWAIT), 0);
@@ -440,7 +371,7 @@ START_TEST(test_send_blocks_while_full)
 	t0 = harness_now_ms();
 	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, 200), -ETIMEDOUT);
 	ck_assert_int_ge(harness_now_ms() - t0, 190);
-	ck_assert_ipc(server_memory(c), sizeof big);
+	ck_assert_ipc(status_key(c, "memory"), sizeof big);
 
 	p.arg = e1;
 	start_ok(&p);
@@ -450,7 +381,7 @@ START_TEST(test_send_blocks_while_full)
 	join_ok(&p, "reader");
 	/* The reader's end closed with it: nobody will read the rest. */
 	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, 1000), -EPIPE);
-	ck_assert_ipc(server_memory(c), 0);
+	ck_assert_ipc(status_key(c, "memory"), 0);
 	ipc_pipe_close(e0);
 	ipc_pipe_close(e1);
 	ipc_disconnect(c);
@@ -482,7 +413,7 @@ START_TEST(test_named_pipe_between_unrelated_clients)
 	ipc_process peer = { .target = unrelated_peer, .arg = h.sock };
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_open(c, "chan", 0, IPC_CREATE, &p), 0);
 	start_ok(&peer);
 	ck_assert_ipc(recv_is(p, "ping", 5000), 0);
@@ -491,9 +422,9 @@ START_TEST(test_named_pipe_between_unrelated_clients)
 	ck_assert_ipc(recv_is(p, "", 5000), -EPIPE);
 	ipc_pipe_close(p);
 	/* A named pipe stays until it is unlinked. */
-	ck_assert_int_eq(count_objects(c), 1);
+	ck_assert_int_eq(status_key(c, "objects"), 1);
 	ck_assert_ipc(ipc_pipe_unlink(c, "chan"), 0);
-	ck_assert_int_eq(count_objects(c), 0);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
 	ipc_disconnect(c);
 }
 END_TEST
@@ -505,7 +436,7 @@ START_TEST(test_open_errors_and_unlink)
 	ipc_pipe *p, *p2;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_open(c, "np", 0, 0, &p), -ENOENT);
 	ck_assert_ipc(ipc_pipe_open(c, "np", 2, IPC_CREATE, &p), -EINVAL);
 	ck_assert_ipc(ipc_pipe_open(c, "np", 0, 0x100, &p), -EINVAL);
@@ -553,7 +484,7 @@ START_TEST(test_unlink_answers_parked_recv)
 	ipc_process p = { .target = parked_recv };
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_pipe_open(c, "gone", 1, IPC_CREATE, &e1), 0);
 	p.arg = e1;
 	start_ok(&p);
@@ -584,25 +515,25 @@ START_TEST(test_anonymous_pipe_goes_when_unusable)
 	ipc_pipe *e0, *e1;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 
 	/* Never used, both handles closed. */
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
-	ck_assert_int_eq(count_objects(c), 1);
+	ck_assert_int_eq(status_key(c, "objects"), 1);
 	ipc_pipe_close(e0);
-	ck_assert_int_eq(count_objects(c), 1);
+	ck_assert_int_eq(status_key(c, "objects"), 1);
 	ipc_pipe_close(e1);
-	ck_assert_int_eq(count_objects(c), 0);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
 
 	/* Both ends held here: it goes when the second is closed. */
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	ck_assert_ipc(send_str(e0, "a", 1000), 0);
 	ck_assert_ipc(recv_is(e1, "a", 1000), 0);
 	ipc_pipe_close(e0);
-	ck_assert_int_eq(count_objects(c), 1);
+	ck_assert_int_eq(status_key(c, "objects"), 1);
 	ck_assert_ipc(recv_is(e1, "", 1000), -EPIPE);
 	ipc_pipe_close(e1);
-	ck_assert_int_eq(count_objects(c), 0);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
 
 	/* Its maker exits without closing anything: nothing can use it any more. */
 	{
@@ -611,9 +542,9 @@ START_TEST(test_anonymous_pipe_goes_when_unusable)
 
 		start_ok(&p);
 		join_ok(&p, "maker");
-		while (count_objects(c) != 0 && harness_now_ms() < end)
+		while (status_key(c, "objects") != 0 && harness_now_ms() < end)
 			harness_sleep_ms(10);
-		ck_assert_int_eq(count_objects(c), 0);
+		ck_assert_int_eq(status_key(c, "objects"), 0);
 	}
 	ipc_disconnect(c);
 }
@@ -628,7 +559,7 @@ static int late_sender(void *arg)
 {
 	struct late_args *a = arg;
 
-	child_check(sync_wait(a->sync, 10000) == 0, 1);
+	child_check(wait_byte(a->sync, 10000) == 0, 1);
 	child_check(send_str(a->end1, "late but fine", 5000) == 0, 2);
 	return 0;
 }
@@ -642,7 +573,7 @@ START_TEST(test_unused_end_closed_by_parent_stays_for_child)
 	int fds[2];
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_int_eq(pipe(fds), 0);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	a.end1 = e1;
@@ -655,7 +586,7 @@ START_TEST(test_unused_end_closed_by_parent_stays_for_child)
 	join_ok(&p, "late sender");
 	ck_assert_ipc(recv_is(e0, "", 5000), -EPIPE);
 	ipc_pipe_close(e0);
-	ck_assert_int_eq(count_objects(c), 0);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
 	close(fds[0]);
 	close(fds[1]);
 	ipc_disconnect(c);
@@ -712,7 +643,7 @@ static int hold_end1(void *arg)
 	struct late_args *a = arg;
 
 	child_check(send_str(a->end1, "held", 5000) == 0, 1);
-	child_check(sync_wait(a->sync, 10000) == 0, 2);
+	child_check(wait_byte(a->sync, 10000) == 0, 2);
 	return 0;
 }
 
@@ -727,7 +658,7 @@ START_TEST(test_ipcctl_shows_who_holds_each_end)
 	int fds[2];
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_int_eq(pipe(fds), 0);
 	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
 	snprintf(name, sizeof name, "%s", ipc_pipe_name(e0));

@@ -12,7 +12,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "clients.h"
 #include "codec.h"
-#include "ipcclient.h"
 
 static struct harness h;
 
@@ -34,71 +32,6 @@ static void setup(void)
 static void teardown(void)
 {
 	harness_cleanup(&h);
-}
-
-/* Assert that an ipc_* call returned want, naming both errors on failure. */
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
-
-/* In a child: say what went wrong and leave without running atexit handlers. */
-__attribute__((format(printf, 1, 2), noreturn))
-static void child_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "child %d: ", (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	_exit(1);
-}
-
-static pid_t fork_ok(void)
-{
-	pid_t pid = fork();
-
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	return pid;
-}
-
-static ipc_client *connect_ok(void)
-{
-	ipc_client *c = NULL;
-
-	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	ck_assert_ptr_nonnull(c);
-	return c;
-}
-
-static ipc_queue *open_ok(ipc_client *c, const char *name, int flags,
-			  const ipc_queue_attr *attr)
-{
-	ipc_queue *q = NULL;
-
-	ck_assert_ipc(ipc_queue_open(c, name, flags, attr, &q), 0);
-	ck_assert_ptr_nonnull(q);
-	return q;
-}
-
-/* Get one message and check it equals the string want (without its NUL). */
-static void get_expect(ipc_queue *q, const char *want, int timeout_ms)
-{
-	void *data = NULL;
-	size_t len = 0;
-
-	ck_assert_ipc(ipc_queue_get(q, &data, &len, timeout_ms), 0);
-	ck_assert_msg(len == strlen(want) && memcmp(data, want, len) == 0,
-		      "got %zu bytes '%.*s', want '%s'", len, (int)len, (char *)data, want);
-	free(data);
-}
-
-static int put_str(ipc_queue *q, const char *s, int timeout_ms)
-{
-	return ipc_queue_put(q, s, strlen(s), timeout_ms);
 }
 
 /* A pipe whose ends the caller closes. */
@@ -157,85 +90,6 @@ struct outcome {
 	int64_t ms;
 };
 
-/* The number of clients the daemon lists, or a negative errno. */
-static long count_clients(ipc_client *c)
-{
-	msgpack_unpacked u;
-	void *mp;
-	size_t len, off = 0;
-	long n;
-	int r;
-
-	r = ipc_server_clients(c, &mp, &len);
-	if (r < 0)
-		return r;
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_ARRAY)
-		n = (long)u.data.via.array.size;
-	else
-		n = -EPROTO;
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	return n;
-}
-
-/* Wait up to 2 s until the daemon lists exactly want clients. */
-static void wait_clients(ipc_client *c, long want)
-{
-	int64_t end = harness_now_ms() + 2000;
-	long n;
-
-	while ((n = count_clients(c)) != want && harness_now_ms() < end)
-		harness_sleep_ms(10);
-	ck_assert_msg(n == want, "daemon lists %ld clients, want %ld", n, want);
-}
-
-/* Key of q's stat map (an unsigned number), or a negative errno. */
-static long queue_stat_key(ipc_queue *q, const char *key)
-{
-	const msgpack_object *v;
-	msgpack_unpacked u;
-	void *mp;
-	size_t len, off = 0;
-	long n = -EPROTO;
-	int r;
-
-	r = ipc_queue_stat(q, &mp, &len);
-	if (r < 0)
-		return r;
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    (v = proto_map_get(&u.data, key)) != NULL &&
-	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-		n = (long)v->via.u64;
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	return n;
-}
-
-/* Wait up to 2 s until exactly want puts are parked on q. */
-static void wait_putters(ipc_queue *q, long want)
-{
-	int64_t end = harness_now_ms() + 2000;
-	long n;
-
-	while ((n = queue_stat_key(q, "putters")) != want && harness_now_ms() < end)
-		harness_sleep_ms(5);
-	ck_assert_msg(n == want, "%ld puts parked on %s, want %ld", n, ipc_queue_name(q), want);
-}
-
-/* Wait up to 2 s until exactly want gets are parked on q. */
-static void wait_getters(ipc_queue *q, long want)
-{
-	int64_t end = harness_now_ms() + 2000;
-	long n;
-
-	while ((n = queue_stat_key(q, "getters")) != want && harness_now_ms() < end)
-		harness_sleep_ms(5);
-	ck_assert_msg(n == want, "%ld getters parked on %s, want %ld", n, ipc_queue_name(q), want);
-}
-
 static void daemon_still_running(void)
 {
 	ck_assert_msg(h.pid > 0, "no ipcd");
@@ -245,7 +99,7 @@ static void daemon_still_running(void)
 /* A fresh client can still create a queue, put and get: the daemon serves. */
 static void daemon_serves(const char *qname)
 {
-	ipc_client *c = connect_ok();
+	ipc_client *c = connect_ok(h.sock);
 	ipc_queue *q = open_ok(c, qname, IPC_CREATE, NULL);
 
 	ck_assert_ipc(put_str(q, "still here", 1000), 0);
@@ -268,7 +122,7 @@ START_TEST(test_msgpack_list_from_child)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "list", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_size(q), 0);
 
@@ -325,7 +179,7 @@ START_TEST(test_squares_drained_in_order)
 	int i;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "squares", IPC_CREATE, NULL);
 
 	pid = fork_ok();
@@ -458,7 +312,7 @@ START_TEST(test_many_producers_consumers)
 	int i;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "load", IPC_CREATE | IPC_EXCLUSIVE, NULL);
 	t0 = harness_now_ms();
 
@@ -543,7 +397,7 @@ START_TEST(test_get_timeout_on_empty)
 	int64_t t0, ms;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "empty", IPC_CREATE, NULL);
 
 	t0 = harness_now_ms();
@@ -576,7 +430,7 @@ START_TEST(test_put_blocks_when_full)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "full", IPC_CREATE, &attr);
 
 	ck_assert_ipc(put_str(q, "first", 0), 0);
@@ -623,7 +477,7 @@ START_TEST(test_getters_served_in_order)
 	int i;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "order", IPC_CREATE, NULL);
 
 	for (i = 0; i < 3; i++) {
@@ -656,7 +510,7 @@ START_TEST(test_getters_served_in_order)
 				      "getter %d never got ready", i);
 		}
 		/* Its get is parked before the next getter starts. */
-		wait_getters(q, i + 1);
+		wait_stat(q, "getters", i + 1, 2000);
 	}
 	ck_assert_ipc(ipc_queue_size(q), 0);
 
@@ -728,7 +582,7 @@ START_TEST(test_killed_mid_frame_leaves_daemon_serving)
 
 	harness_start(&h, NULL);
 	/* A client that was there all along, before any of the damage. */
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "survivor", IPC_CREATE, NULL);
 	ck_assert_ipc(put_str(q, "before", 0), 0);
 
@@ -949,7 +803,7 @@ START_TEST(test_garbage_frames_close_only_their_connection)
 	size_t i;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "bystander", IPC_CREATE, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int fd = raw_connect(h.sock);
@@ -1011,7 +865,7 @@ static pid_t start_blocked_getter(ipc_queue *watch, int *rfd)
 	}
 	close(p[1]);
 	ck_assert_msg(read_within(p[0], &b, 1, 5000) == 0, "getter never got ready");
-	wait_getters(watch, 1);
+	wait_stat(watch, "getters", 1, 2000);
 	*rfd = p[0];
 	return pid;
 }
@@ -1026,7 +880,7 @@ START_TEST(test_daemon_killed_under_blocked_client)
 	int fd;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "doomed", IPC_CREATE, NULL);
 	pid = start_blocked_getter(q, &fd);
 	t0 = harness_now_ms();
@@ -1061,7 +915,7 @@ START_TEST(test_parked_getter_disconnect_keeps_message)
 	int round;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "keep", IPC_CREATE, NULL);
 
 	/*
@@ -1090,13 +944,13 @@ START_TEST(test_parked_getter_disconnect_keeps_message)
 		close(ready[1]);
 		ck_assert_msg(read_within(ready[0], &b, 1, 5000) == 0, "getter never got ready");
 		close(ready[0]);
-		wait_getters(q, 1);
-		wait_clients(c, 2);
+		wait_stat(q, "getters", 1, 2000);
+		wait_clients(c, 2, 2000);
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(harness_wait_child(pid, 5000) & 0x7f, SIGKILL);
 		if (round == 0) {
-			wait_clients(c, 1);
-			wait_getters(q, 0);
+			wait_clients(c, 1, 2000);
+			wait_stat(q, "getters", 0, 2000);
 		}
 
 		ck_assert_ipc(put_str(q, round ? "kept 1" : "kept 0", 0), 0);
@@ -1120,7 +974,7 @@ START_TEST(test_sigterm_answers_blocked_clients)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "waiting", IPC_CREATE, NULL);
 	pid = start_blocked_getter(q, &fd);
 	ck_assert_int_eq(kill(h.pid, SIGTERM), 0);
@@ -1155,7 +1009,7 @@ START_TEST(test_second_daemon_refused)
 	int status;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "first", IPC_CREATE, NULL);
 	ck_assert_ipc(put_str(q, "kept", 0), 0);
 
@@ -1198,7 +1052,7 @@ START_TEST(test_put_over_max_message_is_emsgsize)
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'x', big_len);
 	harness_start(&h, args);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "sized", IPC_CREATE, NULL);
 
 	ck_assert_ipc(ipc_queue_put(q, big, 4097, 0), -EMSGSIZE);
@@ -1233,7 +1087,7 @@ START_TEST(test_memory_budget_gives_enobufs)
 
 	memset(msg, 'm', sizeof msg);
 	harness_start(&h, args);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "hungry", IPC_CREATE, NULL);
 
 	/* 1 MiB holds at most about 262 messages of 4000 bytes. */
@@ -1258,28 +1112,6 @@ START_TEST(test_memory_budget_gives_enobufs)
 }
 END_TEST
 
-/* The daemon's "memory" (payload bytes held), or a negative errno. */
-static long server_memory(ipc_client *c)
-{
-	const msgpack_object *v;
-	msgpack_unpacked u;
-	void *mp;
-	size_t len, off = 0;
-	long n = -EPROTO;
-	int r = ipc_server_status(c, &mp, &len);
-
-	if (r < 0)
-		return r;
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    (v = proto_map_get(&u.data, "memory")) != NULL &&
-	    v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-		n = (long)v->via.u64;
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	return n;
-}
-
 START_TEST(test_admitted_parked_put_counts_memory_once)
 {
 	static const ipc_queue_attr one = { .maxsize = 1 };
@@ -1288,7 +1120,7 @@ START_TEST(test_admitted_parked_put_counts_memory_once)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "one", IPC_CREATE, &one);
 	ck_assert_ipc(put_str(q, "0123456789", 0), 0);
 	pid = fork_ok();
@@ -1299,14 +1131,14 @@ START_TEST(test_admitted_parked_put_counts_memory_once)
 			child_fail("parked put: %s", ipc_strerror(r));
 		_exit(0);
 	}
-	wait_putters(q, 1);
-	ck_assert_ipc(server_memory(c), 20);
+	wait_stat(q, "putters", 1, 2000);
+	ck_assert_ipc(status_key(c, "memory"), 20);
 	/* The get admits the parked put: its 10 bytes now sit in the queue. */
 	get_expect(q, "0123456789", 1000);
 	harness_expect_child_ok(pid, 10000, "parked putter");
-	ck_assert_ipc(server_memory(c), 10);
+	ck_assert_ipc(status_key(c, "memory"), 10);
 	get_expect(q, "abcdefghij", 1000);
-	ck_assert_ipc(server_memory(c), 0);
+	ck_assert_ipc(status_key(c, "memory"), 0);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
@@ -1321,7 +1153,7 @@ START_TEST(test_queue_maxbytes_bounds_payload)
 
 	memset(msg, 'b', sizeof msg);
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "bytes", IPC_CREATE, &attr);
 
 	ck_assert_ipc(ipc_queue_put(q, msg, 101, 0), -EMSGSIZE);
@@ -1345,7 +1177,7 @@ START_TEST(test_open_errors)
 	ipc_queue *q, *q2;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 
 	q = NULL;
 	ck_assert_ipc(ipc_queue_open(c, "missing", 0, NULL, &q), -ENOENT);
@@ -1395,7 +1227,7 @@ START_TEST(test_unlinked_queue_is_eidrm)
 	size_t len;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "doomed", IPC_CREATE, NULL);
 	ck_assert_ipc(put_str(q, "dropped", 0), 0);
 
@@ -1423,7 +1255,7 @@ START_TEST(test_unlink_wakes_blocked_getter)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "vanishing", IPC_CREATE, NULL);
 	pid = start_blocked_getter(q, &fd);
 	ck_assert_ipc(ipc_queue_unlink(c, "vanishing"), 0);
@@ -1498,7 +1330,7 @@ START_TEST(test_parked_put_moves_up_when_the_one_ahead_leaves)
 	pid_t pid;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	q = open_ok(c, "line", IPC_CREATE, &attr);
 	ck_assert_ipc(ipc_queue_put(q, sixty, sizeof sixty, 0), 0);
 	pid = fork_ok();
@@ -1524,7 +1356,7 @@ START_TEST(test_empty_client_name_is_served)
 	ipc_queue *q;
 
 	harness_start(&h, NULL);
-	c = connect_ok();
+	c = connect_ok(h.sock);
 	ck_assert_ipc(ipc_client_set_name(c, ""), 0);
 	ck_assert_ipc(ipc_queue_open(c, "", IPC_CREATE, NULL, &q), -EINVAL);
 	ck_assert_ipc(ipc_queue_unlink(c, ""), -ENOENT);

@@ -13,8 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "ipcclient.h"
+#include "clients.h"
 
 static struct harness h;
 
@@ -27,28 +26,6 @@ static void setup(void)
 static void teardown(void)
 {
 	harness_cleanup(&h);
-}
-
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
-
-static ipc_client *connect_ok(void)
-{
-	ipc_client *c;
-
-	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	return c;
-}
-
-static ipc_queue *open_ok(ipc_client *c, const char *name, const ipc_queue_attr *attr)
-{
-	ipc_queue *q;
-
-	ck_assert_ipc(ipc_queue_open(c, name, IPC_CREATE, attr, &q), 0);
-	return q;
 }
 
 /* Message i: its number, then filler, (i % 300) + 4 bytes in all. */
@@ -111,8 +88,8 @@ static uint32_t get_range(ipc_queue *q, uint32_t from, uint32_t to, size_t batch
 
 START_TEST(test_put_many_get_many_keep_order)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "batch", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "batch", IPC_CREATE, NULL);
 
 	put_range(q, 0, 20000);
 	ck_assert_ipc(ipc_queue_size(q), 20000);
@@ -126,8 +103,8 @@ END_TEST
 START_TEST(test_put_many_stops_at_full_queue)
 {
 	ipc_queue_attr attr = { .maxsize = 5 };
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "small", &attr);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "small", IPC_CREATE, &attr);
 	char bufs[8][400];
 	struct iovec v[8];
 	int64_t t0;
@@ -148,13 +125,12 @@ END_TEST
 
 START_TEST(test_get_many_waits_for_the_first)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "late", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "late", IPC_CREATE, NULL);
 	struct iovec v[16];
-	pid_t pid = fork();
+	pid_t pid = fork_ok();
 	int n;
 
-	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		harness_sleep_ms(150);
 		put_range(q, 0, 3);
@@ -176,8 +152,8 @@ END_TEST
 
 START_TEST(test_async_puts_arrive_in_order_after_flush)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "async", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "async", IPC_CREATE, NULL);
 	char buf[400];
 
 	for (uint32_t i = 0; i < 30000; i++)
@@ -198,8 +174,8 @@ END_TEST
 START_TEST(test_async_put_errors_are_reported)
 {
 	ipc_queue_attr attr = { .maxbytes = 100 };
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "strict", &attr);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "strict", IPC_CREATE, &attr);
 	char big[200], buf[400];
 
 	memset(big, 'x', sizeof big);
@@ -218,15 +194,14 @@ END_TEST
 
 START_TEST(test_forked_child_does_not_send_parents_async_puts)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "forked", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "forked", IPC_CREATE, NULL);
 	char buf[400];
 	pid_t pid;
 
 	for (uint32_t i = 0; i < 5; i++)
 		ck_assert_ipc(ipc_queue_put_async(q, buf, make_msg(i, buf)), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = fork_ok();
 	if (pid == 0) {
 		if (ipc_queue_pending(q) != 0 || ipc_queue_put_async(q, buf, make_msg(100, buf)) ||
 		    ipc_queue_flush(q, 2000))
@@ -244,16 +219,15 @@ END_TEST
 
 START_TEST(test_prefetched_messages_return_when_consumer_dies)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "pf", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "pf", IPC_CREATE, NULL);
 	int ready[2];
 	char x;
 	pid_t pid;
 
 	put_range(q, 0, 100);
 	ck_assert_int_eq(pipe(ready), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = fork_ok();
 	if (pid == 0) {
 		struct iovec v;
 
@@ -285,8 +259,8 @@ END_TEST
 
 START_TEST(test_prefetch_off_gives_messages_back)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "pfoff", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "pfoff", IPC_CREATE, NULL);
 	struct iovec v;
 
 	put_range(q, 0, 100);
@@ -306,8 +280,8 @@ END_TEST
 START_TEST(test_prefetching_consumers_share_without_duplicates)
 {
 	enum { N = 20000, CONSUMERS = 3 };
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "share", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "share", IPC_CREATE, NULL);
 	int results[2];
 	pid_t pid[CONSUMERS];
 	static unsigned char seen[N];
@@ -315,8 +289,7 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 
 	ck_assert_int_eq(pipe(results), 0);
 	for (int k = 0; k < CONSUMERS; k++) {
-		pid[k] = fork();
-		ck_assert_int_ge(pid[k], 0);
+		pid[k] = fork_ok();
 		if (pid[k] == 0) {
 			struct iovec v[64];
 			int n;
@@ -373,11 +346,10 @@ START_TEST(test_consumer_that_stops_reading_is_cut_off)
 	/* This test needs its own daemon with a small output limit. */
 	harness_stop(&h);
 	harness_start(&h, args);
-	c = connect_ok();
-	q = open_ok(c, "stalled", NULL);
+	c = connect_ok(h.sock);
+	q = open_ok(c, "stalled", IPC_CREATE, NULL);
 	ck_assert_int_eq(pipe(ready), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = fork_ok();
 	if (pid == 0) {
 		/* Ask for everything to be pushed, then never read again. */
 		if (ipc_queue_set_prefetch(q, 65536) < 0 || write(ready[1], "r", 1) != 1)
@@ -400,8 +372,8 @@ END_TEST
 START_TEST(test_put_many_counts_only_what_was_put)
 {
 	ipc_queue_attr attr = { .maxbytes = 1000 };
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "counted", &attr);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "counted", IPC_CREATE, &attr);
 	static char big[2000];
 	struct iovec v[3] = { { "0123456789", 10 }, { big, sizeof big }, { "abcdefghij", 10 } };
 
@@ -418,8 +390,8 @@ END_TEST
 START_TEST(test_put_keeps_its_timeout_behind_async_puts)
 {
 	ipc_queue_attr attr = { .maxsize = 1 };
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "behind", &attr);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "behind", IPC_CREATE, &attr);
 	int64_t t0;
 
 	ck_assert_ipc(ipc_queue_put(q, "x", 1, 0), 0);
@@ -439,15 +411,14 @@ END_TEST
 
 START_TEST(test_prefetching_get_sees_its_queue_removed)
 {
-	ipc_client *c = connect_ok();
-	ipc_queue *q = open_ok(c, "doomed", NULL);
+	ipc_client *c = connect_ok(h.sock);
+	ipc_queue *q = open_ok(c, "doomed", IPC_CREATE, NULL);
 	void *data;
 	size_t len;
 	pid_t pid;
 
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 10), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
+	pid = fork_ok();
 	if (pid == 0) {
 		ipc_client *other;
 

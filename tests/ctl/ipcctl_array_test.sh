@@ -6,48 +6,7 @@
 # Usage: ipcctl_array_test.sh IPCD_BINARY IPCCTL_BINARY
 # Stops at the first check that fails, saying what differed.
 
-set -u
-
-if [ $# -ne 2 ]; then
-	echo "usage: $0 IPCD_BINARY IPCCTL_BINARY" >&2
-	exit 2
-fi
-IPCD=$1
-IPCCTL=$2
-unset IPCD_SOCKET
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/ipcctl_array_test.XXXXXX") || exit 1
-sock=$dir/ipcd.sock
-daemon=
-passed=0
-
-cleanup() {
-	if [ -n "$daemon" ]; then
-		kill "$daemon" 2>/dev/null
-		wait "$daemon" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL: $1" >&2
-	shift
-	for line in "$@"; do
-		echo "  $line" >&2
-	done
-	echo "$passed passed, 1 failed" >&2
-	exit 1
-}
-
-# ctl ARGS...: run ipcctl on the test socket; sets rc, out and err.
-ctl() {
-	"$IPCCTL" -s "$sock" "$@" >"$dir/out" 2>"$dir/err"
-	rc=$?
-	out=$(cat "$dir/out")
-	err=$(cat "$dir/err")
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ok WHAT ARGS...: ipcctl ARGS succeeds.
 ok() {
@@ -55,7 +14,7 @@ ok() {
 	shift
 	ctl "$@"
 	[ "$rc" -eq 0 ] || fail "$what: exit status $rc" "stdout: $out" "stderr: $err"
-	passed=$((passed + 1))
+	pass
 }
 
 # expect_out WHAT WANT ARGS...: ipcctl ARGS succeeds and prints exactly WANT.
@@ -64,7 +23,7 @@ expect_out() {
 	shift 2
 	ok "$what" "$@"
 	[ "$out" = "$want" ] || fail "$what: unexpected output" "got:      $out" "expected: $want"
-	passed=$((passed + 1))
+	pass
 }
 
 # refused WHAT RC PATTERN ARGS...: ipcctl ARGS exits RC with one line on
@@ -78,15 +37,10 @@ refused() {
 	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$what: not one line on stderr" "$err"
 	printf '%s\n' "$err" | grep -Eq -- "$pattern" ||
 		fail "$what: unclear error" "got:      $err" "expected: /$pattern/"
-	passed=$((passed + 1))
+	pass
 }
 
-"$IPCD" -s "$sock" 2>"$dir/ipcd.log" &
-daemon=$!
-for _ in $(seq 1 500); do
-	"$IPCCTL" -s "$sock" status >/dev/null 2>&1 && break
-	sleep 0.01
-done
+start_daemon
 ok "daemon answers" status
 
 # Every typecode: its extremes (and for floats, 5.35) round trip exactly.
@@ -131,11 +85,11 @@ expect_out "get an empty range at the end" "[]" --json array get sq 10 0
 ok "ls" ls
 printf '%s\n' "$out" | grep -Eq '^array +sq +.* +40 +i +10 +0 +- +- +-$' ||
 	fail "ls: no line for sq with bytes, type, length, mapped, locker" "$out"
-passed=$((passed + 1))
+pass
 ok "stat" array stat sq
 printf '%s\n' "$out" | grep -qx 'typecode: i' && printf '%s\n' "$out" | grep -qx 'length: 10' &&
 	printf '%s\n' "$out" | grep -qx 'mapped: 0' || fail "stat: keys missing" "$out"
-passed=$((passed + 1))
+pass
 
 # Bad input: clear errors, and the daemon serves on.
 refused "bad typecode" 1 "bad typecode 'x': use one of b B h H i I l L q Q f d" \

@@ -7,52 +7,7 @@
 # differed.  JSON is compared after `jq -c` when jq is installed, else as
 # the exact compact text ipcctl prints.
 
-set -u
-
-if [ $# -ne 2 ]; then
-	echo "usage: $0 IPCD_BINARY IPCCTL_BINARY" >&2
-	exit 2
-fi
-IPCD=$1
-IPCCTL=$2
-unset IPCD_SOCKET
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/ipcctl_test.XXXXXX") || exit 1
-sock=$dir/ipcd.sock
-daemon=
-passed=0
-
-cleanup() {
-	if [ -n "$daemon" ]; then
-		kill "$daemon" 2>/dev/null
-		wait "$daemon" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL: $1" >&2
-	shift
-	for line in "$@"; do
-		echo "  $line" >&2
-	done
-	echo "$passed passed, 1 failed" >&2
-	exit 1
-}
-
-pass() {
-	passed=$((passed + 1))
-}
-
-# ctl ARGS...: run ipcctl on the test socket; sets rc, out and err.
-ctl() {
-	"$IPCCTL" -s "$sock" "$@" >"$dir/out" 2>"$dir/err"
-	rc=$?
-	out=$(cat "$dir/out")
-	err=$(cat "$dir/err")
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The JSON text in $1 in the one form both sides are compared in.
 norm_json() {
@@ -96,14 +51,7 @@ check_one_error_line() {
 
 # --- start the daemon ---------------------------------------------------------
 
-"$IPCD" -s "$sock" --state-dir "$dir/state" >"$dir/ipcd.log" 2>&1 &
-daemon=$!
-for _ in $(seq 50); do
-	[ -S "$sock" ] && break
-	kill -0 "$daemon" 2>/dev/null || fail "ipcd exited at start-up" "$(cat "$dir/ipcd.log")"
-	sleep 0.1
-done
-[ -S "$sock" ] || fail "ipcd did not create $sock within 5 s" "$(cat "$dir/ipcd.log")"
+start_daemon --state-dir "$dir/state"
 
 # --- without a daemon or a command ----------------------------------------------
 
