@@ -470,6 +470,21 @@ int raw_wait_closed(int fd, int timeout_ms)
 	}
 }
 
+int raw_wait_hangup(int fd, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+		int64_t left = end - harness_now_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)left) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return 0;
+	}
+}
+
 void raw_packer(msgpack_sbuffer *sb, msgpack_packer *pk)
 {
 	msgpack_sbuffer_init(sb);

@@ -121,6 +121,13 @@ int raw_recv_frame(int fd, char **body, size_t *len, int timeout_ms);
  */
 int raw_wait_closed(int fd, int timeout_ms);
 
+/*
+ * Wait up to timeout_ms for the daemon to close fd, reading nothing: for a
+ * client that must be cut off for not reading (reading would drain what
+ * the daemon holds for it).  0 when it closed, -ETIMEDOUT when it did not.
+ */
+int raw_wait_hangup(int fd, int timeout_ms);
+
 /* Send HELLO [1, id, version, pid, name] and return the reply's status. */
 int raw_hello(int fd, uint32_t id);
 

@@ -347,7 +347,7 @@ START_TEST(test_cut_off_consumer_messages_redelivered)
 		r = raw_send_frame(fd, sb.data, sb.size);
 		msgpack_sbuffer_destroy(&sb);
 	}
-	ck_assert_int_eq(raw_wait_closed(fd, 5000), 0);
+	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
 	close(fd);
 	wait_clients(c, 1, 2000);
 	/* Every message it got is back, marked. */
