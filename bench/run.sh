@@ -122,25 +122,26 @@ for round in $(seq "$rounds"); do
 	fi
 	one raw.write1 "$anchors" -m write1 -n "$(n 1000000)"
 	one raw.coalesced "$anchors" -m coalesced -n "$(n 20000000)"
-	one raw.rtt "$anchors" -m rtt -n "$(n 20000)"
+	# Each 1x1 run right after the same on a queue kept 1,000,000 deep, and
+	# right before its Redis anchor: the ratios compare neighbours.
+	one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
 	one ipcd.rt.1x1 "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)"
 	one redis.rt.1x1 "$redis_bench" "${R[@]}" -m rt -n "$(n 100000)"
-	one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 4000000)"
+	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 16000000)" -d "$(n 1000000)"
+	one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 16000000)"
 	one redis.pipelined.1x1 "$redis_bench" "${R[@]}" -m pipelined -n "$(n 1000000)"
 	one redis.pipelined1024.1x1 "$redis_bench" "${R[@]}" -m pipelined -b 1024 -n "$(n 1000000)"
 	one python.mp_queue "$python" bench/mp_queue.py -n "$(n 500000)"
 	one ipcd.rt.4x4 "$ipcbench" "${I[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
 	one redis.rt.4x4 "$redis_bench" "${R[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
 	one ipcd.many.1x1 "$ipcbench" "${I[@]}" -m many -n "$(n 2000000)"
-	one ipcd.stream.4x4 "$ipcbench" "${I[@]}" -m stream -p 4 -c 4 -n "$(n 4000000)"
+	one ipcd.stream.4x4 "$ipcbench" "${I[@]}" -m stream -p 4 -c 4 -n "$(n 16000000)"
 	one redis.pipelined.4x4 "$redis_bench" "${R[@]}" -m pipelined -p 4 -c 4 -n "$(n 1000000)"
+	one raw.rtt "$anchors" -m rtt -n "$(n 20000)"
 	one ipcd.latency "$ipcbench" "${I[@]}" -m latency -n "$(n 20000)"
 	one ipcd.latency.prefetch "$ipcbench" "${I[@]}" -m latency -f 16 -n "$(n 20000)"
 	one ipcd.pipe.rt.1x1 "$ipcbench" "${I[@]}" --kind pipe -m rt -n "$(n 100000)"
 	one ipcd.pipe.latency "$ipcbench" "${I[@]}" --kind pipe -m latency -n "$(n 20000)"
-	# The 1x1 runs again on a queue kept 1,000,000 deep.
-	one ipcd.rt.1x1.deep "$ipcbench" "${I[@]}" -m rt -n "$(n 100000)" -d "$(n 1000000)"
-	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 4000000)" -d "$(n 1000000)"
 	one ipcd.clients "$ipcbench" "${I[@]}" -m clients -k 1000
 done
 secs=$(($(date +%s) - start))
