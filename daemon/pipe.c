@@ -40,6 +40,29 @@ static const struct hold_ops pipe_hold_ops = {
 	"pipe end", pipe_hold_release, pipe_hold_describe
 };
 
+/*
+ * A connection's handle closed "until claimed" while its end was free: a
+ * parent that made a pair and forked gives up its handle on the child's
+ * end, and this keeps the pipe for the child until it claims that end.  On
+ * the connection's hold list and on the end's keeps; holds a reference to
+ * the pipe.  Dropped when the end is claimed or closes, when the pipe is
+ * removed, or with the connection.
+ */
+struct pipe_keep {
+	struct hold hold;
+	struct conn *conn;
+	struct pipe *pipe;
+	int end;
+	TAILQ_ENTRY(pipe_keep) link;
+};
+
+static void pipe_keep_release(struct hold *h);
+static int pipe_keep_describe(const struct hold *h, char *buf, size_t len);
+
+static const struct hold_ops pipe_keep_ops = {
+	"pipe end kept for its claimer", pipe_keep_release, pipe_keep_describe
+};
+
 /* Serial of anonymous pipe names, unique for the daemon's lifetime. */
 static uint64_t pipe_serial;
 
@@ -120,6 +143,36 @@ static void pipe_settle_cb(void *p, uint32_t to)
 	pipe_settle(p, (int)to);
 }
 
+/* Drop k (off its connection's hold list already) and its reference. */
+static void pipe_keep_release(struct hold *h)
+{
+	struct pipe_keep *k = container_of(h, struct pipe_keep, hold);
+	struct pipe *p = k->pipe;
+
+	TAILQ_REMOVE(&p->end[k->end].keeps, k, link);
+	free(k);
+	object_unref(&p->obj);
+}
+
+static int pipe_keep_describe(const struct hold *h, char *buf, size_t len)
+{
+	const struct pipe_keep *k = container_of(h, const struct pipe_keep, hold);
+
+	return snprintf(buf, len, "pipe %s end %d (kept until claimed)", k->pipe->obj.name,
+			k->end);
+}
+
+/* End e was claimed or closed, or the pipe removed: nothing need keep it any more. */
+static void pipe_keeps_drop(struct pipe *p, int e)
+{
+	struct pipe_keep *k;
+
+	while ((k = TAILQ_FIRST(&p->end[e].keeps))) {
+		TAILQ_REMOVE(&k->conn->holds, &k->hold, link);
+		pipe_keep_release(&k->hold);
+	}
+}
+
 /* Drop what end e's inbox holds. */
 static void pipe_end_clear(struct pipe *p, int e)
 {
@@ -138,6 +191,7 @@ static void pipe_end_close(struct pipe *p, int e)
 
 	end->closed = true;
 	end->holder = NULL;
+	pipe_keeps_drop(p, e);
 	waiter_fail_all(&end->readers, -EPIPE, "the pipe end was closed");
 	waiter_fail_all(&end->senders, -EPIPE, "the pipe end was closed");
 	pipe_end_clear(p, e);
@@ -178,6 +232,7 @@ static void pipe_unlinked(struct object *o)
 		waiter_fail_all(&p->end[e].readers, -EIDRM, "the pipe was removed");
 		waiter_fail_all(&p->end[e].senders, -EIDRM, "the pipe was removed");
 		pipe_end_clear(p, e);
+		pipe_keeps_drop(p, e);
 	}
 }
 
@@ -283,6 +338,7 @@ static struct pipe *pipe_create(struct req *r, const char *name, size_t len, boo
 		msgstore_init(&p->end[e].inbox);
 		TAILQ_INIT(&p->end[e].readers);
 		TAILQ_INIT(&p->end[e].senders);
+		TAILQ_INIT(&p->end[e].keeps);
 	}
 	if (object_link(r->srv, &p->obj, &pipe_kind, name, len, r->conn->uid, r->conn->gid,
 			PIPE_DEFAULT_MODE) < 0) {
@@ -442,6 +498,8 @@ static int pipe_claim(struct req *r, struct pipe *p, bool sending)
 	end->holder = ph;
 	log_debug("client %llu (pid %d) holds end %d of pipe '%s'",
 		  (unsigned long long)r->conn->id, (int)r->conn->pid, (int)e, p->obj.name);
+	/* Its claimer has it now (and r's handle a reference): the keeps can go. */
+	pipe_keeps_drop(p, (int)e);
 	return (int)e;
 }
 
@@ -525,9 +583,32 @@ void pipe_cmd_recv(struct req *r)
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 
+/*
+ * Keep end e of p for whoever claims it, on behalf of r's connection, whose
+ * handle goes.  false (after replying) if out of memory.
+ */
+static bool pipe_keep_for_claimer(struct req *r, struct pipe *p, int e)
+{
+	struct pipe_keep *k = calloc(1, sizeof *k);
+
+	if (!k) {
+		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+		return false;
+	}
+	k->hold.ops = &pipe_keep_ops;
+	k->conn = r->conn;
+	k->pipe = p;
+	k->end = e;
+	object_ref(&p->obj);
+	TAILQ_INSERT_TAIL(&r->conn->holds, &k->hold, link);
+	TAILQ_INSERT_TAIL(&p->end[e].keeps, k, link);
+	return true;
+}
+
 void pipe_cmd_close(struct req *r)
 {
 	uint64_t e = r->argv[1].via.u64;
+	bool until_claimed = r->argc > 2 && r->argv[2].via.u64 != 0;
 	struct pipe *p;
 	struct pipe_hold *ph;
 
@@ -545,6 +626,9 @@ void pipe_cmd_close(struct req *r)
 	if (ph && ph->conn == r->conn) {
 		TAILQ_REMOVE(&r->conn->holds, &ph->hold, link);
 		pipe_hold_release(&ph->hold);
+	} else if (until_claimed && !ph && !p->end[e].closed && r->obj->linked &&
+		   !pipe_keep_for_claimer(r, p, (int)e)) {
+		return;
 	}
 	conn_handle_remove(r->handle);
 	reply_ok(r->conn, r->id);

@@ -12,14 +12,17 @@
 #include "waiter.h"
 
 struct pipe_hold;
+struct pipe_keep;
 
 /*
  * One end.  Free until a connection first sends or receives on it, then
  * held by that connection (a pipe_hold on its hold list) until it closes
- * the end or goes; closed for good after that.
+ * the end or goes; closed for good after that.  While it is free, handles
+ * closed with "until claimed" keep the pipe for its claimer (keeps).
  */
 struct pipe_end {
 	struct pipe_hold *holder;  /* NULL while free or closed */
+	TAILQ_HEAD(, pipe_keep) keeps;
 	bool closed;
 	struct msgstore inbox;     /* sent by the other end, to be received here */
 	struct waitq readers;      /* parked recvs on this end */

@@ -89,7 +89,7 @@ enum ipc_kind {
 	X(P_PAIR,    0x31, "pipe.pair",  "u")    /* flags -> name, handle0, handle1 */ \
 	X(P_SEND,    0x32, "pipe.send",  "huib") /* handle, end, timeout ms, data -> */ \
 	X(P_RECV,    0x33, "pipe.recv",  "hui")  /* handle, end, timeout ms -> data */ \
-	X(P_CLOSE,   0x34, "pipe.close", "hu")   /* handle, end -> (the end too if held here) */
+	X(P_CLOSE,   0x34, "pipe.close", "hu|u") /* handle, end[, until claimed] -> (the end too if held here) */
 
 enum ipc_op {
 #define IPC_OP_ENUM(sym, code, name, args) IPC_OP_##sym = code,
