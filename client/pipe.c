@@ -6,7 +6,8 @@
  * its next use: this is how a parent makes a pair, forks, and leaves an end
  * to the child.  The daemon gives an end to the first process that uses it;
  * this file only remembers whether this process did, so that closing an end
- * the process never used, after a fork, leaves it to the child.
+ * the process never used, after a fork, asks the daemon to keep it for the
+ * child until the child claims it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -219,16 +220,18 @@ void ipc_pipe_close(ipc_pipe *p)
 		return;
 	c = p->c;
 	/*
-	 * Tell the daemon only on this process's own live connection, and not
-	 * for an end this process never used that a child forked since may be
-	 * about to claim: that handle goes with the connection instead.
+	 * Tell the daemon only on this process's own live connection.  An end
+	 * this process never used, with a child forked since, may be about to
+	 * be claimed by that child: the daemon keeps it for its claimer.
 	 */
-	if (c->fd >= 0 && c->pid == self && p->gen == c->gen &&
-	    (p->used_by == self || p->forks == client_forks())) {
-		msgpack_packer *pk = client_req(c, IPC_OP_P_CLOSE, 2);
+	if (c->fd >= 0 && c->pid == self && p->gen == c->gen) {
+		bool keep = p->used_by != self && p->forks != client_forks();
+		msgpack_packer *pk = client_req(c, IPC_OP_P_CLOSE, 2 + keep);
 
 		msgpack_pack_uint32(pk, p->num);
 		msgpack_pack_uint32(pk, (uint32_t)p->end);
+		if (keep)
+			msgpack_pack_uint32(pk, 1);
 		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
 			client_done(c);
 	}

@@ -96,6 +96,38 @@ long status_key(ipc_client *c, const char *key)
 	return r < 0 ? r : map_key(mp, len, key);
 }
 
+long client_key(ipc_client *c, pid_t pid, const char *key)
+{
+	msgpack_unpacked u;
+	size_t len, off = 0;
+	long n = -ENOENT;
+	void *mp;
+	int r = ipc_server_clients(c, &mp, &len);
+
+	if (r < 0)
+		return r;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+			const msgpack_object *m = &u.data.via.array.ptr[i];
+			const msgpack_object *p = proto_map_get(m, "pid"), *v;
+
+			if (!p || p->type != MSGPACK_OBJECT_POSITIVE_INTEGER || p->via.u64 != (uint64_t)pid)
+				continue;
+			v = proto_map_get(m, key);
+			if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				n = (long)v->via.u64;
+			else if (v && v->type == MSGPACK_OBJECT_ARRAY)
+				n = (long)v->via.array.size;
+			break;
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return n;
+}
+
 long stat_key(ipc_queue *q, const char *key)
 {
 	void *mp;

@@ -46,6 +46,12 @@ int put_str(ipc_queue *q, const char *s, int timeout_ms);
 long status_key(ipc_client *c, const char *key);
 long stat_key(ipc_queue *q, const char *key);
 
+/*
+ * key of the first connection of process pid in the daemon's clients list:
+ * a number, or for a list ("open", "held") its length; -ENOENT if none.
+ */
+long client_key(ipc_client *c, pid_t pid, const char *key);
+
 /* Wait up to timeout_ms until stat key of q equals want; fail the test if not. */
 void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms);
 

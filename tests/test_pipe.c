@@ -593,6 +593,50 @@ START_TEST(test_unused_end_closed_by_parent_stays_for_child)
 }
 END_TEST
 
+/*
+ * A long-running parent that makes a pair for each child it starts and
+ * drops its copy of the child's end: nothing of those pipes stays with its
+ * connection once the children have used their ends.
+ */
+START_TEST(test_parent_keeps_nothing_of_ends_left_to_children)
+{
+	ipc_client *c;
+	pid_t self = getpid();
+
+	harness_start(&h, NULL);
+	c = connect_ok(h.sock);
+	for (int i = 0; i < 20; i++) {
+		ipc_pipe *e0, *e1;
+		struct late_args a;
+		ipc_process p = { .target = late_sender, .arg = &a };
+		int fds[2];
+
+		ck_assert_int_eq(pipe(fds), 0);
+		ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
+		a.end1 = e1;
+		a.sync = fds[0];
+		start_ok(&p);
+		ipc_pipe_close(e1);
+		/* The handle went; until the child claims the end, the daemon keeps it. */
+		ck_assert_int_eq(client_key(c, self, "handles"), 1);
+		ck_assert_int_eq(client_key(c, self, "held"), 1);
+		sync_post(fds[1]);
+		ck_assert_ipc(recv_is(e0, "late but fine", 5000), 0);
+		/* The child's claim released what the daemon kept for it. */
+		ck_assert_int_eq(client_key(c, self, "held"), 1);
+		join_ok(&p, "late sender");
+		ck_assert_ipc(recv_is(e0, "", 5000), -EPIPE);
+		ipc_pipe_close(e0);
+		close(fds[0]);
+		close(fds[1]);
+	}
+	ck_assert_int_eq(client_key(c, self, "handles"), 0);
+	ck_assert_int_eq(client_key(c, self, "held"), 0);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* What ipcctl shows */
 
@@ -713,6 +757,7 @@ static Suite *pipe_suite(void)
 	tcase_add_test(tc, test_end_held_by_another_process_is_ebusy);
 	tcase_add_test(tc, test_oneway_wrong_way_is_ebadf);
 	tcase_add_test(tc, test_unused_end_closed_by_parent_stays_for_child);
+	tcase_add_test(tc, test_parent_keeps_nothing_of_ends_left_to_children);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("flow");
