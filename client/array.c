@@ -234,7 +234,7 @@ void ipc_array_close(ipc_array *a)
 		return;
 	c = a->c;
 	/* Tell the daemon only on this process's own live connection. */
-	if (c->fd >= 0 && c->pid == client_pid() && a->gen == c->gen) {
+	if (c->fd >= 0 && c->pid == getpid() && a->gen == c->gen) {
 		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), a->num);
 		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
 			client_done(c);

@@ -33,8 +33,11 @@ static pid_t process_name_pid;
 
 /*
  * Forks counted since the library started watching them, and this process's
- * pid: getpid() is a system call, too dear for a check made on every
- * asynchronous put, so the pid is read once and refreshed in each child.
+ * pid for the one check too frequent for a getpid() system call each time:
+ * whether an asynchronous put's buffer is this process's (stream.c).  The
+ * connection's owner is always checked with getpid(), which no way of
+ * forking can fool.  The watch starts when the library is loaded, so its
+ * child handler runs before those an application registers later.
  */
 static unsigned fork_count;
 static pid_t self_pid;
@@ -56,6 +59,11 @@ static void start_watching_forks(void)
 	pthread_atfork(NULL, count_fork, refresh_pid);
 }
 
+__attribute__((constructor)) static void watch_forks_from_load(void)
+{
+	pthread_once(&fork_watch_once, start_watching_forks);
+}
+
 unsigned client_forks(void)
 {
 	pthread_once(&fork_watch_once, start_watching_forks);
@@ -70,7 +78,7 @@ pid_t client_pid(void)
 
 void client_set_process_name(const char *name)
 {
-	process_name_pid = name ? client_pid() : 0;
+	process_name_pid = name ? getpid() : 0;
 	snprintf(process_name, sizeof process_name, "%s", name ? name : "");
 }
 
@@ -108,7 +116,7 @@ static int client_open(ipc_client *c)
 		c->fd = -1;
 		return rc;
 	}
-	c->pid = client_pid();
+	c->pid = getpid();
 	c->gen++;
 	if (process_name_pid == c->pid && c->named_by != c->pid)
 		snprintf(c->name, sizeof c->name, "%s", process_name);
@@ -131,7 +139,7 @@ static int client_open(ipc_client *c)
 
 int client_ready(ipc_client *c)
 {
-	if (c->fd >= 0 && c->pid != client_pid())
+	if (c->fd >= 0 && c->pid != getpid())
 		client_drop(c);
 	if (c->fd >= 0)
 		return 0;
@@ -402,7 +410,7 @@ int ipc_client_set_name(ipc_client *c, const char *name)
 	if (!c || !name)
 		return -EINVAL;
 	snprintf(c->name, sizeof c->name, "%s", name);
-	c->named_by = client_pid();
+	c->named_by = getpid();
 	rc = client_ready(c);
 	if (rc < 0)
 		return rc;

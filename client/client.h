@@ -107,8 +107,10 @@ void client_set_process_name(const char *name);
 unsigned client_forks(void);
 
 /*
- * getpid(), without the system call: refreshed in every child forked through
- * fork() (pthread_atfork).  A child made by a raw clone() is not seen.
+ * getpid(), without the system call, for checks made on every call of a hot
+ * path (asynchronous puts): refreshed in every child made by fork(), through
+ * pthread_atfork.  A child made by a raw clone() or _Fork() is not seen, so
+ * whether a connection is this process's is checked with getpid() itself.
  */
 pid_t client_pid(void);
 

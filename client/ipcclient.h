@@ -202,7 +202,9 @@ IPC_API int ipc_queue_set_prefetch(ipc_queue *q, unsigned n);
  * messages first, within their own timeout, so order is kept; close waits up
  * to 30 s for room to send them, and drops what it then could not (flush
  * first to know).  In a forked child the parent's buffered messages are not
- * the child's to send; a process that leaves with _exit() sends nothing.
+ * the child's to send (a child made by fork(); one made by a raw clone() or
+ * _Fork() must not use them); a process that leaves with _exit() sends
+ * nothing.
  */
 IPC_API int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len);
 

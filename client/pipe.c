@@ -174,7 +174,7 @@ int ipc_pipe_send(ipc_pipe *p, const void *data, size_t len, int timeout_ms)
 		return rc;
 	if (p->c->max_message && len > p->c->max_message)
 		return -EMSGSIZE;
-	p->used_by = client_pid();
+	p->used_by = getpid();
 	pk = client_req(p->c, IPC_OP_P_SEND, 4);
 	msgpack_pack_uint32(pk, p->num);
 	msgpack_pack_uint32(pk, (uint32_t)p->end);
@@ -197,7 +197,7 @@ int ipc_pipe_recv(ipc_pipe *p, void **data, size_t *len, int timeout_ms)
 	rc = pipe_ready(p);
 	if (rc < 0)
 		return rc;
-	p->used_by = client_pid();
+	p->used_by = getpid();
 	pk = client_req(p->c, IPC_OP_P_RECV, 3);
 	msgpack_pack_uint32(pk, p->num);
 	msgpack_pack_uint32(pk, (uint32_t)p->end);
@@ -214,7 +214,7 @@ void ipc_pipe_close(ipc_pipe *p)
 {
 	ipc_client *c;
 	struct proto_reply rep;
-	pid_t self = client_pid();
+	pid_t self = getpid();
 
 	if (!p)
 		return;

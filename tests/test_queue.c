@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +165,50 @@ START_TEST(test_msgpack_list_from_child)
 	free(data);
 	ck_assert_ipc(ipc_queue_size(q), 0);
 
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+/*
+ * A child made without fork() runs no pthread_atfork handler: it must still
+ * get its own connection (the library checks with getpid()), never write on
+ * its parent's.
+ */
+START_TEST(test_raw_clone_child_gets_its_own_connection)
+{
+	ipc_client *c;
+	ipc_queue *q;
+	int go[2], done[2];
+	pid_t pid;
+
+	harness_start(&h, NULL);
+	c = connect_ok(h.sock);
+	q = open_ok(c, "cloned", IPC_CREATE, NULL);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int r = put_str(q, "from the clone", 5000);
+
+		if (r < 0)
+			child_fail("put: %s", ipc_strerror(r));
+		if (write(done[1], "!", 1) != 1 || wait_byte(go[0], 10000) < 0)
+			child_fail("no word from the parent");
+		_exit(0);
+	}
+	ck_assert_int_eq(wait_byte(done[0], 10000), 0);
+	/* The clone is a client of its own, with the queue open. */
+	ck_assert_int_eq(client_key(c, pid, "handles"), 1);
+	ck_assert_int_eq(write(go[1], "!", 1), 1);
+	harness_expect_child_ok(pid, 10000, "clone");
+	get_expect(q, "from the clone", 1000);
+	ck_assert_ipc(ipc_queue_size(q), 0);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+	}
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
@@ -1373,6 +1418,7 @@ static Suite *queue_suite(void)
 	tc = tcase(s, "fork", 30);
 	tcase_add_test(tc, test_msgpack_list_from_child);
 	tcase_add_test(tc, test_squares_drained_in_order);
+	tcase_add_test(tc, test_raw_clone_child_gets_its_own_connection);
 
 	tc = tcase(s, "load", 110);
 	tcase_add_test(tc, test_many_producers_consumers);
