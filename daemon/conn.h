@@ -60,6 +60,7 @@ struct conn {
 	uint32_t handles_cap;
 	uint32_t free_hint;      /* no free slot below this index */
 	unsigned nhandles;
+	unsigned nkeeps;         /* pipe ends kept for their claimers (pipe.c) */
 	unsigned nwaiting;       /* parked requests */
 	bool dead;               /* released; freed on the next loop turn */
 	bool serving;            /* in its read callback, which flushes at its end */

@@ -150,6 +150,7 @@ static void pipe_keep_release(struct hold *h)
 	struct pipe *p = k->pipe;
 
 	TAILQ_REMOVE(&p->end[k->end].keeps, k, link);
+	k->conn->nkeeps--;
 	free(k);
 	object_unref(&p->obj);
 }
@@ -584,13 +585,26 @@ void pipe_cmd_recv(struct req *r)
 }
 
 /*
- * Keep end e of p for whoever claims it, on behalf of r's connection, whose
- * handle goes.  false (after replying) if out of memory.
+ * Keep end e of anonymous pipe p for whoever claims it, on behalf of r's
+ * connection, whose handle goes (once per connection and end; a named pipe
+ * needs no keeping).  false (after replying) if the connection keeps
+ * CONN_MAX_HANDLES ends already, or out of memory: its handle then stays.
  */
 static bool pipe_keep_for_claimer(struct req *r, struct pipe *p, int e)
 {
-	struct pipe_keep *k = calloc(1, sizeof *k);
+	struct pipe_keep *k;
 
+	if (!p->anonymous)
+		return true;
+	TAILQ_FOREACH(k, &p->end[e].keeps, link)
+		if (k->conn == r->conn)
+			return true;
+	if (r->conn->nkeeps >= CONN_MAX_HANDLES) {
+		reply_error(r->conn, r->id, -EMFILE, "a connection may keep %u pipe ends",
+			    CONN_MAX_HANDLES);
+		return false;
+	}
+	k = calloc(1, sizeof *k);
 	if (!k) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return false;
@@ -602,6 +616,7 @@ static bool pipe_keep_for_claimer(struct req *r, struct pipe *p, int e)
 	object_ref(&p->obj);
 	TAILQ_INSERT_TAIL(&r->conn->holds, &k->hold, link);
 	TAILQ_INSERT_TAIL(&p->end[e].keeps, k, link);
+	r->conn->nkeeps++;
 	return true;
 }
 

@@ -480,8 +480,12 @@ int raw_wait_hangup(int fd, int timeout_ms)
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)left) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return 0;
+		if (poll(&p, 1, (int)left) > 0) {
+			if (p.revents & POLLNVAL)
+				return -EBADF;
+			if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+				return 0;
+		}
 	}
 }
 

@@ -124,7 +124,8 @@ int raw_wait_closed(int fd, int timeout_ms);
 /*
  * Wait up to timeout_ms for the daemon to close fd, reading nothing: for a
  * client that must be cut off for not reading (reading would drain what
- * the daemon holds for it).  0 when it closed, -ETIMEDOUT when it did not.
+ * the daemon holds for it).  0 when it closed, -ETIMEDOUT when it did not,
+ * -EBADF if fd is not open.
  */
 int raw_wait_hangup(int fd, int timeout_ms);
 

@@ -637,6 +637,51 @@ START_TEST(test_parent_keeps_nothing_of_ends_left_to_children)
 }
 END_TEST
 
+/* A child that exits at once: only the fork matters. */
+static int do_nothing(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/*
+ * Closing a never-used end after a fork keeps it once per connection and
+ * end, and only for an anonymous pipe (a named one stays anyway).
+ */
+START_TEST(test_ends_kept_once_and_only_for_anonymous_pipes)
+{
+	ipc_client *c;
+	ipc_pipe *e0, *e1, *again, *named;
+	ipc_process p = { .target = do_nothing };
+	pid_t self = getpid();
+
+	harness_start(&h, NULL);
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
+	ck_assert_ipc(ipc_pipe_open(c, ipc_pipe_name(e1), 1, 0, &again), 0);
+	ck_assert_ipc(ipc_pipe_open(c, "named", 1, IPC_CREATE, &named), 0);
+	start_ok(&p);
+	join_ok(&p, "child");
+	ipc_pipe_close(e1);
+	ipc_pipe_close(again);
+	ipc_pipe_close(named);
+	ck_assert_int_eq(client_key(c, self, "handles"), 1);
+	ck_assert_int_eq(client_key(c, self, "held"), 1);
+	/* Both anonymous ends are never used: two keeps, and the pipe stays. */
+	ipc_pipe_close(e0);
+	ck_assert_int_eq(client_key(c, self, "handles"), 0);
+	ck_assert_int_eq(client_key(c, self, "held"), 2);
+	ck_assert_int_eq(status_key(c, "objects"), 2);
+	ipc_disconnect(c);
+	/* With the connection, the keeps went, and the anonymous pipe with them. */
+	c = connect_ok(h.sock);
+	wait_clients(c, 1, 2000);
+	ck_assert_int_eq(status_key(c, "objects"), 1);
+	ck_assert_ipc(ipc_pipe_unlink(c, "named"), 0);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* What ipcctl shows */
 
@@ -758,6 +803,7 @@ static Suite *pipe_suite(void)
 	tcase_add_test(tc, test_oneway_wrong_way_is_ebadf);
 	tcase_add_test(tc, test_unused_end_closed_by_parent_stays_for_child);
 	tcase_add_test(tc, test_parent_keeps_nothing_of_ends_left_to_children);
+	tcase_add_test(tc, test_ends_kept_once_and_only_for_anonymous_pipes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("flow");
