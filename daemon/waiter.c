@@ -39,6 +39,17 @@ static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	waiter_left(left, obj, larg);
 }
 
+/* Free w once it is off both lists (or before it was put on them). */
+static void waiter_free(struct waiter *w)
+{
+	if (w->timer)
+		event_free(w->timer);
+	if (w->mem_used)
+		*w->mem_used -= w->len;
+	free(w->data);
+	free(w);
+}
+
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
 			   int timeout_ms, const void *data, size_t len, size_t *mem_used)
 {
@@ -73,24 +84,8 @@ struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct wait
 	c->nwaiting++;
 	return w;
 fail:
-	if (w->timer)
-		event_free(w->timer);
-	if (w->mem_used)
-		*w->mem_used -= w->len;
-	free(w->data);
-	free(w);
+	waiter_free(w);
 	return NULL;
-}
-
-/* Free w once it is off both lists. */
-static void waiter_free(struct waiter *w)
-{
-	if (w->timer)
-		event_free(w->timer);
-	if (w->mem_used)
-		*w->mem_used -= w->len;
-	free(w->data);
-	free(w);
 }
 
 void waiter_finish(struct waiter *w)
