@@ -316,11 +316,7 @@ static void array_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct array *a = container_of(o, const struct array, obj);
 	char tc[1] = { a->typecode };
-	const struct waiter *w;
-	uint64_t waiting = 0;
 
-	TAILQ_FOREACH(w, &a->waiters, link)
-		waiting++;
 	msgpack_pack_str_with_body(pk, "typecode", 8);
 	msgpack_pack_str_with_body(pk, tc, 1);
 	proto_pack_kv_u64(pk, "length", a->length);
@@ -330,7 +326,7 @@ static void array_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "mapped", array_mapped(a));
 	if (a->holder)
 		proto_pack_kv_i64(pk, "lock_pid", a->holder->pid);
-	proto_pack_kv_u64(pk, "waiting", waiting);
+	proto_pack_kv_u64(pk, "waiting", waiter_count(&a->waiters));
 	proto_pack_kv_u64(pk, "reads", a->reads);
 	proto_pack_kv_u64(pk, "writes", a->writes);
 	proto_pack_kv_u64(pk, "adds", a->adds);

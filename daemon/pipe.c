@@ -260,16 +260,6 @@ static unsigned pipe_nstat(const struct object *o)
 	return 7;
 }
 
-static unsigned waitq_length(const struct waitq *wq)
-{
-	const struct waiter *w;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(w, wq, link)
-		n++;
-	return n;
-}
-
 static void pack_kv_bool(msgpack_packer *pk, const char *key, bool v)
 {
 	proto_pack_cstr(pk, key);
@@ -291,8 +281,8 @@ static void pipe_end_stat(const struct pipe_end *e, msgpack_packer *pk)
 	}
 	proto_pack_kv_u64(pk, "depth", e->inbox.count);
 	proto_pack_kv_u64(pk, "bytes", e->inbox.bytes);
-	proto_pack_kv_u64(pk, "readers", waitq_length(&e->readers));
-	proto_pack_kv_u64(pk, "senders", waitq_length(&e->senders));
+	proto_pack_kv_u64(pk, "readers", waiter_count(&e->readers));
+	proto_pack_kv_u64(pk, "senders", waiter_count(&e->senders));
 	proto_pack_kv_u64(pk, "sent", e->sent);
 	proto_pack_kv_u64(pk, "received", e->received);
 }

@@ -362,16 +362,6 @@ static unsigned queue_nstat(const struct object *o)
 	return 15;
 }
 
-static unsigned waitq_length(const struct waitq *wq)
-{
-	const struct waiter *w;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(w, wq, link)
-		n++;
-	return n;
-}
-
 static void queue_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
@@ -386,9 +376,9 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "bytes", q->store.bytes);
 	proto_pack_kv_u64(pk, "maxsize", q->maxsize);
 	proto_pack_kv_u64(pk, "maxbytes", q->maxbytes);
-	proto_pack_kv_u64(pk, "getters", waitq_length(&q->getters));
-	proto_pack_kv_u64(pk, "putters", waitq_length(&q->putters));
-	proto_pack_kv_u64(pk, "joiners", waitq_length(&q->joiners));
+	proto_pack_kv_u64(pk, "getters", waiter_count(&q->getters));
+	proto_pack_kv_u64(pk, "putters", waiter_count(&q->putters));
+	proto_pack_kv_u64(pk, "joiners", waiter_count(&q->joiners));
 	proto_pack_kv_u64(pk, "puts", q->puts);
 	proto_pack_kv_u64(pk, "gets", q->gets);
 	proto_pack_kv_u64(pk, "inflight", pushed + unacked);

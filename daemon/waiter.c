@@ -88,6 +88,16 @@ fail:
 	return NULL;
 }
 
+unsigned waiter_count(const struct waitq *wq)
+{
+	const struct waiter *w;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(w, wq, link)
+		n++;
+	return n;
+}
+
 void waiter_finish(struct waiter *w)
 {
 	TAILQ_REMOVE(w->wq, w, link);

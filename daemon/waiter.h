@@ -49,6 +49,9 @@ TAILQ_HEAD(waitq, waiter);
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
 			   int timeout_ms, const void *data, size_t len, size_t *mem_used);
 
+/* How many waiters wq has (for stat). */
+unsigned waiter_count(const struct waitq *wq);
+
 /* Have w run left(obj, arg) if it leaves unserved. */
 static inline void waiter_on_leave(struct waiter *w, void (*left)(void *, uint32_t), void *obj,
 				   uint32_t arg)
