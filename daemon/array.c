@@ -63,13 +63,6 @@ static struct array *array_of(struct object *o)
 	return container_of(o, struct array, obj);
 }
 
-static int wait_ms(int64_t timeout)
-{
-	if (timeout < 0)
-		return -1;
-	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
-}
-
 static const char *client_desc(const struct conn *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "client %llu (pid %d)", (unsigned long long)c->id, (int)c->pid);
@@ -714,7 +707,7 @@ static void array_run(struct req *r, struct array *a, const struct array_op *op,
 	memcpy(copy, op, sizeof *op);
 	if (extra_len)
 		memcpy(copy + 1, extra, extra_len);
-	w = waiter_park(r->conn, r->id, r->op, &a->waiters, wait_ms(timeout), copy, len,
+	w = waiter_park(r->conn, r->id, r->op, &a->waiters, timeout, copy, len,
 			&srv->mem_used);
 	free(copy);
 	if (!w)
@@ -817,7 +810,7 @@ void array_cmd_lock(struct req *r)
 			    (int)a->holder->pid);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &a->waiters, wait_ms(timeout), NULL, 0, NULL))
+	if (!waiter_park(r->conn, r->id, r->op, &a->waiters, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 

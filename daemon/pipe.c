@@ -71,13 +71,6 @@ static struct pipe *pipe_of(struct object *o)
 	return container_of(o, struct pipe, obj);
 }
 
-static int wait_ms(int64_t timeout)
-{
-	if (timeout < 0)
-		return -1;
-	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
-}
-
 /* Room in end's inbox for len bytes?  An empty inbox takes any one message. */
 static bool pipe_has_room(const struct pipe *p, const struct pipe_end *e, size_t len)
 {
@@ -536,7 +529,7 @@ void pipe_cmd_send(struct req *r)
 		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is full", p->obj.name);
 		return;
 	}
-	struct waiter *w = waiter_park(r->conn, r->id, r->op, &p->end[e].senders, wait_ms(timeout),
+	struct waiter *w = waiter_park(r->conn, r->id, r->op, &p->end[e].senders, timeout,
 				       data, len, &srv->mem_used);
 
 	if (!w) {
@@ -570,7 +563,7 @@ void pipe_cmd_recv(struct req *r)
 		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is empty", p->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &in->readers, wait_ms(timeout), NULL, 0, NULL))
+	if (!waiter_park(r->conn, r->id, r->op, &in->readers, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 

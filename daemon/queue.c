@@ -32,14 +32,6 @@ static struct queue *queue_of(struct object *o)
 	return container_of(o, struct queue, obj);
 }
 
-/* A request's timeout as waiter_park takes it: < 0 waits without limit. */
-static int wait_ms(int64_t timeout)
-{
-	if (timeout < 0)
-		return -1;
-	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
-}
-
 static bool queue_has_room(const struct queue *q, size_t len)
 {
 	if (q->maxsize && q->store.count >= q->maxsize)
@@ -654,7 +646,7 @@ static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object 
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is full", q->obj.name);
 		return;
 	}
-	struct waiter *w = waiter_park(r->conn, r->id, r->op, &q->putters, wait_ms(timeout), data,
+	struct waiter *w = waiter_park(r->conn, r->id, r->op, &q->putters, timeout, data,
 				       len, &r->srv->mem_used);
 
 	if (!w) {
@@ -730,7 +722,7 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is empty", q->obj.name);
 		return;
 	}
-	w = waiter_park(r->conn, r->id, r->op, &q->getters, wait_ms(timeout), NULL, 0, NULL);
+	w = waiter_park(r->conn, r->id, r->op, &q->getters, timeout, NULL, 0, NULL);
 	if (!w) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return;
@@ -866,6 +858,6 @@ void queue_cmd_join(struct req *r)
 			    q->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &q->joiners, wait_ms(timeout), NULL, 0, NULL))
+	if (!waiter_park(r->conn, r->id, r->op, &q->joiners, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }

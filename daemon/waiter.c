@@ -51,7 +51,7 @@ static void waiter_free(struct waiter *w)
 }
 
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
-			   int timeout_ms, const void *data, size_t len, size_t *mem_used)
+			   int64_t timeout_ms, const void *data, size_t len, size_t *mem_used)
 {
 	struct waiter *w = calloc(1, sizeof *w);
 
@@ -68,7 +68,8 @@ struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct wait
 			*mem_used += len;
 	}
 	if (timeout_ms >= 0) {
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		int ms = timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 		w->timer = evtimer_new(c->srv->base, waiter_timeout_cb, w);
 		if (!w->timer || evtimer_add(w->timer, &tv) < 0)
