@@ -573,11 +573,6 @@ void qlog_sync_now(struct server *srv)
 		turn_end_cb(-1, 0, srv->qlogs);
 }
 
-bool qlog_holds(const struct conn *c)
-{
-	return c->held;
-}
-
 /*
  * Once a second: everysec fsyncs what was written since the last tick;
  * durable arrays changed, or mapped writable by someone, are saved.
