@@ -62,21 +62,15 @@ static int queue_store(struct queue *q, const void *data, size_t len, struct con
 	return rc;
 }
 
-void queue_forget(struct queue *q, const struct msgrec *m)
-{
-	q->obj.srv->mem_used -= m->len;
-	if (q->log)
-		qlog_done(q, m->id, m->len);
-}
-
-/* Drop the oldest queued message for good. */
-static void queue_drop_head(struct queue *q)
+void queue_forget(struct queue *q, struct msgstore *s)
 {
 	struct msgrec rec;
 
-	msgstore_peek_rec(&q->store, &rec);
-	queue_forget(q, &rec);
-	msgstore_pop(&q->store);
+	msgstore_peek_rec(s, &rec);
+	q->obj.srv->mem_used -= rec.len;
+	if (q->log)
+		qlog_done(q, rec.id, rec.len);
+	msgstore_pop(s);
 }
 
 /*
@@ -127,7 +121,7 @@ static void queue_hand_over(struct queue *q, struct conn *c, uint32_t id, uint32
 	msgstore_peek_rec(&q->store, &rec);
 	if (!q->ack) {
 		reply_data(c, id, rec.data, rec.len);
-		queue_drop_head(q);
+		queue_forget(q, &q->store);
 		q->gets++;
 		return;
 	}
@@ -179,9 +173,9 @@ static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n, si
 		flags[i] = rec.flags & MSG_REDELIVERED ? IPC_MSGFLAG_REDELIVERED : 0;
 		if (push) {
 			if (msgstore_move(&cs->inflight, st) < 0)
-				queue_drop_head(q);
+				queue_forget(q, &q->store);
 		} else if (!cs || !queue_take_head(q, cs)) {
-			queue_drop_head(q);
+			queue_forget(q, &q->store);
 		}
 		q->gets++;
 	}
@@ -813,7 +807,7 @@ void queue_cmd_purge(struct req *r)
 
 	if (q->log) {
 		while (q->store.count)
-			queue_drop_head(q);
+			queue_forget(q, &q->store);
 	} else {
 		r->srv->mem_used -= q->store.bytes;
 	}
