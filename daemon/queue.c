@@ -756,7 +756,7 @@ void queue_cmd_prefetch(struct req *r)
 		/* Turned off: what was pushed and not taken goes back; the client drops
 		 * the pushes it receives before this reply. */
 		if (!n)
-			consumer_return_all(cs);
+			consumer_return(cs, false);
 	}
 	reply_ok(r->conn, r->id);
 	queue_settle(queue_of(r->obj));
