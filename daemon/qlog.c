@@ -598,7 +598,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 /* Durable arrays */
 
 static uint64_t map_u64(const msgpack_object *map, const char *key);
-static int dir_take(struct qlog_dir *d, char *err, size_t errlen);
+static int dir_ready(struct qlog_dir *d, char *err, size_t errlen);
 
 #define ARR_MAGIC "IPCDARR1"
 #define ARR_HEADER 24u                   /* magic, meta length, crc, data length */
@@ -686,15 +686,9 @@ int qlog_array_create(struct server *srv, struct array *a, char *err, size_t err
 	struct qlog_dir *d = srv->qlogs;
 	int rc;
 
-	if (!d) {
-		snprintf(err, errlen, "ipcd runs without a state directory");
-		return -ENOTSUP;
-	}
-	if (d->lock_fd < 0) {
-		rc = dir_take(d, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+	rc = dir_ready(d, err, errlen);
+	if (rc < 0)
+		return rc;
 	a->snapshot = d->next_anum++;
 	rc = save_array(d, a);
 	if (rc < 0) {
@@ -865,6 +859,16 @@ static int dir_take(struct qlog_dir *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The first durable object made: the directory is taken now if need be. */
+static int dir_ready(struct qlog_dir *d, char *err, size_t errlen)
+{
+	if (!d) {
+		snprintf(err, errlen, "ipcd runs without a state directory");
+		return -ENOTSUP;
+	}
+	return d->lock_fd < 0 ? dir_take(d, err, errlen) : 0;
+}
+
 static struct qlog *qlog_new(struct qlog_dir *d, struct queue *q, unsigned num, int fd,
 			     off_t size)
 {
@@ -888,15 +892,9 @@ int qlog_create(struct server *srv, struct queue *q, const struct qlog_meta *met
 	struct qlog *l;
 	int fd, rc;
 
-	if (!d) {
-		snprintf(err, errlen, "ipcd runs without a state directory");
-		return -ENOTSUP;
-	}
-	if (d->lock_fd < 0) {
-		rc = dir_take(d, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+	rc = dir_ready(d, err, errlen);
+	if (rc < 0)
+		return rc;
 	log_path(d, d->next_num, "", path, sizeof path);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
