@@ -848,15 +848,19 @@ static int dir_take(struct qlog_dir *d, char *err, size_t errlen)
 		rc = -errno;
 		snprintf(err, errlen, "cannot open the state directory %s: %s", d->path,
 			 strerror(-rc));
-		return rc;
-	}
-	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	} else if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		snprintf(err, errlen, "the state directory %s is used by another ipcd", d->path);
-		close(d->lock_fd);
-		d->lock_fd = -1;
-		return -EBUSY;
+		rc = -EBUSY;
 	}
-	return 0;
+	/* Not taken: keep nothing open, since the next durable create tries again. */
+	if (rc < 0) {
+		if (d->fd >= 0)
+			close(d->fd);
+		if (d->lock_fd >= 0)
+			close(d->lock_fd);
+		d->fd = d->lock_fd = -1;
+	}
+	return rc;
 }
 
 /* The first durable object made: the directory is taken now if need be. */
