@@ -1183,8 +1183,7 @@ static void recover_one(struct qlog_dir *d, unsigned num)
 	fd = -1;
 	l = NULL;
 	/* Start clean: a log mostly made of finished messages is rewritten now. */
-	if (q->log->size >= COMPACT_MIN && q->log->size >= COMPACT_RATIO * q->log->live)
-		maybe_compact(q->log);
+	maybe_compact(q->log);
 out:
 	if (p != MAP_FAILED)
 		munmap(p, (size_t)st.st_size);
