@@ -634,8 +634,8 @@ void array_cmd_open(struct req *r)
 	if (!(flags & IPC_OPEN_NOMAP) && (h->rights & IPC_PERM_READ)) {
 		int fd = array_fd_for(a, h->rights);
 
-		if (fd < 0 || conn_attach_fd(c, fd) < 0) {
-			rc = fd < 0 ? -errno : -ENOMEM;
+		rc = fd < 0 ? -errno : conn_attach_fd(c, fd);
+		if (rc < 0) {
 			conn_handle_remove(h);
 			reply_error(c, r->id, rc, "cannot pass the array's descriptor: %s",
 				    strerror(-rc));
