@@ -587,7 +587,7 @@ void array_cmd_open(struct req *r)
 	}
 	if (parse_typecode(r, &r->argv[2], &tc) < 0 || parse_attr(r, &mode, &durable) < 0)
 		return;
-	o = object_find(r->srv, name, len);
+	o = r->obj;
 	if (o && o->kind != &array_kind) {
 		reply_error(c, r->id, -EINVAL, "'%.*s' is a %s, not an array", (int)len, name,
 			    o->kind->name);

@@ -359,7 +359,7 @@ void pipe_cmd_open(struct req *r)
 			    "unknown pipe.open flags 0x%llx", (unsigned long long)flags);
 		return;
 	}
-	o = object_find(r->srv, name, len);
+	o = r->obj;
 	if (o && o->kind != &pipe_kind) {
 		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a pipe", (int)len, name,
 			    o->kind->name);

@@ -481,7 +481,7 @@ void queue_cmd_open(struct req *r)
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
 	uint64_t flags = r->argv[1].via.u64;
-	struct object *o = object_find(srv, name, len);
+	struct object *o = r->obj;
 	struct handle *h;
 	struct queue *q;
 	mode_t mode = IPC_MODE_DEFAULT;
