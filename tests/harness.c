@@ -83,6 +83,17 @@ int harness_main(Suite *s)
 	return failed ? 1 : 0;
 }
 
+TCase *harness_tcase(Suite *s, const char *name, int timeout,
+		     void (*setup)(void), void (*teardown)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 void harness_setup(struct harness *h)
 {
 	const char *root = getenv(ROOT_ENV);

@@ -32,6 +32,13 @@ struct harness {
  */
 int harness_main(Suite *s);
 
+/*
+ * Add to s a test case name whose tests each run between setup and
+ * teardown in their own process and fail after timeout seconds.
+ */
+TCase *harness_tcase(Suite *s, const char *name, int timeout,
+		     void (*setup)(void), void (*teardown)(void));
+
 /* Make h's directory; h->pid is 0.  h is the test's one harness until cleanup. */
 void harness_setup(struct harness *h);
 

@@ -692,22 +692,12 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
 	TCase *tc;
 
-	tc = tcase(s, "permissions", 30);
+	tc = harness_tcase(s, "permissions", 30, setup, teardown);
 	tcase_add_test(tc, test_second_uid_denied_until_chmod);
 	tcase_add_test(tc, test_read_write_owner_and_group_rights);
 	tcase_add_test(tc, test_handle_keeps_rights_of_its_open);
@@ -717,7 +707,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_socket_mode_and_group);
 	tcase_add_test(tc, test_bad_socket_options_refused);
 
-	tc = tcase(s, "limits", 30);
+	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_max_objects_is_enospc);
 	tcase_add_test(tc, test_name_length_limit);
 	tcase_add_test(tc, test_unread_replies_cut_off);

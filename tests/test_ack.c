@@ -546,22 +546,12 @@ static void setup_daemon(void)
 	harness_start(&h, NULL);
 }
 
-static TCase *tcase(Suite *s, const char *name, int timeout, void (*up)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, up, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *ack_suite(void)
 {
 	Suite *s = suite_create("ack");
 	TCase *tc;
 
-	tc = tcase(s, "ack", 30, setup_daemon);
+	tc = harness_tcase(s, "ack", 30, setup_daemon, teardown);
 	tcase_add_test(tc, test_task_done_acknowledges_oldest_get);
 	tcase_add_test(tc, test_consumer_exit_returns_messages_in_order);
 	tcase_add_test(tc, test_killed_consumer_messages_go_to_head);
@@ -569,9 +559,9 @@ static Suite *ack_suite(void)
 	tcase_add_test(tc, test_prefetch_and_get_many_on_ack_queue);
 	tcase_add_test(tc, test_join_waits_for_every_task_done);
 	tcase_add_test(tc, test_join_of_removed_queue_is_eidrm);
-	tc = tcase(s, "cutoff", 30, setup);
+	tc = harness_tcase(s, "cutoff", 30, setup, teardown);
 	tcase_add_test(tc, test_cut_off_consumer_messages_redelivered);
-	tc = tcase(s, "stress", 90 * SLOWDOWN, setup);
+	tc = harness_tcase(s, "stress", 90 * SLOWDOWN, setup, teardown);
 	tcase_add_test(tc, test_killed_consumers_lose_nothing);
 	return s;
 }

@@ -818,22 +818,12 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *array_suite(void)
 {
 	Suite *s = suite_create("array");
 	TCase *tc;
 
-	tc = tcase(s, "example", 30);
+	tc = harness_tcase(s, "example", 30, setup, teardown);
 	tcase_add_test(tc, test_child_squares_seen_through_mapping_and_read);
 	tcase_add_test(tc, test_child_sets_double_value);
 	tcase_add_test(tc, test_child_brokered_calls_keep_inherited_mapping);
@@ -842,28 +832,28 @@ static Suite *array_suite(void)
 	 * The two 4-process tests are 400,000 and 80,000 round trips, a case each,
 	 * with room for a loaded machine under AddressSanitizer (tests/CMakeLists.txt).
 	 */
-	tc = tcase(s, "add", 290);
+	tc = harness_tcase(s, "add", 290, setup, teardown);
 	tcase_add_test(tc, test_four_processes_add_exactly);
 
-	tc = tcase(s, "atomic", 290);
+	tc = harness_tcase(s, "atomic", 290, setup, teardown);
 	tcase_add_test(tc, test_four_processes_increment_under_lock);
 	tcase_add_test(tc, test_add_wraps_at_each_width);
 	tcase_add_test(tc, test_add_f64_on_float_and_double);
 
-	tc = tcase(s, "lock", 30);
+	tc = harness_tcase(s, "lock", 30, setup, teardown);
 	tcase_add_test(tc, test_killed_holder_passes_lock_within_a_second);
 	tcase_add_test(tc, test_relock_unlock_and_timeouts);
 	tcase_add_test(tc, test_brokered_write_waits_for_lock);
 	tcase_add_test(tc, test_closing_the_array_releases_its_lock);
 
-	tc = tcase(s, "lifecycle", 30);
+	tc = harness_tcase(s, "lifecycle", 30, setup, teardown);
 	tcase_add_test(tc, test_unlink_while_mapped);
 	tcase_add_test(tc, test_child_of_unlinked_array_gets_eidrm);
 	tcase_add_test(tc, test_open_checks_typecode_and_length);
 	tcase_add_test(tc, test_stat_counts_mapping_processes);
 	tcase_add_test(tc, test_large_brokered_transfer_in_chunks);
 
-	tc = tcase(s, "limits", 30);
+	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_size_limits);
 	tcase_add_test(tc, test_daemon_refuses_bad_requests_and_serves_on);
 	return s;

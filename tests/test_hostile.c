@@ -466,22 +466,12 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
 	TCase *tc;
 
-	tc = tcase(s, "hostile", 60);
+	tc = harness_tcase(s, "hostile", 60, setup, teardown);
 	tcase_add_test(tc, test_decoder_bounds_container_headers);
 	tcase_add_test(tc, test_hostile_input_leaves_daemon_serving);
 	tcase_add_test(tc, test_slow_client_byte_by_byte);

@@ -285,10 +285,8 @@ END_TEST
 static Suite *process_suite(void)
 {
 	Suite *s = suite_create("process");
-	TCase *tc = tcase_create("process");
+	TCase *tc = harness_tcase(s, "process", 60, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_join_gives_exit_code);
 	tcase_add_test(tc, test_run_gets_embedding_struct);
 	tcase_add_test(tc, test_killed_child_exitcode_is_minus_signal);
@@ -296,7 +294,6 @@ static Suite *process_suite(void)
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_child_flushes_nothing_twice_nor_runs_atexit);
 	tcase_add_test(tc, test_ipcctl_clients_shows_child_by_pid_and_name);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

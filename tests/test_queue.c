@@ -1354,18 +1354,6 @@ START_TEST(test_max_clients)
 }
 END_TEST
 
-/* ------------------------------------------------------------------------ */
-
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 START_TEST(test_parked_put_moves_up_when_the_one_ahead_leaves)
 {
 	ipc_queue_attr attr = { .maxbytes = 100 };
@@ -1410,27 +1398,29 @@ START_TEST(test_empty_client_name_is_served)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
 	TCase *tc;
 
-	tc = tcase(s, "fork", 30);
+	tc = harness_tcase(s, "fork", 30, setup, teardown);
 	tcase_add_test(tc, test_msgpack_list_from_child);
 	tcase_add_test(tc, test_squares_drained_in_order);
 	tcase_add_test(tc, test_raw_clone_child_gets_its_own_connection);
 
-	tc = tcase(s, "load", 110);
+	tc = harness_tcase(s, "load", 110, setup, teardown);
 	tcase_add_test(tc, test_many_producers_consumers);
 
-	tc = tcase(s, "blocking", 30);
+	tc = harness_tcase(s, "blocking", 30, setup, teardown);
 	tcase_add_test(tc, test_get_timeout_on_empty);
 	tcase_add_test(tc, test_put_blocks_when_full);
 	tcase_add_test(tc, test_getters_served_in_order);
 	tcase_add_test(tc, test_unlink_wakes_blocked_getter);
 	tcase_add_test(tc, test_parked_put_moves_up_when_the_one_ahead_leaves);
 
-	tc = tcase(s, "robustness", 30);
+	tc = harness_tcase(s, "robustness", 30, setup, teardown);
 	tcase_add_test(tc, test_killed_mid_frame_leaves_daemon_serving);
 	tcase_add_test(tc, test_unknown_op_keeps_connection);
 	tcase_add_test(tc, test_request_before_hello_refused);
@@ -1439,11 +1429,11 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, test_parked_getter_disconnect_keeps_message);
 	tcase_add_test(tc, test_empty_client_name_is_served);
 
-	tc = tcase(s, "lifecycle", 30);
+	tc = harness_tcase(s, "lifecycle", 30, setup, teardown);
 	tcase_add_test(tc, test_sigterm_answers_blocked_clients);
 	tcase_add_test(tc, test_second_daemon_refused);
 
-	tc = tcase(s, "limits", 30);
+	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_put_over_max_message_is_emsgsize);
 	tcase_add_test(tc, test_memory_budget_gives_enobufs);
 	tcase_add_test(tc, test_admitted_parked_put_counts_memory_once);

@@ -717,39 +717,29 @@ START_TEST(test_sighup_changes_limits_live)
 }
 END_TEST
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *service_suite(void)
 {
 	Suite *s = suite_create("service");
 	TCase *tc;
 
-	tc = tcase(s, "activation");
+	tc = harness_tcase(s, "activation", 30, setup, teardown);
 	tcase_add_test(tc, test_activated_ipcd_serves_client_that_connected_first);
 
-	tc = tcase(s, "notify");
+	tc = harness_tcase(s, "notify", 30, setup, teardown);
 	tcase_add_test(tc, test_manager_is_told_ready_status_reloading_stopping);
 	tcase_add_test(tc, test_watchdog_pings_at_half_the_interval);
 
-	tc = tcase(s, "journal");
+	tc = harness_tcase(s, "journal", 30, setup, teardown);
 	tcase_add_test(tc, test_journal_lines_carry_priority_not_time);
 	tcase_add_test(tc, test_other_stderr_lines_carry_time);
 
-	tc = tcase(s, "config");
+	tc = harness_tcase(s, "config", 30, setup, teardown);
 	tcase_add_test(tc, test_each_setting_of_the_file_is_honoured);
 	tcase_add_test(tc, test_unread_replies_over_max_output_cut_the_client);
 	tcase_add_test(tc, test_command_line_wins_over_the_file);
 	tcase_add_test(tc, test_bad_file_stops_the_start_with_file_and_line);
 
-	tc = tcase(s, "reload");
+	tc = harness_tcase(s, "reload", 30, setup, teardown);
 	tcase_add_test(tc, test_sighup_changes_limits_live);
 	return s;
 }
