@@ -506,6 +506,23 @@ void raw_packer(msgpack_sbuffer *sb, msgpack_packer *pk)
 	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
 }
 
+void raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op, uint32_t id,
+	       unsigned nargs)
+{
+	raw_packer(sb, pk);
+	msgpack_pack_array(pk, 2 + nargs);
+	msgpack_pack_uint32(pk, op);
+	msgpack_pack_uint32(pk, id);
+}
+
+int raw_end(int fd, msgpack_sbuffer *sb)
+{
+	int r = raw_send_frame(fd, sb->data, sb->size);
+
+	msgpack_sbuffer_destroy(sb);
+	return r;
+}
+
 int raw_hello(int fd, uint32_t id)
 {
 	msgpack_sbuffer sb;
@@ -516,15 +533,11 @@ int raw_hello(int fd, uint32_t id)
 	char *body;
 	int r;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_HELLO);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, IPC_OP_HELLO, id, 3);
 	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint32(&pk, (uint32_t)getpid());
 	msgpack_pack_str_with_body(&pk, "raw", 3);
-	r = raw_send_frame(fd, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	r = raw_end(fd, &sb);
 	if (r < 0)
 		return r;
 	r = raw_recv_frame(fd, &body, &len, 5000);

@@ -136,6 +136,16 @@ int raw_wait_closed(int fd, int timeout_ms);
  */
 int raw_wait_hangup(int fd, int timeout_ms);
 
+/*
+ * Start the body of a request [op, id, args...] in sb, announcing nargs
+ * arguments for the caller to pack on pk next; finish with raw_end.
+ */
+void raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op, uint32_t id,
+	       unsigned nargs);
+
+/* Send sb as one frame and destroy it; what raw_send_frame returned. */
+int raw_end(int fd, msgpack_sbuffer *sb);
+
 /* Send HELLO [1, id, version, pid, name] and return the reply's status. */
 int raw_hello(int fd, uint32_t id);
 

@@ -575,16 +575,12 @@ static int raw_open_name(int fd, uint32_t id, size_t n)
 	int r;
 
 	memset(name, 'n', n);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, id, 3);
 	msgpack_pack_str_with_body(&pk, name, n);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_nil(&pk);
 	free(name);
-	r = raw_send_frame(fd, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	r = raw_end(fd, &sb);
 	if (r < 0)
 		return r;
 	r = raw_recv_frame(fd, &body, &len, 5000);
@@ -636,24 +632,16 @@ START_TEST(test_unread_replies_cut_off)
 	fd = raw_connect(h.sock);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(raw_hello(fd, 1), 0);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "big", 3);
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_nil(&pk);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	/* Peeks of 16 KiB each, never read: 4000 of them are 64 MiB of replies. */
 	for (sent = 0; sent < 4000 && r == 0; sent++) {
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint32(&pk, IPC_OP_Q_PEEK);
-		msgpack_pack_uint32(&pk, 3 + (uint32_t)sent);
+		raw_begin(&sb, &pk, IPC_OP_Q_PEEK, 3 + (uint32_t)sent, 1);
 		msgpack_pack_uint32(&pk, 1);
-		r = raw_send_frame(fd, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
+		r = raw_end(fd, &sb);
 	}
 	/* It was cut off: its socket ends, unread. */
 	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);

@@ -328,24 +328,16 @@ START_TEST(test_cut_off_consumer_messages_redelivered)
 	fd = raw_connect(h.sock);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(raw_hello(fd, 1), 0);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "big", 3);
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_nil(&pk);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	for (uint32_t i = 0; i < 200 && r == 0; i++) {
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 4);
-		msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-		msgpack_pack_uint32(&pk, 3 + i);
+		raw_begin(&sb, &pk, IPC_OP_Q_GET, 3 + i, 2);
 		msgpack_pack_uint32(&pk, 1);
 		msgpack_pack_int(&pk, 0);
-		r = raw_send_frame(fd, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
+		r = raw_end(fd, &sb);
 	}
 	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
 	close(fd);

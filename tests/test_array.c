@@ -726,10 +726,7 @@ static int raw_open(int fd, uint32_t id, const char *name, const char *tc, uint6
 	char *body;
 	int st;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 6);
-	msgpack_pack_uint32(&pk, IPC_OP_A_OPEN);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, IPC_OP_A_OPEN, id, 4);
 	proto_pack_cstr(&pk, name);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE | IPC_OPEN_NOMAP);
 	proto_pack_cstr(&pk, tc);
@@ -757,10 +754,7 @@ static int raw_op(int fd, unsigned op, uint32_t id, uint64_t handle, uint64_t x,
 	char *body;
 	int st;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, op);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, op, id, 3);
 	msgpack_pack_uint64(&pk, handle);
 	msgpack_pack_uint64(&pk, x);
 	if (bin)

@@ -185,15 +185,11 @@ static void truncated_frames(void)
 	ck_assert_int_ge(fd, 0);
 	raw_send(fd, hello_start, sizeof hello_start);
 	close(fd);
-	/* A frame whose body ends inside its msgpack value: malformed. */
+	/* A body that ends inside its msgpack value (two arguments announced, one sent). */
 	fd = connect_greeted();
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 2, 2);
 	msgpack_pack_uint32(&pk, 1);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_push_and_close(fd, -EPROTO, "a truncated msgpack body");
 	close(fd);
 	/* A container header claiming four billion items in five bytes. */
@@ -225,61 +221,37 @@ static void wrong_types_and_unknown_ops(void)
 	int fd = connect_greeted();
 
 	/* queue.open with a number for a name. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_uint32(&pk, 7);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_nil(&pk);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 2, -EINVAL, "open with a numeric name");
 	/* queue.put on a string handle, too few arguments, a map for data. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
-	msgpack_pack_uint32(&pk, 3);
+	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 3, 3);
 	msgpack_pack_str_with_body(&pk, "h", 1);
 	msgpack_pack_int(&pk, 0);
 	msgpack_pack_map(&pk, 0);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 3, -EINVAL, "put with wrong types");
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-	msgpack_pack_uint32(&pk, 4);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, IPC_OP_Q_GET, 4, 0);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 4, -EINVAL, "get without arguments");
 	/* A handle never opened, and unknown operations. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-	msgpack_pack_uint32(&pk, 5);
+	raw_begin(&sb, &pk, IPC_OP_Q_GET, 5, 2);
 	msgpack_pack_uint32(&pk, 99);
 	msgpack_pack_int(&pk, 0);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 5, -EBADF, "get on a handle never opened");
 	for (uint32_t op = 0xf0; op <= 0xff; op++) {
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint32(&pk, op);
-		msgpack_pack_uint32(&pk, 100 + op);
+		raw_begin(&sb, &pk, op, 100 + op, 1);
 		msgpack_pack_str_with_body(&pk, "x", 1);
-		ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-		msgpack_sbuffer_destroy(&sb);
+		ck_assert_int_eq(raw_end(fd, &sb), 0);
 		expect_reply(fd, 100 + op, -EOPNOTSUPP, "an unknown operation");
 	}
 	/* The connection survived all of it. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_PING);
-	msgpack_pack_uint32(&pk, 1000);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, IPC_OP_PING, 1000, 0);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 1000, 0, "a ping after the bad requests");
 	close(fd);
 }
@@ -324,37 +296,25 @@ START_TEST(test_slow_client_byte_by_byte)
 	start();
 	/* hello, open "slow", put "drip", get: one stream of bytes. */
 	msgpack_sbuffer_init(&all);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_HELLO);
-	msgpack_pack_uint32(&pk, 1);
+	raw_begin(&sb, &pk, IPC_OP_HELLO, 1, 3);
 	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint32(&pk, (uint32_t)getpid());
 	msgpack_pack_str_with_body(&pk, "slow", 4);
 	frame_into(&all, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "slow", 4);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_nil(&pk);
 	frame_into(&all, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
-	msgpack_pack_uint32(&pk, 3);
+	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 3, 3);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_int(&pk, 0);
 	msgpack_pack_bin_with_body(&pk, "drip", 4);
 	frame_into(&all, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-	msgpack_pack_uint32(&pk, 4);
+	raw_begin(&sb, &pk, IPC_OP_Q_GET, 4, 2);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_int(&pk, 1000);
 	frame_into(&all, &sb);
@@ -420,10 +380,7 @@ START_TEST(test_500_connections_at_once)
 			ck_assert_msg(fds[i] >= 0, "connection %d: %s", i, strerror(-fds[i]));
 		}
 		/* All of them speak before any is answered. */
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 5);
-		msgpack_pack_uint32(&pk, IPC_OP_HELLO);
-		msgpack_pack_uint32(&pk, 1);
+		raw_begin(&sb, &pk, IPC_OP_HELLO, 1, 3);
 		msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 		msgpack_pack_uint32(&pk, (uint32_t)getpid());
 		msgpack_pack_str_with_body(&pk, "many", 4);

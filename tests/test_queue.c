@@ -731,10 +731,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(raw_hello(fd, 1), 0);
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, 0x7f);
-	msgpack_pack_uint32(&pk, 5);
+	raw_begin(&sb, &pk, 0x7f, 5, 0);
 	raw_request(fd, &sb, &u, &rep, &body);
 	msgpack_sbuffer_destroy(&sb);
 	ck_assert_uint_eq(rep.id, 5);
@@ -744,10 +741,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	free(body);
 
 	/* Mistyped arguments are answered too, and the connection stays. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_SIZE);
-	msgpack_pack_uint32(&pk, 7);
+	raw_begin(&sb, &pk, IPC_OP_Q_SIZE, 7, 1);
 	msgpack_pack_str_with_body(&pk, "x", 1);
 	raw_request(fd, &sb, &u, &rep, &body);
 	msgpack_sbuffer_destroy(&sb);
@@ -757,10 +751,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	free(body);
 
 	/* A handle that was never opened. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_SIZE);
-	msgpack_pack_uint32(&pk, 8);
+	raw_begin(&sb, &pk, IPC_OP_Q_SIZE, 8, 1);
 	msgpack_pack_uint32(&pk, 12345);
 	raw_request(fd, &sb, &u, &rep, &body);
 	msgpack_sbuffer_destroy(&sb);
@@ -769,10 +760,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	msgpack_unpacked_destroy(&u);
 	free(body);
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_PING);
-	msgpack_pack_uint32(&pk, 6);
+	raw_begin(&sb, &pk, IPC_OP_PING, 6, 0);
 	raw_request(fd, &sb, &u, &rep, &body);
 	msgpack_sbuffer_destroy(&sb);
 	ck_assert_uint_eq(rep.id, 6);
@@ -793,10 +781,7 @@ static int raw_simple_request(int fd, unsigned op, uint32_t id)
 	char *body;
 	int status;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, op);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, op, id, 0);
 	raw_request(fd, &sb, &u, &rep, &body);
 	msgpack_sbuffer_destroy(&sb);
 	ck_assert_msg(rep.id == id, "reply to id %u, want %u", rep.id, id);

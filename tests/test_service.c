@@ -152,23 +152,6 @@ static ipc_queue *open_ok(ipc_client *c, const char *name, const ipc_queue_attr 
 	return q;
 }
 
-/* Send a raw request [op, id, args...]; args packed by the caller's pack_args. */
-static msgpack_packer *raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op,
-				 uint32_t id, unsigned nargs)
-{
-	raw_packer(sb, pk);
-	msgpack_pack_array(pk, 2 + nargs);
-	msgpack_pack_uint32(pk, op);
-	msgpack_pack_uint32(pk, id);
-	return pk;
-}
-
-static void raw_end(int fd, msgpack_sbuffer *sb)
-{
-	ck_assert_int_eq(raw_send_frame(fd, sb->data, sb->size), 0);
-	msgpack_sbuffer_destroy(sb);
-}
-
 /* The unsigned value of key in the daemon's status map. */
 static uint64_t status_u64(ipc_client *c, const char *key)
 {
@@ -235,7 +218,7 @@ START_TEST(test_activated_ipcd_serves_client_that_connected_first)
 	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint32(&pk, (uint32_t)getpid());
 	msgpack_pack_str_with_body(&pk, "early", 5);
-	raw_end(fd, &sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	ck_assert_int_eq(raw_recv_frame(fd, &body, &len, 200), -ETIMEDOUT);
 	ck_assert_int_eq(waitpid(h.pid, &status, WNOHANG), 0);
 
@@ -536,14 +519,14 @@ static int peek_flood(const char *sock, size_t size, int n)
 	msgpack_pack_str_with_body(&pk, "flood", 5);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_map(&pk, 0);
-	raw_end(fd, &sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	ck_assert_int_eq(raw_recv_frame(fd, &body, &len, 5000), 0);
 	free(body);
 	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 3, 3);
 	msgpack_pack_uint32(&pk, 1);            /* the first handle */
 	msgpack_pack_int(&pk, 0);
 	msgpack_pack_bin_with_body(&pk, data, size);
-	raw_end(fd, &sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	ck_assert_int_eq(raw_recv_frame(fd, &body, &len, 5000), 0);
 	free(body);
 	free(data);
@@ -551,8 +534,7 @@ static int peek_flood(const char *sock, size_t size, int n)
 	for (int i = 0; i < n; i++) {
 		raw_begin(&sb, &pk, IPC_OP_Q_PEEK, 100 + (uint32_t)i, 1);
 		msgpack_pack_uint32(&pk, 1);
-		r = raw_send_frame(fd, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
+		r = raw_end(fd, &sb);
 		if (r < 0)
 			break;
 	}
