@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "harness.h"
 #include "ipc_protocol.h"
 
@@ -521,6 +522,30 @@ int raw_end(int fd, msgpack_sbuffer *sb)
 
 	msgpack_sbuffer_destroy(sb);
 	return r;
+}
+
+int raw_recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body,
+		   int timeout_ms)
+{
+	size_t len;
+	int r;
+
+	msgpack_unpacked_init(u);
+	r = raw_recv_frame(fd, body, &len, timeout_ms);
+	if (r < 0)
+		return r;
+	return proto_decode_reply(*body, len, u, rep);
+}
+
+int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
+	     char **body)
+{
+	int r = raw_end(fd, sb);
+
+	ck_assert_msg(r == 0, "cannot send a raw request (%s)", strerror(-r));
+	r = raw_recv_reply(fd, u, rep, body, 5000);
+	ck_assert_msg(r == 0, "no well-formed reply (%s)", strerror(-r));
+	return rep->status;
 }
 
 int raw_hello(int fd, uint32_t id)

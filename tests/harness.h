@@ -17,6 +17,8 @@
 #include <check.h>
 #include <msgpack.h>
 
+struct proto_reply;
+
 /* One test's world: its directory and the daemon serving in it. */
 struct harness {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -145,6 +147,23 @@ void raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op, uint32_t id
 
 /* Send sb as one frame and destroy it; what raw_send_frame returned. */
 int raw_end(int fd, msgpack_sbuffer *sb);
+
+/*
+ * Read one frame within timeout_ms and decode it as a reply or push into
+ * *rep, which borrows from *u and *body.  *u is initialised here: destroy it
+ * and free *body afterwards, whatever the result.  0, raw_recv_frame's
+ * error, or -EPROTO when the frame is not a well-formed reply.
+ */
+int raw_recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body,
+		   int timeout_ms);
+
+/*
+ * raw_end(fd, sb), then raw_recv_reply within 5 s: the reply's status.
+ * Unlike the helpers above, this fails the test when the request cannot be
+ * sent or no well-formed reply arrives.
+ */
+int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
+	     char **body);
 
 /* Send HELLO [1, id, version, pid, name] and return the reply's status. */
 int raw_hello(int fd, uint32_t id);

@@ -571,7 +571,6 @@ static int raw_open_name(int fd, uint32_t id, size_t n)
 	msgpack_unpacked u;
 	struct proto_reply rep;
 	char *name = malloc(n), *body;
-	size_t len;
 	int r;
 
 	memset(name, 'n', n);
@@ -580,16 +579,8 @@ static int raw_open_name(int fd, uint32_t id, size_t n)
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_nil(&pk);
 	free(name);
-	r = raw_end(fd, &sb);
-	if (r < 0)
-		return r;
-	r = raw_recv_frame(fd, &body, &len, 5000);
-	if (r < 0)
-		return r;
-	msgpack_unpacked_init(&u);
-	r = proto_decode_reply(body, len, &u, &rep);
-	if (r == 0)
-		r = rep.id == id ? rep.status : -EPROTO;
+	r = raw_call(fd, &sb, &u, &rep, &body);
+	ck_assert_uint_eq(rep.id, id);
 	msgpack_unpacked_destroy(&u);
 	free(body);
 	return r;

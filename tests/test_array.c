@@ -702,19 +702,6 @@ START_TEST(test_size_limits)
 }
 END_TEST
 
-/* Send one raw request and return its reply's status; *rep valid until *u is destroyed. */
-static int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
-		    char **body)
-{
-	size_t len;
-
-	ck_assert_int_eq(raw_send_frame(fd, sb->data, sb->size), 0);
-	ck_assert_int_eq(raw_recv_frame(fd, body, &len, 3000), 0);
-	msgpack_unpacked_init(u);
-	ck_assert_int_eq(proto_decode_reply(*body, len, u, rep), 0);
-	return rep->status;
-}
-
 /* A raw array.open of name with the typecode string tc; the status, the handle in *handle. */
 static int raw_open(int fd, uint32_t id, const char *name, const char *tc, uint64_t length,
 		    uint64_t *handle)
@@ -738,7 +725,6 @@ static int raw_open(int fd, uint32_t id, const char *name, const char *tc, uint6
 	else if (handle)
 		*handle = rep.res[0].via.u64;
 	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&sb);
 	free(body);
 	return st;
 }
@@ -766,7 +752,6 @@ static int raw_op(int fd, unsigned op, uint32_t id, uint64_t handle, uint64_t x,
 	if (st < 0)
 		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
 	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&sb);
 	free(body);
 	return st;
 }

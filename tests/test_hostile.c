@@ -95,17 +95,6 @@ static void stop_clean(void)
 		      "ipcd did not exit cleanly (status 0x%x)", status);
 }
 
-/* Decode the next frame on fd into *rep (u keeps it); the status of raw_recv_frame. */
-static int recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body)
-{
-	size_t len;
-	int r = raw_recv_frame(fd, body, &len, 5000);
-
-	if (r < 0)
-		return r;
-	return proto_decode_reply(*body, len, u, rep);
-}
-
 /* Expect an error push with status want, then the daemon closing fd. */
 static void expect_push_and_close(int fd, int want, const char *what)
 {
@@ -113,8 +102,7 @@ static void expect_push_and_close(int fd, int want, const char *what)
 	msgpack_unpacked u;
 	char *body = NULL;
 
-	msgpack_unpacked_init(&u);
-	ck_assert_msg(recv_reply(fd, &u, &rep, &body) == 0, "%s: no error push", what);
+	ck_assert_msg(raw_recv_reply(fd, &u, &rep, &body, 5000) == 0, "%s: no error push", what);
 	ck_assert_msg(rep.id == IPC_PUSH_ID && rep.nres >= 1 &&
 		      rep.res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
 		      rep.res[0].via.i64 == want, "%s: not an error push of %d", what, want);
@@ -130,8 +118,7 @@ static void expect_reply(int fd, uint32_t id, int want, const char *what)
 	msgpack_unpacked u;
 	char *body = NULL;
 
-	msgpack_unpacked_init(&u);
-	ck_assert_msg(recv_reply(fd, &u, &rep, &body) == 0, "%s: no reply", what);
+	ck_assert_msg(raw_recv_reply(fd, &u, &rep, &body, 5000) == 0, "%s: no reply", what);
 	ck_assert_msg(rep.id == id && rep.status == want, "%s: reply to %u with %d, want %u with %d",
 		      what, rep.id, rep.status, id, want);
 	msgpack_unpacked_destroy(&u);
@@ -338,8 +325,7 @@ START_TEST(test_slow_client_byte_by_byte)
 	msgpack_sbuffer_destroy(&all);
 	ck_assert_msg(slowest < 500, "the normal client waited %lld ms", (long long)slowest);
 	for (uint32_t id = 1; id <= 4; id++) {
-		msgpack_unpacked_init(&u);
-		ck_assert_int_eq(recv_reply(fd, &u, &rep, &body), 0);
+		ck_assert_int_eq(raw_recv_reply(fd, &u, &rep, &body, 5000), 0);
 		ck_assert_msg(rep.id == id && rep.status == 0, "slow client: reply %u status %d",
 			      rep.id, rep.status);
 		if (id == 4) {

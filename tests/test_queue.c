@@ -584,27 +584,16 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Malformed input and dying peers */
 
-/* Decode a raw reply or push frame; fails the test if it is not well formed. */
-static void decode_frame(const char *body, size_t len, msgpack_unpacked *u,
-			 struct proto_reply *rep)
-{
-	msgpack_unpacked_init(u);
-	ck_assert_msg(proto_decode_reply(body, len, u, rep) == 0,
-		      "the daemon sent a malformed frame of %zu bytes", len);
-}
-
 /* Expect an "error" push with a negative status, then the connection closed. */
 static void expect_error_push_and_close(int fd, const char *what)
 {
 	struct proto_reply rep;
 	msgpack_unpacked u;
 	char *body;
-	size_t len;
 	int r;
 
-	r = raw_recv_frame(fd, &body, &len, 3000);
-	ck_assert_msg(r == 0, "%s: no error push (%s)", what, strerror(-r));
-	decode_frame(body, len, &u, &rep);
+	r = raw_recv_reply(fd, &u, &rep, &body, 3000);
+	ck_assert_msg(r == 0, "%s: no well-formed error push (%s)", what, strerror(-r));
 	ck_assert_msg(rep.id == IPC_PUSH_ID, "%s: a reply to id %u, not a push", what, rep.id);
 	ck_assert_msg(rep.eventlen == 5 && memcmp(rep.event, "error", 5) == 0,
 		      "%s: push '%.*s', not 'error'", what, (int)rep.eventlen, rep.event);
@@ -704,19 +693,6 @@ START_TEST(test_killed_mid_frame_leaves_daemon_serving)
 }
 END_TEST
 
-/* Send body as a frame and read the reply; fails the test on no reply. */
-static void raw_request(int fd, const msgpack_sbuffer *sb, msgpack_unpacked *u,
-			struct proto_reply *rep, char **body)
-{
-	size_t len;
-	int r;
-
-	ck_assert_int_eq(raw_send_frame(fd, sb->data, sb->size), 0);
-	r = raw_recv_frame(fd, body, &len, 3000);
-	ck_assert_msg(r == 0, "no reply (%s)", strerror(-r));
-	decode_frame(*body, len, u, rep);
-}
-
 START_TEST(test_unknown_op_keeps_connection)
 {
 	struct proto_reply rep;
@@ -732,8 +708,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	ck_assert_int_eq(raw_hello(fd, 1), 0);
 
 	raw_begin(&sb, &pk, 0x7f, 5, 0);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 5);
 	ck_assert_int_eq(rep.status, -EOPNOTSUPP);
 	ck_assert_msg(rep.msg != NULL && rep.msglen > 0, "error reply without a message");
@@ -743,8 +718,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	/* Mistyped arguments are answered too, and the connection stays. */
 	raw_begin(&sb, &pk, IPC_OP_Q_SIZE, 7, 1);
 	msgpack_pack_str_with_body(&pk, "x", 1);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 7);
 	ck_assert_int_eq(rep.status, -EINVAL);
 	msgpack_unpacked_destroy(&u);
@@ -753,16 +727,14 @@ START_TEST(test_unknown_op_keeps_connection)
 	/* A handle that was never opened. */
 	raw_begin(&sb, &pk, IPC_OP_Q_SIZE, 8, 1);
 	msgpack_pack_uint32(&pk, 12345);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 8);
 	ck_assert_int_lt(rep.status, 0);
 	msgpack_unpacked_destroy(&u);
 	free(body);
 
 	raw_begin(&sb, &pk, IPC_OP_PING, 6, 0);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 6);
 	ck_assert_int_eq(rep.status, 0);
 	msgpack_unpacked_destroy(&u);
@@ -782,8 +754,7 @@ static int raw_simple_request(int fd, unsigned op, uint32_t id)
 	int status;
 
 	raw_begin(&sb, &pk, op, id, 0);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_msg(rep.id == id, "reply to id %u, want %u", rep.id, id);
 	status = rep.status;
 	msgpack_unpacked_destroy(&u);
