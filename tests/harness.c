@@ -548,6 +548,15 @@ int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_repl
 	return rep->status;
 }
 
+int raw_connect_greeted(const char *sock)
+{
+	int fd = raw_connect(sock);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	return fd;
+}
+
 int raw_hello(int fd, uint32_t id)
 {
 	msgpack_sbuffer sb;

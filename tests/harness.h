@@ -158,12 +158,14 @@ int raw_recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **
 		   int timeout_ms);
 
 /*
- * raw_end(fd, sb), then raw_recv_reply within 5 s: the reply's status.
- * Unlike the helpers above, this fails the test when the request cannot be
- * sent or no well-formed reply arrives.
+ * Unlike the helpers above, the next two fail the test when they do not
+ * succeed.  raw_call: raw_end(fd, sb), then raw_recv_reply within 5 s; the
+ * reply's status.  raw_connect_greeted: raw_connect to sock and raw_hello
+ * with id 1; the fd.
  */
 int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
 	     char **body);
+int raw_connect_greeted(const char *sock);
 
 /* Send HELLO [1, id, version, pid, name] and return the reply's status. */
 int raw_hello(int fd, uint32_t id);

@@ -591,9 +591,7 @@ START_TEST(test_name_length_limit)
 	int fd;
 
 	harness_start(&h, NULL);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	ck_assert_int_eq(raw_open_name(fd, 2, IPC_NAME_MAX), 0);
 	ck_assert_int_eq(raw_open_name(fd, 3, IPC_NAME_MAX + 1), -ENAMETOOLONG);
 	ck_assert_int_eq(raw_open_name(fd, 4, 0), -EINVAL);
@@ -620,9 +618,7 @@ START_TEST(test_unread_replies_cut_off)
 	q = open_ok(c, "big", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_put(q, big, sizeof big, 0), 0);
 
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "big", 3);
 	msgpack_pack_uint32(&pk, 0);

@@ -325,9 +325,7 @@ START_TEST(test_cut_off_consumer_messages_redelivered)
 	q = open_ok(c, "big", IPC_CREATE, &ack_attr);
 	for (int i = 0; i < 200; i++)
 		ck_assert_ipc(ipc_queue_put(q, big, sizeof big, 0), 0);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "big", 3);
 	msgpack_pack_uint32(&pk, 0);

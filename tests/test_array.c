@@ -763,9 +763,7 @@ START_TEST(test_daemon_refuses_bad_requests_and_serves_on)
 	int fd;
 
 	harness_start(&h, args);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	ck_assert_int_eq(raw_open(fd, 2, "a", "x", 4, NULL), -EINVAL);
 	ck_assert_int_eq(raw_open(fd, 3, "a", "ii", 4, NULL), -EINVAL);
 	ck_assert_int_eq(raw_open(fd, 4, "a", "", 4, NULL), -EINVAL);

@@ -125,15 +125,6 @@ static void expect_reply(int fd, uint32_t id, int want, const char *what)
 	free(body);
 }
 
-static int connect_greeted(void)
-{
-	int fd = raw_connect(h.sock);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
-	return fd;
-}
-
 /* ------------------------------------------------------------------------ */
 
 static void random_bytes(void)
@@ -173,14 +164,14 @@ static void truncated_frames(void)
 	raw_send(fd, hello_start, sizeof hello_start);
 	close(fd);
 	/* A body that ends inside its msgpack value (two arguments announced, one sent). */
-	fd = connect_greeted();
+	fd = raw_connect_greeted(h.sock);
 	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 2, 2);
 	msgpack_pack_uint32(&pk, 1);
 	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_push_and_close(fd, -EPROTO, "a truncated msgpack body");
 	close(fd);
 	/* A container header claiming four billion items in five bytes. */
-	fd = connect_greeted();
+	fd = raw_connect_greeted(h.sock);
 	ck_assert_int_eq(raw_send_frame(fd, "\xdd\xff\xff\xff\xff", 5), 0);
 	expect_push_and_close(fd, -EPROTO, "an array32 header of 2^32-1 items");
 	close(fd);
@@ -192,7 +183,7 @@ static void huge_lengths(void)
 
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
 		unsigned char hdr[IPC_FRAME_HEADER];
-		int fd = connect_greeted();
+		int fd = raw_connect_greeted(h.sock);
 
 		ipc_frame_put_len(hdr, lens[i]);
 		ck_assert_int_eq(raw_send(fd, hdr, sizeof hdr), 0);
@@ -205,7 +196,7 @@ static void wrong_types_and_unknown_ops(void)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	int fd = connect_greeted();
+	int fd = raw_connect_greeted(h.sock);
 
 	/* queue.open with a number for a name. */
 	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);

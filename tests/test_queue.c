@@ -668,9 +668,7 @@ START_TEST(test_killed_mid_frame_leaves_daemon_serving)
 	daemon_serves("fresh");
 
 	/* A length prefix beyond the limit: an error push, then the door. */
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	ipc_frame_put_len(hdr, 0x7fffffffu);
 	ck_assert_int_eq(raw_send(fd, hdr, sizeof hdr), 0);
 	expect_error_push_and_close(fd, "oversized length");
@@ -703,9 +701,7 @@ START_TEST(test_unknown_op_keeps_connection)
 	int fd;
 
 	harness_start(&h, NULL);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 
 	raw_begin(&sb, &pk, 0x7f, 5, 0);
 	raw_call(fd, &sb, &u, &rep, &body);
@@ -807,10 +803,8 @@ START_TEST(test_garbage_frames_close_only_their_connection)
 	c = connect_ok(h.sock);
 	q = open_ok(c, "bystander", IPC_CREATE, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		int fd = raw_connect(h.sock);
+		int fd = raw_connect_greeted(h.sock);
 
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(raw_hello(fd, 1), 0);
 		ck_assert_int_eq(raw_send_frame(fd, bad[i].body, bad[i].len), 0);
 		expect_error_push_and_close(fd, bad[i].what);
 		close(fd);
