@@ -13,8 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "ipcclient.h"
+#include "clients.h"
 
 static struct harness h;
 
@@ -27,12 +26,6 @@ static void teardown(void)
 {
 	harness_cleanup(&h);
 }
-
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
 
 static int return_arg(void *arg)
 {

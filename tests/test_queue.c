@@ -1265,16 +1265,6 @@ START_TEST(test_unlink_wakes_blocked_getter)
 END_TEST
 
 /* Connect, retrying up to 2 s while the daemon may still count a closed probe. */
-static int connect_retry(ipc_client **c)
-{
-	int64_t end = harness_now_ms() + 2000;
-	int r;
-
-	while ((r = ipc_connect(h.sock, c)) < 0 && harness_now_ms() < end)
-		harness_sleep_ms(20);
-	return r;
-}
-
 START_TEST(test_max_clients)
 {
 	static const char *const args[] = { "--max-clients", "4", NULL };
@@ -1285,7 +1275,7 @@ START_TEST(test_max_clients)
 
 	harness_start(&h, args);
 	for (i = 0; i < 4; i++)
-		ck_assert_ipc(connect_retry(&c[i]), 0);
+		ck_assert_ipc(connect_retry(h.sock, &c[i]), 0);
 	c[4] = NULL;
 	ck_assert_ipc(ipc_connect(h.sock, &c[4]), -EUSERS);
 	ck_assert_ptr_null(c[4]);
@@ -1296,7 +1286,7 @@ START_TEST(test_max_clients)
 		free(mp);
 	}
 	ipc_disconnect(c[0]);
-	ck_assert_ipc(connect_retry(&c[0]), 0);
+	ck_assert_ipc(connect_retry(h.sock, &c[0]), 0);
 	ck_assert_ipc(ipc_server_status(c[0], &mp, &len), 0);
 	free(mp);
 	for (i = 0; i < 4; i++)

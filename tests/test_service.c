@@ -22,9 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "clients.h"
 #include "ipc_protocol.h"
-#include "ipcclient.h"
 
 static struct harness h;
 static char errlog[256];     /* the daemon's stderr, in the test directory */
@@ -39,12 +38,6 @@ static void teardown(void)
 {
 	harness_cleanup(&h);
 }
-
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
 
 /*
  * Start argv (argv[0] NULL: the ipcd under test) with the environment
@@ -134,50 +127,6 @@ static void expect_logged(const char *text)
 }
 
 /* Connect, retrying up to 2 s while the daemon may still count a closed probe. */
-static int connect_retry(const char *sock, ipc_client **c)
-{
-	int64_t end = harness_now_ms() + 2000;
-	int r;
-
-	while ((r = ipc_connect(sock, c)) < 0 && harness_now_ms() < end)
-		harness_sleep_ms(20);
-	return r;
-}
-
-static ipc_queue *open_ok(ipc_client *c, const char *name, const ipc_queue_attr *attr)
-{
-	ipc_queue *q = NULL;
-
-	ck_assert_ipc(ipc_queue_open(c, name, IPC_CREATE, attr, &q), 0);
-	return q;
-}
-
-/* The unsigned value of key in the daemon's status map. */
-static uint64_t status_u64(ipc_client *c, const char *key)
-{
-	msgpack_unpacked u;
-	uint64_t v = UINT64_MAX;
-	size_t len, off = 0;
-	void *mp;
-
-	ck_assert_ipc(ipc_server_status(c, &mp, &len), 0);
-	msgpack_unpacked_init(&u);
-	ck_assert(msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS);
-	ck_assert(u.data.type == MSGPACK_OBJECT_MAP);
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
-
-		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0 &&
-		    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-			v = kv->val.via.u64;
-	}
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	ck_assert_msg(v != UINT64_MAX, "no %s in the status", key);
-	return v;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Socket activation */
 
@@ -233,7 +182,7 @@ START_TEST(test_activated_ipcd_serves_client_that_connected_first)
 
 	/* Clients after the start are served too. */
 	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	q = open_ok(c, "activated", NULL);
+	q = open_ok(c, "activated", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_put(q, "hi", 2, 0), 0);
 	ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
 	free(data);
@@ -313,7 +262,7 @@ START_TEST(test_manager_is_told_ready_status_reloading_stopping)
 
 	/* A client and an object show in the status line. */
 	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	q = open_ok(c, "shown", NULL);
+	q = open_ok(c, "shown", IPC_CREATE, NULL);
 	ck_assert_msg(notify_wait(fd, "STATUS=1 client, 1 object", 3000, msg, sizeof msg,
 				  &pings) == 0, "no STATUS= with the client and the queue");
 
@@ -446,7 +395,7 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	memset(msg, 'm', sizeof msg);
 
 	/* max-message */
-	q = open_ok(c[0], "big", &roomy);
+	q = open_ok(c[0], "big", IPC_CREATE, &roomy);
 	ck_assert_ipc(ipc_queue_put(q, msg, 4097, 0), -EMSGSIZE);
 	ck_assert_ipc(ipc_queue_put(q, msg, 4096, 0), 0);
 	ck_assert_ipc(ipc_queue_purge(q), 1);
@@ -460,12 +409,12 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	ipc_queue_close(q);
 
 	/* queue-maxsize and queue-maxbytes: the defaults of queues created without limits. */
-	q = open_ok(c[0], "counted", &only_size);
+	q = open_ok(c[0], "counted", IPC_CREATE, &only_size);
 	ck_assert_ipc(ipc_queue_put(q, "1", 1, 0), 0);
 	ck_assert_ipc(ipc_queue_put(q, "2", 1, 0), 0);
 	ck_assert_ipc(ipc_queue_put(q, "3", 1, 0), -EAGAIN);
 	ipc_queue_close(q);
-	q = open_ok(c[0], "weighed", &only_bytes);
+	q = open_ok(c[0], "weighed", IPC_CREATE, &only_bytes);
 	ck_assert_ipc(ipc_queue_put(q, msg, 60, 0), 0);
 	ck_assert_ipc(ipc_queue_put(q, msg, 60, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_put(q, msg, 40, 0), 0);
@@ -485,9 +434,9 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	ck_assert_ipc(ipc_connect(sock, &c[3]), -EUSERS);
 
 	/* The status reports the limits in force. */
-	ck_assert_uint_eq(status_u64(c[1], "max_clients"), 3);
-	ck_assert_uint_eq(status_u64(c[1], "max_message"), 4096);
-	ck_assert_uint_eq(status_u64(c[1], "max_memory"), 65536);
+	ck_assert_int_eq(status_key(c[1], "max_clients"), 3);
+	ck_assert_int_eq(status_key(c[1], "max_message"), 4096);
+	ck_assert_int_eq(status_key(c[1], "max_memory"), 65536);
 	for (int i = 0; i < 3; i++)
 		ipc_disconnect(c[i]);
 
@@ -658,7 +607,7 @@ START_TEST(test_sighup_changes_limits_live)
 	wait_serving(h.sock);
 	ck_assert_ipc(connect_retry(h.sock, &c[0]), 0);
 	ck_assert_ipc(connect_retry(h.sock, &c[1]), 0);
-	q = open_ok(c[0], "live", NULL);
+	q = open_ok(c[0], "live", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_put(q, msg, sizeof msg, 0), 0);
 
 	/* Lower max-clients and max-message; the socket cannot change live. */
