@@ -702,43 +702,46 @@ START_TEST(test_size_limits)
 }
 END_TEST
 
+/* raw_call; the reply must answer id, an error with a message.  *res: the result. */
+static int raw_checked(int fd, msgpack_sbuffer *sb, uint32_t id, uint64_t *res)
+{
+	struct proto_reply rep;
+	msgpack_unpacked u;
+	char *body;
+	int st;
+
+	st = raw_call(fd, sb, &u, &rep, &body);
+	ck_assert_uint_eq(rep.id, id);
+	if (st < 0)
+		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
+	else if (res)
+		*res = rep.res[0].via.u64;
+	msgpack_unpacked_destroy(&u);
+	free(body);
+	return st;
+}
+
 /* A raw array.open of name with the typecode string tc; the status, the handle in *handle. */
 static int raw_open(int fd, uint32_t id, const char *name, const char *tc, uint64_t length,
 		    uint64_t *handle)
 {
-	struct proto_reply rep;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked u;
-	char *body;
-	int st;
 
 	raw_begin(&sb, &pk, IPC_OP_A_OPEN, id, 4);
 	proto_pack_cstr(&pk, name);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE | IPC_OPEN_NOMAP);
 	proto_pack_cstr(&pk, tc);
 	msgpack_pack_uint64(&pk, length);
-	st = raw_call(fd, &sb, &u, &rep, &body);
-	ck_assert_uint_eq(rep.id, id);
-	if (st < 0)
-		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
-	else if (handle)
-		*handle = rep.res[0].via.u64;
-	msgpack_unpacked_destroy(&u);
-	free(body);
-	return st;
+	return raw_checked(fd, &sb, id, handle);
 }
 
 /* A raw request [op, id, handle, a, b] with b an unsigned or, if bin, bytes. */
 static int raw_op(int fd, unsigned op, uint32_t id, uint64_t handle, uint64_t x,
 		  const void *bin, size_t binlen, int64_t y)
 {
-	struct proto_reply rep;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked u;
-	char *body;
-	int st;
 
 	raw_begin(&sb, &pk, op, id, 3);
 	msgpack_pack_uint64(&pk, handle);
@@ -747,13 +750,7 @@ static int raw_op(int fd, unsigned op, uint32_t id, uint64_t handle, uint64_t x,
 		msgpack_pack_bin_with_body(&pk, bin, binlen);
 	else
 		msgpack_pack_int64(&pk, y);
-	st = raw_call(fd, &sb, &u, &rep, &body);
-	ck_assert_uint_eq(rep.id, id);
-	if (st < 0)
-		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
-	msgpack_unpacked_destroy(&u);
-	free(body);
-	return st;
+	return raw_checked(fd, &sb, id, NULL);
 }
 
 START_TEST(test_daemon_refuses_bad_requests_and_serves_on)
