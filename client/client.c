@@ -421,28 +421,6 @@ int ipc_client_set_name(ipc_client *c, const char *name)
 	return rc;
 }
 
-int client_unlink(ipc_client *c, const char *name, unsigned kind)
-{
-	struct proto_reply rep;
-	msgpack_packer *pk;
-	int rc;
-
-	if (!c || !name)
-		return -EINVAL;
-	if (strlen(name) > IPC_NAME_MAX)
-		return -ENAMETOOLONG;
-	rc = client_ready(c);
-	if (rc < 0)
-		return rc;
-	pk = client_req(c, IPC_OP_UNLINK, 2);
-	proto_pack_cstr(pk, name);
-	msgpack_pack_uint32(pk, kind);
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
-	if (rc == 0)
-		client_done(c);
-	return rc;
-}
-
 int ipc_server_status(ipc_client *c, void **mp, size_t *len)
 {
 	return server_query(c, IPC_OP_STATUS, mp, len);
@@ -480,6 +458,13 @@ static int name_call(ipc_client *c, unsigned op, const char *name, unsigned n, c
 	if (rc == 0)
 		client_done(c);
 	return rc;
+}
+
+int client_unlink(ipc_client *c, const char *name, unsigned kind)
+{
+	uint64_t v = kind;
+
+	return name_call(c, IPC_OP_UNLINK, name, 1, &v);
 }
 
 int ipc_chmod(ipc_client *c, const char *name, unsigned mode)
