@@ -260,6 +260,17 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	return rc;
 }
 
+int client_send(ipc_client *c)
+{
+	int rc;
+
+	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)(c->req.size - IPC_FRAME_HEADER));
+	rc = io_send(c->fd, c->req.data, c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS);
+	if (rc < 0)
+		client_drop(c);
+	return rc;
+}
+
 int client_take_fd(ipc_client *c)
 {
 	int fd;

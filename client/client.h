@@ -68,6 +68,13 @@ msgpack_packer *client_req(ipc_client *c, unsigned op, unsigned nargs);
 int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 		struct proto_reply *rep);
 
+/*
+ * Send the request built for an operation the daemon does not answer on
+ * success, waiting for no reply.  0, or a transport error, after which the
+ * connection is dropped.
+ */
+int client_send(ipc_client *c);
+
 /* Release the reply of the last successful client_call. */
 void client_done(ipc_client *c);
 

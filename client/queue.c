@@ -235,12 +235,9 @@ int ipc_queue_task_done(ipc_queue *q)
 		return -EINVAL;
 	/* No reply on success: sent is done, as ipcd reads what a client sent before its end. */
 	msgpack_pack_uint32(client_req(c, IPC_OP_Q_TASK_DONE, 1), q->num);
-	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)(c->req.size - IPC_FRAME_HEADER));
-	rc = io_send(c->fd, c->req.data, c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS);
-	if (rc < 0) {
-		client_drop(c);
+	rc = client_send(c);
+	if (rc < 0)
 		return rc;
-	}
 	q->unacked--;
 	return 0;
 }

@@ -158,10 +158,7 @@ static void credit_send(ipc_queue *q, size_t n)
 
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_uint64(pk, n);
-	ipc_frame_put_len((unsigned char *)q->c->req.data,
-			  (uint32_t)(q->c->req.size - IPC_FRAME_HEADER));
-	if (io_send(q->c->fd, q->c->req.data, q->c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS) < 0)
-		client_drop(q->c);   /* the next call reconnects and reports */
+	client_send(q->c);   /* on failure the next call reconnects and reports */
 }
 
 /* Wait until a pushed message is at hand. */
