@@ -61,8 +61,8 @@ int queue_ready(ipc_queue *q)
 	return queue_open_remote(q, q->flags & ~IPC_EXCLUSIVE);
 }
 
-/* Ready, with earlier asynchronous puts sent first (within timeout_ms) so that order holds. */
-static int queue_ready_flushed(ipc_queue *q, int timeout_ms)
+/* Earlier asynchronous puts go first so that order holds. */
+int queue_ready_flushed(ipc_queue *q, int timeout_ms)
 {
 	int rc = queue_ready(q);
 

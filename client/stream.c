@@ -384,9 +384,7 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 
 	if (!q || (!msgs && n))
 		return -EINVAL;
-	rc = queue_ready(q);
-	if (rc == 0 && q->npend && q->pend_pid == client_pid())
-		rc = stream_flush(q, timeout_ms);
+	rc = queue_ready_flushed(q, timeout_ms);
 	if (rc < 0)
 		return rc;
 	q->pend_pid = client_pid();
