@@ -43,15 +43,6 @@ struct array_opened {
 	int fd;
 };
 
-static void array_close_remote(ipc_client *c, uint32_t num)
-{
-	struct proto_reply rep;
-
-	msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), num);
-	if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
-		client_done(c);
-}
-
 /* Send A_OPEN for a's name on c's current connection; the answer in *o. */
 static int array_send_open(ipc_array *a, int flags, char typecode, size_t length,
 			   struct array_opened *o)
@@ -97,7 +88,7 @@ static int array_send_open(ipc_array *a, int flags, char typecode, size_t length
 	if (mapped) {
 		o->fd = client_take_fd(c);
 		if (o->fd < 0) {
-			array_close_remote(c, o->num);
+			client_close_handle(c, o->num);
 			return o->fd;
 		}
 	}
@@ -151,7 +142,7 @@ static int array_ready(ipc_array *a)
 		close(o.fd);
 	if (o.id != a->id) {
 		/* The name now means another array: the one this handle had is gone. */
-		array_close_remote(a->c, o.num);
+		client_close_handle(a->c, o.num);
 		return -EIDRM;
 	}
 	a->num = o.num;
@@ -192,7 +183,7 @@ int ipc_array_open(ipc_client *c, const char *name, int flags, char typecode, si
 		if (o.fd >= 0)
 			close(o.fd);
 		if (rc < 0)
-			array_close_remote(c, o.num);
+			client_close_handle(c, o.num);
 	}
 	if (rc < 0) {
 		free(a->name);
@@ -228,17 +219,13 @@ const char *ipc_array_name(const ipc_array *a)
 void ipc_array_close(ipc_array *a)
 {
 	ipc_client *c;
-	struct proto_reply rep;
 
 	if (!a)
 		return;
 	c = a->c;
 	/* Tell the daemon only on this process's own live connection. */
-	if (c->fd >= 0 && c->pid == getpid() && a->gen == c->gen) {
-		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), a->num);
-		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
-			client_done(c);
-	}
+	if (c->fd >= 0 && c->pid == getpid() && a->gen == c->gen)
+		client_close_handle(c, a->num);
 	if (a->data)
 		munmap(a->data, a->length * a->itemsize);
 	free(a->name);

@@ -282,6 +282,15 @@ int client_take_fd(ipc_client *c)
 	return fd;
 }
 
+void client_close_handle(ipc_client *c, uint32_t num)
+{
+	struct proto_reply rep;
+
+	msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), num);
+	if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
+		client_done(c);
+}
+
 int client_register(ipc_client *c, ipc_queue *q)
 {
 	if (q->num > c->handles_cap) {

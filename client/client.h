@@ -129,6 +129,9 @@ pid_t client_pid(void);
  */
 int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep);
 
+/* Close the daemon's handle num on c's connection; a failure goes unreported. */
+void client_close_handle(ipc_client *c, uint32_t num);
+
 /* Number q on this connection as the daemon's handle num (for pushes). */
 int client_register(ipc_client *c, ipc_queue *q);
 void client_unregister(ipc_client *c, ipc_queue *q);

@@ -112,7 +112,6 @@ int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_a
 void ipc_queue_close(ipc_queue *q)
 {
 	ipc_client *c;
-	struct proto_reply rep;
 
 	if (!q)
 		return;
@@ -124,9 +123,7 @@ void ipc_queue_close(ipc_queue *q)
 	/* Tell the daemon only on this process's own live connection. */
 	if (c->fd >= 0 && c->pid == getpid() && q->gen == c->gen) {
 		client_unregister(c, q);
-		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), q->num);
-		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
-			client_done(c);
+		client_close_handle(c, q->num);
 	}
 	stream_free(q);
 	free(q->name);
