@@ -224,7 +224,7 @@ void ipc_array_close(ipc_array *a)
 		return;
 	c = a->c;
 	/* Tell the daemon only on this process's own live connection. */
-	if (c->fd >= 0 && c->pid == getpid() && a->gen == c->gen)
+	if (client_handle_live(c, a->gen))
 		client_close_handle(c, a->num);
 	if (a->data)
 		munmap(a->data, a->length * a->itemsize);

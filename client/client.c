@@ -282,6 +282,11 @@ int client_take_fd(ipc_client *c)
 	return fd;
 }
 
+bool client_handle_live(const ipc_client *c, unsigned gen)
+{
+	return c->fd >= 0 && c->pid == getpid() && gen == c->gen;
+}
+
 void client_close_handle(ipc_client *c, uint32_t num)
 {
 	struct proto_reply rep;

@@ -129,6 +129,12 @@ pid_t client_pid(void);
  */
 int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep);
 
+/*
+ * Is a handle opened on connection gen still open on c: c connected, in this
+ * process (checked with getpid()), on that same connection?
+ */
+bool client_handle_live(const ipc_client *c, unsigned gen);
+
 /* Close the daemon's handle num on c's connection; a failure goes unreported. */
 void client_close_handle(ipc_client *c, uint32_t num);
 

@@ -214,7 +214,6 @@ void ipc_pipe_close(ipc_pipe *p)
 {
 	ipc_client *c;
 	struct proto_reply rep;
-	pid_t self = getpid();
 
 	if (!p)
 		return;
@@ -224,8 +223,8 @@ void ipc_pipe_close(ipc_pipe *p)
 	 * this process never used, with a child forked since, may be about to
 	 * be claimed by that child: the daemon keeps it for its claimer.
 	 */
-	if (c->fd >= 0 && c->pid == self && p->gen == c->gen) {
-		bool keep = p->used_by != self && p->forks != client_forks();
+	if (client_handle_live(c, p->gen)) {
+		bool keep = p->used_by != getpid() && p->forks != client_forks();
 		msgpack_packer *pk = client_req(c, IPC_OP_P_CLOSE, 2 + keep);
 
 		msgpack_pack_uint32(pk, p->num);

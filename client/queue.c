@@ -121,7 +121,7 @@ void ipc_queue_close(ipc_queue *q)
 	if (q->npend && q->pend_pid == client_pid())
 		stream_flush(q, CLIENT_CALL_TIMEOUT_MS);
 	/* Tell the daemon only on this process's own live connection. */
-	if (c->fd >= 0 && c->pid == getpid() && q->gen == c->gen) {
+	if (client_handle_live(c, q->gen)) {
 		client_unregister(c, q);
 		client_close_handle(c, q->num);
 	}
@@ -228,7 +228,7 @@ int ipc_queue_task_done(ipc_queue *q)
 		return -EINVAL;
 	c = q->c;
 	/* Messages got on an earlier connection went back to the queue with it. */
-	if (c->fd < 0 || c->pid != getpid() || q->gen != c->gen || !q->unacked)
+	if (!client_handle_live(c, q->gen) || !q->unacked)
 		return -EINVAL;
 	/* No reply on success: sent is done, as ipcd reads what a client sent before its end. */
 	msgpack_pack_uint32(client_req(c, IPC_OP_Q_TASK_DONE, 1), q->num);
