@@ -260,6 +260,21 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	return rc;
 }
 
+int client_call_u64(ipc_client *c, const void *tail, size_t tlen, int wait_ms, uint64_t *v)
+{
+	struct proto_reply rep;
+	int rc = client_call(c, tail, tlen, wait_ms, &rep);
+
+	if (rc < 0)
+		return rc;
+	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		rc = -EPROTO;
+	else
+		*v = rep.res[0].via.u64;
+	client_done(c);
+	return rc;
+}
+
 int client_send(ipc_client *c)
 {
 	int rc;

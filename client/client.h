@@ -75,6 +75,9 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
  */
 int client_send(ipc_client *c);
 
+/* client_call for a reply whose first result is an unsigned integer, in *v; -EPROTO if not. */
+int client_call_u64(ipc_client *c, const void *tail, size_t tlen, int wait_ms, uint64_t *v);
+
 /* Release the reply of the last successful client_call. */
 void client_done(ipc_client *c);
 

@@ -55,24 +55,19 @@ static void pipe_free(ipc_pipe *p)
 static int pipe_open_remote(ipc_pipe *p, int flags)
 {
 	ipc_client *c = p->c;
-	struct proto_reply rep;
 	msgpack_packer *pk;
+	uint64_t num;
 	int rc;
 
 	pk = client_req(c, IPC_OP_P_OPEN, 3);
 	proto_pack_cstr(pk, p->name);
 	msgpack_pack_uint32(pk, (uint32_t)flags);
 	msgpack_pack_uint32(pk, (uint32_t)p->end);
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = client_call_u64(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &num);
 	if (rc < 0)
 		return rc;
-	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		client_done(c);
-		return -EPROTO;
-	}
-	p->num = (uint32_t)rep.res[0].via.u64;
+	p->num = (uint32_t)num;
 	p->gen = c->gen;
-	client_done(c);
 	return 0;
 }
 

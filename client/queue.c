@@ -15,8 +15,8 @@
 static int queue_open_remote(ipc_queue *q, int flags)
 {
 	ipc_client *c = q->c;
-	struct proto_reply rep;
 	msgpack_packer *pk;
+	uint64_t num;
 	int rc, extra;
 
 	pk = client_req(c, IPC_OP_Q_OPEN, 3);
@@ -32,18 +32,13 @@ static int queue_open_remote(ipc_queue *q, int flags)
 		proto_pack_kv_u64(pk, "ack", q->attr.ack != 0);
 		proto_pack_kv_u64(pk, "durable", q->attr.durable != 0);
 	}
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = client_call_u64(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &num);
 	if (rc < 0)
 		return rc;
-	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		client_done(c);
-		return -EPROTO;
-	}
-	q->num = (uint32_t)rep.res[0].via.u64;
+	q->num = (uint32_t)num;
 	q->gen = c->gen;
 	/* What was got on an earlier connection went back to the queue with it. */
 	q->unacked = 0;
-	client_done(c);
 	if (q->num == 0)
 		return -EPROTO;
 	rc = client_register(c, q);

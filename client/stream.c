@@ -312,20 +312,17 @@ static void pend_consume(ipc_queue *q, size_t n)
 /* One queue.put_many of everything pending; returns how many were accepted. */
 static int pend_send(ipc_queue *q, int timeout_ms)
 {
-	struct proto_reply rep;
 	msgpack_packer *pk = client_req(q->c, IPC_OP_Q_PUT_MANY, 3);
+	uint64_t n;
 	int rc;
 
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_int(pk, timeout_ms);
 	msgpack_pack_array(pk, (uint32_t)q->npend);
-	rc = client_call(q->c, q->pend.data, q->pend.size, client_wait_ms(timeout_ms), &rep);
+	rc = client_call_u64(q->c, q->pend.data, q->pend.size, client_wait_ms(timeout_ms), &n);
 	if (rc < 0)
 		return rc;
-	rc = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	     rep.res[0].via.u64 <= q->npend ? (int)rep.res[0].via.u64 : -EPROTO;
-	client_done(q->c);
-	return rc;
+	return n <= q->npend ? (int)n : -EPROTO;
 }
 
 int stream_flush(ipc_queue *q, int timeout_ms)
