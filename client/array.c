@@ -413,27 +413,28 @@ int ipc_array_lock(ipc_array *a, int timeout_ms)
 	return rc;
 }
 
-/* A request on a whose only argument is its handle and whose reply has no results. */
-static int array_simple(ipc_array *a, unsigned op)
+/* Request op on a with the handle as its only argument; 0 with *rep to release. */
+static int array_call_simple(ipc_array *a, unsigned op, struct proto_reply *rep)
+{
+	int rc = array_ready(a);
+
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(a->c, op, 1), a->num);
+	return client_call(a->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
+}
+
+int ipc_array_unlock(ipc_array *a)
 {
 	struct proto_reply rep;
 	int rc;
 
 	if (!a)
 		return -EINVAL;
-	rc = array_ready(a);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(a->c, op, 1), a->num);
-	rc = client_call(a->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = array_call_simple(a, IPC_OP_A_UNLOCK, &rep);
 	if (rc == 0)
 		client_done(a->c);
 	return rc;
-}
-
-int ipc_array_unlock(ipc_array *a)
-{
-	return array_simple(a, IPC_OP_A_UNLOCK);
 }
 
 int ipc_array_stat(ipc_array *a, void **mp, size_t *len)
@@ -443,11 +444,7 @@ int ipc_array_stat(ipc_array *a, void **mp, size_t *len)
 
 	if (!a || !mp || !len)
 		return -EINVAL;
-	rc = array_ready(a);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(a->c, IPC_OP_A_STAT, 1), a->num);
-	rc = client_call(a->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = array_call_simple(a, IPC_OP_A_STAT, &rep);
 	if (rc < 0)
 		return rc;
 	return client_take_result(a->c, &rep, mp, len);
