@@ -148,6 +148,8 @@ void client_unregister(ipc_client *c, ipc_queue *q);
 /* io.c: framing over the socket.  Deadlines are io_now_ms() values, -1 for none. */
 int64_t io_now_ms(void);
 int64_t io_deadline(int wait_ms);
+/* Milliseconds left until deadline: 0 once passed, -1 for none. */
+int io_left_ms(int64_t deadline);
 int io_connect(const char *path, int *fd);
 int io_send(int fd, const void *a, size_t alen, const void *b, size_t blen, int wait_ms);
 /* Wait for one whole frame in c->in; *body points into c->in.  0 or -errno. */

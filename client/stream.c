@@ -331,13 +331,8 @@ int stream_flush(ipc_queue *q, int timeout_ms)
 	int rc;
 
 	while (q->npend) {
-		int left = -1;
+		int left = io_left_ms(deadline);
 
-		if (deadline >= 0) {
-			int64_t ms = deadline - io_now_ms();
-
-			left = ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
-		}
 		rc = queue_ready(q);
 		if (rc < 0)
 			return rc;
@@ -387,7 +382,6 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 	q->pend_pid = client_pid();
 	while (done < n) {
 		size_t start = done, batch;
-		int left = -1;
 
 		for (; done < n && !pend_full(q, msgs[done].iov_len); done++) {
 			if (!msgs[done].iov_base && msgs[done].iov_len) {
@@ -401,13 +395,8 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 			pend_add(q, msgs[done].iov_base, msgs[done].iov_len);
 		}
 		batch = done - start;
-		if (deadline >= 0) {
-			int64_t ms = deadline - io_now_ms();
-
-			left = ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
-		}
 		if (batch) {
-			int frc = stream_flush(q, left);
+			int frc = stream_flush(q, io_left_ms(deadline));
 
 			if (frc < 0)
 				rc = frc;
