@@ -72,7 +72,10 @@ static int array_send_open(ipc_array *a, int flags, char typecode, size_t length
 	    res[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    res[4].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    res[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		/* A descriptor it may carry would go to the next open: dropping the
+		 * connection closes it, and the daemon's handle with it. */
 		client_done(c);
+		client_drop(c);
 		return -EPROTO;
 	}
 	o->num = (uint32_t)res[0].via.u64;
