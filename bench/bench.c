@@ -296,6 +296,92 @@ void bench_gate_close(struct bench_gate *g)
 		}
 }
 
+void bench_run_fail(struct bench_run *r)
+{
+	__atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
+}
+
+int bench_run_over(struct bench_run *r, unsigned long count)
+{
+	return __atomic_load_n(&r->consumed, __ATOMIC_RELAXED) >= count ||
+	       __atomic_load_n(&r->failed, __ATOMIC_RELAXED);
+}
+
+void bench_fleet_init(struct bench_fleet *f, unsigned producers, unsigned consumers,
+		      unsigned long count, unsigned long depth)
+{
+	memset(f, 0, sizeof *f);
+	f->producers = producers;
+	f->consumers = consumers;
+	bench_layout_init(&f->lay, producers, count, depth);
+	f->run = bench_shared(sizeof *f->run);
+	f->hists = bench_shared(consumers * sizeof *f->hists);
+	f->seen = bench_shared(bench_layout_bitmap(&f->lay) * consumers);
+}
+
+int bench_fleet_run(struct bench_fleet *f, const void *opts, int (*producer)(void *),
+		    int (*consumer)(void *), int limit_ms)
+{
+	unsigned nw = f->producers + f->consumers;
+	size_t bmbytes = bench_layout_bitmap(&f->lay);
+	struct bench_worker *ws = calloc(nw, sizeof *ws);
+	pid_t pids[2 * BENCH_MAX_WORKERS];
+	struct bench_gate gate;
+	int failed;
+
+	if (!ws) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+	bench_gate_init(&gate);
+	for (unsigned i = 0; i < nw; i++) {
+		struct bench_worker *w = &ws[i];
+		bool cons = i >= f->producers;
+
+		*w = (struct bench_worker){ .opts = opts, .lay = &f->lay, .run = f->run,
+					    .gate = &gate, .id = cons ? i - f->producers : i };
+		if (cons) {
+			w->hist = &f->hists[w->id];
+			w->seen = f->seen + (size_t)w->id * bmbytes;
+		}
+		pids[i] = bench_fork(cons ? consumer : producer, w);
+	}
+	if (bench_gate_wait(&gate, (int)nw) < 0) {
+		fprintf(stderr, "bench: a worker failed to start\n");
+		bench_run_fail(f->run);
+	}
+	f->t0 = bench_now_ns();
+	bench_gate_open(&gate);
+	failed = bench_wait_all(pids, (int)nw, limit_ms) < 0 || f->run->failed;
+	bench_gate_close(&gate);
+	free(ws);
+
+	/*
+	 * The run ends when every message is in and count are out: on a deep
+	 * queue the consumers may finish before the producers do.
+	 */
+	for (unsigned i = 0; i < f->consumers; i++) {
+		if (f->run->last_ns[i] > f->t1)
+			f->t1 = f->run->last_ns[i];
+		bench_hist_merge(&f->total, &f->hists[i]);
+	}
+	for (unsigned i = 0; i < f->producers; i++)
+		if (f->run->put_ns[i] > f->t1)
+			f->t1 = f->run->put_ns[i];
+	if (f->t1 <= f->t0)
+		f->t1 = f->t0 + 1;
+	if (!failed)
+		failed = bench_verify(&f->lay, f->consumers, f->seen, &f->received) < 0;
+	return failed ? -1 : 0;
+}
+
+void bench_fleet_free(struct bench_fleet *f)
+{
+	bench_shared_free(f->seen, bench_layout_bitmap(&f->lay) * f->consumers);
+	bench_shared_free(f->hists, f->consumers * sizeof *f->hists);
+	bench_shared_free(f->run, sizeof *f->run);
+}
+
 pid_t bench_fork(int (*fn)(void *arg), void *arg)
 {
 	pid_t pid;

@@ -1,8 +1,9 @@
 /*
  * bench.h - what the benchmark programs share: a monotonic clock, latency
  * histograms, the stamp every benchmark message carries, memory shared with
- * forked workers, a start gate that releases all workers at once, and the
- * one-line "key=value" result format that bench/run.sh reads.
+ * forked workers, a start gate that releases all workers at once, the fleet
+ * of forked producers and consumers of a throughput run, and the one-line
+ * "key=value" result format that bench/run.sh reads.
  *
  * Benchmark programs are tools, not library code: on a broken precondition
  * they print why and exit non-zero.
@@ -136,6 +137,60 @@ pid_t bench_fork(int (*fn)(void *arg), void *arg);
  * still running then are killed.  0 if every one exited with status 0.
  */
 int bench_wait_all(const pid_t *pids, int n, int timeout_ms);
+
+/* What the workers of one throughput run share with the parent (shared memory). */
+struct bench_run {
+	uint64_t consumed;                      /* messages taken by all consumers (atomic) */
+	int failed;                             /* set by a failing worker: everyone stops */
+	uint64_t last_ns[BENCH_MAX_WORKERS];    /* per consumer: when it took its last message */
+	uint64_t received[BENCH_MAX_WORKERS];   /* per consumer: messages taken */
+	uint64_t put_ns[BENCH_MAX_WORKERS];     /* per producer: when its last put returned */
+};
+
+/* A worker says the run failed: every worker stops. */
+void bench_run_fail(struct bench_run *r);
+/* Has the run failed, or have count messages been taken? */
+int bench_run_over(struct bench_run *r, unsigned long count);
+
+/* What a producer or consumer of a fleet gets as its argument. */
+struct bench_worker {
+	const void *opts;                    /* the program's options */
+	const struct bench_layout *lay;
+	struct bench_run *run;
+	struct bench_hist *hist;             /* a consumer's histogram, shared */
+	unsigned char *seen;                 /* a consumer's bitmap, shared */
+	struct bench_gate *gate;
+	unsigned id;                         /* among the producers, or the consumers */
+};
+
+/*
+ * A throughput run: producers and consumers forked, released together by
+ * the gate, awaited, their histograms merged and their bitmaps checked.
+ * Between bench_fleet_init and bench_fleet_run the program may prefill
+ * (the layout's last producer).
+ */
+struct bench_fleet {
+	struct bench_layout lay;
+	struct bench_run *run;               /* shared */
+	struct bench_hist *hists;            /* per consumer, shared */
+	struct bench_hist total;             /* all of them, after the run */
+	unsigned char *seen;                 /* per consumer bitmaps, shared */
+	unsigned producers, consumers;
+	uint64_t t0, t1;                     /* release; last message taken or put returned */
+	unsigned long received;              /* messages taken, prefill included */
+};
+
+void bench_fleet_init(struct bench_fleet *f, unsigned producers, unsigned consumers,
+		      unsigned long count, unsigned long depth);
+/*
+ * Run the fleet: each producer runs producer(worker), each consumer
+ * consumer(worker), with opts in the worker.  The whole run may take
+ * limit_ms.  0 if every worker succeeded and the bitmaps check out; -1
+ * (after saying why) otherwise.
+ */
+int bench_fleet_run(struct bench_fleet *f, const void *opts, int (*producer)(void *),
+		    int (*consumer)(void *), int limit_ms);
+void bench_fleet_free(struct bench_fleet *f);
 
 /* The resident set (VmRSS) of pid in bytes, or -1. */
 long long bench_rss(pid_t pid);

@@ -57,24 +57,10 @@ struct opts {
 	bool async;              /* batched, but producers use put_async and a flush */
 };
 
-/* What the workers of one throughput run share with the parent. */
-struct run {
-	uint64_t consumed;                      /* messages taken by all consumers (atomic) */
-	int failed;                             /* set by a failing worker: everyone stops */
-	uint64_t last_ns[BENCH_MAX_WORKERS];    /* per consumer: when it took its last message */
-	uint64_t received[BENCH_MAX_WORKERS];   /* per consumer: messages taken */
-	uint64_t put_ns[BENCH_MAX_WORKERS];     /* per producer: when its last put returned */
-};
-
-struct worker {
-	const struct opts *o;
-	const struct bench_layout *lay;
-	struct run *run;
-	struct bench_hist *hist;             /* this consumer's, shared */
-	unsigned char *seen;                 /* this consumer's bitmap, shared */
-	struct bench_gate *gate;
-	int ack[2];                          /* latency mode: consumer -> producer */
-	unsigned id;
+/* A latency run's worker: a fleet's, and the consumer's acknowledgements to the producer. */
+struct latency_worker {
+	struct bench_worker w;
+	int ack[2];
 };
 
 static pid_t spawned_pid, spawner_pid;   /* the daemon we started, and who started it */
@@ -176,17 +162,6 @@ static int chan_get(struct chan *ch, void **data, size_t *len, int timeout_ms)
 	return ipc_queue_get(ch->q, data, len, timeout_ms);
 }
 
-static void fail_run(struct run *r)
-{
-	__atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
-}
-
-static bool run_over(struct run *r, unsigned long count)
-{
-	return __atomic_load_n(&r->consumed, __ATOMIC_RELAXED) >= count ||
-	       __atomic_load_n(&r->failed, __ATOMIC_RELAXED);
-}
-
 /* A message buffer: the stamp, then a fixed pattern. */
 static char *message_buffer(size_t size, unsigned n)
 {
@@ -225,7 +200,7 @@ static int put_batch(ipc_queue *q, char *buf, size_t size, unsigned k, unsigned 
 
 /* Put count messages stamped as producer p, from seq 0, with put, put_many or put_async. */
 static int produce(const struct opts *o, struct chan *ch, unsigned p, unsigned long count,
-		   struct run *r)
+		   struct bench_run *r)
 {
 	unsigned batch = o->batched && !o->async ? o->batch : 1;
 	char *buf = message_buffer(o->size, batch);
@@ -261,17 +236,18 @@ static int produce(const struct opts *o, struct chan *ch, unsigned p, unsigned l
 
 static int producer_main(void *arg)
 {
-	struct worker *w = arg;
+	struct bench_worker *w = arg;
+	const struct opts *o = w->opts;
 	struct chan ch;
 	int rc;
 
-	chan_open(w->o, END_SEND, &ch);
+	chan_open(o, END_SEND, &ch);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
-	rc = produce(w->o, &ch, w->id, bench_layout_count(w->lay, w->id), w->run);
+	rc = produce(o, &ch, w->id, bench_layout_count(w->lay, w->id), w->run);
 	w->run->put_ns[w->id] = bench_now_ns();
 	if (rc < 0)
-		fail_run(w->run);
+		bench_run_fail(w->run);
 	chan_close(&ch);
 	return rc < 0;
 }
@@ -280,15 +256,15 @@ static int producer_main(void *arg)
  * Take what one get (or get_many) returns, at *now: how many messages, -1
  * if one broke the rules, or the negative errno of the get.
  */
-static int consume_some(const struct worker *w, struct bench_taken *t, struct chan *ch,
+static int consume_some(const struct opts *o, struct bench_taken *t, struct chan *ch,
 			struct iovec *iov, uint64_t *now)
 {
 	void *data;
 	size_t len;
 	int rc;
 
-	if (w->o->batched) {
-		int n = ipc_queue_get_many(ch->q, iov, w->o->batch, GET_POLL_MS);
+	if (o->batched) {
+		int n = ipc_queue_get_many(ch->q, iov, o->batch, GET_POLL_MS);
 
 		*now = bench_now_ns();
 		if (n == 0) {
@@ -314,8 +290,8 @@ static int consume_some(const struct worker *w, struct bench_taken *t, struct ch
 
 static int consumer_main(void *arg)
 {
-	struct worker *w = arg;
-	const struct opts *o = w->o;
+	struct bench_worker *w = arg;
+	const struct opts *o = w->opts;
 	struct bench_taken t;
 	struct iovec *iov = calloc(o->batch, sizeof *iov);
 	uint64_t now, last = bench_now_ns();
@@ -330,8 +306,8 @@ static int consumer_main(void *arg)
 		die("set_prefetch", rc);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
-	while (!run_over(w->run, o->count)) {
-		rc = consume_some(w, &t, &ch, iov, &now);
+	while (!bench_run_over(w->run, o->count)) {
+		rc = consume_some(o, &t, &ch, iov, &now);
 		if (rc == -ETIMEDOUT || rc == -EAGAIN) {
 			if (now - last > (uint64_t)STALL_MS * 1000000u) {
 				fprintf(stderr, "ipcbench: consumer %u: no message for %d s\n",
@@ -354,7 +330,7 @@ static int consumer_main(void *arg)
 	}
 	w->run->received[w->id] = t.n;
 	if (rc < 0)
-		fail_run(w->run);
+		bench_run_fail(w->run);
 	chan_close(&ch);
 	free(iov);
 	return rc < 0;
@@ -403,72 +379,19 @@ static void print_head(const struct opts *o, const char *mode)
 
 static int run_throughput(const struct opts *o)
 {
-	size_t bmbytes, hbytes = (size_t)o->consumers * sizeof(struct bench_hist);
-	struct bench_layout *lay = malloc(sizeof *lay);
-	struct run *r = bench_shared(sizeof *r);
-	struct bench_hist *hists = bench_shared(hbytes), total_hist;
-	struct worker *ws = calloc(o->producers + o->consumers, sizeof *ws);
-	pid_t pids[2 * BENCH_MAX_WORKERS];
-	unsigned char *seen;
-	struct bench_gate gate;
-	unsigned nw = o->producers + o->consumers;
-	unsigned long received = 0;
-	uint64_t t0, t1 = 0, fill_ns;
+	struct bench_fleet f;
+	uint64_t fill_ns;
 	struct chan ch;
 	int failed;
 
-	if (!lay || !ws)
-		exit(1);
-	bench_layout_init(lay, o->producers, o->count, o->depth);
-	bmbytes = bench_layout_bitmap(lay);
-	seen = bench_shared(bmbytes * o->consumers);
+	bench_fleet_init(&f, o->producers, o->consumers, o->count, o->depth);
 	chan_create(o, &ch);
 	fill_ns = bench_now_ns();
 	fill(o, &ch, o->producers, o->depth);
 	fill_ns = bench_now_ns() - fill_ns;
-
-	bench_gate_init(&gate);
-	for (unsigned i = 0; i < nw; i++) {
-		struct worker *w = &ws[i];
-		bool cons = i >= o->producers;
-
-		w->o = o;
-		w->lay = lay;
-		w->run = r;
-		w->gate = &gate;
-		w->id = cons ? i - o->producers : i;
-		if (cons) {
-			w->hist = &hists[w->id];
-			w->seen = seen + (size_t)w->id * bmbytes;
-		}
-		pids[i] = bench_fork(cons ? consumer_main : producer_main, w);
-	}
-	if (bench_gate_wait(&gate, (int)nw) < 0) {
-		fprintf(stderr, "ipcbench: a worker failed to start\n");
-		fail_run(r);
-	}
-	t0 = bench_now_ns();
-	bench_gate_open(&gate);
-	failed = bench_wait_all(pids, (int)nw, RUN_LIMIT_MS) < 0 || r->failed;
-	bench_gate_close(&gate);
-
-	/*
-	 * The run ends when every message is in and count are out: on a deep
-	 * queue the consumers may finish before the producers do.
-	 */
-	memset(&total_hist, 0, sizeof total_hist);
-	for (unsigned i = 0; i < o->consumers; i++) {
-		if (r->last_ns[i] > t1)
-			t1 = r->last_ns[i];
-		bench_hist_merge(&total_hist, &hists[i]);
-	}
-	for (unsigned i = 0; i < o->producers; i++)
-		if (r->put_ns[i] > t1)
-			t1 = r->put_ns[i];
-	if (!failed)
-		failed = bench_verify(lay, o->consumers, seen, &received) < 0;
+	failed = bench_fleet_run(&f, o, producer_main, consumer_main, RUN_LIMIT_MS) < 0;
 	if (!failed && !o->pipe)
-		failed = expect_size(ch.q, (long)(o->count + o->depth - received)) < 0;
+		failed = expect_size(ch.q, (long)(o->count + o->depth - f.received)) < 0;
 	if (!failed) {
 		print_head(o, o->async ? "stream" : o->batched ? "many" : "rt");
 		bench_result_u("depth", o->depth);
@@ -476,34 +399,31 @@ static int run_throughput(const struct opts *o)
 			bench_result_u("batch", o->batch);
 			bench_result_u("prefetch", o->prefetch);
 		}
-		bench_result_u("received", received);
-		bench_result_rate(received, o->size, t1 > t0 ? t1 - t0 : 1);
-		bench_result_hist(&total_hist);
+		bench_result_u("received", f.received);
+		bench_result_rate(f.received, o->size, f.t1 - f.t0);
+		bench_result_hist(&f.total);
 		if (o->depth)
 			bench_result_f("fill_secs", (double)fill_ns / 1e9);
 		bench_result_end();
 	}
 	chan_remove(o, &ch);
-	bench_shared_free(seen, bmbytes * o->consumers);
-	bench_shared_free(hists, hbytes);
-	bench_shared_free(r, sizeof *r);
-	free(ws);
-	free(lay);
+	bench_fleet_free(&f);
 	return failed;
 }
 
 /* Latency mode: one message in flight; the consumer acks each over a pipe (or paced). */
 static int latency_consumer(void *arg)
 {
-	struct worker *w = arg;
-	const struct opts *o = w->o;
+	struct latency_worker *lw = arg;
+	struct bench_worker *w = &lw->w;
+	const struct opts *o = w->opts;
 	unsigned long warm = o->count / 10 < 100 ? o->count / 10 : 100;
 	struct bench_taken t;
 	struct chan ch;
 	int rc = 0;
 
 	bench_taken_init(&t, w->lay, o->size, w->seen, NULL, 0);
-	close(w->ack[0]);
+	close(lw->ack[0]);
 	chan_open(o, END_RECV, &ch);
 	if (o->prefetch && (rc = ipc_queue_set_prefetch(ch.q, o->prefetch)) < 0)
 		die("set_prefetch", rc);
@@ -523,26 +443,27 @@ static int latency_consumer(void *arg)
 		t.hist = i < warm ? NULL : w->hist;
 		rc = bench_take(&t, data, len, bench_now_ns());
 		free(data);
-		if (rc < 0 || (o->pace_us == 0 && write(w->ack[1], &b, 1) != 1)) {
+		if (rc < 0 || (o->pace_us == 0 && write(lw->ack[1], &b, 1) != 1)) {
 			rc = -1;
 			break;
 		}
 	}
 	w->run->received[0] = t.n;
-	close(w->ack[1]);
+	close(lw->ack[1]);
 	chan_close(&ch);
 	return rc < 0;
 }
 
 static int latency_producer(void *arg)
 {
-	struct worker *w = arg;
-	const struct opts *o = w->o;
+	struct latency_worker *lw = arg;
+	struct bench_worker *w = &lw->w;
+	const struct opts *o = w->opts;
 	char *buf = message_buffer(o->size, 1);
 	struct chan ch;
 	int rc = 0;
 
-	close(w->ack[1]);
+	close(lw->ack[1]);
 	chan_open(o, END_SEND, &ch);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
@@ -559,7 +480,7 @@ static int latency_producer(void *arg)
 			struct timespec ts = { o->pace_us / 1000000, (long)(o->pace_us % 1000000) * 1000 };
 
 			nanosleep(&ts, NULL);
-		} else if (read(w->ack[0], &b, 1) != 1) {
+		} else if (read(lw->ack[0], &b, 1) != 1) {
 			rc = -1;
 			break;
 		}
@@ -572,12 +493,12 @@ static int latency_producer(void *arg)
 static int run_latency(const struct opts *o)
 {
 	struct bench_layout lay;
-	struct run *r = bench_shared(sizeof *r);
+	struct bench_run *r = bench_shared(sizeof *r);
 	struct bench_hist *hist = bench_shared(sizeof *hist);
 	struct opts one = *o;
 	size_t bmbytes;
 	unsigned char *seen;
-	struct worker ws[2];
+	struct latency_worker ws[2];
 	struct bench_gate gate;
 	pid_t pids[2];
 	int ack[2], failed;
@@ -594,8 +515,10 @@ static int run_latency(const struct opts *o)
 		die("pipe", -errno);
 	bench_gate_init(&gate);
 	for (int i = 0; i < 2; i++) {
-		ws[i] = (struct worker){ .o = &one, .lay = &lay, .run = r, .hist = hist,
-					 .seen = seen, .gate = &gate, .ack = { ack[0], ack[1] } };
+		ws[i] = (struct latency_worker){
+			.w = { .opts = &one, .lay = &lay, .run = r, .hist = hist, .seen = seen,
+			       .gate = &gate },
+			.ack = { ack[0], ack[1] } };
 		pids[i] = bench_fork(i ? latency_consumer : latency_producer, &ws[i]);
 	}
 	close(ack[0]);

@@ -37,22 +37,6 @@ struct opts {
 	bool pipelined;
 };
 
-struct run {
-	uint64_t consumed;                      /* atomic */
-	int failed;
-	uint64_t last_ns[BENCH_MAX_WORKERS];
-};
-
-struct worker {
-	const struct opts *o;
-	const struct bench_layout *lay;
-	struct run *run;
-	struct bench_hist *hist;
-	unsigned char *seen;
-	struct bench_gate *gate;
-	unsigned id;
-};
-
 static redisContext *connect_redis(const char *sock)
 {
 	redisContext *c = redisConnectUnix(sock);
@@ -133,16 +117,16 @@ static int produce(redisContext *c, const struct opts *o, unsigned p, unsigned l
 
 static int producer_main(void *arg)
 {
-	struct worker *w = arg;
-	redisContext *c = connect_redis(w->o->sock);
+	struct bench_worker *w = arg;
+	const struct opts *o = w->opts;
+	redisContext *c = connect_redis(o->sock);
 	int rc;
 
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
-	rc = produce(c, w->o, w->id, bench_layout_count(w->lay, w->id),
-		     w->o->pipelined ? w->o->batch : 1);
+	rc = produce(c, o, w->id, bench_layout_count(w->lay, w->id), o->pipelined ? o->batch : 1);
 	if (rc < 0)
-		__atomic_store_n(&w->run->failed, 1, __ATOMIC_RELAXED);
+		bench_run_fail(w->run);
 	redisFree(c);
 	return rc < 0;
 }
@@ -166,8 +150,8 @@ static int take_reply(struct bench_taken *t, redisReply *r, uint64_t now)
 
 static int consumer_main(void *arg)
 {
-	struct worker *w = arg;
-	const struct opts *o = w->o;
+	struct bench_worker *w = arg;
+	const struct opts *o = w->opts;
 	redisContext *c = connect_redis(o->sock);
 	uint64_t last = bench_now_ns();
 	struct bench_taken t;
@@ -176,8 +160,7 @@ static int consumer_main(void *arg)
 	bench_taken_init(&t, w->lay, o->size, w->seen, w->hist, w->id);
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
-	while (__atomic_load_n(&w->run->consumed, __ATOMIC_RELAXED) < o->count &&
-	       !__atomic_load_n(&w->run->failed, __ATOMIC_RELAXED)) {
+	while (!bench_run_over(w->run, o->count)) {
 		redisReply *r = NULL;
 		uint64_t now;
 
@@ -228,7 +211,7 @@ took:
 		__atomic_fetch_add(&w->run->consumed, (uint64_t)n, __ATOMIC_RELAXED);
 	}
 	if (n < 0)
-		__atomic_store_n(&w->run->failed, 1, __ATOMIC_RELAXED);
+		bench_run_fail(w->run);
 	redisFree(c);
 	return n < 0;
 }
@@ -249,52 +232,13 @@ static void del(redisContext *c, const char *key)
 
 static int run_throughput(const struct opts *o)
 {
-	size_t hbytes = (size_t)o->consumers * sizeof(struct bench_hist), bmbytes;
-	struct bench_layout *lay = malloc(sizeof *lay);
-	struct run *r = bench_shared(sizeof *r);
-	struct bench_hist *hists = bench_shared(hbytes), total;
-	struct worker *ws = calloc(o->producers + o->consumers, sizeof *ws);
-	pid_t pids[2 * BENCH_MAX_WORKERS];
-	unsigned nw = o->producers + o->consumers;
 	redisContext *c = connect_redis(o->sock);
-	struct bench_gate gate;
-	unsigned long received = 0;
-	unsigned char *seen;
-	uint64_t t0, t1 = 0;
+	struct bench_fleet f;
 	int failed;
 
-	if (!lay || !ws)
-		exit(1);
-	bench_layout_init(lay, o->producers, o->count, 0);
-	bmbytes = bench_layout_bitmap(lay);
-	seen = bench_shared(bmbytes * o->consumers);
+	bench_fleet_init(&f, o->producers, o->consumers, o->count, 0);
 	del(c, o->key);
-	bench_gate_init(&gate);
-	for (unsigned i = 0; i < nw; i++) {
-		struct worker *w = &ws[i];
-		bool cons = i >= o->producers;
-
-		*w = (struct worker){ .o = o, .lay = lay, .run = r, .gate = &gate,
-				      .id = cons ? i - o->producers : i };
-		if (cons) {
-			w->hist = &hists[w->id];
-			w->seen = seen + (size_t)w->id * bmbytes;
-		}
-		pids[i] = bench_fork(cons ? consumer_main : producer_main, w);
-	}
-	failed = bench_gate_wait(&gate, (int)nw) < 0;
-	t0 = bench_now_ns();
-	bench_gate_open(&gate);
-	failed |= bench_wait_all(pids, (int)nw, RUN_LIMIT_MS) < 0 || r->failed;
-	bench_gate_close(&gate);
-	memset(&total, 0, sizeof total);
-	for (unsigned i = 0; i < o->consumers; i++) {
-		if (r->last_ns[i] > t1)
-			t1 = r->last_ns[i];
-		bench_hist_merge(&total, &hists[i]);
-	}
-	if (!failed)
-		failed = bench_verify(lay, o->consumers, seen, &received) < 0;
+	failed = bench_fleet_run(&f, o, producer_main, consumer_main, RUN_LIMIT_MS) < 0;
 	if (!failed && llen(c, o->key) != 0) {
 		fprintf(stderr, "redis_bench: %lld messages left in the list\n", llen(c, o->key));
 		failed = 1;
@@ -307,18 +251,14 @@ static int run_throughput(const struct opts *o)
 		bench_result_u("count", o->count);
 		if (o->pipelined)
 			bench_result_u("batch", o->batch);
-		bench_result_u("received", received);
-		bench_result_rate(received, o->size, t1 > t0 ? t1 - t0 : 1);
-		bench_result_hist(&total);
+		bench_result_u("received", f.received);
+		bench_result_rate(f.received, o->size, f.t1 - f.t0);
+		bench_result_hist(&f.total);
 		bench_result_end();
 	}
 	del(c, o->key);
 	redisFree(c);
-	bench_shared_free(seen, bmbytes * o->consumers);
-	bench_shared_free(hists, hbytes);
-	bench_shared_free(r, sizeof *r);
-	free(ws);
-	free(lay);
+	bench_fleet_free(&f);
 	return failed;
 }
 

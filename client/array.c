@@ -43,15 +43,6 @@ struct array_opened {
 	int fd;
 };
 
-static void array_close_remote(ipc_client *c, uint32_t num)
-{
-	struct proto_reply rep;
-
-	msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), num);
-	if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
-		client_done(c);
-}
-
 /* Send A_OPEN for a's name on c's current connection; the answer in *o. */
 static int array_send_open(ipc_array *a, int flags, char typecode, size_t length,
 			   struct array_opened *o)
@@ -81,7 +72,10 @@ static int array_send_open(ipc_array *a, int flags, char typecode, size_t length
 	    res[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    res[4].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    res[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		/* A descriptor it may carry would go to the next open: dropping the
+		 * connection closes it, and the daemon's handle with it. */
 		client_done(c);
+		client_drop(c);
 		return -EPROTO;
 	}
 	o->num = (uint32_t)res[0].via.u64;
@@ -97,7 +91,7 @@ static int array_send_open(ipc_array *a, int flags, char typecode, size_t length
 	if (mapped) {
 		o->fd = client_take_fd(c);
 		if (o->fd < 0) {
-			array_close_remote(c, o->num);
+			client_close_handle(c, o->num);
 			return o->fd;
 		}
 	}
@@ -151,7 +145,7 @@ static int array_ready(ipc_array *a)
 		close(o.fd);
 	if (o.id != a->id) {
 		/* The name now means another array: the one this handle had is gone. */
-		array_close_remote(a->c, o.num);
+		client_close_handle(a->c, o.num);
 		return -EIDRM;
 	}
 	a->num = o.num;
@@ -192,7 +186,7 @@ int ipc_array_open(ipc_client *c, const char *name, int flags, char typecode, si
 		if (o.fd >= 0)
 			close(o.fd);
 		if (rc < 0)
-			array_close_remote(c, o.num);
+			client_close_handle(c, o.num);
 	}
 	if (rc < 0) {
 		free(a->name);
@@ -228,17 +222,13 @@ const char *ipc_array_name(const ipc_array *a)
 void ipc_array_close(ipc_array *a)
 {
 	ipc_client *c;
-	struct proto_reply rep;
 
 	if (!a)
 		return;
 	c = a->c;
 	/* Tell the daemon only on this process's own live connection. */
-	if (c->fd >= 0 && c->pid == getpid() && a->gen == c->gen) {
-		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), a->num);
-		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
-			client_done(c);
-	}
+	if (client_handle_live(c, a->gen))
+		client_close_handle(c, a->num);
 	if (a->data)
 		munmap(a->data, a->length * a->itemsize);
 	free(a->name);
@@ -426,27 +416,28 @@ int ipc_array_lock(ipc_array *a, int timeout_ms)
 	return rc;
 }
 
-/* A request on a whose only argument is its handle and whose reply has no results. */
-static int array_simple(ipc_array *a, unsigned op)
+/* Request op on a with the handle as its only argument; 0 with *rep to release. */
+static int array_call_simple(ipc_array *a, unsigned op, struct proto_reply *rep)
+{
+	int rc = array_ready(a);
+
+	if (rc < 0)
+		return rc;
+	msgpack_pack_uint32(client_req(a->c, op, 1), a->num);
+	return client_call(a->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, rep);
+}
+
+int ipc_array_unlock(ipc_array *a)
 {
 	struct proto_reply rep;
 	int rc;
 
 	if (!a)
 		return -EINVAL;
-	rc = array_ready(a);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(a->c, op, 1), a->num);
-	rc = client_call(a->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = array_call_simple(a, IPC_OP_A_UNLOCK, &rep);
 	if (rc == 0)
 		client_done(a->c);
 	return rc;
-}
-
-int ipc_array_unlock(ipc_array *a)
-{
-	return array_simple(a, IPC_OP_A_UNLOCK);
 }
 
 int ipc_array_stat(ipc_array *a, void **mp, size_t *len)
@@ -456,11 +447,7 @@ int ipc_array_stat(ipc_array *a, void **mp, size_t *len)
 
 	if (!a || !mp || !len)
 		return -EINVAL;
-	rc = array_ready(a);
-	if (rc < 0)
-		return rc;
-	msgpack_pack_uint32(client_req(a->c, IPC_OP_A_STAT, 1), a->num);
-	rc = client_call(a->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = array_call_simple(a, IPC_OP_A_STAT, &rep);
 	if (rc < 0)
 		return rc;
 	return client_take_result(a->c, &rep, mp, len);

@@ -260,6 +260,32 @@ int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 	return rc;
 }
 
+int client_call_u64(ipc_client *c, const void *tail, size_t tlen, int wait_ms, uint64_t *v)
+{
+	struct proto_reply rep;
+	int rc = client_call(c, tail, tlen, wait_ms, &rep);
+
+	if (rc < 0)
+		return rc;
+	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		rc = -EPROTO;
+	else
+		*v = rep.res[0].via.u64;
+	client_done(c);
+	return rc;
+}
+
+int client_send(ipc_client *c)
+{
+	int rc;
+
+	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)(c->req.size - IPC_FRAME_HEADER));
+	rc = io_send(c->fd, c->req.data, c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS);
+	if (rc < 0)
+		client_drop(c);
+	return rc;
+}
+
 int client_take_fd(ipc_client *c)
 {
 	int fd;
@@ -269,6 +295,20 @@ int client_take_fd(ipc_client *c)
 	fd = c->fds[0];
 	memmove(c->fds, c->fds + 1, --c->nfds * sizeof *c->fds);
 	return fd;
+}
+
+bool client_handle_live(const ipc_client *c, unsigned gen)
+{
+	return c->fd >= 0 && c->pid == getpid() && gen == c->gen;
+}
+
+void client_close_handle(ipc_client *c, uint32_t num)
+{
+	struct proto_reply rep;
+
+	msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), num);
+	if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
+		client_done(c);
 }
 
 int client_register(ipc_client *c, ipc_queue *q)
@@ -421,28 +461,6 @@ int ipc_client_set_name(ipc_client *c, const char *name)
 	return rc;
 }
 
-int client_unlink(ipc_client *c, const char *name, unsigned kind)
-{
-	struct proto_reply rep;
-	msgpack_packer *pk;
-	int rc;
-
-	if (!c || !name)
-		return -EINVAL;
-	if (strlen(name) > IPC_NAME_MAX)
-		return -ENAMETOOLONG;
-	rc = client_ready(c);
-	if (rc < 0)
-		return rc;
-	pk = client_req(c, IPC_OP_UNLINK, 2);
-	proto_pack_cstr(pk, name);
-	msgpack_pack_uint32(pk, kind);
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
-	if (rc == 0)
-		client_done(c);
-	return rc;
-}
-
 int ipc_server_status(ipc_client *c, void **mp, size_t *len)
 {
 	return server_query(c, IPC_OP_STATUS, mp, len);
@@ -480,6 +498,13 @@ static int name_call(ipc_client *c, unsigned op, const char *name, unsigned n, c
 	if (rc == 0)
 		client_done(c);
 	return rc;
+}
+
+int client_unlink(ipc_client *c, const char *name, unsigned kind)
+{
+	uint64_t v = kind;
+
+	return name_call(c, IPC_OP_UNLINK, name, 1, &v);
 }
 
 int ipc_chmod(ipc_client *c, const char *name, unsigned mode)

@@ -68,6 +68,16 @@ msgpack_packer *client_req(ipc_client *c, unsigned op, unsigned nargs);
 int client_call(ipc_client *c, const void *tail, size_t tlen, int wait_ms,
 		struct proto_reply *rep);
 
+/*
+ * Send the request built for an operation the daemon does not answer on
+ * success, waiting for no reply.  0, or a transport error, after which the
+ * connection is dropped.
+ */
+int client_send(ipc_client *c);
+
+/* client_call for a reply whose first result is an unsigned integer, in *v; -EPROTO if not. */
+int client_call_u64(ipc_client *c, const void *tail, size_t tlen, int wait_ms, uint64_t *v);
+
 /* Release the reply of the last successful client_call. */
 void client_done(ipc_client *c);
 
@@ -122,6 +132,15 @@ pid_t client_pid(void);
  */
 int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep);
 
+/*
+ * Is a handle opened on connection gen still open on c: c connected, in this
+ * process (checked with getpid()), on that same connection?
+ */
+bool client_handle_live(const ipc_client *c, unsigned gen);
+
+/* Close the daemon's handle num on c's connection; a failure goes unreported. */
+void client_close_handle(ipc_client *c, uint32_t num);
+
 /* Number q on this connection as the daemon's handle num (for pushes). */
 int client_register(ipc_client *c, ipc_queue *q);
 void client_unregister(ipc_client *c, ipc_queue *q);
@@ -129,6 +148,8 @@ void client_unregister(ipc_client *c, ipc_queue *q);
 /* io.c: framing over the socket.  Deadlines are io_now_ms() values, -1 for none. */
 int64_t io_now_ms(void);
 int64_t io_deadline(int wait_ms);
+/* Milliseconds left until deadline: 0 once passed, -1 for none. */
+int io_left_ms(int64_t deadline);
 int io_connect(const char *path, int *fd);
 int io_send(int fd, const void *a, size_t alen, const void *b, size_t blen, int wait_ms);
 /* Wait for one whole frame in c->in; *body points into c->in.  0 or -errno. */
@@ -176,5 +197,7 @@ int stream_get(ipc_queue *q, void **data, size_t *len, int timeout_ms);
 
 /* queue.c: q usable on this process's connection (re-opened by name if need be). */
 int queue_ready(ipc_queue *q);
+/* queue.c: ready, with this process's asynchronous puts sent first (within timeout_ms). */
+int queue_ready_flushed(ipc_queue *q, int timeout_ms);
 
 #endif

@@ -86,6 +86,16 @@ int64_t io_deadline(int wait_ms)
 	return wait_ms < 0 ? -1 : io_now_ms() + wait_ms;
 }
 
+int io_left_ms(int64_t deadline)
+{
+	int64_t ms;
+
+	if (deadline < 0)
+		return -1;
+	ms = deadline - io_now_ms();
+	return ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
+}
+
 int io_send(int fd, const void *a, size_t alen, const void *b, size_t blen, int wait_ms)
 {
 	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };

@@ -55,24 +55,19 @@ static void pipe_free(ipc_pipe *p)
 static int pipe_open_remote(ipc_pipe *p, int flags)
 {
 	ipc_client *c = p->c;
-	struct proto_reply rep;
 	msgpack_packer *pk;
+	uint64_t num;
 	int rc;
 
 	pk = client_req(c, IPC_OP_P_OPEN, 3);
 	proto_pack_cstr(pk, p->name);
 	msgpack_pack_uint32(pk, (uint32_t)flags);
 	msgpack_pack_uint32(pk, (uint32_t)p->end);
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = client_call_u64(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &num);
 	if (rc < 0)
 		return rc;
-	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		client_done(c);
-		return -EPROTO;
-	}
-	p->num = (uint32_t)rep.res[0].via.u64;
+	p->num = (uint32_t)num;
 	p->gen = c->gen;
-	client_done(c);
 	return 0;
 }
 
@@ -214,7 +209,6 @@ void ipc_pipe_close(ipc_pipe *p)
 {
 	ipc_client *c;
 	struct proto_reply rep;
-	pid_t self = getpid();
 
 	if (!p)
 		return;
@@ -224,8 +218,8 @@ void ipc_pipe_close(ipc_pipe *p)
 	 * this process never used, with a child forked since, may be about to
 	 * be claimed by that child: the daemon keeps it for its claimer.
 	 */
-	if (c->fd >= 0 && c->pid == self && p->gen == c->gen) {
-		bool keep = p->used_by != self && p->forks != client_forks();
+	if (client_handle_live(c, p->gen)) {
+		bool keep = p->used_by != getpid() && p->forks != client_forks();
 		msgpack_packer *pk = client_req(c, IPC_OP_P_CLOSE, 2 + keep);
 
 		msgpack_pack_uint32(pk, p->num);

@@ -20,14 +20,6 @@
 
 #include "client.h"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -68,7 +60,7 @@ static int wait_exit(pid_t pid, int64_t deadline)
 		int rc;
 
 		for (;;) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - io_now_ms();
 
 			if (left <= 0) {
 				rc = -ETIMEDOUT;
@@ -90,7 +82,7 @@ static int wait_exit(pid_t pid, int64_t deadline)
 #endif
 	/* No pidfd (an older kernel): poll waitpid, sleeping 1 ms up to 20 ms. */
 	for (int nap = 1;; nap = nap < 20 ? nap * 2 : 20) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - io_now_ms();
 		siginfo_t si = { 0 };
 
 		/* Peek without reaping, so that the caller's reap finds it. */
@@ -151,7 +143,7 @@ int ipc_process_join(ipc_process *p, int timeout_ms)
 			while (r < 0 && errno == EINTR);
 			rc = r < 0 ? -errno : 1;
 		} else {
-			rc = wait_exit(p->pid, now_ms() + timeout_ms);
+			rc = wait_exit(p->pid, io_now_ms() + timeout_ms);
 			if (rc == 0)
 				rc = reap(p->pid, &status);
 		}

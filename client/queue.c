@@ -15,8 +15,8 @@
 static int queue_open_remote(ipc_queue *q, int flags)
 {
 	ipc_client *c = q->c;
-	struct proto_reply rep;
 	msgpack_packer *pk;
+	uint64_t num;
 	int rc, extra;
 
 	pk = client_req(c, IPC_OP_Q_OPEN, 3);
@@ -32,18 +32,13 @@ static int queue_open_remote(ipc_queue *q, int flags)
 		proto_pack_kv_u64(pk, "ack", q->attr.ack != 0);
 		proto_pack_kv_u64(pk, "durable", q->attr.durable != 0);
 	}
-	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
+	rc = client_call_u64(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &num);
 	if (rc < 0)
 		return rc;
-	if (rep.nres < 1 || rep.res[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		client_done(c);
-		return -EPROTO;
-	}
-	q->num = (uint32_t)rep.res[0].via.u64;
+	q->num = (uint32_t)num;
 	q->gen = c->gen;
 	/* What was got on an earlier connection went back to the queue with it. */
 	q->unacked = 0;
-	client_done(c);
 	if (q->num == 0)
 		return -EPROTO;
 	rc = client_register(c, q);
@@ -61,8 +56,8 @@ int queue_ready(ipc_queue *q)
 	return queue_open_remote(q, q->flags & ~IPC_EXCLUSIVE);
 }
 
-/* Ready, with earlier asynchronous puts sent first (within timeout_ms) so that order holds. */
-static int queue_ready_flushed(ipc_queue *q, int timeout_ms)
+/* Earlier asynchronous puts go first so that order holds. */
+int queue_ready_flushed(ipc_queue *q, int timeout_ms)
 {
 	int rc = queue_ready(q);
 
@@ -112,7 +107,6 @@ int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_a
 void ipc_queue_close(ipc_queue *q)
 {
 	ipc_client *c;
-	struct proto_reply rep;
 
 	if (!q)
 		return;
@@ -122,11 +116,9 @@ void ipc_queue_close(ipc_queue *q)
 	if (q->npend && q->pend_pid == client_pid())
 		stream_flush(q, CLIENT_CALL_TIMEOUT_MS);
 	/* Tell the daemon only on this process's own live connection. */
-	if (c->fd >= 0 && c->pid == getpid() && q->gen == c->gen) {
+	if (client_handle_live(c, q->gen)) {
 		client_unregister(c, q);
-		msgpack_pack_uint32(client_req(c, IPC_OP_CLOSE, 1), q->num);
-		if (client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep) == 0)
-			client_done(c);
+		client_close_handle(c, q->num);
 	}
 	stream_free(q);
 	free(q->name);
@@ -231,16 +223,13 @@ int ipc_queue_task_done(ipc_queue *q)
 		return -EINVAL;
 	c = q->c;
 	/* Messages got on an earlier connection went back to the queue with it. */
-	if (c->fd < 0 || c->pid != getpid() || q->gen != c->gen || !q->unacked)
+	if (!client_handle_live(c, q->gen) || !q->unacked)
 		return -EINVAL;
 	/* No reply on success: sent is done, as ipcd reads what a client sent before its end. */
 	msgpack_pack_uint32(client_req(c, IPC_OP_Q_TASK_DONE, 1), q->num);
-	ipc_frame_put_len((unsigned char *)c->req.data, (uint32_t)(c->req.size - IPC_FRAME_HEADER));
-	rc = io_send(c->fd, c->req.data, c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS);
-	if (rc < 0) {
-		client_drop(c);
+	rc = client_send(c);
+	if (rc < 0)
 		return rc;
-	}
 	q->unacked--;
 	return 0;
 }

@@ -158,10 +158,7 @@ static void credit_send(ipc_queue *q, size_t n)
 
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_uint64(pk, n);
-	ipc_frame_put_len((unsigned char *)q->c->req.data,
-			  (uint32_t)(q->c->req.size - IPC_FRAME_HEADER));
-	if (io_send(q->c->fd, q->c->req.data, q->c->req.size, NULL, 0, CLIENT_CALL_TIMEOUT_MS) < 0)
-		client_drop(q->c);   /* the next call reconnects and reports */
+	client_send(q->c);   /* on failure the next call reconnects and reports */
 }
 
 /* Wait until a pushed message is at hand. */
@@ -315,20 +312,17 @@ static void pend_consume(ipc_queue *q, size_t n)
 /* One queue.put_many of everything pending; returns how many were accepted. */
 static int pend_send(ipc_queue *q, int timeout_ms)
 {
-	struct proto_reply rep;
 	msgpack_packer *pk = client_req(q->c, IPC_OP_Q_PUT_MANY, 3);
+	uint64_t n;
 	int rc;
 
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_int(pk, timeout_ms);
 	msgpack_pack_array(pk, (uint32_t)q->npend);
-	rc = client_call(q->c, q->pend.data, q->pend.size, client_wait_ms(timeout_ms), &rep);
+	rc = client_call_u64(q->c, q->pend.data, q->pend.size, client_wait_ms(timeout_ms), &n);
 	if (rc < 0)
 		return rc;
-	rc = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	     rep.res[0].via.u64 <= q->npend ? (int)rep.res[0].via.u64 : -EPROTO;
-	client_done(q->c);
-	return rc;
+	return n <= q->npend ? (int)n : -EPROTO;
 }
 
 int stream_flush(ipc_queue *q, int timeout_ms)
@@ -337,13 +331,8 @@ int stream_flush(ipc_queue *q, int timeout_ms)
 	int rc;
 
 	while (q->npend) {
-		int left = -1;
+		int left = io_left_ms(deadline);
 
-		if (deadline >= 0) {
-			int64_t ms = deadline - io_now_ms();
-
-			left = ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
-		}
 		rc = queue_ready(q);
 		if (rc < 0)
 			return rc;
@@ -387,15 +376,12 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 
 	if (!q || (!msgs && n))
 		return -EINVAL;
-	rc = queue_ready(q);
-	if (rc == 0 && q->npend && q->pend_pid == client_pid())
-		rc = stream_flush(q, timeout_ms);
+	rc = queue_ready_flushed(q, timeout_ms);
 	if (rc < 0)
 		return rc;
 	q->pend_pid = client_pid();
 	while (done < n) {
 		size_t start = done, batch;
-		int left = -1;
 
 		for (; done < n && !pend_full(q, msgs[done].iov_len); done++) {
 			if (!msgs[done].iov_base && msgs[done].iov_len) {
@@ -409,13 +395,8 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 			pend_add(q, msgs[done].iov_base, msgs[done].iov_len);
 		}
 		batch = done - start;
-		if (deadline >= 0) {
-			int64_t ms = deadline - io_now_ms();
-
-			left = ms > 0 ? (int)(ms > INT32_MAX ? INT32_MAX : ms) : 0;
-		}
 		if (batch) {
-			int frc = stream_flush(q, left);
+			int frc = stream_flush(q, io_left_ms(deadline));
 
 			if (frc < 0)
 				rc = frc;

@@ -16,8 +16,7 @@
 
 #include "ctl.h"
 #include "ctl_parse.h"
-
-#define TYPECODES "b B h H i I l L q Q f d"
+#include "ipc_protocol.h"
 
 /* One element of any typecode. */
 union elem {
@@ -32,18 +31,6 @@ union elem {
 	float f;
 	double d;
 };
-
-/* The size of typecode tc's elements, 0 when tc is not a typecode. */
-static size_t elem_size(char tc)
-{
-	switch (tc) {
-	case 'b': case 'B': return 1;
-	case 'h': case 'H': return 2;
-	case 'i': case 'I': case 'f': return 4;
-	case 'l': case 'L': case 'q': case 'Q': case 'd': return 8;
-	}
-	return 0;
-}
 
 /* Open the array named by the first operand without mapping it, or report why not. */
 static ipc_array *open_array(struct ctl *ctl, int flags, char tc, size_t length, int *rc)
@@ -82,9 +69,9 @@ int ctl_array_create(struct ctl *ctl)
 	ipc_array *a;
 	int rc;
 
-	if (strlen(ctl->args[1]) != 1 || !elem_size(ctl->args[1][0])) {
+	if (strlen(ctl->args[1]) != 1 || !ipc_typecode_size((unsigned char)ctl->args[1][0])) {
 		fprintf(stderr, "ipcctl: %s %s: bad typecode '%s': use one of %s\n", ctl->what,
-			ctl->args[0], ctl->args[1], TYPECODES);
+			ctl->args[0], ctl->args[1], IPC_TYPECODE_LIST);
 		return CTL_EXIT_FAIL;
 	}
 	if (number_operand(ctl, "length", ctl->args[2], &length) < 0)
@@ -161,7 +148,7 @@ int ctl_array_get(struct ctl *ctl)
 		return rc;
 	length = ipc_array_length(a);
 	tc = ipc_array_typecode(a);
-	itemsize = elem_size(tc);
+	itemsize = ipc_typecode_size((unsigned char)tc);
 	if (ctl->nargs <= 2)
 		count = start <= length ? length - start : 0;
 	if (start > length || count > length - start) {

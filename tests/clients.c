@@ -41,6 +41,16 @@ ipc_client *connect_ok(const char *sock)
 	return c;
 }
 
+int connect_retry(const char *sock, ipc_client **c)
+{
+	int64_t end = harness_now_ms() + 2000;
+	int r;
+
+	while ((r = ipc_connect(sock, c)) < 0 && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	return r;
+}
+
 ipc_queue *open_ok(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr)
 {
 	ipc_queue *q = NULL;

@@ -32,6 +32,13 @@ void child_fail(const char *fmt, ...);
 pid_t fork_ok(void);
 
 ipc_client *connect_ok(const char *sock);
+
+/*
+ * ipc_connect(sock, c), tried again for up to 2 s while it fails (as while
+ * the daemon counts out a client that just left): its last result.
+ */
+int connect_retry(const char *sock, ipc_client **c);
+
 ipc_queue *open_ok(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr);
 
 /* Get one message within timeout_ms and check it equals the string want. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "harness.h"
 #include "ipc_protocol.h"
 
@@ -81,6 +82,17 @@ int harness_main(Suite *s)
 	else
 		remove_tree(root);
 	return failed ? 1 : 0;
+}
+
+TCase *harness_tcase(Suite *s, const char *name, int timeout,
+		     void (*setup)(void), void (*teardown)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
 }
 
 void harness_setup(struct harness *h)
@@ -495,6 +507,56 @@ void raw_packer(msgpack_sbuffer *sb, msgpack_packer *pk)
 	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
 }
 
+void raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op, uint32_t id,
+	       unsigned nargs)
+{
+	raw_packer(sb, pk);
+	msgpack_pack_array(pk, 2 + nargs);
+	msgpack_pack_uint32(pk, op);
+	msgpack_pack_uint32(pk, id);
+}
+
+int raw_end(int fd, msgpack_sbuffer *sb)
+{
+	int r = raw_send_frame(fd, sb->data, sb->size);
+
+	msgpack_sbuffer_destroy(sb);
+	return r;
+}
+
+int raw_recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body,
+		   int timeout_ms)
+{
+	size_t len;
+	int r;
+
+	msgpack_unpacked_init(u);
+	r = raw_recv_frame(fd, body, &len, timeout_ms);
+	if (r < 0)
+		return r;
+	return proto_decode_reply(*body, len, u, rep);
+}
+
+int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
+	     char **body)
+{
+	int r = raw_end(fd, sb);
+
+	ck_assert_msg(r == 0, "cannot send a raw request (%s)", strerror(-r));
+	r = raw_recv_reply(fd, u, rep, body, 5000);
+	ck_assert_msg(r == 0, "no well-formed reply (%s)", strerror(-r));
+	return rep->status;
+}
+
+int raw_connect_greeted(const char *sock)
+{
+	int fd = raw_connect(sock);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	return fd;
+}
+
 int raw_hello(int fd, uint32_t id)
 {
 	msgpack_sbuffer sb;
@@ -505,15 +567,11 @@ int raw_hello(int fd, uint32_t id)
 	char *body;
 	int r;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_HELLO);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, IPC_OP_HELLO, id, 3);
 	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint32(&pk, (uint32_t)getpid());
 	msgpack_pack_str_with_body(&pk, "raw", 3);
-	r = raw_send_frame(fd, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	r = raw_end(fd, &sb);
 	if (r < 0)
 		return r;
 	r = raw_recv_frame(fd, &body, &len, 5000);

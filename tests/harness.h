@@ -17,6 +17,8 @@
 #include <check.h>
 #include <msgpack.h>
 
+struct proto_reply;
+
 /* One test's world: its directory and the daemon serving in it. */
 struct harness {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -31,6 +33,13 @@ struct harness {
  * what their teardown could not.  Returns the exit status for main().
  */
 int harness_main(Suite *s);
+
+/*
+ * Add to s a test case name whose tests each run between setup and
+ * teardown in their own process and fail after timeout seconds.
+ */
+TCase *harness_tcase(Suite *s, const char *name, int timeout,
+		     void (*setup)(void), void (*teardown)(void));
 
 /* Make h's directory; h->pid is 0.  h is the test's one harness until cleanup. */
 void harness_setup(struct harness *h);
@@ -128,6 +137,35 @@ int raw_wait_closed(int fd, int timeout_ms);
  * -EBADF if fd is not open.
  */
 int raw_wait_hangup(int fd, int timeout_ms);
+
+/*
+ * Start the body of a request [op, id, args...] in sb, announcing nargs
+ * arguments for the caller to pack on pk next; finish with raw_end.
+ */
+void raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op, uint32_t id,
+	       unsigned nargs);
+
+/* Send sb as one frame and destroy it; what raw_send_frame returned. */
+int raw_end(int fd, msgpack_sbuffer *sb);
+
+/*
+ * Read one frame within timeout_ms and decode it as a reply or push into
+ * *rep, which borrows from *u and *body.  *u is initialised here: destroy it
+ * and free *body afterwards, whatever the result.  0, raw_recv_frame's
+ * error, or -EPROTO when the frame is not a well-formed reply.
+ */
+int raw_recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body,
+		   int timeout_ms);
+
+/*
+ * Unlike the helpers above, the next two fail the test when they do not
+ * succeed.  raw_call: raw_end(fd, sb), then raw_recv_reply within 5 s; the
+ * reply's status.  raw_connect_greeted: raw_connect to sock and raw_hello
+ * with id 1; the fd.
+ */
+int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
+	     char **body);
+int raw_connect_greeted(const char *sock);
 
 /* Send HELLO [1, id, version, pid, name] and return the reply's status. */
 int raw_hello(int fd, uint32_t id);

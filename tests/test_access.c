@@ -571,29 +571,16 @@ static int raw_open_name(int fd, uint32_t id, size_t n)
 	msgpack_unpacked u;
 	struct proto_reply rep;
 	char *name = malloc(n), *body;
-	size_t len;
 	int r;
 
 	memset(name, 'n', n);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, id, 3);
 	msgpack_pack_str_with_body(&pk, name, n);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_nil(&pk);
 	free(name);
-	r = raw_send_frame(fd, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
-	if (r < 0)
-		return r;
-	r = raw_recv_frame(fd, &body, &len, 5000);
-	if (r < 0)
-		return r;
-	msgpack_unpacked_init(&u);
-	r = proto_decode_reply(body, len, &u, &rep);
-	if (r == 0)
-		r = rep.id == id ? rep.status : -EPROTO;
+	r = raw_call(fd, &sb, &u, &rep, &body);
+	ck_assert_uint_eq(rep.id, id);
 	msgpack_unpacked_destroy(&u);
 	free(body);
 	return r;
@@ -604,9 +591,7 @@ START_TEST(test_name_length_limit)
 	int fd;
 
 	harness_start(&h, NULL);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	ck_assert_int_eq(raw_open_name(fd, 2, IPC_NAME_MAX), 0);
 	ck_assert_int_eq(raw_open_name(fd, 3, IPC_NAME_MAX + 1), -ENAMETOOLONG);
 	ck_assert_int_eq(raw_open_name(fd, 4, 0), -EINVAL);
@@ -633,27 +618,17 @@ START_TEST(test_unread_replies_cut_off)
 	q = open_ok(c, "big", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_put(q, big, sizeof big, 0), 0);
 
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	fd = raw_connect_greeted(h.sock);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "big", 3);
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_nil(&pk);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	/* Peeks of 16 KiB each, never read: 4000 of them are 64 MiB of replies. */
 	for (sent = 0; sent < 4000 && r == 0; sent++) {
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint32(&pk, IPC_OP_Q_PEEK);
-		msgpack_pack_uint32(&pk, 3 + (uint32_t)sent);
+		raw_begin(&sb, &pk, IPC_OP_Q_PEEK, 3 + (uint32_t)sent, 1);
 		msgpack_pack_uint32(&pk, 1);
-		r = raw_send_frame(fd, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
+		r = raw_end(fd, &sb);
 	}
 	/* It was cut off: its socket ends, unread. */
 	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
@@ -692,22 +667,12 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *access_suite(void)
 {
 	Suite *s = suite_create("access");
 	TCase *tc;
 
-	tc = tcase(s, "permissions", 30);
+	tc = harness_tcase(s, "permissions", 30, setup, teardown);
 	tcase_add_test(tc, test_second_uid_denied_until_chmod);
 	tcase_add_test(tc, test_read_write_owner_and_group_rights);
 	tcase_add_test(tc, test_handle_keeps_rights_of_its_open);
@@ -717,7 +682,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_socket_mode_and_group);
 	tcase_add_test(tc, test_bad_socket_options_refused);
 
-	tc = tcase(s, "limits", 30);
+	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_max_objects_is_enospc);
 	tcase_add_test(tc, test_name_length_limit);
 	tcase_add_test(tc, test_unread_replies_cut_off);

@@ -325,27 +325,17 @@ START_TEST(test_cut_off_consumer_messages_redelivered)
 	q = open_ok(c, "big", IPC_CREATE, &ack_attr);
 	for (int i = 0; i < 200; i++)
 		ck_assert_ipc(ipc_queue_put(q, big, sizeof big, 0), 0);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	fd = raw_connect_greeted(h.sock);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "big", 3);
 	msgpack_pack_uint32(&pk, 0);
 	msgpack_pack_nil(&pk);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	for (uint32_t i = 0; i < 200 && r == 0; i++) {
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 4);
-		msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-		msgpack_pack_uint32(&pk, 3 + i);
+		raw_begin(&sb, &pk, IPC_OP_Q_GET, 3 + i, 2);
 		msgpack_pack_uint32(&pk, 1);
 		msgpack_pack_int(&pk, 0);
-		r = raw_send_frame(fd, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
+		r = raw_end(fd, &sb);
 	}
 	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
 	close(fd);
@@ -546,22 +536,12 @@ static void setup_daemon(void)
 	harness_start(&h, NULL);
 }
 
-static TCase *tcase(Suite *s, const char *name, int timeout, void (*up)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, up, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *ack_suite(void)
 {
 	Suite *s = suite_create("ack");
 	TCase *tc;
 
-	tc = tcase(s, "ack", 30, setup_daemon);
+	tc = harness_tcase(s, "ack", 30, setup_daemon, teardown);
 	tcase_add_test(tc, test_task_done_acknowledges_oldest_get);
 	tcase_add_test(tc, test_consumer_exit_returns_messages_in_order);
 	tcase_add_test(tc, test_killed_consumer_messages_go_to_head);
@@ -569,9 +549,9 @@ static Suite *ack_suite(void)
 	tcase_add_test(tc, test_prefetch_and_get_many_on_ack_queue);
 	tcase_add_test(tc, test_join_waits_for_every_task_done);
 	tcase_add_test(tc, test_join_of_removed_queue_is_eidrm);
-	tc = tcase(s, "cutoff", 30, setup);
+	tc = harness_tcase(s, "cutoff", 30, setup, teardown);
 	tcase_add_test(tc, test_cut_off_consumer_messages_redelivered);
-	tc = tcase(s, "stress", 90 * SLOWDOWN, setup);
+	tc = harness_tcase(s, "stress", 90 * SLOWDOWN, setup, teardown);
 	tcase_add_test(tc, test_killed_consumers_lose_nothing);
 	return s;
 }

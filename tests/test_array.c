@@ -702,79 +702,55 @@ START_TEST(test_size_limits)
 }
 END_TEST
 
-/* Send one raw request and return its reply's status; *rep valid until *u is destroyed. */
-static int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_reply *rep,
-		    char **body)
+/* raw_call; the reply must answer id, an error with a message.  *res: the result. */
+static int raw_checked(int fd, msgpack_sbuffer *sb, uint32_t id, uint64_t *res)
 {
-	size_t len;
+	struct proto_reply rep;
+	msgpack_unpacked u;
+	char *body;
+	int st;
 
-	ck_assert_int_eq(raw_send_frame(fd, sb->data, sb->size), 0);
-	ck_assert_int_eq(raw_recv_frame(fd, body, &len, 3000), 0);
-	msgpack_unpacked_init(u);
-	ck_assert_int_eq(proto_decode_reply(*body, len, u, rep), 0);
-	return rep->status;
+	st = raw_call(fd, sb, &u, &rep, &body);
+	ck_assert_uint_eq(rep.id, id);
+	if (st < 0)
+		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
+	else if (res)
+		*res = rep.res[0].via.u64;
+	msgpack_unpacked_destroy(&u);
+	free(body);
+	return st;
 }
 
 /* A raw array.open of name with the typecode string tc; the status, the handle in *handle. */
 static int raw_open(int fd, uint32_t id, const char *name, const char *tc, uint64_t length,
 		    uint64_t *handle)
 {
-	struct proto_reply rep;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked u;
-	char *body;
-	int st;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 6);
-	msgpack_pack_uint32(&pk, IPC_OP_A_OPEN);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, IPC_OP_A_OPEN, id, 4);
 	proto_pack_cstr(&pk, name);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE | IPC_OPEN_NOMAP);
 	proto_pack_cstr(&pk, tc);
 	msgpack_pack_uint64(&pk, length);
-	st = raw_call(fd, &sb, &u, &rep, &body);
-	ck_assert_uint_eq(rep.id, id);
-	if (st < 0)
-		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
-	else if (handle)
-		*handle = rep.res[0].via.u64;
-	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&sb);
-	free(body);
-	return st;
+	return raw_checked(fd, &sb, id, handle);
 }
 
 /* A raw request [op, id, handle, a, b] with b an unsigned or, if bin, bytes. */
 static int raw_op(int fd, unsigned op, uint32_t id, uint64_t handle, uint64_t x,
 		  const void *bin, size_t binlen, int64_t y)
 {
-	struct proto_reply rep;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	msgpack_unpacked u;
-	char *body;
-	int st;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, op);
-	msgpack_pack_uint32(&pk, id);
+	raw_begin(&sb, &pk, op, id, 3);
 	msgpack_pack_uint64(&pk, handle);
 	msgpack_pack_uint64(&pk, x);
 	if (bin)
 		msgpack_pack_bin_with_body(&pk, bin, binlen);
 	else
 		msgpack_pack_int64(&pk, y);
-	st = raw_call(fd, &sb, &u, &rep, &body);
-	ck_assert_uint_eq(rep.id, id);
-	if (st < 0)
-		ck_assert_msg(rep.msglen > 0, "error %d without a message", st);
-	msgpack_unpacked_destroy(&u);
-	msgpack_sbuffer_destroy(&sb);
-	free(body);
-	return st;
+	return raw_checked(fd, &sb, id, NULL);
 }
 
 START_TEST(test_daemon_refuses_bad_requests_and_serves_on)
@@ -784,9 +760,7 @@ START_TEST(test_daemon_refuses_bad_requests_and_serves_on)
 	int fd;
 
 	harness_start(&h, args);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	ck_assert_int_eq(raw_open(fd, 2, "a", "x", 4, NULL), -EINVAL);
 	ck_assert_int_eq(raw_open(fd, 3, "a", "ii", 4, NULL), -EINVAL);
 	ck_assert_int_eq(raw_open(fd, 4, "a", "", 4, NULL), -EINVAL);
@@ -818,22 +792,12 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *array_suite(void)
 {
 	Suite *s = suite_create("array");
 	TCase *tc;
 
-	tc = tcase(s, "example", 30);
+	tc = harness_tcase(s, "example", 30, setup, teardown);
 	tcase_add_test(tc, test_child_squares_seen_through_mapping_and_read);
 	tcase_add_test(tc, test_child_sets_double_value);
 	tcase_add_test(tc, test_child_brokered_calls_keep_inherited_mapping);
@@ -842,28 +806,28 @@ static Suite *array_suite(void)
 	 * The two 4-process tests are 400,000 and 80,000 round trips, a case each,
 	 * with room for a loaded machine under AddressSanitizer (tests/CMakeLists.txt).
 	 */
-	tc = tcase(s, "add", 290);
+	tc = harness_tcase(s, "add", 290, setup, teardown);
 	tcase_add_test(tc, test_four_processes_add_exactly);
 
-	tc = tcase(s, "atomic", 290);
+	tc = harness_tcase(s, "atomic", 290, setup, teardown);
 	tcase_add_test(tc, test_four_processes_increment_under_lock);
 	tcase_add_test(tc, test_add_wraps_at_each_width);
 	tcase_add_test(tc, test_add_f64_on_float_and_double);
 
-	tc = tcase(s, "lock", 30);
+	tc = harness_tcase(s, "lock", 30, setup, teardown);
 	tcase_add_test(tc, test_killed_holder_passes_lock_within_a_second);
 	tcase_add_test(tc, test_relock_unlock_and_timeouts);
 	tcase_add_test(tc, test_brokered_write_waits_for_lock);
 	tcase_add_test(tc, test_closing_the_array_releases_its_lock);
 
-	tc = tcase(s, "lifecycle", 30);
+	tc = harness_tcase(s, "lifecycle", 30, setup, teardown);
 	tcase_add_test(tc, test_unlink_while_mapped);
 	tcase_add_test(tc, test_child_of_unlinked_array_gets_eidrm);
 	tcase_add_test(tc, test_open_checks_typecode_and_length);
 	tcase_add_test(tc, test_stat_counts_mapping_processes);
 	tcase_add_test(tc, test_large_brokered_transfer_in_chunks);
 
-	tc = tcase(s, "limits", 30);
+	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_size_limits);
 	tcase_add_test(tc, test_daemon_refuses_bad_requests_and_serves_on);
 	return s;

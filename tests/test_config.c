@@ -283,10 +283,8 @@ END_TEST
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("parse");
+	TCase *tc = harness_tcase(s, "parse", 30, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_every_key_is_read_from_the_file);
 	tcase_add_test(tc, test_bad_lines_name_file_and_line);
 	tcase_add_test(tc, test_missing_file);
@@ -295,7 +293,6 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_format_round_trips);
 	tcase_add_test(tc, test_apply_live_takes_limits_not_socket);
 	tcase_add_test(tc, test_example_file_lists_every_key_at_its_default);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

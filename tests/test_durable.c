@@ -751,34 +751,24 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *durable_suite(void)
 {
 	Suite *s = suite_create("durable");
 	TCase *tc;
 
-	tc = tcase(s, "restart", 30);
+	tc = harness_tcase(s, "restart", 30, setup, teardown);
 	tcase_add_test(tc, test_durable_queue_survives_restart);
 	tcase_add_test(tc, test_ack_queue_inflight_returns_after_restart);
 	tcase_add_test(tc, test_everysec_and_no_survive_daemon_crash);
 	tcase_add_test(tc, test_state_dir_used_by_one_ipcd);
 	tcase_add_test(tc, test_status_shows_state_dir_and_policy);
-	tc = tcase(s, "arrays", 30);
+	tc = harness_tcase(s, "arrays", 30, setup, teardown);
 	tcase_add_test(tc, test_durable_array_keeps_its_contents);
 	tcase_add_test(tc, test_corrupt_array_file_is_set_aside);
-	tc = tcase(s, "crash", 60);
+	tc = harness_tcase(s, "crash", 60, setup, teardown);
 	tcase_add_test(tc, test_sigkill_under_load_loses_no_acknowledged_put);
 	tcase_add_test(tc, test_sigkill_under_load_with_consumer);
-	tc = tcase(s, "torn", 30);
+	tc = harness_tcase(s, "torn", 30, setup, teardown);
 	tcase_add_test(tc, test_crc32c_known_answer);
 	tcase_add_test(tc, test_torn_tail_is_cut_and_reported);
 	tcase_add_test(tc, test_corrupt_record_keeps_good_prefix);

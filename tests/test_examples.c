@@ -214,10 +214,8 @@ END_TEST
 static Suite *examples_suite(void)
 {
 	Suite *s = suite_create("examples");
-	TCase *tc = tcase_create("tutorial");
+	TCase *tc = harness_tcase(s, "tutorial", 60, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_process_object_prints_both_pids);
 	tcase_add_test(tc, test_squares_global_parent_sees_nothing);
 	tcase_add_test(tc, test_array_squares_shared_with_parent);
@@ -227,7 +225,6 @@ static Suite *examples_suite(void)
 	tcase_add_test(tc, test_pipe_names_until_end);
 	tcase_add_test(tc, test_queue_hello_prints_list);
 	tcase_add_test(tc, test_queue_squares_drained);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

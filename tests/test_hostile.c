@@ -95,17 +95,6 @@ static void stop_clean(void)
 		      "ipcd did not exit cleanly (status 0x%x)", status);
 }
 
-/* Decode the next frame on fd into *rep (u keeps it); the status of raw_recv_frame. */
-static int recv_reply(int fd, msgpack_unpacked *u, struct proto_reply *rep, char **body)
-{
-	size_t len;
-	int r = raw_recv_frame(fd, body, &len, 5000);
-
-	if (r < 0)
-		return r;
-	return proto_decode_reply(*body, len, u, rep);
-}
-
 /* Expect an error push with status want, then the daemon closing fd. */
 static void expect_push_and_close(int fd, int want, const char *what)
 {
@@ -113,8 +102,7 @@ static void expect_push_and_close(int fd, int want, const char *what)
 	msgpack_unpacked u;
 	char *body = NULL;
 
-	msgpack_unpacked_init(&u);
-	ck_assert_msg(recv_reply(fd, &u, &rep, &body) == 0, "%s: no error push", what);
+	ck_assert_msg(raw_recv_reply(fd, &u, &rep, &body, 5000) == 0, "%s: no error push", what);
 	ck_assert_msg(rep.id == IPC_PUSH_ID && rep.nres >= 1 &&
 		      rep.res[0].type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
 		      rep.res[0].via.i64 == want, "%s: not an error push of %d", what, want);
@@ -130,21 +118,11 @@ static void expect_reply(int fd, uint32_t id, int want, const char *what)
 	msgpack_unpacked u;
 	char *body = NULL;
 
-	msgpack_unpacked_init(&u);
-	ck_assert_msg(recv_reply(fd, &u, &rep, &body) == 0, "%s: no reply", what);
+	ck_assert_msg(raw_recv_reply(fd, &u, &rep, &body, 5000) == 0, "%s: no reply", what);
 	ck_assert_msg(rep.id == id && rep.status == want, "%s: reply to %u with %d, want %u with %d",
 		      what, rep.id, rep.status, id, want);
 	msgpack_unpacked_destroy(&u);
 	free(body);
-}
-
-static int connect_greeted(void)
-{
-	int fd = raw_connect(h.sock);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
-	return fd;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -185,19 +163,15 @@ static void truncated_frames(void)
 	ck_assert_int_ge(fd, 0);
 	raw_send(fd, hello_start, sizeof hello_start);
 	close(fd);
-	/* A frame whose body ends inside its msgpack value: malformed. */
-	fd = connect_greeted();
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
-	msgpack_pack_uint32(&pk, 2);
+	/* A body that ends inside its msgpack value (two arguments announced, one sent). */
+	fd = raw_connect_greeted(h.sock);
+	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 2, 2);
 	msgpack_pack_uint32(&pk, 1);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_push_and_close(fd, -EPROTO, "a truncated msgpack body");
 	close(fd);
 	/* A container header claiming four billion items in five bytes. */
-	fd = connect_greeted();
+	fd = raw_connect_greeted(h.sock);
 	ck_assert_int_eq(raw_send_frame(fd, "\xdd\xff\xff\xff\xff", 5), 0);
 	expect_push_and_close(fd, -EPROTO, "an array32 header of 2^32-1 items");
 	close(fd);
@@ -209,7 +183,7 @@ static void huge_lengths(void)
 
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
 		unsigned char hdr[IPC_FRAME_HEADER];
-		int fd = connect_greeted();
+		int fd = raw_connect_greeted(h.sock);
 
 		ipc_frame_put_len(hdr, lens[i]);
 		ck_assert_int_eq(raw_send(fd, hdr, sizeof hdr), 0);
@@ -222,64 +196,40 @@ static void wrong_types_and_unknown_ops(void)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	int fd = connect_greeted();
+	int fd = raw_connect_greeted(h.sock);
 
 	/* queue.open with a number for a name. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_uint32(&pk, 7);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_nil(&pk);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 2, -EINVAL, "open with a numeric name");
 	/* queue.put on a string handle, too few arguments, a map for data. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
-	msgpack_pack_uint32(&pk, 3);
+	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 3, 3);
 	msgpack_pack_str_with_body(&pk, "h", 1);
 	msgpack_pack_int(&pk, 0);
 	msgpack_pack_map(&pk, 0);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 3, -EINVAL, "put with wrong types");
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-	msgpack_pack_uint32(&pk, 4);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, IPC_OP_Q_GET, 4, 0);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 4, -EINVAL, "get without arguments");
 	/* A handle never opened, and unknown operations. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-	msgpack_pack_uint32(&pk, 5);
+	raw_begin(&sb, &pk, IPC_OP_Q_GET, 5, 2);
 	msgpack_pack_uint32(&pk, 99);
 	msgpack_pack_int(&pk, 0);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 5, -EBADF, "get on a handle never opened");
 	for (uint32_t op = 0xf0; op <= 0xff; op++) {
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 3);
-		msgpack_pack_uint32(&pk, op);
-		msgpack_pack_uint32(&pk, 100 + op);
+		raw_begin(&sb, &pk, op, 100 + op, 1);
 		msgpack_pack_str_with_body(&pk, "x", 1);
-		ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-		msgpack_sbuffer_destroy(&sb);
+		ck_assert_int_eq(raw_end(fd, &sb), 0);
 		expect_reply(fd, 100 + op, -EOPNOTSUPP, "an unknown operation");
 	}
 	/* The connection survived all of it. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_PING);
-	msgpack_pack_uint32(&pk, 1000);
-	ck_assert_int_eq(raw_send_frame(fd, sb.data, sb.size), 0);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, IPC_OP_PING, 1000, 0);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	expect_reply(fd, 1000, 0, "a ping after the bad requests");
 	close(fd);
 }
@@ -324,37 +274,25 @@ START_TEST(test_slow_client_byte_by_byte)
 	start();
 	/* hello, open "slow", put "drip", get: one stream of bytes. */
 	msgpack_sbuffer_init(&all);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_HELLO);
-	msgpack_pack_uint32(&pk, 1);
+	raw_begin(&sb, &pk, IPC_OP_HELLO, 1, 3);
 	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint32(&pk, (uint32_t)getpid());
 	msgpack_pack_str_with_body(&pk, "slow", 4);
 	frame_into(&all, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_OPEN);
-	msgpack_pack_uint32(&pk, 2);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "slow", 4);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_nil(&pk);
 	frame_into(&all, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 5);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT);
-	msgpack_pack_uint32(&pk, 3);
+	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 3, 3);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_int(&pk, 0);
 	msgpack_pack_bin_with_body(&pk, "drip", 4);
 	frame_into(&all, &sb);
 	msgpack_sbuffer_destroy(&sb);
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 4);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_GET);
-	msgpack_pack_uint32(&pk, 4);
+	raw_begin(&sb, &pk, IPC_OP_Q_GET, 4, 2);
 	msgpack_pack_uint32(&pk, 1);
 	msgpack_pack_int(&pk, 1000);
 	frame_into(&all, &sb);
@@ -378,8 +316,7 @@ START_TEST(test_slow_client_byte_by_byte)
 	msgpack_sbuffer_destroy(&all);
 	ck_assert_msg(slowest < 500, "the normal client waited %lld ms", (long long)slowest);
 	for (uint32_t id = 1; id <= 4; id++) {
-		msgpack_unpacked_init(&u);
-		ck_assert_int_eq(recv_reply(fd, &u, &rep, &body), 0);
+		ck_assert_int_eq(raw_recv_reply(fd, &u, &rep, &body, 5000), 0);
 		ck_assert_msg(rep.id == id && rep.status == 0, "slow client: reply %u status %d",
 			      rep.id, rep.status);
 		if (id == 4) {
@@ -420,10 +357,7 @@ START_TEST(test_500_connections_at_once)
 			ck_assert_msg(fds[i] >= 0, "connection %d: %s", i, strerror(-fds[i]));
 		}
 		/* All of them speak before any is answered. */
-		raw_packer(&sb, &pk);
-		msgpack_pack_array(&pk, 5);
-		msgpack_pack_uint32(&pk, IPC_OP_HELLO);
-		msgpack_pack_uint32(&pk, 1);
+		raw_begin(&sb, &pk, IPC_OP_HELLO, 1, 3);
 		msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 		msgpack_pack_uint32(&pk, (uint32_t)getpid());
 		msgpack_pack_str_with_body(&pk, "many", 4);
@@ -466,22 +400,12 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
 	TCase *tc;
 
-	tc = tcase(s, "hostile", 60);
+	tc = harness_tcase(s, "hostile", 60, setup, teardown);
 	tcase_add_test(tc, test_decoder_bounds_container_headers);
 	tcase_add_test(tc, test_hostile_input_leaves_daemon_serving);
 	tcase_add_test(tc, test_slow_client_byte_by_byte);

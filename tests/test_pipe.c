@@ -765,9 +765,7 @@ static Suite *pipe_suite(void)
 	Suite *s = suite_create("pipe");
 	TCase *tc;
 
-	tc = tcase_create("ends");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = harness_tcase(s, "ends", 60, setup, teardown);
 	tcase_add_test(tc, test_child_sends_on_end1_parent_reads_then_epipe);
 	tcase_add_test(tc, test_parked_recv_gets_epipe_when_peer_closes);
 	tcase_add_test(tc, test_holder_killed_peer_drains_then_epipe);
@@ -775,24 +773,17 @@ static Suite *pipe_suite(void)
 	tcase_add_test(tc, test_oneway_wrong_way_is_ebadf);
 	tcase_add_test(tc, test_parent_keeps_nothing_of_ends_left_to_children);
 	tcase_add_test(tc, test_ends_kept_once_and_only_for_anonymous_pipes);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("flow");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = harness_tcase(s, "flow", 60, setup, teardown);
 	tcase_add_test(tc, test_thousand_messages_each_way_in_order);
 	tcase_add_test(tc, test_send_blocks_while_full);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("lifetime");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = harness_tcase(s, "lifetime", 60, setup, teardown);
 	tcase_add_test(tc, test_named_pipe_between_unrelated_clients);
 	tcase_add_test(tc, test_open_errors_and_unlink);
 	tcase_add_test(tc, test_unlink_answers_parked_recv);
 	tcase_add_test(tc, test_anonymous_pipe_goes_when_unusable);
 	tcase_add_test(tc, test_ipcctl_shows_who_holds_each_end);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -13,8 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "ipcclient.h"
+#include "clients.h"
 
 static struct harness h;
 
@@ -27,12 +26,6 @@ static void teardown(void)
 {
 	harness_cleanup(&h);
 }
-
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
 
 static int return_arg(void *arg)
 {
@@ -285,10 +278,8 @@ END_TEST
 static Suite *process_suite(void)
 {
 	Suite *s = suite_create("process");
-	TCase *tc = tcase_create("process");
+	TCase *tc = harness_tcase(s, "process", 60, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_join_gives_exit_code);
 	tcase_add_test(tc, test_run_gets_embedding_struct);
 	tcase_add_test(tc, test_killed_child_exitcode_is_minus_signal);
@@ -296,7 +287,6 @@ static Suite *process_suite(void)
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_child_flushes_nothing_twice_nor_runs_atexit);
 	tcase_add_test(tc, test_ipcctl_clients_shows_child_by_pid_and_name);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -584,27 +584,16 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Malformed input and dying peers */
 
-/* Decode a raw reply or push frame; fails the test if it is not well formed. */
-static void decode_frame(const char *body, size_t len, msgpack_unpacked *u,
-			 struct proto_reply *rep)
-{
-	msgpack_unpacked_init(u);
-	ck_assert_msg(proto_decode_reply(body, len, u, rep) == 0,
-		      "the daemon sent a malformed frame of %zu bytes", len);
-}
-
 /* Expect an "error" push with a negative status, then the connection closed. */
 static void expect_error_push_and_close(int fd, const char *what)
 {
 	struct proto_reply rep;
 	msgpack_unpacked u;
 	char *body;
-	size_t len;
 	int r;
 
-	r = raw_recv_frame(fd, &body, &len, 3000);
-	ck_assert_msg(r == 0, "%s: no error push (%s)", what, strerror(-r));
-	decode_frame(body, len, &u, &rep);
+	r = raw_recv_reply(fd, &u, &rep, &body, 3000);
+	ck_assert_msg(r == 0, "%s: no well-formed error push (%s)", what, strerror(-r));
 	ck_assert_msg(rep.id == IPC_PUSH_ID, "%s: a reply to id %u, not a push", what, rep.id);
 	ck_assert_msg(rep.eventlen == 5 && memcmp(rep.event, "error", 5) == 0,
 		      "%s: push '%.*s', not 'error'", what, (int)rep.eventlen, rep.event);
@@ -679,9 +668,7 @@ START_TEST(test_killed_mid_frame_leaves_daemon_serving)
 	daemon_serves("fresh");
 
 	/* A length prefix beyond the limit: an error push, then the door. */
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 	ipc_frame_put_len(hdr, 0x7fffffffu);
 	ck_assert_int_eq(raw_send(fd, hdr, sizeof hdr), 0);
 	expect_error_push_and_close(fd, "oversized length");
@@ -704,19 +691,6 @@ START_TEST(test_killed_mid_frame_leaves_daemon_serving)
 }
 END_TEST
 
-/* Send body as a frame and read the reply; fails the test on no reply. */
-static void raw_request(int fd, const msgpack_sbuffer *sb, msgpack_unpacked *u,
-			struct proto_reply *rep, char **body)
-{
-	size_t len;
-	int r;
-
-	ck_assert_int_eq(raw_send_frame(fd, sb->data, sb->size), 0);
-	r = raw_recv_frame(fd, body, &len, 3000);
-	ck_assert_msg(r == 0, "no reply (%s)", strerror(-r));
-	decode_frame(*body, len, u, rep);
-}
-
 START_TEST(test_unknown_op_keeps_connection)
 {
 	struct proto_reply rep;
@@ -727,16 +701,10 @@ START_TEST(test_unknown_op_keeps_connection)
 	int fd;
 
 	harness_start(&h, NULL);
-	fd = raw_connect(h.sock);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
+	fd = raw_connect_greeted(h.sock);
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, 0x7f);
-	msgpack_pack_uint32(&pk, 5);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, 0x7f, 5, 0);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 5);
 	ck_assert_int_eq(rep.status, -EOPNOTSUPP);
 	ck_assert_msg(rep.msg != NULL && rep.msglen > 0, "error reply without a message");
@@ -744,37 +712,25 @@ START_TEST(test_unknown_op_keeps_connection)
 	free(body);
 
 	/* Mistyped arguments are answered too, and the connection stays. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_SIZE);
-	msgpack_pack_uint32(&pk, 7);
+	raw_begin(&sb, &pk, IPC_OP_Q_SIZE, 7, 1);
 	msgpack_pack_str_with_body(&pk, "x", 1);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 7);
 	ck_assert_int_eq(rep.status, -EINVAL);
 	msgpack_unpacked_destroy(&u);
 	free(body);
 
 	/* A handle that was never opened. */
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint32(&pk, IPC_OP_Q_SIZE);
-	msgpack_pack_uint32(&pk, 8);
+	raw_begin(&sb, &pk, IPC_OP_Q_SIZE, 8, 1);
 	msgpack_pack_uint32(&pk, 12345);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 8);
 	ck_assert_int_lt(rep.status, 0);
 	msgpack_unpacked_destroy(&u);
 	free(body);
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, IPC_OP_PING);
-	msgpack_pack_uint32(&pk, 6);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, IPC_OP_PING, 6, 0);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_uint_eq(rep.id, 6);
 	ck_assert_int_eq(rep.status, 0);
 	msgpack_unpacked_destroy(&u);
@@ -793,12 +749,8 @@ static int raw_simple_request(int fd, unsigned op, uint32_t id)
 	char *body;
 	int status;
 
-	raw_packer(&sb, &pk);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_uint32(&pk, op);
-	msgpack_pack_uint32(&pk, id);
-	raw_request(fd, &sb, &u, &rep, &body);
-	msgpack_sbuffer_destroy(&sb);
+	raw_begin(&sb, &pk, op, id, 0);
+	raw_call(fd, &sb, &u, &rep, &body);
 	ck_assert_msg(rep.id == id, "reply to id %u, want %u", rep.id, id);
 	status = rep.status;
 	msgpack_unpacked_destroy(&u);
@@ -851,10 +803,8 @@ START_TEST(test_garbage_frames_close_only_their_connection)
 	c = connect_ok(h.sock);
 	q = open_ok(c, "bystander", IPC_CREATE, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		int fd = raw_connect(h.sock);
+		int fd = raw_connect_greeted(h.sock);
 
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(raw_hello(fd, 1), 0);
 		ck_assert_int_eq(raw_send_frame(fd, bad[i].body, bad[i].len), 0);
 		expect_error_push_and_close(fd, bad[i].what);
 		close(fd);
@@ -1315,16 +1265,6 @@ START_TEST(test_unlink_wakes_blocked_getter)
 END_TEST
 
 /* Connect, retrying up to 2 s while the daemon may still count a closed probe. */
-static int connect_retry(ipc_client **c)
-{
-	int64_t end = harness_now_ms() + 2000;
-	int r;
-
-	while ((r = ipc_connect(h.sock, c)) < 0 && harness_now_ms() < end)
-		harness_sleep_ms(20);
-	return r;
-}
-
 START_TEST(test_max_clients)
 {
 	static const char *const args[] = { "--max-clients", "4", NULL };
@@ -1335,7 +1275,7 @@ START_TEST(test_max_clients)
 
 	harness_start(&h, args);
 	for (i = 0; i < 4; i++)
-		ck_assert_ipc(connect_retry(&c[i]), 0);
+		ck_assert_ipc(connect_retry(h.sock, &c[i]), 0);
 	c[4] = NULL;
 	ck_assert_ipc(ipc_connect(h.sock, &c[4]), -EUSERS);
 	ck_assert_ptr_null(c[4]);
@@ -1346,25 +1286,13 @@ START_TEST(test_max_clients)
 		free(mp);
 	}
 	ipc_disconnect(c[0]);
-	ck_assert_ipc(connect_retry(&c[0]), 0);
+	ck_assert_ipc(connect_retry(h.sock, &c[0]), 0);
 	ck_assert_ipc(ipc_server_status(c[0], &mp, &len), 0);
 	free(mp);
 	for (i = 0; i < 4; i++)
 		ipc_disconnect(c[i]);
 }
 END_TEST
-
-/* ------------------------------------------------------------------------ */
-
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
 
 START_TEST(test_parked_put_moves_up_when_the_one_ahead_leaves)
 {
@@ -1410,27 +1338,29 @@ START_TEST(test_empty_client_name_is_served)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
 	TCase *tc;
 
-	tc = tcase(s, "fork", 30);
+	tc = harness_tcase(s, "fork", 30, setup, teardown);
 	tcase_add_test(tc, test_msgpack_list_from_child);
 	tcase_add_test(tc, test_squares_drained_in_order);
 	tcase_add_test(tc, test_raw_clone_child_gets_its_own_connection);
 
-	tc = tcase(s, "load", 110);
+	tc = harness_tcase(s, "load", 110, setup, teardown);
 	tcase_add_test(tc, test_many_producers_consumers);
 
-	tc = tcase(s, "blocking", 30);
+	tc = harness_tcase(s, "blocking", 30, setup, teardown);
 	tcase_add_test(tc, test_get_timeout_on_empty);
 	tcase_add_test(tc, test_put_blocks_when_full);
 	tcase_add_test(tc, test_getters_served_in_order);
 	tcase_add_test(tc, test_unlink_wakes_blocked_getter);
 	tcase_add_test(tc, test_parked_put_moves_up_when_the_one_ahead_leaves);
 
-	tc = tcase(s, "robustness", 30);
+	tc = harness_tcase(s, "robustness", 30, setup, teardown);
 	tcase_add_test(tc, test_killed_mid_frame_leaves_daemon_serving);
 	tcase_add_test(tc, test_unknown_op_keeps_connection);
 	tcase_add_test(tc, test_request_before_hello_refused);
@@ -1439,11 +1369,11 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, test_parked_getter_disconnect_keeps_message);
 	tcase_add_test(tc, test_empty_client_name_is_served);
 
-	tc = tcase(s, "lifecycle", 30);
+	tc = harness_tcase(s, "lifecycle", 30, setup, teardown);
 	tcase_add_test(tc, test_sigterm_answers_blocked_clients);
 	tcase_add_test(tc, test_second_daemon_refused);
 
-	tc = tcase(s, "limits", 30);
+	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_put_over_max_message_is_emsgsize);
 	tcase_add_test(tc, test_memory_budget_gives_enobufs);
 	tcase_add_test(tc, test_admitted_parked_put_counts_memory_once);

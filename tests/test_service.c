@@ -22,9 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "clients.h"
 #include "ipc_protocol.h"
-#include "ipcclient.h"
 
 static struct harness h;
 static char errlog[256];     /* the daemon's stderr, in the test directory */
@@ -39,12 +38,6 @@ static void teardown(void)
 {
 	harness_cleanup(&h);
 }
-
-#define ck_assert_ipc(expr, want) do { \
-	long r_ = (expr), w_ = (want); \
-	ck_assert_msg(r_ == w_, "%s = %ld (%s), want %ld (%s)", #expr, \
-		      r_, ipc_strerror((int)r_), w_, ipc_strerror((int)w_)); \
-} while (0)
 
 /*
  * Start argv (argv[0] NULL: the ipcd under test) with the environment
@@ -134,67 +127,6 @@ static void expect_logged(const char *text)
 }
 
 /* Connect, retrying up to 2 s while the daemon may still count a closed probe. */
-static int connect_retry(const char *sock, ipc_client **c)
-{
-	int64_t end = harness_now_ms() + 2000;
-	int r;
-
-	while ((r = ipc_connect(sock, c)) < 0 && harness_now_ms() < end)
-		harness_sleep_ms(20);
-	return r;
-}
-
-static ipc_queue *open_ok(ipc_client *c, const char *name, const ipc_queue_attr *attr)
-{
-	ipc_queue *q = NULL;
-
-	ck_assert_ipc(ipc_queue_open(c, name, IPC_CREATE, attr, &q), 0);
-	return q;
-}
-
-/* Send a raw request [op, id, args...]; args packed by the caller's pack_args. */
-static msgpack_packer *raw_begin(msgpack_sbuffer *sb, msgpack_packer *pk, unsigned op,
-				 uint32_t id, unsigned nargs)
-{
-	raw_packer(sb, pk);
-	msgpack_pack_array(pk, 2 + nargs);
-	msgpack_pack_uint32(pk, op);
-	msgpack_pack_uint32(pk, id);
-	return pk;
-}
-
-static void raw_end(int fd, msgpack_sbuffer *sb)
-{
-	ck_assert_int_eq(raw_send_frame(fd, sb->data, sb->size), 0);
-	msgpack_sbuffer_destroy(sb);
-}
-
-/* The unsigned value of key in the daemon's status map. */
-static uint64_t status_u64(ipc_client *c, const char *key)
-{
-	msgpack_unpacked u;
-	uint64_t v = UINT64_MAX;
-	size_t len, off = 0;
-	void *mp;
-
-	ck_assert_ipc(ipc_server_status(c, &mp, &len), 0);
-	msgpack_unpacked_init(&u);
-	ck_assert(msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS);
-	ck_assert(u.data.type == MSGPACK_OBJECT_MAP);
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
-
-		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
-		    memcmp(kv->key.via.str.ptr, key, strlen(key)) == 0 &&
-		    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-			v = kv->val.via.u64;
-	}
-	msgpack_unpacked_destroy(&u);
-	free(mp);
-	ck_assert_msg(v != UINT64_MAX, "no %s in the status", key);
-	return v;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Socket activation */
 
@@ -235,7 +167,7 @@ START_TEST(test_activated_ipcd_serves_client_that_connected_first)
 	msgpack_pack_uint32(&pk, IPC_PROTO_VERSION);
 	msgpack_pack_uint32(&pk, (uint32_t)getpid());
 	msgpack_pack_str_with_body(&pk, "early", 5);
-	raw_end(fd, &sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	ck_assert_int_eq(raw_recv_frame(fd, &body, &len, 200), -ETIMEDOUT);
 	ck_assert_int_eq(waitpid(h.pid, &status, WNOHANG), 0);
 
@@ -250,7 +182,7 @@ START_TEST(test_activated_ipcd_serves_client_that_connected_first)
 
 	/* Clients after the start are served too. */
 	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	q = open_ok(c, "activated", NULL);
+	q = open_ok(c, "activated", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_put(q, "hi", 2, 0), 0);
 	ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
 	free(data);
@@ -330,7 +262,7 @@ START_TEST(test_manager_is_told_ready_status_reloading_stopping)
 
 	/* A client and an object show in the status line. */
 	ck_assert_ipc(ipc_connect(h.sock, &c), 0);
-	q = open_ok(c, "shown", NULL);
+	q = open_ok(c, "shown", IPC_CREATE, NULL);
 	ck_assert_msg(notify_wait(fd, "STATUS=1 client, 1 object", 3000, msg, sizeof msg,
 				  &pings) == 0, "no STATUS= with the client and the queue");
 
@@ -463,7 +395,7 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	memset(msg, 'm', sizeof msg);
 
 	/* max-message */
-	q = open_ok(c[0], "big", &roomy);
+	q = open_ok(c[0], "big", IPC_CREATE, &roomy);
 	ck_assert_ipc(ipc_queue_put(q, msg, 4097, 0), -EMSGSIZE);
 	ck_assert_ipc(ipc_queue_put(q, msg, 4096, 0), 0);
 	ck_assert_ipc(ipc_queue_purge(q), 1);
@@ -477,12 +409,12 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	ipc_queue_close(q);
 
 	/* queue-maxsize and queue-maxbytes: the defaults of queues created without limits. */
-	q = open_ok(c[0], "counted", &only_size);
+	q = open_ok(c[0], "counted", IPC_CREATE, &only_size);
 	ck_assert_ipc(ipc_queue_put(q, "1", 1, 0), 0);
 	ck_assert_ipc(ipc_queue_put(q, "2", 1, 0), 0);
 	ck_assert_ipc(ipc_queue_put(q, "3", 1, 0), -EAGAIN);
 	ipc_queue_close(q);
-	q = open_ok(c[0], "weighed", &only_bytes);
+	q = open_ok(c[0], "weighed", IPC_CREATE, &only_bytes);
 	ck_assert_ipc(ipc_queue_put(q, msg, 60, 0), 0);
 	ck_assert_ipc(ipc_queue_put(q, msg, 60, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_put(q, msg, 40, 0), 0);
@@ -502,9 +434,9 @@ START_TEST(test_each_setting_of_the_file_is_honoured)
 	ck_assert_ipc(ipc_connect(sock, &c[3]), -EUSERS);
 
 	/* The status reports the limits in force. */
-	ck_assert_uint_eq(status_u64(c[1], "max_clients"), 3);
-	ck_assert_uint_eq(status_u64(c[1], "max_message"), 4096);
-	ck_assert_uint_eq(status_u64(c[1], "max_memory"), 65536);
+	ck_assert_int_eq(status_key(c[1], "max_clients"), 3);
+	ck_assert_int_eq(status_key(c[1], "max_message"), 4096);
+	ck_assert_int_eq(status_key(c[1], "max_memory"), 65536);
 	for (int i = 0; i < 3; i++)
 		ipc_disconnect(c[i]);
 
@@ -527,23 +459,21 @@ static int peek_flood(const char *sock, size_t size, int n)
 	msgpack_packer pk;
 	char *body, *data = calloc(1, size);
 	size_t len;
-	int fd = raw_connect(sock), got = 0, r;
+	int fd = raw_connect_greeted(sock), got = 0, r;
 
-	ck_assert_int_ge(fd, 0);
 	ck_assert_ptr_nonnull(data);
-	ck_assert_int_eq(raw_hello(fd, 1), 0);
 	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
 	msgpack_pack_str_with_body(&pk, "flood", 5);
 	msgpack_pack_uint32(&pk, IPC_OPEN_CREATE);
 	msgpack_pack_map(&pk, 0);
-	raw_end(fd, &sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	ck_assert_int_eq(raw_recv_frame(fd, &body, &len, 5000), 0);
 	free(body);
 	raw_begin(&sb, &pk, IPC_OP_Q_PUT, 3, 3);
 	msgpack_pack_uint32(&pk, 1);            /* the first handle */
 	msgpack_pack_int(&pk, 0);
 	msgpack_pack_bin_with_body(&pk, data, size);
-	raw_end(fd, &sb);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
 	ck_assert_int_eq(raw_recv_frame(fd, &body, &len, 5000), 0);
 	free(body);
 	free(data);
@@ -551,8 +481,7 @@ static int peek_flood(const char *sock, size_t size, int n)
 	for (int i = 0; i < n; i++) {
 		raw_begin(&sb, &pk, IPC_OP_Q_PEEK, 100 + (uint32_t)i, 1);
 		msgpack_pack_uint32(&pk, 1);
-		r = raw_send_frame(fd, sb.data, sb.size);
-		msgpack_sbuffer_destroy(&sb);
+		r = raw_end(fd, &sb);
 		if (r < 0)
 			break;
 	}
@@ -678,7 +607,7 @@ START_TEST(test_sighup_changes_limits_live)
 	wait_serving(h.sock);
 	ck_assert_ipc(connect_retry(h.sock, &c[0]), 0);
 	ck_assert_ipc(connect_retry(h.sock, &c[1]), 0);
-	q = open_ok(c[0], "live", NULL);
+	q = open_ok(c[0], "live", IPC_CREATE, NULL);
 	ck_assert_ipc(ipc_queue_put(q, msg, sizeof msg, 0), 0);
 
 	/* Lower max-clients and max-message; the socket cannot change live. */
@@ -717,39 +646,29 @@ START_TEST(test_sighup_changes_limits_live)
 }
 END_TEST
 
-static TCase *tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 static Suite *service_suite(void)
 {
 	Suite *s = suite_create("service");
 	TCase *tc;
 
-	tc = tcase(s, "activation");
+	tc = harness_tcase(s, "activation", 30, setup, teardown);
 	tcase_add_test(tc, test_activated_ipcd_serves_client_that_connected_first);
 
-	tc = tcase(s, "notify");
+	tc = harness_tcase(s, "notify", 30, setup, teardown);
 	tcase_add_test(tc, test_manager_is_told_ready_status_reloading_stopping);
 	tcase_add_test(tc, test_watchdog_pings_at_half_the_interval);
 
-	tc = tcase(s, "journal");
+	tc = harness_tcase(s, "journal", 30, setup, teardown);
 	tcase_add_test(tc, test_journal_lines_carry_priority_not_time);
 	tcase_add_test(tc, test_other_stderr_lines_carry_time);
 
-	tc = tcase(s, "config");
+	tc = harness_tcase(s, "config", 30, setup, teardown);
 	tcase_add_test(tc, test_each_setting_of_the_file_is_honoured);
 	tcase_add_test(tc, test_unread_replies_over_max_output_cut_the_client);
 	tcase_add_test(tc, test_command_line_wins_over_the_file);
 	tcase_add_test(tc, test_bad_file_stops_the_start_with_file_and_line);
 
-	tc = tcase(s, "reload");
+	tc = harness_tcase(s, "reload", 30, setup, teardown);
 	tcase_add_test(tc, test_sighup_changes_limits_live);
 	return s;
 }

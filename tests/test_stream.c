@@ -437,10 +437,8 @@ END_TEST
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
-	TCase *tc = tcase_create("stream");
+	TCase *tc = harness_tcase(s, "stream", 60, setup, teardown);
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_put_many_get_many_keep_order);
 	tcase_add_test(tc, test_put_many_stops_at_full_queue);
 	tcase_add_test(tc, test_get_many_waits_for_the_first);
@@ -454,7 +452,6 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_put_many_counts_only_what_was_put);
 	tcase_add_test(tc, test_put_keeps_its_timeout_behind_async_puts);
 	tcase_add_test(tc, test_prefetching_get_sees_its_queue_removed);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
