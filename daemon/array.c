@@ -63,13 +63,6 @@ static struct array *array_of(struct object *o)
 	return container_of(o, struct array, obj);
 }
 
-static int wait_ms(int64_t timeout)
-{
-	if (timeout < 0)
-		return -1;
-	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
-}
-
 static const char *client_desc(const struct conn *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "client %llu (pid %d)", (unsigned long long)c->id, (int)c->pid);
@@ -316,11 +309,7 @@ static void array_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct array *a = container_of(o, const struct array, obj);
 	char tc[1] = { a->typecode };
-	const struct waiter *w;
-	uint64_t waiting = 0;
 
-	TAILQ_FOREACH(w, &a->waiters, link)
-		waiting++;
 	msgpack_pack_str_with_body(pk, "typecode", 8);
 	msgpack_pack_str_with_body(pk, tc, 1);
 	proto_pack_kv_u64(pk, "length", a->length);
@@ -330,7 +319,7 @@ static void array_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "mapped", array_mapped(a));
 	if (a->holder)
 		proto_pack_kv_i64(pk, "lock_pid", a->holder->pid);
-	proto_pack_kv_u64(pk, "waiting", waiting);
+	proto_pack_kv_u64(pk, "waiting", waiter_count(&a->waiters));
 	proto_pack_kv_u64(pk, "reads", a->reads);
 	proto_pack_kv_u64(pk, "writes", a->writes);
 	proto_pack_kv_u64(pk, "adds", a->adds);
@@ -598,7 +587,7 @@ void array_cmd_open(struct req *r)
 	}
 	if (parse_typecode(r, &r->argv[2], &tc) < 0 || parse_attr(r, &mode, &durable) < 0)
 		return;
-	o = object_find(r->srv, name, len);
+	o = r->obj;
 	if (o && o->kind != &array_kind) {
 		reply_error(c, r->id, -EINVAL, "'%.*s' is a %s, not an array", (int)len, name,
 			    o->kind->name);
@@ -645,8 +634,8 @@ void array_cmd_open(struct req *r)
 	if (!(flags & IPC_OPEN_NOMAP) && (h->rights & IPC_PERM_READ)) {
 		int fd = array_fd_for(a, h->rights);
 
-		if (fd < 0 || conn_attach_fd(c, fd) < 0) {
-			rc = fd < 0 ? -errno : -ENOMEM;
+		rc = fd < 0 ? -errno : conn_attach_fd(c, fd);
+		if (rc < 0) {
 			conn_handle_remove(h);
 			reply_error(c, r->id, rc, "cannot pass the array's descriptor: %s",
 				    strerror(-rc));
@@ -718,7 +707,7 @@ static void array_run(struct req *r, struct array *a, const struct array_op *op,
 	memcpy(copy, op, sizeof *op);
 	if (extra_len)
 		memcpy(copy + 1, extra, extra_len);
-	w = waiter_park(r->conn, r->id, r->op, &a->waiters, wait_ms(timeout), copy, len,
+	w = waiter_park(r->conn, r->id, r->op, &a->waiters, timeout, copy, len,
 			&srv->mem_used);
 	free(copy);
 	if (!w)
@@ -821,7 +810,7 @@ void array_cmd_lock(struct req *r)
 			    (int)a->holder->pid);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &a->waiters, wait_ms(timeout), NULL, 0, NULL))
+	if (!waiter_park(r->conn, r->id, r->op, &a->waiters, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 

@@ -97,9 +97,9 @@ static void reply_denied(struct req *r, const struct object *o)
 
 /*
  * An open (argv: name, flags, ...): find the object named (r->obj, NULL when
- * there is none or it is of another kind: the handler says so, and checks
- * the name and the flags), and check that the caller may open it at all, or
- * that there is room for one more object.
+ * there is none; when it is of another kind the handler says so, and it
+ * checks the name and the flags), and check that the caller may open it at
+ * all, or that there is room for one more object.
  */
 static int gate_open(const struct cmd *cmd, struct req *r)
 {
@@ -109,6 +109,7 @@ static int gate_open(const struct cmd *cmd, struct req *r)
 	uint64_t flags = r->argv[1].via.u64;
 	struct object *o = object_find(srv, name, len);
 
+	r->obj = o;
 	if (o && o->kind->kind != cmd->opens)
 		return 0;
 	if (!o && (flags & IPC_OPEN_CREATE) && srv->nobjects >= srv->lim.max_objects) {
@@ -121,7 +122,6 @@ static int gate_open(const struct cmd *cmd, struct req *r)
 		reply_denied(r, o);
 		return -EACCES;
 	}
-	r->obj = o;
 	return 0;
 }
 

@@ -26,7 +26,8 @@ struct req {
 	const msgpack_object *argv;  /* borrowed: valid during the handler only */
 	struct handle *handle;       /* when the op names a handle (argv[0]) */
 	struct object *obj;          /* its object, linked and of the op's kind; for an
-					open or an owner's op, the object named (or NULL) */
+					open (of any kind) or an owner's op, the object
+					named (or NULL) */
 };
 
 /*

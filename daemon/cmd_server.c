@@ -110,17 +110,12 @@ static void pack_holds(msgpack_packer *pk, const char *key, const struct conn *c
 	proto_pack_cstr(pk, key);
 	msgpack_pack_array(pk, n);
 	TAILQ_FOREACH(h, &c->holds, link) {
-		int len;
-
 		if (!h->ops->describe || conn_hold_is_handle(h) != handles)
 			continue;
-		len = h->ops->describe(h, buf, sizeof buf);
-		if (len < 0)
-			len = 0;
-		if ((size_t)len >= sizeof buf)
-			len = sizeof buf - 1;
-		msgpack_pack_str(pk, (size_t)len);
-		msgpack_pack_str_body(pk, buf, (size_t)len);
+		/* snprintf's result: cut to buf, NUL-terminated. */
+		if (h->ops->describe(h, buf, sizeof buf) < 0)
+			buf[0] = '\0';
+		proto_pack_cstr(pk, buf);
 	}
 }
 

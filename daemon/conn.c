@@ -311,8 +311,15 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 
 int conn_attach_fd(struct conn *c, int fd)
 {
-	struct fdmark *m = realloc(c->fdmarks, (c->nfdmarks + 1) * sizeof *m);
+	struct fdmark *m;
 
+	/* A client that reads nothing would otherwise run ipcd out of descriptors. */
+	if (c->nfdmarks >= CONN_MAX_PENDING_FDS) {
+		close(fd);
+		conn_cut_off(c);
+		return -EMFILE;
+	}
+	m = realloc(c->fdmarks, (c->nfdmarks + 1) * sizeof *m);
 	if (!m) {
 		close(fd);
 		return -ENOMEM;

@@ -101,7 +101,13 @@ bool conn_gone(struct conn *c);
 /* Cut c off: its unread output passed the limit.  It is closed on its next callback. */
 void conn_cut_off(struct conn *c);
 
-/* Attach fd (ownership taken) to the next frame queued on c. 0 or -ENOMEM. */
+#define CONN_MAX_PENDING_FDS 1024u  /* descriptors queued for one client, not yet sent */
+
+/*
+ * Attach fd (ownership taken) to the next frame queued on c.  0, -ENOMEM, or
+ * -EMFILE when c has CONN_MAX_PENDING_FDS waiting already: like unread output
+ * over the limit, that cuts it off.
+ */
 int conn_attach_fd(struct conn *c, int fd);
 
 /* Is gid the peer's group, primary or supplementary? */

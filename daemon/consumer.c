@@ -46,13 +46,8 @@ struct consumer *consumer_of(struct handle *h, bool create)
 
 void consumer_finish(struct consumer *cs, size_t n)
 {
-	while (n-- && cs->inflight.count) {
-		struct msgrec rec;
-
-		msgstore_peek_rec(&cs->inflight, &rec);
-		queue_forget(cs->q, &rec);
-		msgstore_pop(&cs->inflight);
-	}
+	while (n-- && cs->inflight.count)
+		queue_forget(cs->q, &cs->inflight);
 }
 
 void consumer_take(struct consumer *cs, size_t n)
@@ -63,8 +58,7 @@ void consumer_take(struct consumer *cs, size_t n)
 		msgstore_peek_rec(&cs->inflight, &rec);
 		if (msgstore_move(&cs->unacked, &cs->inflight) < 0) {
 			/* Cannot keep it for task_done: count it done rather than lose track. */
-			queue_forget(cs->q, &rec);
-			msgstore_pop(&cs->inflight);
+			queue_forget(cs->q, &cs->inflight);
 			continue;
 		}
 		if (cs->q->log)
@@ -74,12 +68,9 @@ void consumer_take(struct consumer *cs, size_t n)
 
 int consumer_ack(struct consumer *cs)
 {
-	struct msgrec rec;
-
-	if (msgstore_peek_rec(&cs->unacked, &rec) < 0)
+	if (!cs->unacked.count)
 		return -EINVAL;
-	queue_forget(cs->q, &rec);
-	msgstore_pop(&cs->unacked);
+	queue_forget(cs->q, &cs->unacked);
 	cs->q->acked++;
 	return 0;
 }
@@ -87,13 +78,8 @@ int consumer_ack(struct consumer *cs)
 /* Drop every message of s as finished (the queue was removed). */
 static void drop_all(struct consumer *cs, struct msgstore *s)
 {
-	while (s->count) {
-		struct msgrec rec;
-
-		msgstore_peek_rec(s, &rec);
-		queue_forget(cs->q, &rec);
-		msgstore_pop(s);
-	}
+	while (s->count)
+		queue_forget(cs->q, s);
 	msgstore_clear(s);
 }
 

@@ -58,12 +58,6 @@ int consumer_ack(struct consumer *cs);
  */
 void consumer_return(struct consumer *cs, bool all);
 
-/* Pushed messages only (prefetch turned off). */
-static inline void consumer_return_all(struct consumer *cs)
-{
-	consumer_return(cs, false);
-}
-
 /* Room for pushes: how many more may be in flight. */
 static inline size_t consumer_room(const struct consumer *cs)
 {

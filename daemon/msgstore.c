@@ -190,17 +190,6 @@ bool msgstore_next_rec(struct msgcursor *cur, struct msgrec *rec)
 	return true;
 }
 
-bool msgstore_next(struct msgcursor *cur, const void **data, size_t *len)
-{
-	struct msgrec rec;
-
-	if (!msgstore_next_rec(cur, &rec))
-		return false;
-	*data = rec.data;
-	*len = rec.len;
-	return true;
-}
-
 void msgstore_pop(struct msgstore *s)
 {
 	struct msgchunk *c = s->head;

@@ -75,7 +75,6 @@ struct msgcursor {
 struct msgcursor msgstore_cursor(const struct msgstore *s);
 
 /* The record at cur, then advance; false past the newest.  Borrowed like peek. */
-bool msgstore_next(struct msgcursor *cur, const void **data, size_t *len);
 bool msgstore_next_rec(struct msgcursor *cur, struct msgrec *rec);
 
 /* Drop the oldest message (the store must not be empty). */

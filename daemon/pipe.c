@@ -71,13 +71,6 @@ static struct pipe *pipe_of(struct object *o)
 	return container_of(o, struct pipe, obj);
 }
 
-static int wait_ms(int64_t timeout)
-{
-	if (timeout < 0)
-		return -1;
-	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
-}
-
 /* Room in end's inbox for len bytes?  An empty inbox takes any one message. */
 static bool pipe_has_room(const struct pipe *p, const struct pipe_end *e, size_t len)
 {
@@ -260,16 +253,6 @@ static unsigned pipe_nstat(const struct object *o)
 	return 7;
 }
 
-static unsigned waitq_length(const struct waitq *wq)
-{
-	const struct waiter *w;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(w, wq, link)
-		n++;
-	return n;
-}
-
 static void pack_kv_bool(msgpack_packer *pk, const char *key, bool v)
 {
 	proto_pack_cstr(pk, key);
@@ -291,8 +274,8 @@ static void pipe_end_stat(const struct pipe_end *e, msgpack_packer *pk)
 	}
 	proto_pack_kv_u64(pk, "depth", e->inbox.count);
 	proto_pack_kv_u64(pk, "bytes", e->inbox.bytes);
-	proto_pack_kv_u64(pk, "readers", waitq_length(&e->readers));
-	proto_pack_kv_u64(pk, "senders", waitq_length(&e->senders));
+	proto_pack_kv_u64(pk, "readers", waiter_count(&e->readers));
+	proto_pack_kv_u64(pk, "senders", waiter_count(&e->senders));
 	proto_pack_kv_u64(pk, "sent", e->sent);
 	proto_pack_kv_u64(pk, "received", e->received);
 }
@@ -376,7 +359,7 @@ void pipe_cmd_open(struct req *r)
 			    "unknown pipe.open flags 0x%llx", (unsigned long long)flags);
 		return;
 	}
-	o = object_find(r->srv, name, len);
+	o = r->obj;
 	if (o && o->kind != &pipe_kind) {
 		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a pipe", (int)len, name,
 			    o->kind->name);
@@ -546,7 +529,7 @@ void pipe_cmd_send(struct req *r)
 		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is full", p->obj.name);
 		return;
 	}
-	struct waiter *w = waiter_park(r->conn, r->id, r->op, &p->end[e].senders, wait_ms(timeout),
+	struct waiter *w = waiter_park(r->conn, r->id, r->op, &p->end[e].senders, timeout,
 				       data, len, &srv->mem_used);
 
 	if (!w) {
@@ -580,7 +563,7 @@ void pipe_cmd_recv(struct req *r)
 		reply_error(r->conn, r->id, -EAGAIN, "pipe '%s' is empty", p->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &in->readers, wait_ms(timeout), NULL, 0, NULL))
+	if (!waiter_park(r->conn, r->id, r->op, &in->readers, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 

@@ -573,11 +573,6 @@ void qlog_sync_now(struct server *srv)
 		turn_end_cb(-1, 0, srv->qlogs);
 }
 
-bool qlog_holds(const struct conn *c)
-{
-	return c->held;
-}
-
 /*
  * Once a second: everysec fsyncs what was written since the last tick;
  * durable arrays changed, or mapped writable by someone, are saved.
@@ -603,7 +598,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 /* Durable arrays */
 
 static uint64_t map_u64(const msgpack_object *map, const char *key);
-static int dir_take(struct qlog_dir *d, char *err, size_t errlen);
+static int dir_ready(struct qlog_dir *d, char *err, size_t errlen);
 
 #define ARR_MAGIC "IPCDARR1"
 #define ARR_HEADER 24u                   /* magic, meta length, crc, data length */
@@ -691,15 +686,9 @@ int qlog_array_create(struct server *srv, struct array *a, char *err, size_t err
 	struct qlog_dir *d = srv->qlogs;
 	int rc;
 
-	if (!d) {
-		snprintf(err, errlen, "ipcd runs without a state directory");
-		return -ENOTSUP;
-	}
-	if (d->lock_fd < 0) {
-		rc = dir_take(d, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+	rc = dir_ready(d, err, errlen);
+	if (rc < 0)
+		return rc;
 	a->snapshot = d->next_anum++;
 	rc = save_array(d, a);
 	if (rc < 0) {
@@ -859,15 +848,29 @@ static int dir_take(struct qlog_dir *d, char *err, size_t errlen)
 		rc = -errno;
 		snprintf(err, errlen, "cannot open the state directory %s: %s", d->path,
 			 strerror(-rc));
-		return rc;
-	}
-	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	} else if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		snprintf(err, errlen, "the state directory %s is used by another ipcd", d->path);
-		close(d->lock_fd);
-		d->lock_fd = -1;
-		return -EBUSY;
+		rc = -EBUSY;
 	}
-	return 0;
+	/* Not taken: keep nothing open, since the next durable create tries again. */
+	if (rc < 0) {
+		if (d->fd >= 0)
+			close(d->fd);
+		if (d->lock_fd >= 0)
+			close(d->lock_fd);
+		d->fd = d->lock_fd = -1;
+	}
+	return rc;
+}
+
+/* The first durable object made: the directory is taken now if need be. */
+static int dir_ready(struct qlog_dir *d, char *err, size_t errlen)
+{
+	if (!d) {
+		snprintf(err, errlen, "ipcd runs without a state directory");
+		return -ENOTSUP;
+	}
+	return d->lock_fd < 0 ? dir_take(d, err, errlen) : 0;
 }
 
 static struct qlog *qlog_new(struct qlog_dir *d, struct queue *q, unsigned num, int fd,
@@ -893,15 +896,9 @@ int qlog_create(struct server *srv, struct queue *q, const struct qlog_meta *met
 	struct qlog *l;
 	int fd, rc;
 
-	if (!d) {
-		snprintf(err, errlen, "ipcd runs without a state directory");
-		return -ENOTSUP;
-	}
-	if (d->lock_fd < 0) {
-		rc = dir_take(d, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+	rc = dir_ready(d, err, errlen);
+	if (rc < 0)
+		return rc;
 	log_path(d, d->next_num, "", path, sizeof path);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -1186,8 +1183,7 @@ static void recover_one(struct qlog_dir *d, unsigned num)
 	fd = -1;
 	l = NULL;
 	/* Start clean: a log mostly made of finished messages is rewritten now. */
-	if (q->log->size >= COMPACT_MIN && q->log->size >= COMPACT_RATIO * q->log->live)
-		maybe_compact(q->log);
+	maybe_compact(q->log);
 out:
 	if (p != MAP_FAILED)
 		munmap(p, (size_t)st.st_size);

@@ -112,10 +112,10 @@ enum qlog_fsync qlog_policy(const struct server *srv);
 void qlog_write(struct server *srv);
 
 /*
- * Connections whose replies wait for an fsync.  conn_close of a held
- * connection syncs first (qlog_sync_now), so no reply leaves early.
+ * Write and fsync now, and let the connections whose replies waited for the
+ * fsync (conn->held) go.  conn_close of a held connection calls it first, so
+ * no reply leaves early.
  */
-bool qlog_holds(const struct conn *c);
 void qlog_sync_now(struct server *srv);
 
 /* CRC-32C (Castagnoli) of len bytes, continuing from crc (0 to start). */

@@ -32,14 +32,6 @@ static struct queue *queue_of(struct object *o)
 	return container_of(o, struct queue, obj);
 }
 
-/* A request's timeout as waiter_park takes it: < 0 waits without limit. */
-static int wait_ms(int64_t timeout)
-{
-	if (timeout < 0)
-		return -1;
-	return timeout > INT32_MAX ? INT32_MAX : (int)timeout;
-}
-
 static bool queue_has_room(const struct queue *q, size_t len)
 {
 	if (q->maxsize && q->store.count >= q->maxsize)
@@ -70,21 +62,15 @@ static int queue_store(struct queue *q, const void *data, size_t len, struct con
 	return rc;
 }
 
-void queue_forget(struct queue *q, const struct msgrec *m)
-{
-	q->obj.srv->mem_used -= m->len;
-	if (q->log)
-		qlog_done(q, m->id, m->len);
-}
-
-/* Drop the oldest queued message for good. */
-static void queue_drop_head(struct queue *q)
+void queue_forget(struct queue *q, struct msgstore *s)
 {
 	struct msgrec rec;
 
-	msgstore_peek_rec(&q->store, &rec);
-	queue_forget(q, &rec);
-	msgstore_pop(&q->store);
+	msgstore_peek_rec(s, &rec);
+	q->obj.srv->mem_used -= rec.len;
+	if (q->log)
+		qlog_done(q, rec.id, rec.len);
+	msgstore_pop(s);
 }
 
 /*
@@ -135,7 +121,7 @@ static void queue_hand_over(struct queue *q, struct conn *c, uint32_t id, uint32
 	msgstore_peek_rec(&q->store, &rec);
 	if (!q->ack) {
 		reply_data(c, id, rec.data, rec.len);
-		queue_drop_head(q);
+		queue_forget(q, &q->store);
 		q->gets++;
 		return;
 	}
@@ -187,9 +173,9 @@ static size_t queue_pack_batch(struct queue *q, msgpack_packer *pk, size_t n, si
 		flags[i] = rec.flags & MSG_REDELIVERED ? IPC_MSGFLAG_REDELIVERED : 0;
 		if (push) {
 			if (msgstore_move(&cs->inflight, st) < 0)
-				queue_drop_head(q);
+				queue_forget(q, &q->store);
 		} else if (!cs || !queue_take_head(q, cs)) {
-			queue_drop_head(q);
+			queue_forget(q, &q->store);
 		}
 		q->gets++;
 	}
@@ -362,16 +348,6 @@ static unsigned queue_nstat(const struct object *o)
 	return 15;
 }
 
-static unsigned waitq_length(const struct waitq *wq)
-{
-	const struct waiter *w;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(w, wq, link)
-		n++;
-	return n;
-}
-
 static void queue_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
@@ -386,9 +362,9 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "bytes", q->store.bytes);
 	proto_pack_kv_u64(pk, "maxsize", q->maxsize);
 	proto_pack_kv_u64(pk, "maxbytes", q->maxbytes);
-	proto_pack_kv_u64(pk, "getters", waitq_length(&q->getters));
-	proto_pack_kv_u64(pk, "putters", waitq_length(&q->putters));
-	proto_pack_kv_u64(pk, "joiners", waitq_length(&q->joiners));
+	proto_pack_kv_u64(pk, "getters", waiter_count(&q->getters));
+	proto_pack_kv_u64(pk, "putters", waiter_count(&q->putters));
+	proto_pack_kv_u64(pk, "joiners", waiter_count(&q->joiners));
 	proto_pack_kv_u64(pk, "puts", q->puts);
 	proto_pack_kv_u64(pk, "gets", q->gets);
 	proto_pack_kv_u64(pk, "inflight", pushed + unacked);
@@ -505,7 +481,7 @@ void queue_cmd_open(struct req *r)
 	uint32_t len;
 	const char *name = proto_bytes(&r->argv[0], &len);
 	uint64_t flags = r->argv[1].via.u64;
-	struct object *o = object_find(srv, name, len);
+	struct object *o = r->obj;
 	struct handle *h;
 	struct queue *q;
 	mode_t mode = IPC_MODE_DEFAULT;
@@ -664,7 +640,7 @@ static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object 
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is full", q->obj.name);
 		return;
 	}
-	struct waiter *w = waiter_park(r->conn, r->id, r->op, &q->putters, wait_ms(timeout), data,
+	struct waiter *w = waiter_park(r->conn, r->id, r->op, &q->putters, timeout, data,
 				       len, &r->srv->mem_used);
 
 	if (!w) {
@@ -740,7 +716,7 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is empty", q->obj.name);
 		return;
 	}
-	w = waiter_park(r->conn, r->id, r->op, &q->getters, wait_ms(timeout), NULL, 0, NULL);
+	w = waiter_park(r->conn, r->id, r->op, &q->getters, timeout, NULL, 0, NULL);
 	if (!w) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 		return;
@@ -780,7 +756,7 @@ void queue_cmd_prefetch(struct req *r)
 		/* Turned off: what was pushed and not taken goes back; the client drops
 		 * the pushes it receives before this reply. */
 		if (!n)
-			consumer_return_all(cs);
+			consumer_return(cs, false);
 	}
 	reply_ok(r->conn, r->id);
 	queue_settle(queue_of(r->obj));
@@ -831,7 +807,7 @@ void queue_cmd_purge(struct req *r)
 
 	if (q->log) {
 		while (q->store.count)
-			queue_drop_head(q);
+			queue_forget(q, &q->store);
 	} else {
 		r->srv->mem_used -= q->store.bytes;
 	}
@@ -876,6 +852,6 @@ void queue_cmd_join(struct req *r)
 			    q->obj.name);
 		return;
 	}
-	if (!waiter_park(r->conn, r->id, r->op, &q->joiners, wait_ms(timeout), NULL, 0, NULL))
+	if (!waiter_park(r->conn, r->id, r->op, &q->joiners, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }

@@ -35,11 +35,12 @@ struct queue {
 extern const struct object_kind queue_kind;
 
 /*
- * The message m leaves q for good (got from a queue without acks,
- * acknowledged, or purged): it no longer counts in the daemon's memory, and
- * a durable queue's log says so.  The caller pops it from its store.
+ * The oldest message of s (q's store or one of its consumers') leaves q for
+ * good (got from a queue without acks, acknowledged, or purged): it is
+ * popped, no longer counts in the daemon's memory, and a durable queue's log
+ * says so.  s must not be empty.
  */
-void queue_forget(struct queue *q, const struct msgrec *m);
+void queue_forget(struct queue *q, struct msgstore *s);
 
 /*
  * Messages put and not yet finished: queued, pushed ahead, and on an ack

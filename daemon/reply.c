@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 
+#include "codec.h"
 #include "conn.h"
 #include "ipc_protocol.h"
 #include "reply.h"
@@ -84,14 +85,11 @@ void reply_data(struct conn *c, uint32_t id, const void *data, size_t len)
 static void pack_message(msgpack_packer *pk, const char *fmt, va_list ap)
 {
 	char msg[512];
-	int n = vsnprintf(msg, sizeof msg, fmt, ap);
 
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof msg)
-		n = sizeof msg - 1;
-	msgpack_pack_str(pk, (size_t)n);
-	msgpack_pack_str_body(pk, msg, (size_t)n);
+	/* Cut to msg, NUL-terminated. */
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+		msg[0] = '\0';
+	proto_pack_cstr(pk, msg);
 }
 
 void reply_error(struct conn *c, uint32_t id, int status, const char *fmt, ...)
@@ -108,11 +106,9 @@ void reply_error(struct conn *c, uint32_t id, int status, const char *fmt, ...)
 msgpack_packer *push_begin(struct conn *c, const char *event, unsigned nargs)
 {
 	msgpack_packer *pk = frame_begin(2 + nargs);
-	size_t n = strlen(event);
 
 	msgpack_pack_uint32(pk, IPC_PUSH_ID);
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, event, n);
+	proto_pack_cstr(pk, event);
 	return pk;
 }
 

@@ -39,8 +39,19 @@ static void waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	waiter_left(left, obj, larg);
 }
 
+/* Free w once it is off both lists (or before it was put on them). */
+static void waiter_free(struct waiter *w)
+{
+	if (w->timer)
+		event_free(w->timer);
+	if (w->mem_used)
+		*w->mem_used -= w->len;
+	free(w->data);
+	free(w);
+}
+
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
-			   int timeout_ms, const void *data, size_t len, size_t *mem_used)
+			   int64_t timeout_ms, const void *data, size_t len, size_t *mem_used)
 {
 	struct waiter *w = calloc(1, sizeof *w);
 
@@ -57,7 +68,8 @@ struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct wait
 			*mem_used += len;
 	}
 	if (timeout_ms >= 0) {
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		int ms = timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 		w->timer = evtimer_new(c->srv->base, waiter_timeout_cb, w);
 		if (!w->timer || evtimer_add(w->timer, &tv) < 0)
@@ -73,24 +85,18 @@ struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct wait
 	c->nwaiting++;
 	return w;
 fail:
-	if (w->timer)
-		event_free(w->timer);
-	if (w->mem_used)
-		*w->mem_used -= w->len;
-	free(w->data);
-	free(w);
+	waiter_free(w);
 	return NULL;
 }
 
-/* Free w once it is off both lists. */
-static void waiter_free(struct waiter *w)
+unsigned waiter_count(const struct waitq *wq)
 {
-	if (w->timer)
-		event_free(w->timer);
-	if (w->mem_used)
-		*w->mem_used -= w->len;
-	free(w->data);
-	free(w);
+	const struct waiter *w;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(w, wq, link)
+		n++;
+	return n;
 }
 
 void waiter_finish(struct waiter *w)

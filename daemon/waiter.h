@@ -42,12 +42,16 @@ struct waiter {
 TAILQ_HEAD(waitq, waiter);
 
 /*
- * Park request id of c on wq for timeout_ms (< 0: no deadline).  data, if not
- * NULL, is copied (len bytes) and counted in *mem_used.  Returns the waiter,
- * or NULL on -ENOMEM.
+ * Park request id of c on wq for timeout_ms, the request's timeout argument
+ * (< 0: no deadline; longer than INT32_MAX ms counts as INT32_MAX).  data, if
+ * not NULL, is copied (len bytes) and counted in *mem_used.  Returns the
+ * waiter, or NULL on -ENOMEM.
  */
 struct waiter *waiter_park(struct conn *c, uint32_t id, unsigned op, struct waitq *wq,
-			   int timeout_ms, const void *data, size_t len, size_t *mem_used);
+			   int64_t timeout_ms, const void *data, size_t len, size_t *mem_used);
+
+/* How many waiters wq has (for stat). */
+unsigned waiter_count(const struct waitq *wq);
 
 /* Have w run left(obj, arg) if it leaves unserved. */
 static inline void waiter_on_leave(struct waiter *w, void (*left)(void *, uint32_t), void *obj,
