@@ -790,6 +790,42 @@ START_TEST(test_daemon_refuses_bad_requests_and_serves_on)
 }
 END_TEST
 
+/*
+ * Each mapped open queues a descriptor to ride with its reply.  A client
+ * that sends opens and reads nothing is cut off before those descriptors
+ * run the daemon out of its own, and others are served on.
+ */
+START_TEST(test_client_leaving_descriptors_unread_is_cut_off)
+{
+	int fd, sent = 0, r = 0;
+	ipc_client *c;
+	ipc_array *a;
+
+	harness_start(&h, NULL);
+	fd = raw_connect_greeted(h.sock);
+	ck_assert_int_eq(raw_open(fd, 2, "fds", "i", 4, NULL), 0);
+	/* Four times the daemon's limit of 1024 descriptors waiting for one client. */
+	while (r == 0 && sent < 4096) {
+		msgpack_sbuffer sb;
+		msgpack_packer pk;
+
+		raw_begin(&sb, &pk, IPC_OP_A_OPEN, 3 + (uint32_t)sent, 4);
+		proto_pack_cstr(&pk, "fds");
+		msgpack_pack_uint32(&pk, 0);
+		proto_pack_cstr(&pk, "i");
+		msgpack_pack_uint64(&pk, 4);
+		r = raw_end(fd, &sb);
+		sent++;
+	}
+	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
+	close(fd);
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_array_open(c, "fds", 0, 'i', 4, &a), 0);
+	ipc_array_close(a);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 static Suite *array_suite(void)
@@ -830,6 +866,7 @@ static Suite *array_suite(void)
 	tc = harness_tcase(s, "limits", 30, setup, teardown);
 	tcase_add_test(tc, test_size_limits);
 	tcase_add_test(tc, test_daemon_refuses_bad_requests_and_serves_on);
+	tcase_add_test(tc, test_client_leaving_descriptors_unread_is_cut_off);
 	return s;
 }
 
