@@ -345,16 +345,6 @@ bool array_mapped_writable(const struct array *a)
 	return false;
 }
 
-const struct object_kind array_kind = {
-	.kind = IPC_KIND_ARRAY,
-	.name = "array",
-	.unlinked = array_unlinked,
-	.destroy = array_destroy,
-	.owner_changed = array_owner_changed,
-	.nstat = array_nstat,
-	.stat = array_stat,
-};
-
 /* A handle on the array is going: forget it, and the lock with the last one. */
 static void array_handle_released(struct hold *hold)
 {
@@ -453,83 +443,35 @@ struct array *array_restore(struct server *srv, const char *name, uid_t uid, gid
 	return a;
 }
 
-/* A new zero-filled array; replies the error and returns NULL on failure. */
-static struct array *array_create(struct req *r, const char *name, uint32_t len, char tc,
-				  uint64_t length, mode_t mode, bool durable)
+/* An array.open's arguments. */
+struct array_open_args {
+	uint64_t length;             /* elements; 0: whatever the existing array has */
+	mode_t mode;                 /* of a new array */
+	char tc;                     /* typecode; 0: whatever the existing array has */
+	bool durable;                /* a new array is saved in the state directory */
+	bool nomap;                  /* IPC_OPEN_NOMAP: no descriptor */
+};
+
+_Static_assert(sizeof(struct array_open_args) <= OBJECT_OPEN_ARGS_MAX,
+	       "array.open's arguments exceed OBJECT_OPEN_ARGS_MAX");
+
+/* typecode ("" for any, or one typecode), length, and the optional attribute map. */
+static int array_open_parse(const struct req *r, void *args, char *err, size_t errlen)
 {
-	struct server *srv = r->srv;
-	unsigned itemsize = ipc_typecode_size(tc);
-	struct array *a;
-	size_t bytes;
-	int err;
-
-	if (!tc || !length) {
-		reply_error(r->conn, r->id, -EINVAL, "creating array '%.*s' needs a typecode (%s) "
-			    "and a length of at least 1", (int)len, name, IPC_TYPECODE_LIST);
-		return NULL;
-	}
-	if (length > srv->lim.max_array_bytes / itemsize) {
-		reply_error(r->conn, r->id, -EFBIG, "%llu elements of '%c' exceed the limit of "
-			    "%zu bytes per array", (unsigned long long)length, tc,
-			    srv->lim.max_array_bytes);
-		return NULL;
-	}
-	bytes = (size_t)length * itemsize;
-	if (bytes > srv->lim.max_shm - (srv->shm_used < srv->lim.max_shm ?
-					srv->shm_used : srv->lim.max_shm)) {
-		reply_error(r->conn, r->id, -ENOSPC, "%zu more bytes exceed the shared memory "
-			    "budget of %zu bytes (%zu in use)", bytes, srv->lim.max_shm,
-			    srv->shm_used);
-		return NULL;
-	}
-	a = array_new(srv, name, len, tc, length, r->conn->uid, r->conn->gid, mode);
-	if (!a) {
-		err = errno;
-		log_error("cannot create array '%.*s' of %zu bytes: %s", (int)len, name, bytes,
-			  strerror(err));
-		reply_error(r->conn, r->id, -err, "cannot create shared memory of %zu bytes: %s",
-			    bytes, strerror(err));
-		return NULL;
-	}
-	if (durable) {
-		char why[PATH_MAX + 64];
-		int rc = qlog_array_create(srv, a, why, sizeof why);
-
-		if (rc < 0) {
-			reply_error(r->conn, r->id, rc, "durable array '%s': %s", a->obj.name, why);
-			object_unlink(&a->obj);
-			return NULL;
-		}
-	}
-	log_info("client %llu (pid %d) created %sarray '%s' ('%c' x %zu, %zu bytes)",
-		 (unsigned long long)r->conn->id, (int)r->conn->pid, durable ? "durable " : "",
-		 a->obj.name, tc, a->length, bytes);
-	return a;
-}
-
-/* The typecode argument: "" for any, or one typecode.  -EINVAL (replied). */
-static int parse_typecode(struct req *r, const msgpack_object *o, char *tc)
-{
+	struct array_open_args *a = args;
 	uint32_t len;
-	const char *s = proto_bytes(o, &len);
-
-	*tc = 0;
-	if (len == 0)
-		return 0;
-	if (len == 1 && ipc_typecode_size((unsigned char)s[0])) {
-		*tc = s[0];
-		return 0;
-	}
-	reply_error(r->conn, r->id, -EINVAL, "bad typecode '%.*s': use one of %s",
-		    (int)(len > 8 ? 8 : len), s, IPC_TYPECODE_LIST);
-	return -EINVAL;
-}
-
-/* The attribute map: mode and durable.  -EINVAL (replied). */
-static int parse_attr(struct req *r, mode_t *mode, bool *durable)
-{
+	const char *s = proto_bytes(&r->argv[2], &len);
 	const msgpack_object *m, *v, *d;
 
+	a->length = r->argv[3].via.u64;
+	a->mode = ARRAY_DEFAULT_MODE;
+	a->nomap = r->argv[1].via.u64 & IPC_OPEN_NOMAP;
+	if (len > 1 || (len == 1 && !ipc_typecode_size((unsigned char)s[0]))) {
+		snprintf(err, errlen, "bad typecode '%.*s': use one of %s", (int)(len > 8 ? 8 : len),
+			 s, IPC_TYPECODE_LIST);
+		return -EINVAL;
+	}
+	a->tc = len ? s[0] : 0;
 	if (r->argc < 5 || r->argv[4].type == MSGPACK_OBJECT_NIL)
 		return 0;
 	m = &r->argv[4];
@@ -538,13 +480,72 @@ static int parse_attr(struct req *r, mode_t *mode, bool *durable)
 	if (m->via.map.size > (v ? 1u : 0u) + (d ? 1u : 0u) ||
 	    (v && (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 0777)) ||
 	    (d && d->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
-		reply_error(r->conn, r->id, -EINVAL, "array attributes: mode, permission bits up "
-			    "to 0777, and durable, 0 or 1");
+		snprintf(err, errlen, "array attributes: mode, permission bits up to 0777, and "
+			 "durable, 0 or 1");
 		return -EINVAL;
 	}
 	if (v && v->via.u64)
-		*mode = (mode_t)v->via.u64;
-	*durable = d && d->via.u64;
+		a->mode = (mode_t)v->via.u64;
+	a->durable = d && d->via.u64;
+	return 0;
+}
+
+/* An existing array is opened with its own typecode and length, or with "any". */
+static int array_open_match(const struct object *o, const void *args, char *err, size_t errlen)
+{
+	const struct array_open_args *oa = args;
+	const struct array *a = container_of(o, const struct array, obj);
+
+	if ((oa->tc && oa->tc != a->typecode) || (oa->length && oa->length != a->length)) {
+		snprintf(err, errlen, "array '%s' is '%c' x %zu, not '%c' x %llu", o->name,
+			 a->typecode, a->length, oa->tc ? oa->tc : a->typecode,
+			 (unsigned long long)(oa->length ? oa->length : a->length));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A new zero-filled array, within the size limits. */
+static int array_open_create(struct req *r, const char *name, size_t len, const void *args,
+			     struct object **out, char *err, size_t errlen)
+{
+	const struct array_open_args *oa = args;
+	struct server *srv = r->srv;
+	unsigned itemsize = ipc_typecode_size(oa->tc);
+	struct array *a;
+	size_t bytes;
+	int rc;
+
+	if (!oa->tc || !oa->length) {
+		snprintf(err, errlen, "creating array '%.*s' needs a typecode (%s) and a length of "
+			 "at least 1", (int)len, name, IPC_TYPECODE_LIST);
+		return -EINVAL;
+	}
+	if (oa->length > srv->lim.max_array_bytes / itemsize) {
+		snprintf(err, errlen, "%llu elements of '%c' exceed the limit of %zu bytes per "
+			 "array", (unsigned long long)oa->length, oa->tc, srv->lim.max_array_bytes);
+		return -EFBIG;
+	}
+	bytes = (size_t)oa->length * itemsize;
+	if (bytes > srv->lim.max_shm - (srv->shm_used < srv->lim.max_shm ?
+					srv->shm_used : srv->lim.max_shm)) {
+		snprintf(err, errlen, "%zu more bytes exceed the shared memory budget of %zu bytes "
+			 "(%zu in use)", bytes, srv->lim.max_shm, srv->shm_used);
+		return -ENOSPC;
+	}
+	a = array_new(srv, name, len, oa->tc, oa->length, r->conn->uid, r->conn->gid, oa->mode);
+	if (!a) {
+		rc = -errno;
+		log_error("cannot create array '%.*s' of %zu bytes: %s", (int)len, name, bytes,
+			  strerror(-rc));
+		snprintf(err, errlen, "cannot create shared memory of %zu bytes: %s", bytes,
+			 strerror(-rc));
+		return rc;
+	}
+	log_info("client %llu (pid %d) created %sarray '%s' ('%c' x %zu, %zu bytes)",
+		 (unsigned long long)r->conn->id, (int)r->conn->pid, oa->durable ? "durable " : "",
+		 a->obj.name, oa->tc, a->length, bytes);
+	*out = &a->obj;
 	return 0;
 }
 
@@ -562,104 +563,83 @@ static int array_fd_for(const struct array *a, unsigned rights)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-void array_cmd_open(struct req *r)
+/*
+ * The handle's state; a new durable array's first snapshot; then, last since
+ * it rides with the next frame, the descriptor to map (a mapping needs read;
+ * without write it is read-only).
+ */
+static int array_open_finish(struct req *r, struct handle *h, bool created, const void *args,
+			     char *err, size_t errlen)
 {
-	struct conn *c = r->conn;
-	uint32_t len;
-	const char *name = proto_bytes(&r->argv[0], &len);
-	uint64_t flags = r->argv[1].via.u64;
-	uint64_t length = r->argv[3].via.u64;
-	mode_t mode = ARRAY_DEFAULT_MODE;
-	bool durable = false;
-	struct array_handle *ah;
-	struct object *o;
-	struct array *a;
-	struct handle *h;
-	bool created = false;
-	msgpack_packer *pk;
-	char tc;
-	int rc = object_name_check(name, len);
+	const struct array_open_args *oa = args;
+	struct array *a = array_of(h->obj);
+	struct array_handle *ah = calloc(1, sizeof *ah);
+	int rc, fd;
 
-	if (rc < 0) {
-		reply_error(c, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
-			    "names are %d printable bytes at most, without spaces", IPC_NAME_MAX);
-		return;
-	}
-	if (parse_typecode(r, &r->argv[2], &tc) < 0 || parse_attr(r, &mode, &durable) < 0)
-		return;
-	o = r->obj;
-	if (o && o->kind != &array_kind) {
-		reply_error(c, r->id, -EINVAL, "'%.*s' is a %s, not an array", (int)len, name,
-			    o->kind->name);
-		return;
-	}
-	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
-		reply_error(c, r->id, -EEXIST, "array '%.*s' exists", (int)len, name);
-		return;
-	}
-	if (!o && !(flags & IPC_OPEN_CREATE)) {
-		reply_error(c, r->id, -ENOENT, "no array named '%.*s'", (int)len, name);
-		return;
-	}
-	if (o) {
-		a = array_of(o);
-		if ((tc && tc != a->typecode) || (length && length != a->length)) {
-			reply_error(c, r->id, -EINVAL, "array '%s' is '%c' x %zu, not '%c' x %llu",
-				    o->name, a->typecode, a->length, tc ? tc : a->typecode,
-				    (unsigned long long)(length ? length : a->length));
-			return;
-		}
-	} else {
-		a = array_create(r, name, len, tc, length, mode, durable);
-		if (!a)
-			return;
-		created = true;
-	}
-	ah = calloc(1, sizeof *ah);
-	h = ah ? conn_handle_add(c, &a->obj) : NULL;
-	if (!h) {
-		free(ah);
-		reply_error(c, r->id, -ENOMEM, "out of memory");
-		return;
+	if (!ah) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	ah->hold.ops = &array_handle_ops;
 	ah->a = a;
 	ah->handle = h;
 	LIST_INSERT_HEAD(&a->handles, ah, link);
 	h->ext = &ah->hold;
-	/* Like open(2) with O_CREAT: the creator's handle has every right, whatever the mode. */
-	if (created)
-		h->rights = IPC_PERM_READ | IPC_PERM_WRITE;
-	/* A mapping needs read; without write it is read-only. */
-	if (!(flags & IPC_OPEN_NOMAP) && (h->rights & IPC_PERM_READ)) {
-		int fd = array_fd_for(a, h->rights);
+	if (created && oa->durable) {
+		char why[PATH_MAX + 64];
 
-		rc = fd < 0 ? -errno : conn_attach_fd(c, fd);
+		rc = qlog_array_create(r->srv, a, why, sizeof why);
 		if (rc < 0) {
-			conn_handle_remove(h);
-			reply_error(c, r->id, rc, "cannot pass the array's descriptor: %s",
-				    strerror(-rc));
-			return;
+			snprintf(err, errlen, "durable array '%s': %s", a->obj.name, why);
+			return rc;
 		}
-		ah->mapped = true;
 	}
-	pk = reply_begin(c, r->id, 0, 7);
-	msgpack_pack_uint32(pk, h->num);
-	if (created)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	if (oa->nomap || !(h->rights & IPC_PERM_READ))
+		return 0;
+	fd = array_fd_for(a, h->rights);
+	rc = fd < 0 ? -errno : conn_attach_fd(r->conn, fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot pass the array's descriptor: %s", strerror(-rc));
+		return rc;
+	}
+	ah->mapped = true;
+	return 0;
+}
+
+/* typecode, length, itemsize, id, and whether a descriptor rides with the reply. */
+static void array_open_pack(const struct handle *h, msgpack_packer *pk)
+{
+	const struct array_handle *ah = container_of(h->ext, const struct array_handle, hold);
+	const struct array *a = ah->a;
+
 	msgpack_pack_str_with_body(pk, &a->typecode, 1);
 	msgpack_pack_uint64(pk, a->length);
 	msgpack_pack_uint32(pk, a->itemsize);
 	msgpack_pack_uint64(pk, a->id);
-	/* Whether a descriptor rides with this reply. */
 	if (ah->mapped)
 		msgpack_pack_true(pk);
 	else
 		msgpack_pack_false(pk);
-	reply_end(c);
 }
+
+const struct object_kind array_kind = {
+	.kind = IPC_KIND_ARRAY,
+	.name = "array",
+	.open = {
+		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_NOMAP,
+		.parse = array_open_parse,
+		.match = array_open_match,
+		.create = array_open_create,
+		.finish = array_open_finish,
+		.nresults = 5,
+		.pack = array_open_pack,
+	},
+	.unlinked = array_unlinked,
+	.destroy = array_destroy,
+	.owner_changed = array_owner_changed,
+	.nstat = array_nstat,
+	.stat = array_stat,
+};
 
 /* ---- brokered requests ---- */
 

@@ -26,8 +26,7 @@ struct req {
 	const msgpack_object *argv;  /* borrowed: valid during the handler only */
 	struct handle *handle;       /* when the op names a handle (argv[0]) */
 	struct object *obj;          /* its object, linked and of the op's kind; for an
-					open (of any kind) or an owner's op, the object
-					named (or NULL) */
+					owner's op, the object named (or NULL) */
 };
 
 /*
@@ -39,7 +38,7 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len);
 /* Free the decoder's memory (shutdown). */
 void cmd_cleanup(void);
 
-/* Handlers, by family; the table in cmd.c names them. */
+/* Handlers, by family; the table in cmd.c names them (opens are the gate's). */
 void cmd_hello(struct req *r);
 void cmd_ping(struct req *r);
 void cmd_status(struct req *r);
@@ -51,7 +50,6 @@ void cmd_setname(struct req *r);
 void cmd_chmod(struct req *r);
 void cmd_chown(struct req *r);
 
-void queue_cmd_open(struct req *r);
 void queue_cmd_put(struct req *r);
 void queue_cmd_get(struct req *r);
 void queue_cmd_size(struct req *r);
@@ -65,7 +63,6 @@ void queue_cmd_credit(struct req *r);
 void queue_cmd_task_done(struct req *r);
 void queue_cmd_join(struct req *r);
 
-void array_cmd_open(struct req *r);
 void array_cmd_read(struct req *r);
 void array_cmd_write(struct req *r);
 void array_cmd_add(struct req *r);
@@ -73,7 +70,6 @@ void array_cmd_lock(struct req *r);
 void array_cmd_unlock(struct req *r);
 void array_cmd_stat(struct req *r);
 
-void pipe_cmd_open(struct req *r);
 void pipe_cmd_pair(struct req *r);
 void pipe_cmd_send(struct req *r);
 void pipe_cmd_recv(struct req *r);

@@ -441,7 +441,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	conn_flush(c);
 }
 
-struct handle *conn_handle_add(struct conn *c, struct object *obj)
+int conn_handle_reserve(struct conn *c, struct handle **out)
 {
 	struct handle *h;
 	uint32_t i;
@@ -454,50 +454,65 @@ struct handle *conn_handle_add(struct conn *c, struct object *obj)
 		struct handle **v;
 
 		if (c->handles_cap >= CONN_MAX_HANDLES)
-			return NULL;
+			return -EMFILE;
 		v = realloc(c->handles, cap * sizeof *v);
 		if (!v)
-			return NULL;
+			return -ENOMEM;
 		memset(v + c->handles_cap, 0, (cap - c->handles_cap) * sizeof *v);
 		c->handles = v;
 		c->handles_cap = cap;
 	}
 	h = calloc(1, sizeof *h);
 	if (!h)
-		return NULL;
+		return -ENOMEM;
 	h->hold.ops = &handle_hold_ops;
 	h->conn = c;
-	h->obj = obj;
 	h->num = i + 1;
-	h->rights = object_rights(c, obj);
-	object_ref(obj);
 	c->handles[i] = h;
 	c->free_hint = i + 1;
 	c->nhandles++;
-	TAILQ_INSERT_TAIL(&c->holds, &h->hold, link);
-	return h;
+	*out = h;
+	return 0;
+}
+
+void conn_handle_bind(struct handle *h, struct object *obj, unsigned rights)
+{
+	h->obj = obj;
+	h->rights = rights;
+	object_ref(obj);
+	TAILQ_INSERT_TAIL(&h->conn->holds, &h->hold, link);
+}
+
+void conn_handle_unreserve(struct handle *h)
+{
+	h->conn->handles[h->num - 1] = NULL;
+	if (h->num - 1 < h->conn->free_hint)
+		h->conn->free_hint = h->num - 1;
+	h->conn->nhandles--;
+	free(h);
 }
 
 struct handle *conn_handle_find(struct conn *c, uint64_t num)
 {
+	struct handle *h;
+
 	if (num == 0 || num > c->handles_cap)
 		return NULL;
-	return c->handles[num - 1];
+	h = c->handles[num - 1];
+	/* A slot reserved by an open in progress names nothing yet. */
+	return h && h->obj ? h : NULL;
 }
 
 /* Drop h's slot and reference; h is already off the hold list. */
 static void handle_release(struct hold *hold)
 {
 	struct handle *h = container_of(hold, struct handle, hold);
+	struct object *obj = h->obj;
 
 	if (h->ext)
 		h->ext->ops->release(h->ext);
-	h->conn->handles[h->num - 1] = NULL;
-	if (h->num - 1 < h->conn->free_hint)
-		h->conn->free_hint = h->num - 1;
-	h->conn->nhandles--;
-	object_unref(h->obj);
-	free(h);
+	conn_handle_unreserve(h);
+	object_unref(obj);
 }
 
 static int handle_describe(const struct hold *hold, char *buf, size_t len)

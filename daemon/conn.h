@@ -116,11 +116,19 @@ bool conn_in_group(const struct conn *c, gid_t gid);
 #define CONN_MAX_HANDLES 65536u  /* open handles one connection may have */
 
 /*
- * Add a handle for obj (takes a reference) with the rights object_rights()
- * grants c.  Returns it, or NULL: no memory, or the connection has
- * CONN_MAX_HANDLES open already.
+ * Reserve a handle slot of c, numbered, naming nothing yet: an open takes
+ * its slot before it creates anything, so that running out of slots never
+ * leaves an object behind.  0 and *out, -EMFILE when c has CONN_MAX_HANDLES
+ * open already, or -ENOMEM.  Bind it or unreserve it before returning to
+ * the event loop.
  */
-struct handle *conn_handle_add(struct conn *c, struct object *obj);
+int conn_handle_reserve(struct conn *c, struct handle **out);
+
+/* Make reserved h a handle of obj (takes a reference) with rights (IPC_PERM_*). */
+void conn_handle_bind(struct handle *h, struct object *obj, unsigned rights);
+
+/* Give back reserved, unbound h. */
+void conn_handle_unreserve(struct handle *h);
 
 /* The handle numbered num, or NULL.  Borrowed. */
 struct handle *conn_handle_find(struct conn *c, uint64_t num);

@@ -16,10 +16,54 @@
 struct server;
 struct object;
 struct conn;
+struct req;
+struct handle;
+
+/* Room for a kind's parsed open arguments; each kind asserts that its own fit. */
+#define OBJECT_OPEN_ARGS_MAX 64
+
+/*
+ * How a kind is opened by name (queue.open, array.open, pipe.open).  The gate
+ * (cmd.c) owns the open: it checks the flags against flags, the name, the
+ * kind of what the name holds, IPC_CREATE and IPC_EXCLUSIVE, the caller's
+ * rights and the limits, reserves the handle slot, replies, and destroys an
+ * object this open created if a later step fails.  The kind only reads its
+ * own arguments and makes the object.  Hooks that fail return a negative
+ * errno with a message for the client in err; the gate replies.
+ */
+struct object_open {
+	unsigned flags;              /* IPC_OPEN_* bits the open accepts */
+	/*
+	 * Read and check r's arguments after name and flags into args
+	 * (OBJECT_OPEN_ARGS_MAX bytes, zeroed), whether or not the object
+	 * exists.
+	 */
+	int (*parse)(const struct req *r, void *args, char *err, size_t errlen);
+	/* Optional: do args agree with obj, the existing object opened? */
+	int (*match)(const struct object *obj, const void *args, char *err, size_t errlen);
+	/*
+	 * Make the object called name for r's caller and link it (the name is
+	 * valid and free): 0 with *out, or an error with nothing left behind.
+	 */
+	int (*create)(struct req *r, const char *name, size_t len, const void *args,
+		      struct object **out, char *err, size_t errlen);
+	/*
+	 * Optional: the steps that follow once handle h holds the object (created
+	 * says whether this open made it): what a new object keeps on disk, what
+	 * rides with the reply.  On failure the gate drops h and, if created,
+	 * the object.
+	 */
+	int (*finish)(struct req *r, struct handle *h, bool created, const void *args,
+		      char *err, size_t errlen);
+	/* Results after handle and created, packed by pack (optional). */
+	unsigned nresults;
+	void (*pack)(const struct handle *h, msgpack_packer *pk);
+};
 
 struct object_kind {
 	enum ipc_kind kind;
 	const char *name;
+	struct object_open open;
 	/* The name was removed: answer waiters, drop contents. */
 	void (*unlinked)(struct object *obj);
 	/* The last reference is gone: free the object. */
@@ -53,7 +97,7 @@ struct object {
 /*
  * 0 if name is a valid name for a client to create or open, else -EINVAL or
  * -ENAMETOOLONG.  Names starting with IPC_NAME_RESERVED are the daemon's own
- * and fail here; the kind that makes them looks them up itself.
+ * and fail here; the gate lets an open find one but never create one.
  */
 int object_name_check(const char *name, size_t len);
 

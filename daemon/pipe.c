@@ -295,9 +295,70 @@ static void pipe_stat(const struct object *o, msgpack_packer *pk)
 	pipe_end_stat(&p->end[1], pk);
 }
 
+/* Make and link a pipe called name for c.  0 with *out, or -ENOMEM (nothing made). */
+static int pipe_create(struct server *srv, struct conn *c, const char *name, size_t len,
+		       bool oneway, bool anonymous, struct pipe **out)
+{
+	struct pipe *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return -ENOMEM;
+	p->oneway = oneway;
+	p->anonymous = anonymous;
+	p->maxbytes = srv->lim.pipe_maxbytes;
+	for (int e = 0; e < 2; e++) {
+		msgstore_init(&p->end[e].inbox);
+		TAILQ_INIT(&p->end[e].readers);
+		TAILQ_INIT(&p->end[e].senders);
+		TAILQ_INIT(&p->end[e].keeps);
+	}
+	if (object_link(srv, &p->obj, &pipe_kind, name, len, c->uid, c->gid,
+			PIPE_DEFAULT_MODE) < 0) {
+		free(p);
+		return -ENOMEM;
+	}
+	log_info("client %llu (pid %d) created %s%s pipe '%s'", (unsigned long long)c->id,
+		 (int)c->pid, anonymous ? "anonymous " : "", oneway ? "one-way" : "duplex",
+		 p->obj.name);
+	*out = p;
+	return 0;
+}
+
+/* ---- open: the kind's part (the gate in cmd.c does the rest) ---- */
+
+/* The end argument (argv[2]): 0 or 1, though opening claims neither. */
+static int pipe_open_parse(const struct req *r, void *args, char *err, size_t errlen)
+{
+	if (r->argv[2].via.u64 > 1) {
+		snprintf(err, errlen, "a pipe's ends are 0 and 1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int pipe_open_create(struct req *r, const char *name, size_t len, const void *args,
+			    struct object **out, char *err, size_t errlen)
+{
+	struct pipe *p;
+	int rc = pipe_create(r->srv, r->conn, name, len, r->argv[1].via.u64 & IPC_OPEN_ONEWAY,
+			     false, &p);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	*out = &p->obj;
+	return 0;
+}
+
 const struct object_kind pipe_kind = {
 	.kind = IPC_KIND_PIPE,
 	.name = "pipe",
+	.open = {
+		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_ONEWAY,
+		.parse = pipe_open_parse,
+		.create = pipe_open_create,
+	},
 	.unlinked = pipe_unlinked,
 	.destroy = pipe_destroy,
 	.unreferenced = pipe_unreferenced,
@@ -305,135 +366,51 @@ const struct object_kind pipe_kind = {
 	.stat = pipe_stat,
 };
 
-/* Make and link a pipe called name.  NULL (after replying) on failure. */
-static struct pipe *pipe_create(struct req *r, const char *name, size_t len, bool oneway,
-				bool anonymous)
-{
-	struct pipe *p = calloc(1, sizeof *p);
-
-	if (!p) {
-		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	p->oneway = oneway;
-	p->anonymous = anonymous;
-	p->maxbytes = r->srv->lim.pipe_maxbytes;
-	for (int e = 0; e < 2; e++) {
-		msgstore_init(&p->end[e].inbox);
-		TAILQ_INIT(&p->end[e].readers);
-		TAILQ_INIT(&p->end[e].senders);
-		TAILQ_INIT(&p->end[e].keeps);
-	}
-	if (object_link(r->srv, &p->obj, &pipe_kind, name, len, r->conn->uid, r->conn->gid,
-			PIPE_DEFAULT_MODE) < 0) {
-		free(p);
-		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	log_info("client %llu (pid %d) created %s%s pipe '%s'", (unsigned long long)r->conn->id,
-		 (int)r->conn->pid, anonymous ? "anonymous " : "", oneway ? "one-way" : "duplex",
-		 p->obj.name);
-	return p;
-}
-
-void pipe_cmd_open(struct req *r)
-{
-	uint32_t len;
-	const char *name = proto_bytes(&r->argv[0], &len);
-	uint64_t flags = r->argv[1].via.u64, end = r->argv[2].via.u64;
-	bool reserved = len > 0 && name[0] == IPC_NAME_RESERVED;
-	struct object *o;
-	struct pipe *p;
-	struct handle *h;
-	bool created = false;
-	int rc = reserved ? 0 : object_name_check(name, len);
-
-	if (rc < 0) {
-		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
-			    "names are up to %d printable bytes, without spaces, not starting with '@'",
-			    IPC_NAME_MAX);
-		return;
-	}
-	if (end > 1 || (flags & ~(uint64_t)(IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_ONEWAY))) {
-		reply_error(r->conn, r->id, -EINVAL, end > 1 ? "a pipe's ends are 0 and 1" :
-			    "unknown pipe.open flags 0x%llx", (unsigned long long)flags);
-		return;
-	}
-	o = r->obj;
-	if (o && o->kind != &pipe_kind) {
-		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is a %s, not a pipe", (int)len, name,
-			    o->kind->name);
-		return;
-	}
-	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
-		reply_error(r->conn, r->id, -EEXIST, "pipe '%.*s' exists", (int)len, name);
-		return;
-	}
-	if (!o && reserved && (flags & IPC_OPEN_CREATE)) {
-		reply_error(r->conn, r->id, -EINVAL, "names starting with '@' are ipcd's own");
-		return;
-	}
-	if (!o && !(flags & IPC_OPEN_CREATE)) {
-		reply_error(r->conn, r->id, -ENOENT, "no pipe named '%.*s'", (int)len, name);
-		return;
-	}
-	if (!o) {
-		p = pipe_create(r, name, len, flags & IPC_OPEN_ONEWAY, false);
-		if (!p)
-			return;
-		o = &p->obj;
-		created = true;
-	}
-	h = conn_handle_add(r->conn, o);
-	if (!h) {
-		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-		return;
-	}
-	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 2);
-	msgpack_pack_uint32(pk, h->num);
-	if (created)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-	reply_end(r->conn);
-}
-
 void pipe_cmd_pair(struct req *r)
 {
 	uint64_t flags = r->argv[0].via.u64;
-	char name[32];
 	struct handle *h0, *h1;
+	msgpack_packer *pk;
 	struct pipe *p;
-	int n;
+	char name[32];
+	int n, rc;
 
 	if (flags & ~(uint64_t)IPC_OPEN_ONEWAY) {
 		reply_error(r->conn, r->id, -EINVAL, "pipe.pair takes only the one-way flag");
 		return;
 	}
+	/* Both handle slots first: a pipe is made only when it can be handed out. */
+	rc = conn_handle_reserve(r->conn, &h0);
+	if (rc < 0)
+		goto fail;
+	rc = conn_handle_reserve(r->conn, &h1);
+	if (rc < 0)
+		goto fail_h0;
 	do
 		n = snprintf(name, sizeof name, "%cpipe.%llu", IPC_NAME_RESERVED,
 			     (unsigned long long)++pipe_serial);
 	while (object_find(r->srv, name, (size_t)n));
-	p = pipe_create(r, name, (size_t)n, flags & IPC_OPEN_ONEWAY, true);
-	if (!p)
-		return;
-	h0 = conn_handle_add(r->conn, &p->obj);
-	h1 = h0 ? conn_handle_add(r->conn, &p->obj) : NULL;
-	if (!h1) {
-		/* Held across the cleanup: dropping h0 may free an unreferenced pipe. */
-		object_ref(&p->obj);
-		if (h0)
-			conn_handle_remove(h0);
-		object_unlink(&p->obj);
-		object_unref(&p->obj);
-		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-		return;
-	}
-	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 3);
+	rc = pipe_create(r->srv, r->conn, name, (size_t)n, flags & IPC_OPEN_ONEWAY, true, &p);
+	if (rc < 0)
+		goto fail_h1;
+	conn_handle_bind(h0, &p->obj, IPC_PERM_READ | IPC_PERM_WRITE);
+	conn_handle_bind(h1, &p->obj, IPC_PERM_READ | IPC_PERM_WRITE);
+	pk = reply_begin(r->conn, r->id, 0, 3);
 	proto_pack_cstr(pk, name);
 	msgpack_pack_uint32(pk, h0->num);
 	msgpack_pack_uint32(pk, h1->num);
 	reply_end(r->conn);
+	return;
+fail_h1:
+	conn_handle_unreserve(h1);
+fail_h0:
+	conn_handle_unreserve(h0);
+fail:
+	if (rc == -EMFILE)
+		reply_error(r->conn, r->id, rc, "a connection may have %u handles open",
+			    CONN_MAX_HANDLES);
+	else
+		reply_error(r->conn, r->id, rc, "out of memory");
 }
 
 /*

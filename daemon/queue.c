@@ -375,61 +375,6 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
 }
 
-const struct object_kind queue_kind = {
-	.kind = IPC_KIND_QUEUE,
-	.name = "queue",
-	.unlinked = queue_unlinked,
-	.destroy = queue_destroy,
-	.owner_changed = queue_owner_changed,
-	.nstat = queue_nstat,
-	.stat = queue_stat,
-};
-
-/*
- * Read the attribute map of an open into q, *mode and *durable; -EINVAL
- * with a message on a bad one.
- */
-static int parse_attr(struct req *r, const msgpack_object *m, struct queue *q, mode_t *mode,
-		      bool *durable)
-{
-	static const char *const known[] = { IPC_ATTR_MAXSIZE, IPC_ATTR_MAXBYTES, IPC_ATTR_MODE,
-					     IPC_ATTR_ACK, IPC_ATTR_DURABLE };
-
-	if (m->type == MSGPACK_OBJECT_NIL)
-		return 0;
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *k = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
-		size_t j;
-
-		for (j = 0; j < sizeof known / sizeof known[0]; j++)
-			if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[j]) &&
-			    memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0)
-				break;
-		if (j == sizeof known / sizeof known[0] ||
-		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-			reply_error(r->conn, r->id, -EINVAL, "queue attributes are unsigned integers "
-				    "named maxsize, maxbytes, mode, ack, durable");
-			return -EINVAL;
-		}
-		if (j == 0) {
-			q->maxsize = v->via.u64;
-		} else if (j == 1) {
-			q->maxbytes = v->via.u64;
-		} else if (j == 2 && v->via.u64 > 0777) {
-			reply_error(r->conn, r->id, -EINVAL, "mode %llo has bits beyond 0777",
-				    (unsigned long long)v->via.u64);
-			return -EINVAL;
-		} else if (j == 2) {
-			*mode = (mode_t)v->via.u64;
-		} else if (j == 3) {
-			q->ack = v->via.u64 != 0;
-		} else {
-			*durable = v->via.u64 != 0;
-		}
-	}
-	return 0;
-}
-
 /* A new queue, not yet named. */
 static struct queue *queue_new(bool durable)
 {
@@ -475,99 +420,117 @@ int queue_restore_msg(struct queue *q, uint64_t id, const void *data, size_t len
 	return rc;
 }
 
-void queue_cmd_open(struct req *r)
+/* ---- open: the kind's part (the gate in cmd.c does the rest) ---- */
+
+/* A queue.open's attributes. */
+struct queue_open_args {
+	size_t maxsize, maxbytes;    /* 0: the daemon's defaults */
+	mode_t mode;                 /* 0: IPC_MODE_DEFAULT */
+	bool ack, durable;
+};
+
+_Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
+	       "queue.open's arguments exceed OBJECT_OPEN_ARGS_MAX");
+
+/* The attribute map (argv[2], a map or nil): unsigned integers of known names. */
+static int queue_open_parse(const struct req *r, void *args, char *err, size_t errlen)
 {
-	struct server *srv = r->srv;
-	uint32_t len;
-	const char *name = proto_bytes(&r->argv[0], &len);
-	uint64_t flags = r->argv[1].via.u64;
-	struct object *o = r->obj;
-	struct handle *h;
-	struct queue *q;
-	mode_t mode = IPC_MODE_DEFAULT;
-	bool created = false;
-	int rc = object_name_check(name, len);
+	static const char *const known[] = { IPC_ATTR_MAXSIZE, IPC_ATTR_MAXBYTES, IPC_ATTR_MODE,
+					     IPC_ATTR_ACK, IPC_ATTR_DURABLE };
+	const msgpack_object *m = &r->argv[2];
+	struct queue_open_args *a = args;
 
-	if (rc < 0) {
-		reply_error(r->conn, r->id, rc, rc == -ENAMETOOLONG ? "names are at most %d bytes" :
-			    "names are up to %d printable bytes, without spaces, not starting with '@'",
-			    IPC_NAME_MAX);
-		return;
-	}
-	if (o && o->kind != &queue_kind) {
-		reply_error(r->conn, r->id, -EINVAL, "'%.*s' is %s %s, not a queue", (int)len, name,
-			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
-		return;
-	}
-	if (o && (flags & IPC_OPEN_CREATE) && (flags & IPC_OPEN_EXCLUSIVE)) {
-		reply_error(r->conn, r->id, -EEXIST, "queue '%.*s' exists", (int)len, name);
-		return;
-	}
-	if (!o && !(flags & IPC_OPEN_CREATE)) {
-		reply_error(r->conn, r->id, -ENOENT, "no queue named '%.*s'", (int)len, name);
-		return;
-	}
-	if (!o) {
-		struct queue probe = { 0 };
-		bool durable = false;
+	if (m->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key, *v = &m->via.map.ptr[i].val;
+		size_t j;
 
-		if (parse_attr(r, &r->argv[2], &probe, &mode, &durable) < 0)
-			return;
-		q = queue_new(durable);
-		if (!q) {
-			reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-			return;
+		for (j = 0; j < sizeof known / sizeof known[0]; j++)
+			if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[j]) &&
+			    memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0)
+				break;
+		if (j == sizeof known / sizeof known[0] ||
+		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			snprintf(err, errlen, "queue attributes are unsigned integers named maxsize, "
+				 "maxbytes, mode, ack, durable");
+			return -EINVAL;
 		}
-		q->maxsize = probe.maxsize ? probe.maxsize : srv->lim.queue_maxsize;
-		q->maxbytes = probe.maxbytes ? probe.maxbytes : srv->lim.queue_maxbytes;
-		q->ack = probe.ack;
-		if (!mode)
-			mode = IPC_MODE_DEFAULT;
-		if (object_link(srv, &q->obj, &queue_kind, name, len, r->conn->uid, r->conn->gid,
-				mode) < 0) {
-			free(q);
-			reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-			return;
+		if (j == 0) {
+			a->maxsize = v->via.u64;
+		} else if (j == 1) {
+			a->maxbytes = v->via.u64;
+		} else if (j == 2 && v->via.u64 > 0777) {
+			snprintf(err, errlen, "mode %llo has bits beyond 0777",
+				 (unsigned long long)v->via.u64);
+			return -EINVAL;
+		} else if (j == 2) {
+			a->mode = (mode_t)v->via.u64;
+		} else if (j == 3) {
+			a->ack = v->via.u64 != 0;
+		} else {
+			a->durable = v->via.u64 != 0;
 		}
-		o = &q->obj;
-		if (durable) {
-			struct qlog_meta meta;
-			char err[PATH_MAX + 64];
-
-			queue_meta(q, &meta);
-			rc = qlog_create(srv, q, &meta, err, sizeof err);
-			if (rc < 0) {
-				reply_error(r->conn, r->id, rc, "durable queue '%s': %s", o->name, err);
-				object_unlink(o);
-				return;
-			}
-		}
-		created = true;
-		log_info("client %llu (pid %d) created %s%squeue '%s'",
-			 (unsigned long long)r->conn->id, (int)r->conn->pid, durable ? "durable " : "",
-			 q->ack ? "ack " : "", o->name);
 	}
-	h = conn_handle_add(r->conn, o);
-	if (!h && r->conn->nhandles >= CONN_MAX_HANDLES) {
-		reply_error(r->conn, r->id, -EMFILE, "a connection may have %u handles open",
-			    CONN_MAX_HANDLES);
-		return;
-	}
-	if (!h) {
-		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
-		return;
-	}
-	/* Like open(2) with O_CREAT: the creator's handle has every right, whatever the mode. */
-	if (created)
-		h->rights = IPC_PERM_READ | IPC_PERM_WRITE;
-	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 2);
-	msgpack_pack_uint32(pk, h->num);
-	if (created)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-	reply_end(r->conn);
+	return 0;
 }
+
+static int queue_open_create(struct req *r, const char *name, size_t len, const void *args,
+			     struct object **out, char *err, size_t errlen)
+{
+	const struct queue_open_args *a = args;
+	struct server *srv = r->srv;
+	struct queue *q = queue_new(a->durable);
+
+	if (!q || object_link(srv, &q->obj, &queue_kind, name, len, r->conn->uid, r->conn->gid,
+			      a->mode ? a->mode : IPC_MODE_DEFAULT) < 0) {
+		free(q);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	q->maxsize = a->maxsize ? a->maxsize : srv->lim.queue_maxsize;
+	q->maxbytes = a->maxbytes ? a->maxbytes : srv->lim.queue_maxbytes;
+	q->ack = a->ack;
+	log_info("client %llu (pid %d) created %s%squeue '%s'", (unsigned long long)r->conn->id,
+		 (int)r->conn->pid, a->durable ? "durable " : "", q->ack ? "ack " : "", q->obj.name);
+	*out = &q->obj;
+	return 0;
+}
+
+/* A durable queue created by this open gets its log, before anyone is told it exists. */
+static int queue_open_finish(struct req *r, struct handle *h, bool created, const void *args,
+			     char *err, size_t errlen)
+{
+	const struct queue_open_args *a = args;
+	struct queue *q = queue_of(h->obj);
+	struct qlog_meta meta;
+	char why[PATH_MAX + 64];
+	int rc;
+
+	if (!created || !a->durable)
+		return 0;
+	queue_meta(q, &meta);
+	rc = qlog_create(r->srv, q, &meta, why, sizeof why);
+	if (rc < 0)
+		snprintf(err, errlen, "durable queue '%s': %s", q->obj.name, why);
+	return rc;
+}
+
+const struct object_kind queue_kind = {
+	.kind = IPC_KIND_QUEUE,
+	.name = "queue",
+	.open = {
+		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE,
+		.parse = queue_open_parse,
+		.create = queue_open_create,
+		.finish = queue_open_finish,
+	},
+	.unlinked = queue_unlinked,
+	.destroy = queue_destroy,
+	.owner_changed = queue_owner_changed,
+	.nstat = queue_nstat,
+	.stat = queue_stat,
+};
 
 /* May a message of len bytes ever enter q?  0, or a negative errno with its message. */
 static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen)
