@@ -21,6 +21,7 @@
 
 #include "clients.h"
 #include "qlog.h"
+#include "record.h"
 
 static struct harness h;
 static char state[sizeof h.dir + 16];     /* the state directory */
@@ -361,8 +362,8 @@ static void fill_and_stop(int n)
 	harness_stop(&h);
 }
 
-/* After a restart the queue holds exactly "t0".."t<n-1>". */
-static void expect_prefix(int n)
+/* After a restart the queue holds exactly "t0".."t<n-1>", but "t<skip>". */
+static void expect_all_but(int n, int skip)
 {
 	ipc_client *c;
 	ipc_queue *q;
@@ -370,10 +371,12 @@ static void expect_prefix(int n)
 	start("always");
 	c = connect_ok(h.sock);
 	q = open_ok(c, "torn", 0, NULL);
-	ck_assert_int_eq(ipc_queue_size(q), n);
+	ck_assert_int_eq(ipc_queue_size(q), skip >= 0 && skip < n ? n - 1 : n);
 	for (int i = 0; i < n; i++) {
 		char s[16];
 
+		if (i == skip)
+			continue;
 		snprintf(s, sizeof s, "t%d", i);
 		get_expect(q, s, 0);
 	}
@@ -382,6 +385,12 @@ static void expect_prefix(int n)
 	get_expect(q, "new", 0);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
+}
+
+/* After a restart the queue holds exactly "t0".."t<n-1>". */
+static void expect_prefix(int n)
+{
+	expect_all_but(n, -1);
 }
 
 START_TEST(test_torn_tail_is_cut_and_reported)
@@ -395,14 +404,14 @@ START_TEST(test_torn_tail_is_cut_and_reported)
 	size = file_size(path);
 	/* A crash in the middle of writing the last record: 5 bytes of it are missing. */
 	ck_assert_int_eq(truncate(path, size - 5), 0);
-	/* t9's record is 9 + 8 + 2 bytes long: it began at size - 19. */
-	snprintf(want, sizeof want, "torn or corrupt record at offset %lld", (long long)(size - 19));
+	/* t9's record is 13 + 8 + 2 bytes long: it began at size - 23. */
+	snprintf(want, sizeof want, "torn or corrupt record at offset %lld", (long long)(size - 23));
 	expect_prefix(9);
 	ck_assert_msg(logged(want), "the daemon did not report '%s'", want);
 	harness_stop(&h);
 	/* The file was cut back to the good prefix, then grew by the nine gets'
 	 * records, "new"'s put and its get. */
-	ck_assert_int_eq(file_size(path), size - 19 + 9 * (9 + 8) + (9 + 8 + 3) + (9 + 8));
+	ck_assert_int_eq(file_size(path), size - 23 + 9 * (13 + 8) + (13 + 8 + 3) + (13 + 8));
 
 	/* Garbage after the last good record (the queue, empty now, refilled first). */
 	fill_and_stop(10);
@@ -415,9 +424,9 @@ START_TEST(test_torn_tail_is_cut_and_reported)
 }
 END_TEST
 
-START_TEST(test_corrupt_record_keeps_good_prefix)
+START_TEST(test_corrupt_record_costs_only_itself)
 {
-	char path[sizeof state + 16];
+	char path[sizeof state + 16], want[96];
 	off_t size;
 	char b;
 	int fd;
@@ -428,12 +437,69 @@ START_TEST(test_corrupt_record_keeps_good_prefix)
 	/* Flip a byte of t8's payload: its checksum no longer matches. */
 	fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pread(fd, &b, 1, size - 19 - 1), 1);
+	ck_assert_int_eq(pread(fd, &b, 1, size - 23 - 1), 1);
 	b ^= 0x40;
-	ck_assert_int_eq(pwrite(fd, &b, 1, size - 19 - 1), 1);
+	ck_assert_int_eq(pwrite(fd, &b, 1, size - 23 - 1), 1);
 	close(fd);
-	expect_prefix(8);
-	ck_assert(logged("torn or corrupt record at offset"));
+	/* t9 after it is found again: only t8 is lost, and where is said. */
+	expect_all_but(10, 8);
+	snprintf(want, sizeof want, "damaged record at offset %lld", (long long)(size - 2 * 23));
+	ck_assert_msg(logged(want), "the daemon did not report '%s'", want);
+	harness_stop(&h);
+}
+END_TEST
+
+/*
+ * One length field overwritten in the middle of a 1,000-message log costs
+ * that record only: the other 999 come back in order, and the log says
+ * where the damage was.
+ */
+START_TEST(test_corrupt_length_mid_log_costs_one_record)
+{
+	char path[sizeof state + 16], want[96];
+	const unsigned char big[4] = { 0xff, 0xff, 0x00, 0x10 };
+	off_t size, at;
+	ipc_client *c;
+	ipc_queue *q;
+	int fd;
+
+	start("no");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "torn", IPC_CREATE, &durable);
+	for (int i = 0; i < 1000; i++) {
+		char s[16];
+
+		snprintf(s, sizeof s, "m%04d", i);
+		ck_assert_ipc(put_str(q, s, 0), 0);
+	}
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+	the_log(path, sizeof path);
+	size = file_size(path);
+	/* Each record: 13 bytes of head, the id, 5 bytes.  m0500's length field is at +8. */
+	at = size - (1000 - 500) * (13 + 8 + 5);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, big, sizeof big, at + 8), 4);
+	close(fd);
+
+	start("always");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "torn", 0, NULL);
+	ck_assert_int_eq(ipc_queue_size(q), 999);
+	for (int i = 0; i < 1000; i++) {
+		char s[16];
+
+		if (i == 500)
+			continue;
+		snprintf(s, sizeof s, "m%04d", i);
+		get_expect(q, s, 0);
+	}
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	snprintf(want, sizeof want, "damaged record at offset %lld", (long long)at);
+	ck_assert_msg(logged(want), "the daemon did not report '%s'", want);
 	harness_stop(&h);
 }
 END_TEST
@@ -743,9 +809,9 @@ END_TEST
 /* The log's checksum is CRC-32C (Castagnoli): its check value, and chaining. */
 START_TEST(test_crc32c_known_answer)
 {
-	ck_assert_uint_eq(qlog_crc32c(0, "123456789", 9), 0xe3069283u);
-	ck_assert_uint_eq(qlog_crc32c(qlog_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
-	ck_assert_uint_eq(qlog_crc32c(0, "", 0), 0);
+	ck_assert_uint_eq(record_crc32c(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(record_crc32c(record_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+	ck_assert_uint_eq(record_crc32c(0, "", 0), 0);
 }
 END_TEST
 
@@ -771,7 +837,8 @@ static Suite *durable_suite(void)
 	tc = harness_tcase(s, "torn", 30, setup, teardown);
 	tcase_add_test(tc, test_crc32c_known_answer);
 	tcase_add_test(tc, test_torn_tail_is_cut_and_reported);
-	tcase_add_test(tc, test_corrupt_record_keeps_good_prefix);
+	tcase_add_test(tc, test_corrupt_record_costs_only_itself);
+	tcase_add_test(tc, test_corrupt_length_mid_log_costs_one_record);
 	tcase_add_test(tc, test_log_is_rewritten_when_mostly_finished);
 	return s;
 }
