@@ -120,6 +120,9 @@ int asnap_create(struct server *srv, struct array *a, char *err, size_t errlen)
 	rc = asnap_save(d, a);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot save it in %s: %s", d->sd.path, strerror(-rc));
+		/* The number is free again (nothing of it was left). */
+		if (a->snapshot == d->next_anum - 1)
+			d->next_anum--;
 		a->snapshot = 0;
 	}
 	return rc;
