@@ -504,6 +504,89 @@ START_TEST(test_corrupt_length_mid_log_costs_one_record)
 }
 END_TEST
 
+/* Append a version 1 record (crc, len, type, body) to fd. */
+static void put_v1_record(int fd, unsigned type, const void *a, size_t alen, const void *b,
+			  size_t blen)
+{
+	unsigned char head[9], body[256];
+	uint32_t len = (uint32_t)(alen + blen);
+
+	memcpy(body, a, alen);
+	memcpy(body + alen, b, blen);
+	for (int i = 0; i < 4; i++)
+		head[4 + i] = (unsigned char)(len >> (8 * i));
+	head[8] = (unsigned char)type;
+	{
+		uint32_t crc = record_crc32c(record_crc32c(0, head + 4, 5), body, len);
+
+		for (int i = 0; i < 4; i++)
+			head[i] = (unsigned char)(crc >> (8 * i));
+	}
+	ck_assert_int_eq(write(fd, head, 9), 9);
+	ck_assert_int_eq(write(fd, body, len), (ssize_t)len);
+}
+
+/* A log of the first format is read, and rewritten in the current one. */
+START_TEST(test_version1_log_is_read_and_rewritten)
+{
+	char path[sizeof state + 16];
+	unsigned char hdr[16] = "IPCDQLOG\1", id[8] = { 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	ipc_client *c;
+	ipc_queue *q;
+	int fd;
+
+	ck_assert_int_eq(mkdir(state, 0700), 0);
+	snprintf(path, sizeof path, "%s/q-1.log", state);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, hdr, sizeof hdr), 16);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, "old", 3);
+	msgpack_pack_str_with_body(&pk, "mode", 4);
+	msgpack_pack_uint32(&pk, 0600);
+	put_v1_record(fd, 1, sb.data, sb.size, NULL, 0);
+	msgpack_sbuffer_destroy(&sb);
+	for (int i = 1; i <= 3; i++) {
+		char m[4];
+
+		id[0] = (unsigned char)i;
+		snprintf(m, sizeof m, "v%d", i);
+		put_v1_record(fd, 2, id, 8, m, 2);
+	}
+	id[0] = 1;
+	put_v1_record(fd, 4, id, 8, NULL, 0);       /* v1 was finished */
+	close(fd);
+
+	start("always");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "old", 0, NULL);
+	ck_assert_int_eq(ipc_queue_size(q), 2);
+	get_expect(q, "v2", 0);
+	ck_assert_ipc(put_str(q, "v4", 0), 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+	/* Rewritten in format 2. */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, hdr, sizeof hdr), 16);
+	close(fd);
+	ck_assert_int_eq(hdr[8], 2);
+	start("always");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "old", 0, NULL);
+	get_expect(q, "v3", 0);
+	get_expect(q, "v4", 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(test_ack_queue_inflight_returns_after_restart)
 {
 	const ipc_queue_attr attr = { .durable = 1, .ack = 1 };
@@ -984,6 +1067,7 @@ static Suite *durable_suite(void)
 	tcase_add_test(tc, test_crc32c_known_answer);
 	tcase_add_test(tc, test_torn_tail_is_cut_and_reported);
 	tcase_add_test(tc, test_corrupt_record_costs_only_itself);
+	tcase_add_test(tc, test_version1_log_is_read_and_rewritten);
 	tcase_add_test(tc, test_corrupt_length_mid_log_costs_one_record);
 	tcase_add_test(tc, test_log_is_rewritten_when_mostly_finished);
 	return s;
