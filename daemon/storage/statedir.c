@@ -59,13 +59,14 @@ int statedir_take(struct statedir *sd, char *err, size_t errlen)
 			 strerror(-rc));
 		return rc;
 	}
-	/* The directory itself is checked through the descriptor used from now on,
-	 * so what was checked is what is used, wherever the path leads later. */
-	sd->fd = open(sd->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* The directory itself is checked through the descriptor used from now on
+	 * (a path that is a link to it is fine: what it leads to is checked), so
+	 * what was checked is what is used, wherever the path leads later. */
+	sd->fd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sd->fd < 0 || fstat(sd->fd, &st) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot open the state directory %s: %s", sd->path,
-			 rc == -ELOOP ? "it is a symbolic link" : strerror(-rc));
+			 strerror(-rc));
 	} else if ((why = statedir_unsafe(&st, false))) {
 		snprintf(err, errlen, "refusing the state directory %s: %s", sd->path, why);
 		rc = -EPERM;
