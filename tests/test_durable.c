@@ -512,7 +512,8 @@ static void put_v1_record(int fd, unsigned type, const void *a, size_t alen, con
 	uint32_t len = (uint32_t)(alen + blen);
 
 	memcpy(body, a, alen);
-	memcpy(body + alen, b, blen);
+	if (blen)
+		memcpy(body + alen, b, blen);
 	for (int i = 0; i < 4; i++)
 		head[4 + i] = (unsigned char)(len >> (8 * i));
 	head[8] = (unsigned char)type;
