@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,9 +49,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	harness_cleanup(&h);
 	if (mounted)
 		umount2(mnt, MNT_DETACH);
+	harness_cleanup(&h);
 }
 
 /* Write the control file: one fault line, or "off". */
@@ -200,14 +201,19 @@ static void put_until_ok(ipc_queue *q, int i)
 /* ------------------------------------------------------------------------ */
 /* The probe: a real, small tmpfs */
 
-/* Mount a tmpfs of kib KiB on mnt; false where that is not allowed. */
+/*
+ * Mount a tmpfs of kib KiB on mnt; false where that is not allowed.  It is
+ * mounted in a mount namespace of this test's own, which the daemon it
+ * starts shares: the mount goes with them, even if the test fails.
+ */
 static bool mount_tmpfs(int kib)
 {
 	char opt[32];
 
 	mkdir(mnt, 0700);
 	snprintf(opt, sizeof opt, "size=%dk,mode=0700", kib);
-	if (mount("tmpfs", mnt, "tmpfs", 0, opt) < 0)
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, opt) < 0)
 		return false;
 	mounted = true;
 	return true;
