@@ -55,7 +55,17 @@ struct opts {
 	unsigned pace_us;        /* latency mode: pause between messages; 0 ping-pong */
 	bool batched;            /* consumers use get_many, producers put_many */
 	bool async;              /* batched, but producers use put_async and a flush */
+	const char *durable;     /* durable queues, the daemon started with this fsync
+				    policy (with --ipcd); NULL: plain queues */
 };
+
+/* The attributes of the queue made for the run: durable with --durable. */
+static const ipc_queue_attr *queue_attr(const struct opts *o)
+{
+	static const ipc_queue_attr durable = { .durable = 1 };
+
+	return o->durable ? &durable : NULL;
+}
 
 /* A latency run's worker: a fleet's, and the consumer's acknowledgements to the producer. */
 struct latency_worker {
@@ -97,7 +107,7 @@ static void chan_open(const struct opts *o, int end, struct chan *ch)
 	if (o->pipe)
 		rc = ipc_pipe_open(ch->c, o->name, end, 0, &ch->p);
 	else
-		rc = ipc_queue_open(ch->c, o->name, IPC_CREATE, NULL, &ch->q);
+		rc = ipc_queue_open(ch->c, o->name, IPC_CREATE, queue_attr(o), &ch->q);
 	if (rc < 0)
 		die(o->pipe ? "open the pipe" : "open the queue", rc);
 }
@@ -131,7 +141,7 @@ static void chan_create(const struct opts *o, struct chan *ch)
 			die("create the pipe", (int)rc);
 		return;
 	}
-	rc = ipc_queue_open(ch->c, o->name, IPC_CREATE, NULL, &ch->q);
+	rc = ipc_queue_open(ch->c, o->name, IPC_CREATE, queue_attr(o), &ch->q);
 	if (rc == 0)
 		rc = ipc_queue_purge(ch->q);
 	if (rc < 0)
@@ -371,6 +381,8 @@ static void print_head(const struct opts *o, const char *mode)
 {
 	bench_result_begin("ipcd", mode);
 	bench_result_str("kind", o->pipe ? "pipe" : "queue");
+	if (o->durable)
+		bench_result_str("durable", o->durable);
 	bench_result_u("p", o->producers);
 	bench_result_u("c", o->consumers);
 	bench_result_u("size", o->size);
@@ -647,7 +659,7 @@ static void *client_thread_main(void *arg)
 	rc = ipc_connect(o->sock, &c);
 	t->what = "connect";
 	if (rc == 0) {
-		rc = ipc_queue_open(c, o->name, IPC_CREATE, NULL, &q);
+		rc = ipc_queue_open(c, o->name, IPC_CREATE, queue_attr(o), &q);
 		t->what = "open";
 	}
 	/* Everyone reaches the barrier, failed or not, so no one waits forever. */
@@ -753,7 +765,7 @@ static int run_clients(const struct opts *o)
 	return failed;
 }
 
-/* Remove dir and the files in it (the socket, and whatever ipcd keeps beside it). */
+/* Remove dir and what is in it (the socket, and whatever ipcd keeps beside it: its state). */
 static void remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -761,9 +773,16 @@ static void remove_dir(const char *dir)
 
 	if (!d)
 		return;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
+	while ((e = readdir(d))) {
+		char sub[512];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno == EISDIR) {
+			snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+			remove_dir(sub);
+		}
+	}
 	closedir(d);
 	rmdir(dir);
 }
@@ -815,8 +834,16 @@ static void start_daemon(struct opts *o)
 	}
 	if (spawned_pid == 0) {
 		/* No configuration file: one installed on the machine must not change the run. */
-		execl(o->ipcd, o->ipcd, "-c", "/dev/null", "-s", spawned_sock,
-		      "--max-clients", clients, "--max-memory", "0", (char *)NULL);
+		char state[sizeof spawned_dir + 8];
+
+		snprintf(state, sizeof state, "%s/state", spawned_dir);
+		if (o->durable)
+			execl(o->ipcd, o->ipcd, "-c", "/dev/null", "-s", spawned_sock,
+			      "--max-clients", clients, "--max-memory", "0", "--state-dir", state,
+			      "--fsync", o->durable, (char *)NULL);
+		else
+			execl(o->ipcd, o->ipcd, "-c", "/dev/null", "-s", spawned_sock,
+			      "--max-clients", clients, "--max-memory", "0", (char *)NULL);
 		fprintf(stderr, "ipcbench: exec %s: %s\n", o->ipcd, strerror(errno));
 		_exit(127);
 	}
@@ -861,13 +888,15 @@ static void usage(FILE *f)
 		"                        waiting for the consumer (default 0)\n"
 		"      --kind KIND       queue (the default) or pipe (a one-way pipe: modes rt\n"
 		"                        and latency, one producer and one consumer)\n"
+		"      --durable POLICY  durable queues; with --ipcd, the daemon keeps its state\n"
+		"                        in the run's directory with --fsync POLICY\n"
 		"  -q, --name NAME       queue or pipe to use (default bench.PID; it is removed)\n"
 		"  -h, --help            show this help\n", BENCH_STAMP_SIZE);
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND };
+	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND, OPT_DURABLE };
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "ipcd", required_argument, NULL, OPT_IPCD },
@@ -883,6 +912,7 @@ int main(int argc, char **argv)
 		{ "per-client", required_argument, NULL, OPT_PER_CLIENT },
 		{ "pace-us", required_argument, NULL, OPT_PACE },
 		{ "kind", required_argument, NULL, OPT_KIND },
+		{ "durable", required_argument, NULL, OPT_DURABLE },
 		{ "name", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -915,6 +945,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.pipe = strcmp(optarg, "pipe") == 0;
+			break;
+		case OPT_DURABLE:
+			if (strcmp(optarg, "always") && strcmp(optarg, "everysec") &&
+			    strcmp(optarg, "no")) {
+				fprintf(stderr, "ipcbench: --durable: always, everysec or no\n");
+				return 2;
+			}
+			o.durable = optarg;
 			break;
 		case 'q':
 			if (strlen(optarg) >= sizeof o.name) {

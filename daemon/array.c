@@ -11,7 +11,7 @@
  * operations of other connections wait while it is held, on the same FIFO
  * list as lock requests.
  *
- * A durable array (attr durable) is the same memfd, whose contents qlog.c
+ * A durable array (attr durable) is the same memfd, whose contents storage/asnap.c
  * saves to the state directory as a whole file, replaced atomically: after
  * each loop turn with brokered writes (fsync always), every second while a
  * process maps it writable (its writes are invisible to the daemon), and
@@ -35,7 +35,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "log.h"
-#include "qlog.h"
+#include "asnap.h"
 #include "reply.h"
 #include "server.h"
 
@@ -86,7 +86,7 @@ static void array_do_write(struct array *a, struct conn *c, uint32_t id,
 	memcpy((char *)a->mem + op->start * a->itemsize, data, op->count * a->itemsize);
 	a->writes++;
 	if (a->snapshot)
-		qlog_array_changed(a);
+		asnap_changed(a);
 	reply_ok(c, id);
 }
 
@@ -173,7 +173,7 @@ static void array_do_add(struct array *a, struct conn *c, uint32_t id, const str
 	}
 	a->adds++;
 	if (a->snapshot)
-		qlog_array_changed(a);
+		asnap_changed(a);
 	reply_end(c);
 }
 
@@ -266,7 +266,7 @@ static void array_unlinked(struct object *o)
 
 	/* Mappings stay valid; brokered access and the lock end with the name. */
 	if (a->snapshot)
-		qlog_array_remove(a);
+		asnap_remove(a);
 	waiter_fail_all(&a->waiters, -EIDRM, "the array was removed");
 	if (a->holder)
 		array_unlock_by(a, NULL);
@@ -332,7 +332,7 @@ static void array_owner_changed(struct object *o)
 	struct array *a = array_of(o);
 
 	if (a->snapshot)
-		qlog_array_changed(a);
+		asnap_changed(a);
 }
 
 bool array_mapped_writable(const struct array *a)
@@ -588,7 +588,7 @@ static int array_open_finish(struct req *r, struct handle *h, bool created, cons
 	if (created && oa->durable) {
 		char why[PATH_MAX + 64];
 
-		rc = qlog_array_create(r->srv, a, why, sizeof why);
+		rc = asnap_create(r->srv, a, why, sizeof why);
 		if (rc < 0) {
 			snprintf(err, errlen, "durable array '%s': %s", a->obj.name, why);
 			return rc;

@@ -367,6 +367,10 @@ static int conn_serve_frames(struct conn *c)
 		/* Cut off by its own replies: serve it nothing more. */
 		if (c->cutoff)
 			return 0;
+		/* A put's reply waits for the fsync: later requests wait for it, so
+		 * that replies keep their order (qlog.c lets it read again). */
+		if (c->held)
+			return 0;
 	}
 	/* More frames may be buffered: come back after the others had a turn. */
 	event_active(c->rev, EV_READ, 0);

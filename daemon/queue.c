@@ -32,34 +32,76 @@ static struct queue *queue_of(struct object *o)
 	return container_of(o, struct queue, obj);
 }
 
-static bool queue_has_room(const struct queue *q, size_t len)
+/* Is there room for a message of len bytes after n more messages of bytes? */
+static bool queue_has_room(const struct queue *q, size_t n, size_t bytes, size_t len)
 {
-	if (q->maxsize && q->store.count >= q->maxsize)
+	if (q->maxsize && q->store.count + n >= q->maxsize)
 		return false;
-	if (q->maxbytes && q->store.bytes + len > q->maxbytes)
+	if (q->maxbytes && q->store.bytes + bytes + len > q->maxbytes)
 		return false;
 	return true;
 }
 
 /*
- * Store a message put by c; -ENOMEM.  The caller checked room and the memory
- * budget.  On a durable queue the message gets its id and a log record, and
- * under fsync always c's replies wait for the record to reach the disk.
+ * Store msgs[0..k) (bin or str objects) in order; the caller checked room
+ * and the memory budget.  On a durable queue the messages get ids and their
+ * records are written first, in one write: if that fails nothing is stored.
+ * Returns how many were stored; when not all, *why and err say why.
  */
-static int queue_store(struct queue *q, const void *data, size_t len, struct conn *c)
+static size_t queue_store(struct queue *q, const msgpack_object *msgs, size_t k, int *why,
+			  char *err, size_t errlen)
 {
-	uint64_t id = q->log ? q->next_id : 0;
-	int rc = msgstore_put_rec(&q->store, data, len, id, 0);
+	uint64_t first = q->next_id;
+	uint32_t len;
+	const char *data;
+	size_t i;
+	int rc = 0;
 
-	if (rc == 0) {
+	if (q->log) {
+		qlog_put_begin(q);
+		for (i = 0; i < k && rc == 0; i++) {
+			data = proto_bytes(&msgs[i], &len);
+			rc = qlog_put_add(q, first + i, data, len);
+		}
+		if (rc == 0)
+			rc = qlog_put_commit(q);
+		if (rc < 0) {
+			*why = rc;
+			snprintf(err, errlen, "cannot write the log of durable queue '%s': %s",
+				 q->obj.name, strerror(-rc));
+			return 0;
+		}
+		q->next_id += k;
+	}
+	for (i = 0; i < k; i++) {
+		data = proto_bytes(&msgs[i], &len);
+		if (msgstore_put_rec(&q->store, data, len, q->log ? first + i : 0, 0) < 0)
+			break;
 		q->obj.srv->mem_used += len;
 		q->puts++;
-		if (q->log) {
-			q->next_id++;
-			qlog_put(q, id, data, len, c);
+	}
+	if (i < k) {
+		*why = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		/* Logged but not stored: finished, so that no restart brings them back. */
+		for (size_t j = i; q->log && j < k; j++) {
+			proto_bytes(&msgs[j], &len);
+			qlog_done(q, first + j, len);
 		}
 	}
-	return rc;
+	return i;
+}
+
+/* Answer put request id of c, whose k messages are stored. */
+static void queue_reply_stored(struct queue *q, struct conn *c, uint32_t id, bool many,
+			       size_t k)
+{
+	if (q->log)
+		qlog_reply_put(q, c, id, many, (uint32_t)k);
+	else if (many)
+		reply_uint(c, id, k);
+	else
+		reply_ok(c, id);
 }
 
 void queue_forget(struct queue *q, struct msgstore *s)
@@ -247,7 +289,12 @@ void queue_settle(struct queue *q)
 			waiter_finish(w);
 			progress = true;
 		}
-		while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->len)) {
+		while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, 0, 0, w->len)) {
+			msgpack_object msg = { .type = MSGPACK_OBJECT_BIN,
+					       .via.bin = { w->len, w->data } };
+			char err[160];
+			int why;
+
 			/* A put whose client is going away is not stored: it never
 			 * learns that it was, and would put it again. */
 			if (conn_gone(w->conn)) {
@@ -255,12 +302,12 @@ void queue_settle(struct queue *q)
 				continue;
 			}
 			/* waiter_finish un-counts the parked copy; the stored one counts. */
-			if (queue_store(q, w->data, w->len, w->conn) < 0)
+			if (queue_store(q, &msg, 1, &why, err, sizeof err) == 1)
+				queue_reply_stored(q, w->conn, w->id, w->op == IPC_OP_Q_PUT_MANY, 1);
+			else if (why == -ENOMEM)
 				break;
-			if (w->op == IPC_OP_Q_PUT_MANY)
-				reply_uint(w->conn, w->id, 1);
 			else
-				reply_ok(w->conn, w->id);
+				reply_error(w->conn, w->id, why, "%s", err);
 			waiter_finish(w);
 			progress = true;
 		}
@@ -532,8 +579,12 @@ const struct object_kind queue_kind = {
 	.stat = queue_stat,
 };
 
-/* May a message of len bytes ever enter q?  0, or a negative errno with its message. */
-static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen)
+/*
+ * May a message of len bytes enter q, after others of pending bytes?  0, or
+ * a negative errno with its message.
+ */
+static int queue_put_check(struct queue *q, size_t len, size_t pending, char *err,
+			   size_t errlen)
 {
 	struct server *srv = q->obj.srv;
 
@@ -548,11 +599,11 @@ static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen
 		return -EMSGSIZE;
 	}
 	if (qlog_error(q)) {
-		snprintf(err, errlen, "the log of durable queue '%s' cannot be written: %s",
-			 q->obj.name, strerror(-qlog_error(q)));
-		return -EIO;
+		snprintf(err, errlen, "the log of durable queue '%s' failed and is being "
+			 "rewritten", q->obj.name);
+		return qlog_error(q);
 	}
-	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
+	if (srv->lim.max_memory && srv->mem_used + pending + len > srv->lim.max_memory) {
 		snprintf(err, errlen, "ipcd's memory budget of %zu bytes is used up",
 			 srv->lim.max_memory);
 		return -ENOBUFS;
@@ -564,32 +615,34 @@ static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen
  * Store msgs[0..n) in order while they fit.  Returns
  * how many were stored, and leaves the first refusal's status in *why.
  */
-static size_t queue_put_some(struct queue *q, struct conn *c, const msgpack_object *msgs,
-			     size_t n, int *why, char *err, size_t errlen)
+static size_t queue_put_some(struct queue *q, const msgpack_object *msgs, size_t n, int *why,
+			     char *err, size_t errlen)
 {
-	size_t k;
+	size_t k, bytes = 0, stored;
+	int rc;
 
 	*why = 0;
 	for (k = 0; k < n; k++) {
 		uint32_t len;
-		const char *data = proto_bytes(&msgs[k], &len);
 
-		*why = queue_put_check(q, len, err, errlen);
+		proto_bytes(&msgs[k], &len);
+		*why = queue_put_check(q, len, bytes, err, errlen);
 		if (*why < 0)
 			break;
 		/* Parked puts go first: a new put may not overtake them. */
-		if (!TAILQ_EMPTY(&q->putters) || !queue_has_room(q, len)) {
+		if (!TAILQ_EMPTY(&q->putters) || !queue_has_room(q, k, bytes, len)) {
 			*why = -EAGAIN;
 			snprintf(err, errlen, "queue '%s' is full", q->obj.name);
 			break;
 		}
-		if (queue_store(q, data, len, c) < 0) {
-			*why = -ENOMEM;
-			snprintf(err, errlen, "out of memory");
-			break;
-		}
+		bytes += len;
 	}
-	return k;
+	if (!k)
+		return 0;
+	stored = queue_store(q, msgs, k, &rc, err, errlen);
+	if (stored < k)
+		*why = rc;
+	return stored;
 }
 
 /* Nothing of r could be stored for want of room: park its first message or refuse. */
@@ -619,8 +672,8 @@ void queue_cmd_put(struct req *r)
 	char err[160];
 	int why;
 
-	if (queue_put_some(q, r->conn, &r->argv[2], 1, &why, err, sizeof err) == 1) {
-		reply_ok(r->conn, r->id);
+	if (queue_put_some(q, &r->argv[2], 1, &why, err, sizeof err) == 1) {
+		queue_reply_stored(q, r->conn, r->id, false, 1);
 		queue_settle(q);
 	} else if (why == -EAGAIN) {
 		queue_put_wait(r, q, &r->argv[2], proto_i64(&r->argv[1]));
@@ -649,10 +702,12 @@ void queue_cmd_put_many(struct req *r)
 			return;
 		}
 	}
-	k = queue_put_some(q, r->conn, msgs->ptr, msgs->size, &why, err, sizeof err);
-	if (k > 0 || msgs->size == 0) {
+	k = queue_put_some(q, msgs->ptr, msgs->size, &why, err, sizeof err);
+	if (msgs->size == 0) {
+		reply_uint(r->conn, r->id, 0);
+	} else if (k > 0) {
 		/* A partial count: the client sends the rest again and meets the refusal. */
-		reply_uint(r->conn, r->id, k);
+		queue_reply_stored(q, r->conn, r->id, true, k);
 		queue_settle(q);
 	} else if (why == -EAGAIN) {
 		queue_put_wait(r, q, &msgs->ptr[0], proto_i64(&r->argv[1]));

@@ -33,6 +33,7 @@
 #include "reply.h"
 #include "server.h"
 #include "service.h"
+#include "statedir.h"
 #include "waiter.h"
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg);
@@ -92,14 +93,48 @@ static bool socket_is_live(const struct sockaddr_un *sa)
 	return live;
 }
 
+/*
+ * Take PATH.lock.  The socket's directory must be ipcd's own, or sticky
+ * (like /tmp), so that no one else can swap the lock or the socket; the
+ * lock file is never opened through a symbolic link, and must be a regular
+ * file of ipcd's user.
+ */
 static int take_lock(struct server *srv, const char *path)
 {
-	char lockpath[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], lockname[sizeof dir + 8];
+	const char *slash = strrchr(path, '/'), *why = NULL;
+	struct stat st;
+	int dfd;
 
-	snprintf(lockpath, sizeof lockpath, "%s.lock", path);
-	srv->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	snprintf(lockname, sizeof lockname, "%s.lock", slash ? slash + 1 : path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		fprintf(stderr, "ipcd: cannot open the socket's directory %s: %s\n", dir,
+			strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	why = statedir_unsafe(&st, true);
+	if (why) {
+		fprintf(stderr, "ipcd: refusing the socket's directory %s: %s\n", dir, why);
+		close(dfd);
+		return -1;
+	}
+	srv->lock_fd = openat(dfd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	close(dfd);
 	if (srv->lock_fd < 0) {
-		fprintf(stderr, "ipcd: cannot open lock file %s: %s\n", lockpath, strerror(errno));
+		fprintf(stderr, "ipcd: cannot open lock file %s.lock: %s\n", path,
+			errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(srv->lock_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		fprintf(stderr, "ipcd: refusing lock file %s.lock: not a regular file of ipcd's "
+			"user\n", path);
 		return -1;
 	}
 	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB) < 0) {

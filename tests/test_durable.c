@@ -21,6 +21,7 @@
 
 #include "clients.h"
 #include "qlog.h"
+#include "record.h"
 
 static struct harness h;
 static char state[sizeof h.dir + 16];     /* the state directory */
@@ -361,8 +362,8 @@ static void fill_and_stop(int n)
 	harness_stop(&h);
 }
 
-/* After a restart the queue holds exactly "t0".."t<n-1>". */
-static void expect_prefix(int n)
+/* After a restart the queue holds exactly "t0".."t<n-1>", but "t<skip>". */
+static void expect_all_but(int n, int skip)
 {
 	ipc_client *c;
 	ipc_queue *q;
@@ -370,10 +371,12 @@ static void expect_prefix(int n)
 	start("always");
 	c = connect_ok(h.sock);
 	q = open_ok(c, "torn", 0, NULL);
-	ck_assert_int_eq(ipc_queue_size(q), n);
+	ck_assert_int_eq(ipc_queue_size(q), skip >= 0 && skip < n ? n - 1 : n);
 	for (int i = 0; i < n; i++) {
 		char s[16];
 
+		if (i == skip)
+			continue;
 		snprintf(s, sizeof s, "t%d", i);
 		get_expect(q, s, 0);
 	}
@@ -382,6 +385,12 @@ static void expect_prefix(int n)
 	get_expect(q, "new", 0);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
+}
+
+/* After a restart the queue holds exactly "t0".."t<n-1>". */
+static void expect_prefix(int n)
+{
+	expect_all_but(n, -1);
 }
 
 START_TEST(test_torn_tail_is_cut_and_reported)
@@ -395,14 +404,14 @@ START_TEST(test_torn_tail_is_cut_and_reported)
 	size = file_size(path);
 	/* A crash in the middle of writing the last record: 5 bytes of it are missing. */
 	ck_assert_int_eq(truncate(path, size - 5), 0);
-	/* t9's record is 9 + 8 + 2 bytes long: it began at size - 19. */
-	snprintf(want, sizeof want, "torn or corrupt record at offset %lld", (long long)(size - 19));
+	/* t9's record is 13 + 8 + 2 bytes long: it began at size - 23. */
+	snprintf(want, sizeof want, "torn or corrupt record at offset %lld", (long long)(size - 23));
 	expect_prefix(9);
 	ck_assert_msg(logged(want), "the daemon did not report '%s'", want);
 	harness_stop(&h);
 	/* The file was cut back to the good prefix, then grew by the nine gets'
 	 * records, "new"'s put and its get. */
-	ck_assert_int_eq(file_size(path), size - 19 + 9 * (9 + 8) + (9 + 8 + 3) + (9 + 8));
+	ck_assert_int_eq(file_size(path), size - 23 + 9 * (13 + 8) + (13 + 8 + 3) + (13 + 8));
 
 	/* Garbage after the last good record (the queue, empty now, refilled first). */
 	fill_and_stop(10);
@@ -415,9 +424,9 @@ START_TEST(test_torn_tail_is_cut_and_reported)
 }
 END_TEST
 
-START_TEST(test_corrupt_record_keeps_good_prefix)
+START_TEST(test_corrupt_record_costs_only_itself)
 {
-	char path[sizeof state + 16];
+	char path[sizeof state + 16], want[96];
 	off_t size;
 	char b;
 	int fd;
@@ -428,12 +437,153 @@ START_TEST(test_corrupt_record_keeps_good_prefix)
 	/* Flip a byte of t8's payload: its checksum no longer matches. */
 	fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pread(fd, &b, 1, size - 19 - 1), 1);
+	ck_assert_int_eq(pread(fd, &b, 1, size - 23 - 1), 1);
 	b ^= 0x40;
-	ck_assert_int_eq(pwrite(fd, &b, 1, size - 19 - 1), 1);
+	ck_assert_int_eq(pwrite(fd, &b, 1, size - 23 - 1), 1);
 	close(fd);
-	expect_prefix(8);
-	ck_assert(logged("torn or corrupt record at offset"));
+	/* t9 after it is found again: only t8 is lost, and where is said. */
+	expect_all_but(10, 8);
+	snprintf(want, sizeof want, "damaged record at offset %lld", (long long)(size - 2 * 23));
+	ck_assert_msg(logged(want), "the daemon did not report '%s'", want);
+	harness_stop(&h);
+}
+END_TEST
+
+/*
+ * One length field overwritten in the middle of a 1,000-message log costs
+ * that record only: the other 999 come back in order, and the log says
+ * where the damage was.
+ */
+START_TEST(test_corrupt_length_mid_log_costs_one_record)
+{
+	char path[sizeof state + 16], want[96];
+	const unsigned char big[4] = { 0xff, 0xff, 0x00, 0x10 };
+	off_t size, at;
+	ipc_client *c;
+	ipc_queue *q;
+	int fd;
+
+	start("no");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "torn", IPC_CREATE, &durable);
+	for (int i = 0; i < 1000; i++) {
+		char s[16];
+
+		snprintf(s, sizeof s, "m%04d", i);
+		ck_assert_ipc(put_str(q, s, 0), 0);
+	}
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+	the_log(path, sizeof path);
+	size = file_size(path);
+	/* Each record: 13 bytes of head, the id, 5 bytes.  m0500's length field is at +8. */
+	at = size - (1000 - 500) * (13 + 8 + 5);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, big, sizeof big, at + 8), 4);
+	close(fd);
+
+	start("always");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "torn", 0, NULL);
+	ck_assert_int_eq(ipc_queue_size(q), 999);
+	for (int i = 0; i < 1000; i++) {
+		char s[16];
+
+		if (i == 500)
+			continue;
+		snprintf(s, sizeof s, "m%04d", i);
+		get_expect(q, s, 0);
+	}
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	snprintf(want, sizeof want, "damaged record at offset %lld", (long long)at);
+	ck_assert_msg(logged(want), "the daemon did not report '%s'", want);
+	harness_stop(&h);
+}
+END_TEST
+
+/* Append a version 1 record (crc, len, type, body) to fd. */
+static void put_v1_record(int fd, unsigned type, const void *a, size_t alen, const void *b,
+			  size_t blen)
+{
+	unsigned char head[9], body[256];
+	uint32_t len = (uint32_t)(alen + blen);
+
+	memcpy(body, a, alen);
+	if (blen)
+		memcpy(body + alen, b, blen);
+	for (int i = 0; i < 4; i++)
+		head[4 + i] = (unsigned char)(len >> (8 * i));
+	head[8] = (unsigned char)type;
+	{
+		uint32_t crc = record_crc32c(record_crc32c(0, head + 4, 5), body, len);
+
+		for (int i = 0; i < 4; i++)
+			head[i] = (unsigned char)(crc >> (8 * i));
+	}
+	ck_assert_int_eq(write(fd, head, 9), 9);
+	ck_assert_int_eq(write(fd, body, len), (ssize_t)len);
+}
+
+/* A log of the first format is read, and rewritten in the current one. */
+START_TEST(test_version1_log_is_read_and_rewritten)
+{
+	char path[sizeof state + 16];
+	unsigned char hdr[16] = "IPCDQLOG\1", id[8] = { 0 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	ipc_client *c;
+	ipc_queue *q;
+	int fd;
+
+	ck_assert_int_eq(mkdir(state, 0700), 0);
+	snprintf(path, sizeof path, "%s/q-1.log", state);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, hdr, sizeof hdr), 16);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "name", 4);
+	msgpack_pack_str_with_body(&pk, "old", 3);
+	msgpack_pack_str_with_body(&pk, "mode", 4);
+	msgpack_pack_uint32(&pk, 0600);
+	put_v1_record(fd, 1, sb.data, sb.size, NULL, 0);
+	msgpack_sbuffer_destroy(&sb);
+	for (int i = 1; i <= 3; i++) {
+		char m[4];
+
+		id[0] = (unsigned char)i;
+		snprintf(m, sizeof m, "v%d", i);
+		put_v1_record(fd, 2, id, 8, m, 2);
+	}
+	id[0] = 1;
+	put_v1_record(fd, 4, id, 8, NULL, 0);       /* v1 was finished */
+	close(fd);
+
+	start("always");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "old", 0, NULL);
+	ck_assert_int_eq(ipc_queue_size(q), 2);
+	get_expect(q, "v2", 0);
+	ck_assert_ipc(put_str(q, "v4", 0), 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+	/* Rewritten in format 2. */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(read(fd, hdr, sizeof hdr), 16);
+	close(fd);
+	ck_assert_int_eq(hdr[8], 2);
+	start("always");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "old", 0, NULL);
+	get_expect(q, "v3", 0);
+	get_expect(q, "v4", 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
 	harness_stop(&h);
 }
 END_TEST
@@ -627,6 +777,148 @@ START_TEST(test_status_shows_state_dir_and_policy)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* The state directory and the socket's lock: never through others' hands */
+
+/* Run ipcd on sock with args, stderr to errlog; its wait status (it must exit). */
+static int run_refused(const char *sock, const char *const *args)
+{
+	const char *argv[16] = { harness_ipcd_bin(), "-s", sock };
+	size_t n = 3;
+	pid_t pid;
+
+	for (; args && *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return harness_wait_child(pid, 20000);
+}
+
+/*
+ * A symbolic link planted as the temporary of a log rewrite is not
+ * followed: the file it points to stays as it was.
+ */
+START_TEST(test_planted_tmp_link_is_not_followed)
+{
+	static char msg[1024];
+	char victim[sizeof h.dir + 16], tmp[sizeof state + 24], path[sizeof state + 16], buf[16];
+	ipc_client *c;
+	ipc_queue *q;
+	int fd;
+
+	harness_path(&h, "victim", victim, sizeof victim);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_eq(write(fd, "precious", 8), 8);
+	close(fd);
+	start("no");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "big", IPC_CREATE, &durable);
+	snprintf(tmp, sizeof tmp, "%s/q-1.log.tmp", state);
+	snprintf(path, sizeof path, "%s/q-1.log", state);
+	ck_assert_int_eq(symlink(victim, tmp), 0);
+	/* 1.2 MiB put and got: the log is rewritten (through q-1.log.tmp). */
+	memset(msg, 'x', sizeof msg);
+	for (int i = 0; i < 1200; i++)
+		ck_assert_ipc(ipc_queue_put(q, msg, sizeof msg, 0), 0);
+	for (int i = 0; i < 1200; i++) {
+		void *data;
+		size_t len;
+
+		ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
+		free(data);
+	}
+	ck_assert_ipc(put_str(q, "after", 0), 0);
+	ck_assert_msg(file_size(path) < (1 << 20), "the log was not rewritten");
+	fd = open(victim, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof buf), 8);
+	close(fd);
+	ck_assert_msg(memcmp(buf, "precious", 8) == 0, "the link's target was overwritten");
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+	/* And the queue is whole. */
+	start("no");
+	c = connect_ok(h.sock);
+	q = open_ok(c, "big", 0, NULL);
+	get_expect(q, "after", 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/*
+ * The socket's lock file is never opened through a symbolic link (nothing
+ * is created where it points), and a socket directory others can write to
+ * without the sticky bit is refused.
+ */
+START_TEST(test_socket_lock_link_and_open_dir_are_refused)
+{
+	char lock[sizeof h.sock + 8], target[sizeof h.dir + 16], open_dir[sizeof h.dir + 16];
+	char sock2[sizeof open_dir + 16];
+	int status;
+
+	snprintf(lock, sizeof lock, "%s.lock", h.sock);
+	harness_path(&h, "nologin", target, sizeof target);
+	ck_assert_int_eq(symlink(target, lock), 0);
+	status = run_refused(h.sock, NULL);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		      "ipcd started on a linked lock file: status 0x%x", status);
+	ck_assert_msg(access(target, F_OK) < 0, "the lock file's link was followed");
+	ck_assert(logged("it is a symbolic link"));
+
+	harness_path(&h, "open", open_dir, sizeof open_dir);
+	ck_assert_int_eq(mkdir(open_dir, 0700), 0);
+	ck_assert_int_eq(chmod(open_dir, 0777), 0);
+	snprintf(sock2, sizeof sock2, "%s/s.sock", open_dir);
+	status = run_refused(sock2, NULL);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		      "ipcd started in a world-writable directory: status 0x%x", status);
+	ck_assert(logged("refusing the socket's directory"));
+}
+END_TEST
+
+/*
+ * A state directory others can write to, or that another user owns, is
+ * refused at start with a message naming it and why.
+ */
+START_TEST(test_unsafe_state_dir_is_refused)
+{
+	const char *args[] = { "--state-dir", state, NULL };
+	char want[sizeof state + 64];
+	int status;
+
+	ck_assert_int_eq(mkdir(state, 0700), 0);
+	ck_assert_int_eq(chmod(state, 0777), 0);
+	status = run_refused(h.sock, args);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		      "ipcd took a world-writable state directory: status 0x%x", status);
+	snprintf(want, sizeof want, "refusing the state directory %s: others can write", state);
+	ck_assert_msg(logged(want), "no '%s'", want);
+	ck_assert_int_eq(chmod(state, 0700), 0);
+	if (running_as_root()) {
+		ck_assert_int_eq(chown(state, 54321, 54321), 0);
+		status = run_refused(h.sock, args);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+			      "ipcd took another user's state directory: status 0x%x", status);
+		ck_assert(logged("owned by another user"));
+		ck_assert_int_eq(chown(state, 0, 0), 0);
+	}
+	/* Its own, private: taken. */
+	start("always");
+	harness_stop(&h);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Durable arrays */
 
 /* Open the durable array "da" ('q' x 8), creating it; its mapping. */
@@ -743,9 +1035,9 @@ END_TEST
 /* The log's checksum is CRC-32C (Castagnoli): its check value, and chaining. */
 START_TEST(test_crc32c_known_answer)
 {
-	ck_assert_uint_eq(qlog_crc32c(0, "123456789", 9), 0xe3069283u);
-	ck_assert_uint_eq(qlog_crc32c(qlog_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
-	ck_assert_uint_eq(qlog_crc32c(0, "", 0), 0);
+	ck_assert_uint_eq(record_crc32c(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(record_crc32c(record_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+	ck_assert_uint_eq(record_crc32c(0, "", 0), 0);
 }
 END_TEST
 
@@ -768,10 +1060,16 @@ static Suite *durable_suite(void)
 	tc = harness_tcase(s, "crash", 60, setup, teardown);
 	tcase_add_test(tc, test_sigkill_under_load_loses_no_acknowledged_put);
 	tcase_add_test(tc, test_sigkill_under_load_with_consumer);
+	tc = harness_tcase(s, "statedir", 120, setup, teardown);
+	tcase_add_test(tc, test_planted_tmp_link_is_not_followed);
+	tcase_add_test(tc, test_socket_lock_link_and_open_dir_are_refused);
+	tcase_add_test(tc, test_unsafe_state_dir_is_refused);
 	tc = harness_tcase(s, "torn", 30, setup, teardown);
 	tcase_add_test(tc, test_crc32c_known_answer);
 	tcase_add_test(tc, test_torn_tail_is_cut_and_reported);
-	tcase_add_test(tc, test_corrupt_record_keeps_good_prefix);
+	tcase_add_test(tc, test_corrupt_record_costs_only_itself);
+	tcase_add_test(tc, test_version1_log_is_read_and_rewritten);
+	tcase_add_test(tc, test_corrupt_length_mid_log_costs_one_record);
 	tcase_add_test(tc, test_log_is_rewritten_when_mostly_finished);
 	return s;
 }

@@ -2,8 +2,9 @@
 """Write the fuzz seed corpus: real ipcd frames, as a client sends them.
 
 corpus/daemon/ holds conversations (a hello, then requests) for fuzz_daemon;
-corpus/codec/ holds single requests, replies and pushes for fuzz_codec.
-Run it from anywhere; it rewrites both directories.  Op codes and keys are
+corpus/codec/ holds single requests, replies and pushes for fuzz_codec;
+corpus/qlog/ holds durable queue logs (both formats, whole, torn, damaged)
+for fuzz_qlog.  Run it from anywhere; it rewrites the three directories.  Op codes and keys are
 those of proto/ipc_protocol.h."""
 import os
 import struct
@@ -90,6 +91,43 @@ def singles():
     yield 'push_error', frame(0, "error", -71, "malformed frame")
 
 
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82f63b78 if crc & 1 else crc >> 1
+    return crc ^ 0xffffffff
+
+
+def record(version, rtype, body):
+    """One log record (daemon/storage/record.h)."""
+    tail = struct.pack('<IB', len(body), rtype) + body
+    crc = struct.pack('<I', crc32c(tail))
+    return (crc if version == 1 else bytes([0xd9, 0x51, 0x52, 0xa7]) + crc) + tail
+
+
+def qlog(version, ops):
+    out = b'IPCDQLOG' + struct.pack('<II', version, 0)
+    meta = pack({'name': 'q', 'uid': 0, 'gid': 0, 'mode': 0o600, 'maxsize': 0,
+                 'maxbytes': 0, 'ack': 1, 'ctime': 1})
+    out += record(version, 1, meta)
+    for rtype, i, data in ops:
+        out += record(version, rtype, struct.pack('<Q', i) + data)
+    return out
+
+
+def logs():
+    ops = [(2, i, b'msg%d' % i) for i in range(1, 9)] + [(3, 2, b''), (4, 1, b'')]
+    for v in (1, 2):
+        whole = qlog(v, ops)
+        yield 'v%d_whole' % v, whole
+        yield 'v%d_torn' % v, whole[:-5]
+        damaged = bytearray(whole)
+        damaged[len(whole) // 2] ^= 0xff
+        yield 'v%d_damaged' % v, bytes(damaged)
+
+
 def write(dirname, items):
     os.makedirs(dirname, exist_ok=True)
     for f in os.listdir(dirname):
@@ -103,3 +141,4 @@ if __name__ == '__main__':
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
     write(os.path.join(here, 'daemon'), conversations())
     write(os.path.join(here, 'codec'), list(singles()) + list(conversations()))
+    write(os.path.join(here, 'qlog'), logs())
