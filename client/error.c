@@ -38,7 +38,7 @@ const char *ipc_strerror(int err)
 	case EPERM: return "Not the object's owner";
 	case ERANGE: return "Index or range outside the array";
 	case EFBIG: return "Array larger than ipcd's limit";
-	case ENOSPC: return "No room in ipcd (object limit or shared memory budget)";
+	case ENOSPC: return "No room in ipcd (object limit, shared memory budget, or its disk is full)";
 	case EDEADLK: return "Lock already held by this process";
 	}
 	s = strerrordesc_np(err);
