@@ -589,7 +589,7 @@ static int queue_put_check(struct queue *q, size_t len, char *err, size_t errlen
 			 q->obj.name, strerror(-qlog_error(q)));
 		return -EIO;
 	}
-	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
+	if (srv->lim.max_memory && server_mem_total(srv) + len > srv->lim.max_memory) {
 		snprintf(err, errlen, "ipcd's memory budget of %zu bytes is used up",
 			 srv->lim.max_memory);
 		return -ENOBUFS;
