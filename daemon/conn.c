@@ -9,8 +9,9 @@
  *
  * Fairness: one read callback serves at most FRAMES_PER_TURN frames and
  * BYTES_PER_TURN bytes of them before the other clients get a turn; a
- * connection whose unread output passes CONN_OUTPUT_HIGH is paused (neither
- * read nor served) until it reads, instead of being handed more; both
+ * connection whose unread output passes CONN_OUTPUT_HIGH is paused (its
+ * requests are read, up to a bound, but not served) until it reads,
+ * instead of being handed more; both
  * buffers of every connection count in the memory budget, and an unfinished
  * frame that would take ipcd past it is refused.
  */
@@ -263,11 +264,10 @@ void conn_close_flushed(struct conn *c, const char *why)
 	conn_unlist(c);
 	TAILQ_INSERT_TAIL(&srv->closing, c, link);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
-	/* Read again (to drop what it sends), whatever paused it. */
+	/* Whatever paused or cut it off, it is read (to drop what it sends) until it goes. */
 	c->paused = false;
 	c->serving = false;
 	c->cutoff = false;
-	event_add(c->rev, NULL);
 	conn_flush(c);
 }
 
@@ -400,12 +400,21 @@ static bool conn_output_full(const struct conn *c, size_t mark)
 	return out > mark || (out && server_over_budget(c->srv));
 }
 
-/* Pause c: its requests wait in the socket until it has read its replies. */
+/*
+ * Pause c: its requests wait until it has read its replies.  It is still
+ * read (up to conn_paused_max), so that a client writing all its requests
+ * before reading any replies does not block on a full socket forever.
+ */
 static void conn_pause(struct conn *c)
 {
 	c->paused = true;
-	event_del(c->rev);
 	conn_want_write(c);
+}
+
+/* Request bytes a paused connection may send: one frame of the largest size, and a read. */
+static size_t conn_paused_max(const struct conn *c)
+{
+	return server_frame_max(c->srv) + IPC_FRAME_HEADER + READ_BATCH;
 }
 
 /*
@@ -417,8 +426,7 @@ static void conn_resume_check(struct conn *c)
 	if (!c->paused || c->dead || conn_output_full(c, CONN_OUTPUT_HIGH / 2))
 		return;
 	c->paused = false;
-	event_add(c->rev, NULL);
-	/* Frames read before the pause wait in c->in: serve them now. */
+	/* Frames read during the pause wait in c->in: serve them now. */
 	event_active(c->rev, EV_READ, 0);
 }
 
@@ -479,7 +487,11 @@ int conn_attach_fd(struct conn *c, int fd)
 	return 0;
 }
 
-/* Serve the complete frames in c->in.  Returns -1 when c was closed. */
+/*
+ * Serve the complete frames in c->in.  Returns 0 when none is left to serve
+ * now, 1 when the turn's bound stopped it (it comes back), -1 when c was
+ * closed or is closing.
+ */
 static int conn_serve_frames(struct conn *c)
 {
 	size_t frame_max = server_frame_max(c->srv), bytes = 0;
@@ -504,8 +516,9 @@ static int conn_serve_frames(struct conn *c)
 		}
 		if (have - IPC_FRAME_HEADER < len)
 			return 0;
-		/* Its replies wait to be read: it is handed nothing more meanwhile. */
-		if (conn_output_full(c, CONN_OUTPUT_HIGH)) {
+		/* Its replies wait to be read: it is handed nothing more meanwhile
+		 * (but once it has hung up, what it sent is served to the end). */
+		if (!c->eof && conn_output_full(c, CONN_OUTPUT_HIGH)) {
 			conn_pause(c);
 			return 0;
 		}
@@ -524,7 +537,7 @@ static int conn_serve_frames(struct conn *c)
 	}
 	/* More frames may be buffered: come back after the others had a turn. */
 	event_active(c->rev, EV_READ, 0);
-	return 0;
+	return 1;
 }
 
 /* One read of up to READ_BATCH bytes into c->in: >0, 0 at end of file, -errno. */
@@ -602,7 +615,7 @@ static int conn_check_budget(struct conn *c)
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	ssize_t n;
+	int r;
 
 	if (c->closing) {
 		conn_drop_input(c);
@@ -614,24 +627,38 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, "output limit");
 		return;
 	}
-	/* Activated before it was paused: its frames wait. */
-	if (c->paused)
+	if (!c->eof) {
+		ssize_t n = conn_read_some(c);
+
+		if (n == 0) {
+			/* What it sent before is served first, then it is closed. */
+			c->eof = true;
+		} else if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
+			conn_close(c, strerror((int)-n));
+			return;
+		} else if (n > 0) {
+			c->active_ms = now_ms();
+		}
+	}
+	if (c->paused && !c->eof) {
+		/* Requests sent while it reads none of its replies: bounded. */
+		if (evbuffer_get_length(c->in) > conn_paused_max(c)) {
+			log_warn("client %llu (pid %d) cut off: it sends requests and reads none of "
+				 "%zu reply bytes", (unsigned long long)c->id, (int)c->pid,
+				 evbuffer_get_length(c->out));
+			conn_cut_off(c);
+		}
 		return;
-	n = conn_read_some(c);
-	if (n == 0) {
+	}
+	c->serving = true;
+	r = conn_serve_frames(c);
+	if (r < 0)
+		return;
+	c->serving = false;
+	if (c->eof && r == 0) {
 		conn_close(c, "end of file");
 		return;
 	}
-	if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
-		conn_close(c, strerror((int)-n));
-		return;
-	}
-	if (n > 0)
-		c->active_ms = now_ms();
-	c->serving = true;
-	if (conn_serve_frames(c) < 0)
-		return;
-	c->serving = false;
 	if (conn_check_budget(c) < 0)
 		return;
 	/* Durable queues' records of these requests go to the kernel before their replies. */

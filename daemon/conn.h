@@ -72,7 +72,9 @@ struct conn {
 				    sent before is still served, up to the end of file */
 	bool held;               /* replies wait for a durable log's fsync (qlog.c) */
 	bool paused;             /* unread output over the high-water mark: its
-				    requests wait (not read, not served) until it reads */
+				    requests wait (read, not served) until it reads */
+	bool eof;                /* its end of file was read: what is left in `in`
+				    is served, then it is closed */
 	bool closing;            /* released and off srv->conns: sending its last error
 				    (conn_close_flushed), its input read and dropped */
 	bool wr_shut;            /* closing: everything sent, the write side shut */

@@ -901,6 +901,40 @@ static void raw_put(int fd, uint64_t handle, const void *data, size_t len, uint3
 }
 
 /*
+ * A paused client is still read, so one that writes all its requests before
+ * reading does not block; but one that goes on sending requests while it
+ * reads none of its replies is cut off once they pass a frame and a read.
+ */
+START_TEST(test_paused_client_that_keeps_sending_is_cut_off)
+{
+	static char big[1 << 20];
+	static const unsigned char ping[] = { 0, 0, 0, 3, 0x92, IPC_OP_PING, 9 };
+	enum { CHUNK = 1 << 20 };
+	unsigned char *pings = malloc(CHUNK);
+	uint64_t handle;
+	int fd;
+
+	ck_assert_ptr_nonnull(pings);
+	for (size_t i = 0; i + sizeof ping <= CHUNK; i += sizeof ping)
+		memcpy(pings + i, ping, sizeof ping);
+	start();
+	fd = raw_connect_greeted(h.sock);
+	handle = child_open(fd, "big");
+	raw_put(fd, handle, big, sizeof big, 3);
+	send_many(fd, IPC_OP_Q_PEEK, handle, 4, 100);
+	/* 16 MiB of pings, reading nothing: the sends fail once it is cut off. */
+	for (int i = 0; i < 16 && raw_send(fd, pings, CHUNK - CHUNK % sizeof ping) == 0; i++)
+		;
+	free(pings);
+	ck_assert_int_eq(raw_wait_hangup(fd, 15000), 0);
+	close(fd);
+	ck_assert_ipc(ipc_queue_unlink(normal, "big"), 0);
+	served("a paused client that kept sending");
+	stop_clean();
+}
+END_TEST
+
+/*
  * A malformed frame after requests whose replies fill the socket: the
  * client reads every reply, then the error push, then the end.
  */
@@ -977,6 +1011,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_idle_connection_is_closed);
 	tcase_add_test(tc, test_error_push_is_sent_before_the_close);
 	tcase_add_test(tc, test_unread_error_push_closes_after_grace);
+	tcase_add_test(tc, test_paused_client_that_keeps_sending_is_cut_off);
 	return s;
 }
 
