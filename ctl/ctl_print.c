@@ -35,6 +35,7 @@ static const struct {
 } key_fmts[] = {
 	{ "uptime",      FMT_DURATION },
 	{ "memory",      FMT_SIZE },
+	{ "buffers",     FMT_SIZE },
 	{ "bytes",       FMT_SIZE },
 	{ "max_memory",  FMT_SIZE_LIMIT },
 	{ "max_message", FMT_SIZE },

@@ -89,9 +89,9 @@ static void print_budget(const char *what, long long used, long long max, const 
 
 int ctl_server_status(struct ctl *ctl)
 {
-	long long v[6] = { -1, -1, -1, -1, -1, -1 };
-	static const char *const keys[6] = { "memory", "max_memory", "clients", "max_clients",
-					     "objects", "max_objects" };
+	long long v[7] = { -1, -1, -1, -1, -1, -1, -1 };
+	static const char *const keys[7] = { "memory", "max_memory", "clients", "max_clients",
+					     "objects", "max_objects", "buffers" };
 	ipc_client *c = ctl_connect(ctl);
 	msgpack_unpacked u;
 	void *mp = NULL;
@@ -106,13 +106,14 @@ int ctl_server_status(struct ctl *ctl)
 	/* The budgets and their use, read before ctl_show takes the reply. */
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS)
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < 7; i++)
 			v[i] = status_u64(&u.data, keys[i]);
 	msgpack_unpacked_destroy(&u);
 	r = ctl_show(ctl, mp, len, MSGPACK_OBJECT_MAP, NULL, 0);
 	if (r == CTL_EXIT_OK && !ctl->json) {
 		printf("budgets:\n");
-		print_budget("memory", v[0], v[1], " bytes");
+		/* The budget counts queued payload and the clients' buffers alike. */
+		print_budget("memory", v[0] >= 0 && v[6] > 0 ? v[0] + v[6] : v[0], v[1], " bytes");
 		print_budget("clients", v[2], v[3], "");
 		print_budget("objects", v[4], v[5], "");
 	}

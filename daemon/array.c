@@ -674,7 +674,7 @@ static void array_run(struct req *r, struct array *a, const struct array_op *op,
 			    (int)a->holder->pid);
 		return;
 	}
-	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
+	if (srv->lim.max_memory && server_mem_total(srv) + len > srv->lim.max_memory) {
 		reply_error(r->conn, r->id, -ENOBUFS, "ipcd's memory budget of %zu bytes is used up",
 			    srv->lim.max_memory);
 		return;

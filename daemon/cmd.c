@@ -300,7 +300,7 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 		log_warn("client %llu (pid %d): malformed frame (%s): %s", (unsigned long long)c->id,
 			 (int)c->pid, err, log_sample(body, len < 32 ? len : 32, sample, sizeof sample));
 		push_error(c, -EPROTO, "malformed frame: %s", err);
-		conn_close(c, "malformed frame");
+		conn_close_flushed(c, "malformed frame");
 		return -EPROTO;
 	}
 	if (rc < 0) {

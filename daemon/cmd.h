@@ -31,7 +31,8 @@ struct req {
 
 /*
  * Decode and run one request frame of c.  Returns 0, or -EPROTO when the
- * frame was malformed and c has been closed (the caller must not touch c).
+ * frame was malformed and c is closing (conn_close_flushed: the caller must
+ * serve it nothing more).
  */
 int cmd_dispatch(struct conn *c, const char *body, size_t len);
 

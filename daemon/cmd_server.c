@@ -63,16 +63,19 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 17);
+	msgpack_pack_map(pk, 20);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
 	proto_pack_kv_u64(pk, "uptime", (uint64_t)(time(NULL) - srv->started));
 	proto_pack_kv_u64(pk, "clients", srv->nconns);
 	proto_pack_kv_u64(pk, "max_clients", srv->lim.max_clients);
+	proto_pack_kv_u64(pk, "max_clients_per_user", srv->lim.max_clients_per_user);
+	proto_pack_kv_u64(pk, "idle_timeout", srv->lim.idle_timeout);
 	proto_pack_kv_u64(pk, "objects", srv->nobjects);
 	proto_pack_kv_u64(pk, "max_objects", srv->lim.max_objects);
 	proto_pack_kv_u64(pk, "memory", srv->mem_used);
+	proto_pack_kv_u64(pk, "buffers", srv->buf_used);
 	proto_pack_kv_u64(pk, "max_memory", srv->lim.max_memory);
 	proto_pack_kv_u64(pk, "max_message", srv->lim.max_message);
 	proto_pack_kv_u64(pk, "max_output", srv->lim.max_output);

@@ -6,10 +6,19 @@
  * evbuffer written with sendmsg, so that a descriptor can ride with the
  * first byte of the frame it belongs to (SCM_RIGHTS); replies from many
  * requests are coalesced into few writes.
+ *
+ * Fairness: one read callback serves at most FRAMES_PER_TURN frames and
+ * BYTES_PER_TURN bytes of them before the other clients get a turn; a
+ * connection whose unread output passes CONN_OUTPUT_HIGH is paused (its
+ * requests are read, up to a bound, but not served) until it reads,
+ * instead of being handed more; both
+ * buffers of every connection count in the memory budget, and an unfinished
+ * frame that would take ipcd past it is refused.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +40,7 @@
 #define READ_BATCH (256 * 1024)   /* most bytes per read */
 #define READ_MIN (16 * 1024)      /* fewest bytes per read */
 #define FRAMES_PER_TURN 4096      /* frames served before other clients get a turn */
+#define BYTES_PER_TURN (1u << 20) /* frame bytes served before they get a turn */
 #define IOV_BATCH 64
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -39,6 +49,7 @@ static void handle_release(struct hold *h);
 static ssize_t conn_write_pending(struct conn *c);
 
 static int handle_describe(const struct hold *h, char *buf, size_t len);
+static void conn_resume_check(struct conn *c);
 
 static const struct hold_ops handle_hold_ops = { "open handle", handle_release, handle_describe };
 
@@ -61,6 +72,23 @@ static void conn_read_groups(struct conn *c)
 		if (errno != ERANGE)
 			return;
 	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every change to a connection's buffers, counted in the budget. */
+static void conn_buf_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct server *srv = arg;
+
+	srv->buf_used += info->n_added;
+	srv->buf_used -= info->n_deleted;
 }
 
 bool conn_in_group(const struct conn *c, gid_t gid)
@@ -95,12 +123,19 @@ struct conn *conn_create(struct server *srv, int fd)
 		c->gid = cred.gid;
 	}
 	conn_read_groups(c);
+	c->active_ms = now_ms();
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 	c->wev = event_new(srv->base, fd, EV_WRITE, conn_write_cb, c);
-	if (!c->in || !c->out || !c->rev || !c->wev || event_add(c->rev, NULL) < 0)
+	if (!c->in || !c->out || !c->rev || !c->wev ||
+	    !evbuffer_add_cb(c->in, conn_buf_cb, srv) || !evbuffer_add_cb(c->out, conn_buf_cb, srv) ||
+	    server_user_count(srv, c->uid, 1) < 0)
 		goto fail;
+	if (event_add(c->rev, NULL) < 0) {
+		server_user_count(srv, c->uid, -1);
+		goto fail;
+	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
 	service_changed(srv->service);
@@ -149,6 +184,26 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
 	free(c);
 }
 
+/* Take c off the served connections (it no longer counts as a client). */
+static void conn_unlist(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	TAILQ_REMOVE(&srv->conns, c, link);
+	srv->nconns--;
+	server_user_count(srv, c->uid, -1);
+	service_changed(srv->service);
+}
+
+/* Replies go after their durable records: written, and fsynced if held. */
+static void conn_sync_logs(struct conn *c)
+{
+	if (c->held)
+		qlog_sync_now(c->srv);
+	else
+		qlog_write(c->srv);
+}
+
 void conn_close(struct conn *c, const char *why)
 {
 	struct server *srv = c->srv;
@@ -157,24 +212,71 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	log_debug("client %llu (pid %d) closed: %s", (unsigned long long)c->id,
 		  (int)c->pid, why);
-	/* Replies go after their durable records: written, and fsynced if held. */
-	if (c->held)
-		qlog_sync_now(srv);
-	else
-		qlog_write(srv);
-	/* A last attempt to deliver what is queued (an error push, say). */
-	conn_write_pending(c);
-	c->dead = true;
-	conn_release(c);
+	if (c->closing) {
+		TAILQ_REMOVE(&srv->closing, c, link);
+		c->dead = true;
+	} else {
+		conn_sync_logs(c);
+		/* A last attempt to deliver what is queued. */
+		conn_write_pending(c);
+		c->dead = true;
+		conn_release(c);
+		conn_unlist(c);
+	}
 	event_free(c->rev);
 	event_free(c->wev);
+	if (c->grace)
+		event_free(c->grace);
 	close(c->fd);
 	c->fd = -1;
-	TAILQ_REMOVE(&srv->conns, c, link);
-	srv->nconns--;
-	service_changed(srv->service);
+	/* What is left is never sent nor served: out of the budget now. */
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
 	if (event_base_once(srv->base, -1, EV_TIMEOUT, conn_free_cb, c, NULL) < 0)
 		conn_free_cb(-1, 0, c);
+}
+
+static void conn_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	log_debug("client %llu (pid %d): its last error was not read in time",
+		  (unsigned long long)c->id, (int)c->pid);
+	conn_close(c, "last error unread");
+}
+
+void conn_close_flushed(struct conn *c, const char *why)
+{
+	struct server *srv = c->srv;
+	struct timeval tv = { CONN_CLOSE_GRACE_MS / 1000, CONN_CLOSE_GRACE_MS % 1000 * 1000 };
+
+	if (c->dead || c->closing)
+		return;
+	log_debug("client %llu (pid %d) closing: %s", (unsigned long long)c->id, (int)c->pid, why);
+	conn_sync_logs(c);
+	c->grace = evtimer_new(srv->base, conn_grace_cb, c);
+	if (!c->grace || evtimer_add(c->grace, &tv) < 0) {
+		conn_close(c, why);
+		return;
+	}
+	c->closing = true;
+	conn_release(c);
+	conn_unlist(c);
+	TAILQ_INSERT_TAIL(&srv->closing, c, link);
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	/* Whatever paused or cut it off, it is read (to drop what it sends) until it goes. */
+	c->paused = false;
+	c->serving = false;
+	c->cutoff = false;
+	conn_flush(c);
+}
+
+int64_t conn_idle_for(const struct conn *c)
+{
+	if (c->dead || c->closing || c->paused || !TAILQ_EMPTY(&c->holds) || c->nwaiting ||
+	    c->nkeeps || evbuffer_get_length(c->in) || evbuffer_get_length(c->out))
+		return -1;
+	return now_ms() - c->active_ms;
 }
 
 /* Write up to the next descriptor mark (or with it).  >0 written, 0 would block, <0 error. */
@@ -256,6 +358,10 @@ void conn_flush(struct conn *c)
 	w = conn_write_pending(c);
 	if (w < 0) {
 		log_debug("client %llu: write: %s", (unsigned long long)c->id, strerror((int)-w));
+		if (c->closing) {
+			conn_close(c, "hung up before its last error was sent");
+			return;
+		}
 		/* Write no more, hand it nothing more; its reader serves what the
 		 * peer sent before it went, and sees the hang-up. */
 		evbuffer_drain(c->out, evbuffer_get_length(c->out));
@@ -263,15 +369,65 @@ void conn_flush(struct conn *c)
 			c->hungup = true;
 			event_active(c->rev, EV_READ, 0);
 		}
+		conn_resume_check(c);
 		return;
 	}
-	if (!evbuffer_get_length(c->out))
+	if (!evbuffer_get_length(c->out)) {
+		/* All sent: a closing connection's peer sees the end after its error. */
+		if (c->closing && !c->wr_shut) {
+			shutdown(c->fd, SHUT_WR);
+			c->wr_shut = true;
+		}
+		conn_resume_check(c);
 		return;
-	if (evbuffer_get_length(c->out) > c->srv->lim.max_output) {
+	}
+	if (!c->closing && evbuffer_get_length(c->out) > c->srv->lim.max_output) {
 		conn_cut_off(c);
 		return;
 	}
+	conn_resume_check(c);
 	event_add(c->wev, NULL);
+}
+
+/*
+ * Whether c's unread output should hold its requests back: past mark, or
+ * any at all while ipcd is over its memory budget.
+ */
+static bool conn_output_full(const struct conn *c, size_t mark)
+{
+	size_t out = evbuffer_get_length(c->out);
+
+	return out > mark || (out && server_over_budget(c->srv));
+}
+
+/*
+ * Pause c: its requests wait until it has read its replies.  It is still
+ * read (up to conn_paused_max), so that a client writing all its requests
+ * before reading any replies does not block on a full socket forever.
+ */
+static void conn_pause(struct conn *c)
+{
+	c->paused = true;
+	conn_want_write(c);
+}
+
+/* Request bytes a paused connection may send: one frame of the largest size, and a read. */
+static size_t conn_paused_max(const struct conn *c)
+{
+	return server_frame_max(c->srv) + IPC_FRAME_HEADER + READ_BATCH;
+}
+
+/*
+ * Serve a paused c again once it has read enough of its output: below half
+ * the mark, so that it does not flap frame by frame.
+ */
+static void conn_resume_check(struct conn *c)
+{
+	if (!c->paused || c->dead || conn_output_full(c, CONN_OUTPUT_HIGH / 2))
+		return;
+	c->paused = false;
+	/* Frames read during the pause wait in c->in: serve them now. */
+	event_active(c->rev, EV_READ, 0);
 }
 
 void conn_want_write(struct conn *c)
@@ -293,7 +449,7 @@ bool conn_gone(struct conn *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
 
-	if (c->dead || c->cutoff || c->hungup)
+	if (c->dead || c->closing || c->cutoff || c->hungup)
 		return true;
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
 		/* Its reader serves what is left, sees the end of file and closes it. */
@@ -331,12 +487,16 @@ int conn_attach_fd(struct conn *c, int fd)
 	return 0;
 }
 
-/* Serve the complete frames in c->in.  Returns -1 when c was closed. */
+/*
+ * Serve the complete frames in c->in.  Returns 0 when none is left to serve
+ * now, 1 when the turn's bound stopped it (it comes back), -1 when c was
+ * closed or is closing.
+ */
 static int conn_serve_frames(struct conn *c)
 {
-	size_t frame_max = server_frame_max(c->srv);
+	size_t frame_max = server_frame_max(c->srv), bytes = 0;
 
-	for (int served = 0; served < FRAMES_PER_TURN; served++) {
+	for (int served = 0; served < FRAMES_PER_TURN && bytes < BYTES_PER_TURN; served++) {
 		unsigned char hdr[IPC_FRAME_HEADER];
 		size_t have = evbuffer_get_length(c->in);
 		uint32_t len;
@@ -351,11 +511,17 @@ static int conn_serve_frames(struct conn *c)
 				 (unsigned long long)c->id, (int)c->pid, len, frame_max);
 			push_error(c, -EMSGSIZE, "frame of %u bytes exceeds the limit of %zu bytes",
 				   len, frame_max);
-			conn_close(c, "oversized frame");
+			conn_close_flushed(c, "oversized frame");
 			return -1;
 		}
 		if (have - IPC_FRAME_HEADER < len)
 			return 0;
+		/* Its replies wait to be read: it is handed nothing more meanwhile
+		 * (but once it has hung up, what it sent is served to the end). */
+		if (!c->eof && conn_output_full(c, CONN_OUTPUT_HIGH)) {
+			conn_pause(c);
+			return 0;
+		}
 		frame = evbuffer_pullup(c->in, IPC_FRAME_HEADER + (ev_ssize_t)len);
 		if (!frame) {
 			conn_close(c, "out of memory");
@@ -364,6 +530,7 @@ static int conn_serve_frames(struct conn *c)
 		if (cmd_dispatch(c, (const char *)frame + IPC_FRAME_HEADER, len) < 0)
 			return -1;
 		evbuffer_drain(c->in, IPC_FRAME_HEADER + len);
+		bytes += IPC_FRAME_HEADER + len;
 		/* Cut off by its own replies: serve it nothing more. */
 		if (c->cutoff)
 			return 0;
@@ -374,7 +541,7 @@ static int conn_serve_frames(struct conn *c)
 	}
 	/* More frames may be buffered: come back after the others had a turn. */
 	event_active(c->rev, EV_READ, 0);
-	return 0;
+	return 1;
 }
 
 /* One read of up to READ_BATCH bytes into c->in: >0, 0 at end of file, -errno. */
@@ -416,30 +583,88 @@ static ssize_t conn_read_some(struct conn *c)
 	return got;
 }
 
+/* Closing: read and drop what the peer still sends, until it hangs up. */
+static void conn_drop_input(struct conn *c)
+{
+	ssize_t n = conn_read_some(c);
+
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	if (n == 0 || (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK))
+		conn_close(c, n == 0 ? "end of file" : strerror((int)-n));
+}
+
+/*
+ * An unfinished frame of c past CONN_INPUT_FLOOR while ipcd is over its
+ * memory budget is refused, and c closed: the budget holds whatever many
+ * clients leave half-sent.  Returns -1 when c was closed.
+ */
+static int conn_check_budget(struct conn *c)
+{
+	struct server *srv = c->srv;
+	size_t have = evbuffer_get_length(c->in);
+	unsigned char hdr[IPC_FRAME_HEADER];
+
+	if (have <= CONN_INPUT_FLOOR || !server_over_budget(srv))
+		return 0;
+	evbuffer_copyout(c->in, hdr, sizeof hdr);
+	log_warn("client %llu (pid %d): a frame of %u bytes would take ipcd past its memory "
+		 "budget of %zu bytes", (unsigned long long)c->id, (int)c->pid,
+		 ipc_frame_get_len(hdr), srv->lim.max_memory);
+	push_error(c, -ENOBUFS, "ipcd's memory budget of %zu bytes is used up: a frame of %u "
+		   "bytes cannot be taken", srv->lim.max_memory, ipc_frame_get_len(hdr));
+	conn_close_flushed(c, "memory budget");
+	return -1;
+}
+
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	ssize_t n;
+	int r;
 
+	if (c->closing) {
+		conn_drop_input(c);
+		return;
+	}
 	if (c->cutoff) {
 		log_warn("client %llu (pid %d) cut off: %zu reply bytes unread",
 			 (unsigned long long)c->id, (int)c->pid, evbuffer_get_length(c->out));
 		conn_close(c, "output limit");
 		return;
 	}
-	n = conn_read_some(c);
-	if (n == 0) {
-		conn_close(c, "end of file");
-		return;
+	if (!c->eof) {
+		ssize_t n = conn_read_some(c);
+
+		if (n == 0) {
+			/* What it sent before is served first, then it is closed. */
+			c->eof = true;
+		} else if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
+			conn_close(c, strerror((int)-n));
+			return;
+		} else if (n > 0) {
+			c->active_ms = now_ms();
+		}
 	}
-	if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) {
-		conn_close(c, strerror((int)-n));
+	if (c->paused && !c->eof) {
+		/* Requests sent while it reads none of its replies: bounded. */
+		if (evbuffer_get_length(c->in) > conn_paused_max(c)) {
+			log_warn("client %llu (pid %d) cut off: it sends requests and reads none of "
+				 "%zu reply bytes", (unsigned long long)c->id, (int)c->pid,
+				 evbuffer_get_length(c->out));
+			conn_cut_off(c);
+		}
 		return;
 	}
 	c->serving = true;
-	if (conn_serve_frames(c) < 0)
+	r = conn_serve_frames(c);
+	if (r < 0)
 		return;
 	c->serving = false;
+	if (c->eof && r == 0) {
+		conn_close(c, "end of file");
+		return;
+	}
+	if (conn_check_budget(c) < 0)
+		return;
 	/* Durable queues' records of these requests go to the kernel before their replies. */
 	qlog_write(c->srv);
 	conn_flush(c);

@@ -41,7 +41,9 @@ struct conn {
 	uint64_t id;             /* unique for the daemon's lifetime */
 	int fd;
 	struct event *rev, *wev;
-	struct evbuffer *in, *out;
+	struct event *grace;     /* closing: the bound on sending the last error */
+	struct evbuffer *in, *out;  /* both counted in srv->buf_used */
+	int64_t active_ms;       /* monotonic time of the last bytes read */
 	size_t read_size;        /* bytes asked of the next read, adapting */
 	uint64_t out_sent;       /* bytes written since the start */
 	struct fdmark *fdmarks;  /* descriptors to attach, ascending pos */
@@ -69,7 +71,18 @@ struct conn {
 	bool hungup;             /* the peer hung up: handed nothing more, but what it
 				    sent before is still served, up to the end of file */
 	bool held;               /* replies wait for a durable log's fsync (qlog.c) */
+	bool paused;             /* unread output over the high-water mark: its
+				    requests wait (read, not served) until it reads */
+	bool eof;                /* its end of file was read: what is left in `in`
+				    is served, then it is closed */
+	bool closing;            /* released and off srv->conns: sending its last error
+				    (conn_close_flushed), its input read and dropped */
+	bool wr_shut;            /* closing: everything sent, the write side shut */
 };
+
+#define CONN_OUTPUT_HIGH (1u << 20)   /* unread reply bytes that pause a connection's requests */
+#define CONN_INPUT_FLOOR (256u << 10) /* unfinished request bytes that survive an exhausted budget */
+#define CONN_CLOSE_GRACE_MS 2000      /* how long a closing connection may take to read its error */
 
 /* Take over an accepted socket.  NULL on failure (fd is closed). */
 struct conn *conn_create(struct server *srv, int fd);
@@ -81,6 +94,24 @@ struct conn *conn_create(struct server *srv, int fd);
  */
 void conn_close(struct conn *c, const char *why);
 
+/*
+ * Close the connection once what is queued on it (an error push) has been
+ * sent: give back everything it holds now, serve nothing more, read and
+ * drop what it still sends (so that its writes do not fail before it reads
+ * why), and close it when its output is sent and it has hung up, or after
+ * CONN_CLOSE_GRACE_MS whatever it does.  It no longer counts as a client.
+ * Safe from the connection's own callbacks; c stays valid until the next
+ * loop turn, but the caller must not serve it.
+ */
+void conn_close_flushed(struct conn *c, const char *why);
+
+/*
+ * Milliseconds c has held nothing (no handle, no parked request, nothing
+ * kept for it) and sent nothing, with no bytes buffered either way; -1 when
+ * it holds or has something.
+ */
+int64_t conn_idle_for(const struct conn *c);
+
 /* Give back everything the connection holds (parked requests, handles...). */
 void conn_release(struct conn *c);
 
@@ -91,7 +122,7 @@ void conn_flush(struct conn *c);
 void conn_want_write(struct conn *c);
 
 /*
- * Whether c can no longer take a message: closed, cut off, or its peer hung
+ * Whether c can no longer take a message: closed or closing, cut off, or its peer hung
  * up without the daemon having read the end of file yet (what it sent before
  * is still read and served: a task_done or a credit sent just before a
  * client died counts).  Check before handing a message to a parked request.

@@ -487,7 +487,7 @@ void pipe_cmd_send(struct req *r)
 			    len, srv->lim.max_message);
 		return;
 	}
-	if (srv->lim.max_memory && srv->mem_used + len > srv->lim.max_memory) {
+	if (srv->lim.max_memory && server_mem_total(srv) + len > srv->lim.max_memory) {
 		reply_error(r->conn, r->id, -ENOBUFS, "ipcd's memory budget of %zu bytes is used up",
 			    srv->lim.max_memory);
 		return;

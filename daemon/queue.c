@@ -603,7 +603,8 @@ static int queue_put_check(struct queue *q, size_t len, size_t pending, char *er
 			 "rewritten", q->obj.name);
 		return qlog_error(q);
 	}
-	if (srv->lim.max_memory && srv->mem_used + pending + len > srv->lim.max_memory) {
+	if (srv->lim.max_memory &&
+	    server_mem_total(srv) + pending + len > srv->lim.max_memory) {
 		snprintf(err, errlen, "ipcd's memory budget of %zu bytes is used up",
 			 srv->lim.max_memory);
 		return -ENOBUFS;

@@ -37,6 +37,7 @@
 #include "waiter.h"
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg);
+static void idle_update(struct server *srv);
 
 size_t server_frame_max(const struct server *srv)
 {
@@ -274,6 +275,7 @@ void server_reload(struct server *srv)
 	cur.state_dir = NULL;   /* borrowed */
 	frame_max_update(srv);
 	log_set_level(cur.log_level);
+	idle_update(srv);
 	if (srv->lim.max_clients > clients)
 		fd_limit_check(srv->lim.max_clients);
 	log_info("reloaded %s: %d setting%s changed",
@@ -290,26 +292,64 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(srv->accept_ev, NULL);
 }
 
-static void linger_done_cb(evutil_socket_t fd, short what, void *arg)
+int server_user_count(struct server *srv, uid_t uid, int delta)
 {
-	close((int)(intptr_t)arg);
+	size_t i;
+
+	for (i = 0; i < srv->nusers && srv->users[i].uid != uid; i++)
+		;
+	if (i == srv->nusers) {
+		if (delta < 0)
+			return 0;
+		if (srv->nusers == srv->users_cap) {
+			size_t cap = srv->users_cap ? srv->users_cap * 2 : 8;
+			struct user_conns *v = realloc(srv->users, cap * sizeof *v);
+
+			if (!v)
+				return -ENOMEM;
+			srv->users = v;
+			srv->users_cap = cap;
+		}
+		srv->users[srv->nusers++] = (struct user_conns){ uid, 0 };
+	}
+	if (delta > 0) {
+		srv->users[i].n++;
+	} else if (--srv->users[i].n == 0) {
+		/* Only uids with connections stay: the list is as long as the users. */
+		srv->users[i] = srv->users[--srv->nusers];
+	}
+	return 0;
+}
+
+static unsigned user_conns(const struct server *srv, uid_t uid)
+{
+	for (size_t i = 0; i < srv->nusers; i++)
+		if (srv->users[i].uid == uid)
+			return srv->users[i].n;
+	return 0;
 }
 
 /*
- * Refuse client c with status and message, keeping its socket open for a
- * second: closed at once, the socket would make the client's hello fail
- * with EPIPE, or its read with ECONNRESET, before it reads why.
+ * Whether c may be served: 0, or -EUSERS with the reason in msg.  Root and
+ * the user ipcd runs as have the last SERVER_ROOT_RESERVE slots to
+ * themselves and no limit of their own, so no other user can lock them out.
  */
-static void refuse(struct server *srv, struct conn *c, int status, const char *msg)
+static int admit(const struct server *srv, const struct conn *c, char *msg, size_t len)
 {
-	struct timeval tv = { 1, 0 };
-	int keep = dup(c->fd);
+	unsigned max = srv->lim.max_clients;
+	unsigned reserve = max / 4 < SERVER_ROOT_RESERVE ? max / 4 : SERVER_ROOT_RESERVE;
+	bool privileged = c->uid == 0 || c->uid == geteuid();
 
-	push_error(c, status, "%s", msg);
-	conn_close(c, msg);
-	if (keep >= 0 && event_base_once(srv->base, -1, EV_TIMEOUT, linger_done_cb,
-					 (void *)(intptr_t)keep, &tv) < 0)
-		close(keep);
+	if (srv->nconns > max || (!privileged && srv->nconns > max - reserve)) {
+		snprintf(msg, len, "ipcd is serving its maximum of %u clients", max);
+		return -EUSERS;
+	}
+	if (!privileged && user_conns(srv, c->uid) > srv->lim.max_clients_per_user) {
+		snprintf(msg, len, "uid %u has its maximum of %u connections to ipcd",
+			 (unsigned)c->uid, srv->lim.max_clients_per_user);
+		return -EUSERS;
+	}
+	return 0;
 }
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -331,15 +371,56 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		c = conn_create(srv, fd);
-		if (c && srv->nconns > srv->lim.max_clients) {
-			char msg[80];
+		if (c) {
+			char msg[96];
+			int rc = admit(srv, c, msg, sizeof msg);
 
-			log_warn("refusing client (pid %d): %u clients already", (int)c->pid,
-				 srv->lim.max_clients);
-			snprintf(msg, sizeof msg, "ipcd is serving its maximum of %u clients",
-				 srv->lim.max_clients);
-			refuse(srv, c, -EUSERS, msg);
+			if (rc < 0) {
+				log_warn("refusing client (pid %d uid %u): %s", (int)c->pid,
+					 (unsigned)c->uid, msg);
+				/* Sent before the close: the client reads why. */
+				push_error(c, rc, "%s", msg);
+				conn_close_flushed(c, msg);
+			}
 		}
+	}
+}
+
+/* Close the connections that held nothing and sent nothing for idle_timeout. */
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&srv->conns); c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (conn_idle_for(c) >= (int64_t)srv->lim.idle_timeout * 1000) {
+			push_error(c, -ETIMEDOUT, "idle for %u seconds, holding nothing: closed",
+				   srv->lim.idle_timeout);
+			conn_close_flushed(c, "idle");
+		}
+	}
+}
+
+/* Run the idle check once a second while idle_timeout is set, not otherwise. */
+static void idle_update(struct server *srv)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (!srv->lim.idle_timeout) {
+		if (srv->idle_ev)
+			event_free(srv->idle_ev);
+		srv->idle_ev = NULL;
+		return;
+	}
+	if (srv->idle_ev)
+		return;
+	srv->idle_ev = event_new(srv->base, -1, EV_PERSIST, idle_cb, srv);
+	if (!srv->idle_ev || event_add(srv->idle_ev, &tv) < 0) {
+		log_error("cannot start the idle timer: idle connections stay");
+		if (srv->idle_ev)
+			event_free(srv->idle_ev);
+		srv->idle_ev = NULL;
 	}
 }
 
@@ -375,6 +456,7 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	srv->listen_fd = -1;
 	srv->lock_fd = -1;
 	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->closing);
 	TAILQ_INIT(&srv->objects);
 	srv->started = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -421,6 +503,7 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	srv->hup_ev = evsignal_new(srv->base, SIGHUP, hup_cb, srv);
 	if (!srv->hup_ev || event_add(srv->hup_ev, NULL) < 0)
 		goto fail;
+	idle_update(srv);
 	return srv;
 fail:
 	server_destroy(srv);
@@ -466,6 +549,8 @@ void server_destroy(struct server *srv)
 	qlog_stop(srv);
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_close(c, "shutdown");
+	while ((c = TAILQ_FIRST(&srv->closing)))
+		conn_close(c, "shutdown");
 	object_destroy_all(srv);
 	qlog_free(srv);
 	/* Run the deferred frees of closed connections. */
@@ -476,6 +561,8 @@ void server_destroy(struct server *srv)
 			event_free(srv->sig_ev[i]);
 	if (srv->hup_ev)
 		event_free(srv->hup_ev);
+	if (srv->idle_ev)
+		event_free(srv->idle_ev);
 	service_destroy(srv->service);
 	if (srv->accept_ev)
 		event_free(srv->accept_ev);
@@ -494,5 +581,6 @@ void server_destroy(struct server *srv)
 	reply_cleanup();
 	free(srv->socket_path);
 	free(srv->config_socket);
+	free(srv->users);
 	free(srv);
 }

@@ -25,9 +25,13 @@ struct service;
 struct limits {
 	size_t max_message;      /* bytes in one message */
 	unsigned max_clients;    /* connections served at once */
+	unsigned max_clients_per_user; /* of them, of one uid (root and ipcd's own: any) */
+	unsigned idle_timeout;   /* seconds before a connection holding and sending
+				    nothing is closed; 0 never */
 	size_t queue_maxsize;    /* messages; applies to queues created with 0; 0 unbounded */
 	size_t queue_maxbytes;   /* payload bytes; likewise */
-	size_t max_memory;       /* payload bytes queued or parked, all queues; 0 unbounded */
+	size_t max_memory;       /* payload bytes queued or parked, plus every connection's
+				    input and output buffers; 0 unbounded */
 	size_t max_output;       /* reply bytes pending to one client before it is cut off */
 	size_t max_objects;      /* named objects at once */
 	size_t max_array_bytes;  /* bytes in one shared array */
@@ -36,12 +40,26 @@ struct limits {
 };
 
 #define LIMITS_DEFAULT { \
-	.max_message = 4u << 20, .max_clients = 1024, .queue_maxsize = 0, \
+	.max_message = 4u << 20, .max_clients = 1024, .max_clients_per_user = 512, \
+	.idle_timeout = 0, .queue_maxsize = 0, \
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
 	.max_objects = 65536, .max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
 	.pipe_maxbytes = 64u << 10 }
 
 #define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
+
+/*
+ * Connections kept for root and ipcd's own user: others are refused once
+ * max_clients minus this many are connected (at most a quarter of
+ * max_clients), so that an administrator can always get in.
+ */
+#define SERVER_ROOT_RESERVE 4u
+
+/* Connections of one uid (see server_user_count). */
+struct user_conns {
+	uid_t uid;
+	unsigned n;
+};
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(object_list, object);
@@ -63,8 +81,12 @@ struct server {
 	struct event *accept_retry;  /* re-enables accept after EMFILE */
 	struct event *sig_ev[2];     /* SIGTERM, SIGINT */
 	struct event *hup_ev;        /* SIGHUP: re-read the configuration */
-	struct conn_list conns;
+	struct conn_list conns;      /* served */
 	unsigned nconns;
+	struct conn_list closing;    /* sending a last error before they close (conn.c) */
+	struct user_conns *users;    /* connections served per uid, uids with some */
+	size_t nusers, users_cap;
+	struct event *idle_ev;       /* closes idle connections; NULL when idle_timeout is 0 */
 	uint64_t next_conn_id;
 	/* The namespace: a hash of names plus a list in creation order. */
 	struct object **buckets;
@@ -72,6 +94,7 @@ struct server {
 	struct object_list objects;
 	size_t nobjects;
 	size_t mem_used;             /* payload bytes queued or parked */
+	size_t buf_used;             /* bytes in the connections' input and output buffers */
 	size_t shm_used;             /* bytes of shared arrays not yet destroyed */
 	struct qlog_dir *qlogs;      /* durable queues' state directory, or NULL */
 	time_t started;
@@ -108,5 +131,26 @@ void server_stop(struct server *srv);
 
 /* The limit on one frame's body, from the message limit. */
 size_t server_frame_max(const struct server *srv);
+
+/*
+ * The bytes counted against max_memory: payload queued or parked, and what
+ * the connections' buffers hold (requests read, replies not yet written).
+ */
+static inline size_t server_mem_total(const struct server *srv)
+{
+	return srv->mem_used + srv->buf_used;
+}
+
+/* Is ipcd past its memory budget? */
+static inline bool server_over_budget(const struct server *srv)
+{
+	return srv->lim.max_memory && server_mem_total(srv) > srv->lim.max_memory;
+}
+
+/*
+ * Count one more (delta 1) or one fewer (-1) connection of uid as served.
+ * 0, or -ENOMEM (nothing counted).
+ */
+int server_user_count(struct server *srv, uid_t uid, int delta);
 
 #endif

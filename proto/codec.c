@@ -88,11 +88,13 @@ static uint64_t be(const unsigned char *p, size_t n)
 }
 
 /*
- * Whether p holds exactly one msgpack value, walked token by token without
- * recursion: each value still owed needs at least one more byte, so a
- * container claiming more items than bytes remain is refused.
+ * Count the values of the one msgpack value data holds, walked token by
+ * token without recursion: each value still owed needs at least one more
+ * byte, so a container claiming more items than bytes remain is refused.
+ * 0 when data is not exactly one value; max + 1 as soon as more than max
+ * values are seen (the walk stops there, so its cost is bounded by max).
  */
-bool proto_is_one_value(const void *data, size_t len)
+static uint64_t count_values(const void *data, size_t len, uint64_t max)
 {
 	const unsigned char *p = data;
 	/* Formats 0xc4 to 0xdf: the bytes of their length field and what it
@@ -112,19 +114,21 @@ bool proto_is_one_value(const void *data, size_t len)
 		[0x1c] = { 2, 0, ARRAY }, [0x1d] = { 4, 0, ARRAY },
 		[0x1e] = { 2, 0, MAP }, [0x1f] = { 4, 0, MAP },
 	};
-	uint64_t owed = 1, n;
+	uint64_t owed = 1, seen = 0, n;
 	size_t pos = 0;
 
 	while (owed > 0) {
 		unsigned char b;
 
 		if (pos >= len || owed > len - pos)
-			return false;
+			return 0;
+		if (++seen > max)
+			return seen;
 		b = p[pos++];
 		owed--;
 		if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
 			if (b == 0xc1)
-				return false;
+				return 0;
 			continue;
 		}
 		if (b <= 0x8f) {
@@ -141,7 +145,7 @@ bool proto_is_one_value(const void *data, size_t len)
 			unsigned lenb = formats[b - 0xc0].lenb;
 
 			if (len - pos < lenb)
-				return false;
+				return 0;
 			n = be(p + pos, lenb);
 			pos += lenb;
 			switch (formats[b - 0xc0].counts) {
@@ -160,20 +164,34 @@ bool proto_is_one_value(const void *data, size_t len)
 			}
 		}
 		if (len - pos < n)
-			return false;
+			return 0;
 		pos += (size_t)n;
 	}
-	return pos == len;
+	return pos == len ? seen : 0;
 }
 
-/* Decode exactly one msgpack value filling the whole body. */
-static int decode_one(const char *body, size_t len, msgpack_unpacked *u)
+bool proto_is_one_value(const void *data, size_t len)
+{
+	return count_values(data, len, UINT64_MAX) != 0;
+}
+
+/*
+ * Decode exactly one msgpack value filling the whole body, of at most
+ * max_values values: -EPROTO when it is not one value, -E2BIG when it has
+ * more values than that.
+ */
+static int decode_one(const char *body, size_t len, msgpack_unpacked *u, uint64_t max_values)
 {
 	size_t off = 0;
+	uint64_t n;
 
-	/* Checked first: msgpack-c allocates what a container header claims. */
-	if (!proto_is_one_value(body, len))
+	/* Checked first: msgpack-c allocates what a container header claims,
+	 * and an object for every value, at some 50 ns each. */
+	n = count_values(body, len, max_values);
+	if (n == 0)
 		return -EPROTO;
+	if (n > max_values)
+		return -E2BIG;
 	if (msgpack_unpack_next(u, body, len, &off) != MSGPACK_UNPACK_SUCCESS)
 		return -EPROTO;
 	if (off != len)
@@ -187,9 +205,16 @@ int proto_decode_request(const char *body, size_t len, msgpack_unpacked *u,
 	const msgpack_object *top;
 	const char *spec, *bar;
 	size_t nreq, nmax, i;
+	int rc;
 
 	memset(req, 0, sizeof *req);
-	if (decode_one(body, len, u) < 0) {
+	rc = decode_one(body, len, u, PROTO_REQ_MAX_VALUES);
+	if (rc == -E2BIG) {
+		snprintf(err, errlen, "request holds more than %u msgpack values",
+			 PROTO_REQ_MAX_VALUES);
+		return -EPROTO;
+	}
+	if (rc < 0) {
 		snprintf(err, errlen, "frame body is not one msgpack value");
 		return -EPROTO;
 	}
@@ -244,7 +269,7 @@ int proto_decode_reply(const char *body, size_t len, msgpack_unpacked *u,
 	const msgpack_object *top, *a;
 
 	memset(rep, 0, sizeof *rep);
-	if (decode_one(body, len, u) < 0)
+	if (decode_one(body, len, u, UINT64_MAX) < 0)
 		return -EPROTO;
 	top = &u->data;
 	if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size < 2)

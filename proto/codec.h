@@ -17,6 +17,15 @@
 
 #define PROTO_MAX_ARGS 8
 
+/*
+ * The most msgpack values (each scalar, array, map key and map value counts
+ * one) a request may hold: the largest request, a put_many of
+ * IPC_BATCH_MAX_MSGS messages, and room for attribute maps.  A frame of
+ * more is refused before it is unpacked, so one request costs a bounded
+ * decode (4 MiB of empty maps would otherwise build 4 million objects).
+ */
+#define PROTO_REQ_MAX_VALUES (IPC_BATCH_MAX_MSGS + 256u)
+
 /* A decoded request: op and id checked, args checked against the op's types. */
 struct proto_req {
 	unsigned op;
@@ -56,8 +65,9 @@ const char *proto_kind_name(unsigned kind);
 /*
  * Decode a request body into u and check it.  Returns:
  *   0           req is valid;
- *   -EPROTO     the body is not one msgpack [op, id, ...] array: the stream
- *               can no longer be trusted (req->id is 0);
+ *   -EPROTO     the body is not one msgpack [op, id, ...] array, or holds
+ *               more than PROTO_REQ_MAX_VALUES values: the stream can no
+ *               longer be trusted (req->id is 0);
  *   -EOPNOTSUPP op is unknown (req->id is set: the request can be answered);
  *   -EINVAL     an argument is missing or of the wrong type (req->id set).
  * On failure a one-line explanation is written into err (errlen bytes).

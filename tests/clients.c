@@ -177,9 +177,11 @@ int wait_byte(int fd, int timeout_ms)
 	return read(fd, &b, 1) == 1 ? 0 : -1;
 }
 
-long rss_kib(pid_t pid)
+/* The value in KiB of key ("VmRSS") in /proc/PID/status, or -1. */
+static long status_kib(pid_t pid, const char *key)
 {
 	char path[64], line[256];
+	size_t klen = strlen(key);
 	long kib = -1;
 	FILE *f;
 
@@ -188,10 +190,21 @@ long rss_kib(pid_t pid)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%ld kB", &kib) == 1)
 			break;
 	fclose(f);
 	return kib;
+}
+
+long rss_kib(pid_t pid)
+{
+	return status_kib(pid, "VmRSS");
+}
+
+long hwm_kib(pid_t pid)
+{
+	return status_kib(pid, "VmHWM");
 }
 
 int running_as_root(void)

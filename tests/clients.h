@@ -71,6 +71,9 @@ int wait_byte(int fd, int timeout_ms);
 /* Resident memory of process pid in KiB (VmRSS), or -1. */
 long rss_kib(pid_t pid);
 
+/* The most resident memory process pid has had, in KiB (VmHWM), or -1. */
+long hwm_kib(pid_t pid);
+
 /* The test runs as root (it may setuid to another user). */
 int running_as_root(void);
 

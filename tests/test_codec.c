@@ -533,6 +533,47 @@ START_TEST(test_huge_counts_are_eproto)
 }
 END_TEST
 
+/* put_many of n one-byte messages: [0x17, 1, handle 1, timeout 0, [bin x n]]. */
+static void pack_put_many(msgpack_sbuffer *sb, unsigned n)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, IPC_OP_Q_PUT_MANY);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_int(&pk, 0);
+	msgpack_pack_array(&pk, n);
+	for (unsigned i = 0; i < n; i++)
+		msgpack_pack_bin_with_body(&pk, "x", 1);
+}
+
+/* The largest real request decodes; one of more values than any has does not. */
+START_TEST(test_value_count_is_bounded)
+{
+	msgpack_sbuffer sb;
+	struct decoded d;
+
+	pack_put_many(&sb, IPC_BATCH_MAX_MSGS);
+	d = decode(sb.data, sb.size);
+	ck_assert_int_eq(d.r, 0);
+	msgpack_sbuffer_destroy(&sb);
+	/* 6 values around the batch: one value past the bound is refused. */
+	pack_put_many(&sb, PROTO_REQ_MAX_VALUES - 6);
+	d = decode(sb.data, sb.size);
+	ck_assert_int_eq(d.r, 0);   /* decoded; the daemon refuses the batch's size itself */
+	msgpack_sbuffer_destroy(&sb);
+	pack_put_many(&sb, PROTO_REQ_MAX_VALUES - 5);
+	d = decode(sb.data, sb.size);
+	ck_assert_int_eq(d.r, -EPROTO);
+	msgpack_sbuffer_destroy(&sb);
+	/* Replies are not bounded: a list of many objects is one. */
+	ck_assert(proto_is_one_value("\x93\x80\x80\x80", 4));
+}
+END_TEST
+
 /* A small deterministic generator, so a failure reproduces. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -839,6 +880,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_wrong_arg_types_are_einval);
 	tcase_add_test(tc, test_error_message_fits_small_buffer);
 	tcase_add_test(tc, test_huge_counts_are_eproto);
+	tcase_add_test(tc, test_value_count_is_bounded);
 	tcase_add_test(tc, test_random_garbage_never_crashes);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -72,6 +72,8 @@ START_TEST(test_every_key_is_read_from_the_file)
 		"   socket = /tmp/x y.sock  \n"
 		"max-message=1K\n"
 		"max-clients =\t7\n"
+		"max-clients-per-user = 3\n"
+		"idle-timeout = 600\n"
 		"\tqueue-maxsize = 9\n"
 		"queue-maxbytes = 2M\n"
 		"max-memory = 3G\n"
@@ -88,6 +90,8 @@ START_TEST(test_every_key_is_read_from_the_file)
 	ck_assert_str_eq(cfg.socket, "/tmp/x y.sock");
 	ck_assert_uint_eq(cfg.lim.max_message, 1024);
 	ck_assert_uint_eq(cfg.lim.max_clients, 7);
+	ck_assert_uint_eq(cfg.lim.max_clients_per_user, 3);
+	ck_assert_uint_eq(cfg.lim.idle_timeout, 600);
 	ck_assert_uint_eq(cfg.lim.queue_maxsize, 9);
 	ck_assert_uint_eq(cfg.lim.queue_maxbytes, 2u << 20);
 	ck_assert_uint_eq(cfg.lim.max_memory, (size_t)3 << 30);

@@ -108,12 +108,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drain(sv[1]);
 	}
 	shutdown(sv[1], SHUT_WR);
-	for (int turns = 0; srv->nconns && turns < 1000; turns++) {
+	for (int turns = 0; (srv->nconns || !TAILQ_EMPTY(&srv->closing)) && turns < 1000; turns++) {
 		event_base_loop(srv->base, EVLOOP_NONBLOCK);
 		drain(sv[1]);
 	}
 	if (srv->nconns)
 		conn_close(TAILQ_FIRST(&srv->conns), "fuzz input done");
+	if (!TAILQ_EMPTY(&srv->closing))
+		conn_close(TAILQ_FIRST(&srv->closing), "fuzz input done");
 	/* Run the deferred free of the connection, then forget every object. */
 	event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	close(sv[1]);
