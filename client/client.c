@@ -461,6 +461,16 @@ int ipc_client_set_name(ipc_client *c, const char *name)
 	return rc;
 }
 
+int ipc_client_fd(ipc_client *c)
+{
+	int rc;
+
+	if (!c)
+		return -EINVAL;
+	rc = client_ready(c);
+	return rc < 0 ? rc : c->fd;
+}
+
 int ipc_server_status(ipc_client *c, void **mp, size_t *len)
 {
 	return server_query(c, IPC_OP_STATUS, mp, len);

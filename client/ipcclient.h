@@ -90,6 +90,14 @@ IPC_API const char *ipc_last_error(const ipc_client *c);
 IPC_API int ipc_client_set_name(ipc_client *c, const char *name);
 
 /*
+ * The descriptor of c's connection in this process (connecting first in a
+ * forked child, or after a lost connection), or a negative errno.  It names
+ * the connection, as a language binding's fileno() does; it stays c's: never
+ * read, write or close it.
+ */
+IPC_API int ipc_client_fd(ipc_client *c);
+
+/*
  * Open the queue name.  flags: IPC_CREATE, IPC_EXCLUSIVE.  attr applies when
  * the queue is created (NULL: defaults).
  * -ENOENT: no such queue; -EEXIST: exists (IPC_EXCLUSIVE); -EINVAL: bad name

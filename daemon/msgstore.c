@@ -112,6 +112,15 @@ int msgstore_put_rec(struct msgstore *s, const void *data, size_t len, uint64_t 
 	if (len > MSGSTORE_MAX_LEN)
 		return -EMSGSIZE;
 	if (!c || c->size - c->used < hdr + len) {
+		if (c && c->used == 0) {
+			/* The only chunk, emptied by pop and too small: readers look at the
+			 * head, so the new chunk must replace it, not follow it. */
+			s->head = s->tail = NULL;
+			if (!s->spare && c->size == MSGSTORE_CHUNK)
+				s->spare = c;
+			else
+				chunk_free(s, c);
+		}
 		c = chunk_new(s, hdr + len);
 		if (!c)
 			return -ENOMEM;

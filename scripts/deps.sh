@@ -3,12 +3,15 @@
 # Does nothing when everything is already installed.
 set -euo pipefail
 
+# python3-dev, python3-setuptools, python3-pip: the Python module (pip install ./python);
+# libpython3.11-testsuite: CPython's multiprocessing tests, run on ipcd.
 # libsystemd-dev: socket activation and sd_notify; systemd: systemd-analyze,
 # systemd-socket-activate, sysusers and tmpfiles for the tests; man-db: man(1),
 # which systemd-analyze verify uses to check the units' Documentation=.
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the
 # fuzz targets.
 packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
+	  python3-dev python3-setuptools python3-pip libpython3.11-testsuite
 	  libsystemd-dev systemd man-db clang libclang-rt-14-dev)
 
 missing=()

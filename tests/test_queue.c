@@ -1164,6 +1164,53 @@ START_TEST(test_queue_maxbytes_bounds_payload)
 }
 END_TEST
 
+/*
+ * A message larger than a storage chunk, put after the queue was emptied,
+ * is the one got back (not a stale record of the emptied chunk), in a queue
+ * and in a pipe.
+ */
+START_TEST(test_large_message_after_emptied_store)
+{
+	size_t big = 100000;
+	char *msg = malloc(big);
+	ipc_pipe *e0, *e1;
+	ipc_client *c;
+	ipc_queue *q;
+	void *data;
+	size_t len;
+
+	ck_assert_ptr_nonnull(msg);
+	memset(msg, 'x', big);
+	harness_start(&h, NULL);
+	c = connect_ok(h.sock);
+	q = open_ok(c, "large", IPC_CREATE, NULL);
+	ck_assert_ipc(ipc_queue_put(q, "small", 5, 0), 0);
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
+	free(data);
+	ck_assert_ipc(ipc_queue_put(q, msg, big, 0), 0);
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
+	ck_assert_uint_eq(len, big);
+	ck_assert_int_eq(memcmp(data, msg, big), 0);
+	free(data);
+
+	ck_assert_ipc(ipc_pipe_pair(c, 0, &e0, &e1), 0);
+	ck_assert_ipc(ipc_pipe_send(e0, "small", 5, 0), 0);
+	ck_assert_ipc(ipc_pipe_recv(e1, &data, &len, 0), 0);
+	free(data);
+	ck_assert_ipc(ipc_pipe_send(e0, msg, big, 0), 0);
+	ck_assert_ipc(ipc_pipe_recv(e1, &data, &len, 0), 0);
+	ck_assert_uint_eq(len, big);
+	ck_assert_int_eq(memcmp(data, msg, big), 0);
+	free(data);
+
+	ipc_pipe_close(e0);
+	ipc_pipe_close(e1);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	free(msg);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
 	ipc_queue_attr reserved = { .ack = 1 };
@@ -1378,6 +1425,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, test_memory_budget_gives_enobufs);
 	tcase_add_test(tc, test_admitted_parked_put_counts_memory_once);
 	tcase_add_test(tc, test_queue_maxbytes_bounds_payload);
+	tcase_add_test(tc, test_large_message_after_emptied_store);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_unlinked_queue_is_eidrm);
 	tcase_add_test(tc, test_max_clients);
