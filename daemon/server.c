@@ -145,6 +145,7 @@ static int take_lock(struct server *srv, const char *path)
 	return 0;
 }
 
+/* Bind a private socket at path, replacing a stale one; the caller listens. */
 static int bind_socket(struct server *srv, const char *path)
 {
 	struct sockaddr_un sa;
@@ -179,7 +180,7 @@ static int bind_socket(struct server *srv, const char *path)
 		if (rc < 0)
 			goto fail;
 	}
-	if (fd < 0 || listen(fd, 512) < 0)
+	if (fd < 0)
 		goto fail;
 	srv->listen_fd = fd;
 	return 0;
@@ -480,10 +481,15 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 			goto fail;
 		}
 		srv->socket_path = strdup(cfg->socket);
+		/* Listen only once the mode is set: no client ever meets the private socket. */
 		if (!srv->socket_path || bind_socket(srv, cfg->socket) < 0 ||
 		    set_socket_access(srv, cfg->socket_mode, cfg->socket_group) < 0)
 			goto fail;
-
+		if (listen(srv->listen_fd, 512) < 0) {
+			fprintf(stderr, "ipcd: cannot listen on %s: %s\n", cfg->socket,
+				strerror(errno));
+			goto fail;
+		}
 	} else if (r < 0) {
 		goto fail;
 	}
