@@ -42,6 +42,7 @@
 #include "conn.h"
 #include "consumer.h"
 #include "log.h"
+#include "metrics.h"
 #include "qlog.h"
 #include "queue.h"
 #include "server.h"
@@ -378,7 +379,7 @@ static void sync_one(struct qlog *l)
 {
 	if (!l->unsynced || l->fd < 0)
 		return;
-	if (fdatasync(l->fd) < 0)
+	if (metrics_fdatasync(l->dir->srv, l->fd) < 0)
 		fail(l, -errno, "fsync");
 	l->unsynced = false;
 }
@@ -472,7 +473,7 @@ static int compact(struct qlog *l)
 	}
 	free(recs);
 	flush_one(l);
-	if (rc == 0 && !l->error && fdatasync(fd) < 0)
+	if (rc == 0 && !l->error && metrics_fdatasync(d->srv, fd) < 0)
 		rc = -errno;
 	if (rc == 0 && !l->error && rename(tmp, path) < 0)
 		rc = -errno;
@@ -1374,4 +1375,9 @@ const char *qlog_dir(const struct server *srv)
 enum qlog_fsync qlog_policy(const struct server *srv)
 {
 	return srv->qlogs ? srv->qlogs->policy : QLOG_FSYNC_NO;
+}
+
+uint64_t qlog_size(const struct queue *q)
+{
+	return q->log ? (uint64_t)q->log->size : 0;
 }
