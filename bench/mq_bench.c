@@ -47,9 +47,15 @@ static void url_of(const struct opts *o, unsigned consumer, char *buf, size_t le
 	snprintf(buf, len, "ipc://%s/c%u", o->dir, consumer);
 }
 
+/* "zmq_bench" or "nng_bench", for messages. */
+static const char *prog(void)
+{
+	return strncmp(mq_library(), "zmq", 3) == 0 ? "zmq_bench" : "nng_bench";
+}
+
 static void die(const char *what, int err)
 {
-	fprintf(stderr, "%s_bench: %s: %s\n", mq_library(), what, strerror(-err));
+	fprintf(stderr, "%s: %s: %s\n", prog(), what, strerror(-err));
 	exit(1);
 }
 
@@ -78,29 +84,45 @@ static int producer_main(void *arg)
 	if (rc < 0)
 		die("socket", rc);
 	for (unsigned i = 0; i < o->consumers; i++) {
+		uint64_t t0 = bench_now_ns();
+
+		/*
+		 * Connect once the consumer is bound: a connection refused is retried
+		 * only after the library's reconnect interval, which would be timed.
+		 */
 		url_of(o, i, url, sizeof url);
-		if ((rc = mq_connect(s, url)) < 0)
+		while (access(url + strlen("ipc://"), F_OK) < 0 && bench_now_ns() - t0 < STALL_NS)
+			usleep(1000);
+		/* The file comes with bind(), a moment before listen(). */
+		while ((rc = mq_connect(s, url)) == -ECONNREFUSED && bench_now_ns() - t0 < STALL_NS)
+			usleep(1000);
+		if (rc < 0)
 			die(url, rc);
 	}
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	for (unsigned long seq = 0; seq < count && rc == 0; seq++) {
-		struct mq_msg m;
+		struct mq_msg m = { 0 };
 
 		bench_stamp_write(buf, w->id, (uint32_t)seq);
 		rc = mq_send(s, buf, o->size);
 		if (rc < 0 || !o->reqrep)
 			continue;
-		/* The consumer's answer; while the run lives, wait for it. */
+		/*
+		 * The consumer's answer.  The last one may never come: the consumer
+		 * closes once it took every message, dropping what it had not sent.
+		 */
 		while ((rc = mq_recv(s, &m, POLL_MS)) == -EAGAIN)
-			if (w->run->failed)
+			if (bench_run_over(w->run, o->count)) {
+				rc = w->run->failed ? -ECANCELED : 0;
 				break;
-		if (rc == 0)
+			}
+		if (rc == 0 && m.data)
 			mq_msg_free(&m);
 	}
 	w->run->put_ns[w->id] = bench_now_ns();
 	if (rc < 0) {
-		fprintf(stderr, "%s_bench: producer %u: %s\n", mq_library(), w->id, strerror(-rc));
+		fprintf(stderr, "%s: producer %u: %s\n", prog(), w->id, strerror(-rc));
 		bench_run_fail(w->run);
 	}
 	wait_taken(w->run, o->count);
@@ -138,8 +160,8 @@ static int consumer_main(void *arg)
 		if (rc == -EAGAIN) {
 			rc = 0;
 			if (now - last > STALL_NS) {
-				fprintf(stderr, "%s_bench: consumer %u: no message for 30 s\n",
-					mq_library(), w->id);
+				fprintf(stderr, "%s: consumer %u: no message for 30 s\n", prog(),
+					w->id);
 				rc = -ETIMEDOUT;
 				break;
 			}
@@ -170,7 +192,7 @@ static int consumer_main(void *arg)
 static void write_cdf(const struct opts *o, const struct bench_hist *h)
 {
 	if (o->cdf && bench_hist_write_cdf(h, o->cdf) < 0) {
-		fprintf(stderr, "%s_bench: cannot write %s\n", mq_library(), o->cdf);
+		fprintf(stderr, "%s: cannot write %s\n", prog(), o->cdf);
 		exit(1);
 	}
 }
@@ -204,7 +226,7 @@ static int run(const struct opts *o)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s_bench [OPTION]...\n"
+		"Usage: %s [OPTION]...\n"
 		"Queue scenarios over %s on ipc:// endpoints; prints one line of results.\n\n"
 		"  -m, --mode MODE       push (PUSH/PULL, the default), reqrep (REQ/REP, a\n"
 		"                        round trip per message), latency (REQ/REP 1x1, one\n"
@@ -215,8 +237,7 @@ static void usage(FILE *f)
 		"  -z, --size BYTES      bytes per message (default 64, at least %zu)\n"
 		"      --cdf FILE        write the latency distribution: lines of\n"
 		"                        \"microseconds fraction\"\n",
-		strncmp(mq_library(), "zmq", 3) == 0 ? "zmq" : "nng", mq_library(),
-		BENCH_STAMP_SIZE);
+		prog(), mq_library(), BENCH_STAMP_SIZE);
 }
 
 int main(int argc, char **argv)

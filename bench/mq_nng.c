@@ -73,8 +73,7 @@ int mq_bind(struct mq_sock *s, const char *url)
 
 int mq_connect(struct mq_sock *s, const char *url)
 {
-	/* Non-blocking: the peer may bind a moment later; nng redials. */
-	return err(nng_dial(s->s, url, NULL, NNG_FLAG_NONBLOCK));
+	return err(nng_dial(s->s, url, NULL, 0));
 }
 
 int mq_send(struct mq_sock *s, const void *data, size_t len)
