@@ -54,15 +54,16 @@ struct metrics {
 	int64_t cache_ms;            /* when it was built, monotonic */
 	unsigned pending;            /* responses being written */
 	size_t last_len;             /* the previous body's length: the next one's first guess */
+	uint64_t last_build_ns;      /* how long building the previous body took */
 	struct metrics_histogram fsync;
 };
 
-static int64_t now_ms(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void metrics_histogram_observe(struct metrics_histogram *h, double seconds)
@@ -101,6 +102,11 @@ const struct metrics_histogram *metrics_fsync_histogram(const struct metrics *m)
 unsigned metrics_pending(const struct metrics *m)
 {
 	return m->pending;
+}
+
+double metrics_last_build(const struct metrics *m)
+{
+	return (double)m->last_build_ns / 1e9;
 }
 
 const char *metrics_address(const struct metrics *m)
@@ -231,7 +237,7 @@ static void body_sent_cb(const void *data, size_t len, void *arg)
 /* The body for a scrape now: the cached one if recent, else a new one.  NULL: no memory. */
 static struct body *body_get(struct metrics *m)
 {
-	int64_t now = now_ms();
+	int64_t start = now_ns(), now = start / 1000000;
 	size_t cap = m->last_len + m->last_len / 4 + 4096, len = offsetof(struct body, text);
 	char *buf;
 	struct body *b;
@@ -246,6 +252,7 @@ static struct body *body_get(struct metrics *m)
 		free(buf);
 		return NULL;
 	}
+	m->last_build_ns = (uint64_t)(now_ns() - start);
 	b = (struct body *)buf;
 	b->m = m;
 	b->refs = 1;

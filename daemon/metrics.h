@@ -62,9 +62,13 @@ int metrics_addr_check(const char *addr, char *err, size_t errlen);
  */
 int metrics_fdatasync(struct server *srv, int fd);
 
-/* For metrics_text.c: the fsync histogram, and the responses being written. */
+/*
+ * For metrics_text.c: the fsync histogram, the responses being written, and
+ * the seconds the previous body took to build.
+ */
 const struct metrics_histogram *metrics_fsync_histogram(const struct metrics *m);
 unsigned metrics_pending(const struct metrics *m);
+double metrics_last_build(const struct metrics *m);
 
 /*
  * Append srv's figures in the text exposition format to the malloc'd buffer

@@ -226,6 +226,11 @@ static void render_daemon(struct text *t, struct server *srv, const struct metri
 	single(t, "ipcd_metrics_responses_pending", "gauge",
 	       "Responses to /metrics still being written, this one not counted.",
 	       metrics_pending(m));
+	family(t, "ipcd_metrics_build_seconds", "gauge",
+	       "How long the previous /metrics body took to build (clients waited meanwhile).");
+	text_str(t, "ipcd_metrics_build_seconds ");
+	text_double(t, metrics_last_build(m));
+	text_str(t, "\n");
 }
 
 /* ------------------------------------------------------------------------ */
