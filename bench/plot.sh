@@ -12,16 +12,16 @@ res=$1 pics=$2
 mkdir -p "$pics"
 command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot is missing (Debian: gnuplot-nox)" >&2; exit 1; }
 
-# The systems, in legend order: label, title.
+# The systems, in legend order: label, title (docs/BENCHMARKS.md says what each runs).
 systems=(
-	"ipcd.stream|ipcd, streaming (put_async / get_many)"
-	"ipcd.rt|ipcd, a round trip per put and per get"
+	"ipcd.stream|ipcd streaming"
+	"ipcd.rt|ipcd round trips"
 	"zmq.push|ZeroMQ PUSH/PULL"
 	"zmq.reqrep|ZeroMQ REQ/REP"
 	"nng.push|nng PUSH/PULL"
 	"nng.reqrep|nng REQ/REP"
-	"redis.pipelined|Redis LPUSH pipelined 32 / RPOP 32"
-	"python.mp_queue|Python multiprocessing.Queue"
+	"redis.pipelined|Redis pipelined 32"
+	"python.mp_queue|multiprocessing.Queue"
 )
 
 # data CONFIG LABEL: "size msgs_s mb_s" lines of that system, by size.
@@ -50,13 +50,13 @@ for config in 1x1 4x4; do
 		n=$((n + 1))
 		data "$config" "$label" >"$tmp/$config-$label.dat"
 		[ -s "$tmp/$config-$label.dat" ] || continue
-		plots_msgs+=("'$tmp/$config-$label.dat' using 1:2 with linespoints ls $n title '$title'")
+		plots_msgs+=("'$tmp/$config-$label.dat' using 1:2 with linespoints ls $n title '$title' noenhanced")
 		plots_mb+=("'$tmp/$config-$label.dat' using 1:3 with linespoints ls $n notitle")
 	done
 	[ ${#plots_msgs[@]} -gt 0 ] || { echo "plot.sh: no $config results in $res/sweep.txt" >&2; exit 1; }
 	who=$([ "$config" = 1x1 ] && echo "1 producer, 1 consumer" || echo "4 producers, 4 consumers")
 	gnuplot <<EOF
-set terminal pngcairo size 1400,620 font "sans,11"
+set terminal pngcairo size 1400,680 font "sans,11"
 set output '$pics/bench-throughput-$config.png'
 set multiplot layout 1,2 title "Queue throughput against message size, $who (all on one machine, Unix sockets)\n{/*0.8 $stamp}"
 set logscale xy
@@ -73,7 +73,8 @@ set style line 5 lc rgb '#2ca02c' lw 2 pt 9 ps 1.0
 set style line 6 lc rgb '#98df8a' lw 2 pt 9 ps 1.0 dt 2
 set style line 7 lc rgb '#9467bd' lw 2 pt 11 ps 1.0
 set style line 8 lc rgb '#8c564b' lw 2 pt 13 ps 1.0
-set key outside bottom center horizontal maxrows 4 width -2 font ",10"
+set bmargin 7
+set key at screen 0.5,0.01 center bottom horizontal maxcols 4 width 2 font ",10" samplen 3
 set ylabel "messages per second (log scale)"
 set title "messages/s"
 plot $(IFS=,; echo "${plots_msgs[*]}")
@@ -95,7 +96,7 @@ for entry in "ipcd|ipcd queue: put, then get in another process" \
 	name=${entry%%|*} title=${entry#*|}
 	n=$((n + 1))
 	[ -s "$res/cdf-$name.txt" ] || continue
-	cdfs+=("'$res/cdf-$name.txt' using 1:2 with steps ls $n title '$title'")
+	cdfs+=("'$res/cdf-$name.txt' using 1:2 with steps ls $n title '$title' noenhanced")
 done
 [ ${#cdfs[@]} -gt 0 ] || { echo "plot.sh: no cdf-*.txt in $res" >&2; exit 1; }
 gnuplot <<EOF
