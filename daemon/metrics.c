@@ -13,6 +13,7 @@
  * evhttp's timeout (METRICS_TIMEOUT_S), releasing its share of the body.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@ struct metrics {
 	struct evhttp_bound_socket *bound;
 	char *addr;                  /* what was configured (owned), NULL while off */
 	char address[64];            /* what is served, port resolved */
+	struct sockaddr_storage bound_sa;  /* the same as a socket address */
+	socklen_t bound_len;
 	struct body *cache;          /* the latest body, or NULL */
 	int64_t cache_ms;            /* when it was built, monotonic */
 	unsigned pending;            /* responses being written */
@@ -193,6 +196,19 @@ static void format_bound(int fd, char *out, size_t len)
 		port = ntohs(s4->sin_port);
 		snprintf(out, len, "%s:%u", host, port);
 	}
+}
+
+/* Does addr name the address m serves now (its port resolved)? */
+static bool same_address(const struct metrics *m, const char *addr)
+{
+	struct sockaddr_storage sa;
+	char err[128];
+	int salen;
+
+	if (parse_addr(addr, &sa, &salen, err, sizeof err) < 0 || (socklen_t)salen != m->bound_len)
+		return false;
+	/* Port 0 asks for a new port: never the one served. */
+	return memcmp(&sa, &m->bound_sa, m->bound_len) == 0;
 }
 
 /* A listening TCP socket on addr, or a negative errno with err. */
@@ -346,18 +362,15 @@ int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	fd = listen_on(addr, err, errlen);
-	/* The same port under another spelling: free it, then take it again. */
-	if (fd == -EADDRINUSE && m->http) {
-		char keep[sizeof m->address];
-
-		snprintf(keep, sizeof keep, "%s", m->address);
+	/*
+	 * The address served under another spelling ("localhost:9464" for
+	 * "127.0.0.1:9464"): free it first, or the new bind finds it in use.
+	 */
+	if (m->http && same_address(m, addr)) {
 		evhttp_free(m->http);
 		m->http = NULL;
-		fd = listen_on(addr, err, errlen);
-		if (fd < 0)
-			log_warn("metrics: %s could not be served again either", keep);
 	}
+	fd = listen_on(addr, err, errlen);
 	if (fd < 0)
 		goto fail;
 	evhttp_set_timeout_tv(http, &tv);
@@ -373,6 +386,9 @@ int metrics_listen(struct metrics *m, const char *addr, char *err, size_t errlen
 		goto fail;
 	}
 	format_bound(fd, m->address, sizeof m->address);
+	m->bound_len = sizeof m->bound_sa;
+	if (getsockname(fd, (struct sockaddr *)&m->bound_sa, &m->bound_len) < 0)
+		m->bound_len = 0;
 	if (m->http)
 		evhttp_free(m->http);
 	free(m->addr);

@@ -500,13 +500,18 @@ START_TEST(test_metrics_count_refused_and_cut_off_clients)
 }
 END_TEST
 
+/* Replace the file at path at once: a reload never reads it half-written. */
 static void write_conf(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
+	char tmp[320];
+	FILE *f;
 
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(rename(tmp, path), 0);
 }
 
 /* Wait until status says metrics are at something other than was ("" for off). */
@@ -523,13 +528,28 @@ static void wait_metrics_moved(ipc_client *c, const char *was, char *now, size_t
 	ck_abort_msg("metrics still at '%s' 10 s after SIGHUP", was);
 }
 
-/* SIGHUP turns the endpoint off and on again as the configuration says. */
+static void wait_max_clients(ipc_client *c, long want)
+{
+	for (int64_t t0 = harness_now_ms(); status_key(c, "max_clients") != want;) {
+		ck_assert_msg(harness_now_ms() - t0 < 10000, "the reload did not happen within 10 s");
+		harness_sleep_ms(50);
+	}
+}
+
+/*
+ * SIGHUP turns the endpoint off and on again as the configuration says,
+ * keeps it under another spelling of its address, and keeps it when the new
+ * address cannot be bound.
+ */
 START_TEST(test_metrics_follow_reload)
 {
-	char conf[300], addr[64], off[64], again[64], *body;
+	char conf[300], addr[64], off[64], again[64], text[128], *body;
 	const char *args[] = { "-c", conf, NULL };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t salen = sizeof sa;
 	ipc_client *c;
 	size_t len;
+	int other;
 
 	harness_path(&h, "ipcd.conf", conf, sizeof conf);
 	write_conf(conf, "metrics = 127.0.0.1:0\n");
@@ -550,17 +570,31 @@ START_TEST(test_metrics_follow_reload)
 	metrics_addr(c, again, sizeof again);
 	free(scrape(again));
 
-	/* A bad address is refused and the endpoint kept. */
-	write_conf(conf, "metrics = 127.0.0.1:99999\n");
+	/* The address served, spelled otherwise, is served on. */
+	snprintf(text, sizeof text, "metrics = localhost:%s\nmax-clients = 66\n",
+		 strchr(again, ':') + 1);
+	write_conf(conf, text);
 	ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
-	write_conf(conf, "metrics = 127.0.0.1:0\nmax-clients = 77\n");
-	ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
-	for (int64_t t0 = harness_now_ms(); status_key(c, "max_clients") != 77;) {
-		ck_assert_msg(harness_now_ms() - t0 < 10000, "the reload did not happen within 10 s");
-		harness_sleep_ms(50);
-	}
+	wait_max_clients(c, 66);
 	status_str(c, "metrics", off, sizeof off);
 	ck_assert_str_eq(off, again);
+	free(scrape(again));
+
+	/* A port another program listens on is refused, and the endpoint kept. */
+	other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(other, 0);
+	ck_assert_int_eq(bind(other, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(other, 1), 0);
+	ck_assert_int_eq(getsockname(other, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(text, sizeof text, "metrics = 127.0.0.1:%u\nmax-clients = 77\n",
+		 (unsigned)ntohs(sa.sin_port));
+	write_conf(conf, text);
+	ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
+	wait_max_clients(c, 77);
+	close(other);
+	status_str(c, "metrics", off, sizeof off);
+	ck_assert_str_eq(off, again);
+	free(scrape(again));
 	ipc_disconnect(c);
 }
 END_TEST
