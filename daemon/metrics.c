@@ -5,8 +5,10 @@
  *
  * A scrape must never stall the daemon's clients.  The body is built in
  * memory in one pass over the objects (metrics_text.c), at most once per
- * METRICS_REUSE_MS: scrapes within that time get the same bytes, so a flood
- * of scrapes costs one build per interval.  evhttp writes it asynchronously
+ * METRICS_REUSE_MS and at most once per ten times the previous build's
+ * duration: scrapes in between get the same bytes, so a flood of scrapes
+ * costs one build per interval and building never takes more than a tenth
+ * of the loop's time.  evhttp writes it asynchronously
  * by reference, without copying; at most METRICS_MAX_PENDING responses are
  * being written at once (more get 503), so the memory a slow scraper pins is
  * bounded too.  A client that sends nothing, or stops reading, is dropped by
@@ -258,7 +260,10 @@ static struct body *body_get(struct metrics *m)
 	char *buf;
 	struct body *b;
 
+	/* At most one build a second, and building takes at most a tenth of the time. */
 	if (m->cache && now - m->cache_ms < METRICS_REUSE_MS)
+		return m->cache;
+	if (m->cache && (uint64_t)(now - m->cache_ms) * 1000000 < 10 * m->last_build_ns)
 		return m->cache;
 	buf = malloc(cap);
 	if (!buf)
