@@ -31,7 +31,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-#include "log.h"
 #include "metrics.h"
 #include "server.h"
 
