@@ -68,6 +68,20 @@ static void wait_taken(struct bench_run *run, unsigned long count)
 		usleep(1000);
 }
 
+/*
+ * In a consumer: wait until every producer is done (or the run failed), so
+ * that closing drops no answer a REQ producer still waits for.
+ */
+static void wait_producers(struct bench_run *run, unsigned producers)
+{
+	uint64_t t0 = bench_now_ns();
+
+	for (unsigned i = 0; i < producers; i++)
+		while (!__atomic_load_n(&run->put_ns[i], __ATOMIC_ACQUIRE) && !run->failed &&
+		       bench_now_ns() - t0 < STALL_NS)
+			usleep(1000);
+}
+
 static int producer_main(void *arg)
 {
 	struct bench_worker *w = arg;
@@ -102,25 +116,24 @@ static int producer_main(void *arg)
 	if (bench_gate_pass(w->gate) < 0)
 		return 1;
 	for (unsigned long seq = 0; seq < count && rc == 0; seq++) {
-		struct mq_msg m = { 0 };
+		struct mq_msg m;
 
 		bench_stamp_write(buf, w->id, (uint32_t)seq);
 		rc = mq_send(s, buf, o->size);
 		if (rc < 0 || !o->reqrep)
 			continue;
 		/*
-		 * The consumer's answer.  The last one may never come: the consumer
-		 * closes once it took every message, dropping what it had not sent.
+		 * The consumer's answer, in one receive: nng's REQ socket gives up
+		 * its request when a receive times out.  The consumers stay until
+		 * every producer had its last answer (wait_producers).
 		 */
-		while ((rc = mq_recv(s, &m, POLL_MS)) == -EAGAIN)
-			if (bench_run_over(w->run, o->count)) {
-				rc = w->run->failed ? -ECANCELED : 0;
-				break;
-			}
-		if (rc == 0 && m.data)
+		rc = mq_recv(s, &m, STALL_NS / 1000000);
+		if (rc == 0)
 			mq_msg_free(&m);
+		else if (rc == -EAGAIN)
+			rc = -ETIMEDOUT;
 	}
-	w->run->put_ns[w->id] = bench_now_ns();
+	__atomic_store_n(&w->run->put_ns[w->id], bench_now_ns(), __ATOMIC_RELEASE);
 	if (rc < 0) {
 		fprintf(stderr, "%s: producer %u: %s\n", prog(), w->id, strerror(-rc));
 		bench_run_fail(w->run);
@@ -185,6 +198,7 @@ static int consumer_main(void *arg)
 	if (rc < 0)
 		bench_run_fail(w->run);
 	wait_taken(w->run, o->count);
+	wait_producers(w->run, o->producers);
 	mq_close(s);
 	return rc < 0;
 }
