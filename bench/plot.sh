@@ -106,6 +106,7 @@ set title "Latency of one message in flight (64 B), from send to receive in anot
 set logscale x
 set grid xtics ytics mxtics lc rgb '#dddddd'
 set xlabel "latency (microseconds, log scale)"
+set format x "10^{%L}"
 set ylabel "fraction of messages at or below"
 set yrange [0:1.02]
 set ytics 0.1

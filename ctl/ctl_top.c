@@ -303,8 +303,9 @@ static int read_keys(struct top *t)
 	char buf[64];
 	ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
 
-	if (n == 0)
-		return 1;       /* the terminal went away */
+	/* The terminal went away (hung up: end of file, or EIO). */
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		return 1;
 	for (ssize_t i = 0; i < n; i++) {
 		if (buf[i] == 'q' || buf[i] == 'Q')
 			return 1;
