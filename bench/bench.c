@@ -525,6 +525,22 @@ void bench_result_rate(unsigned long long n, size_t size, uint64_t ns)
 	bench_result_f("mb_s", secs > 0 ? (double)n * (double)size / secs / 1e6 : 0);
 }
 
+int bench_hist_write_cdf(const struct bench_hist *h, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	uint64_t seen = 0;
+
+	if (!f)
+		return -1;
+	for (unsigned i = 0; i < BENCH_HIST_BUCKETS && h->n; i++) {
+		if (!h->bucket[i])
+			continue;
+		seen += h->bucket[i];
+		fprintf(f, "%.3f %.6f\n", (double)hist_value(i) / 1e3, (double)seen / (double)h->n);
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 void bench_result_hist(const struct bench_hist *h)
 {
 	bench_result_f("p50_us", (double)bench_hist_quantile(h, 0.50) / 1e3);

@@ -36,6 +36,13 @@ void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
 uint64_t bench_hist_quantile(const struct bench_hist *h, double q);
 
 /*
+ * Write h's distribution to path: one line "microseconds fraction" per
+ * non-empty bucket, the fraction of samples at or below it (a CDF, for
+ * plotting).  0, or -1 if the file cannot be written.
+ */
+int bench_hist_write_cdf(const struct bench_hist *h, const char *path);
+
+/*
  * Every benchmark message starts with this stamp, so the consumer can tell
  * the latency since the put and check that each message came exactly once
  * and in order.  Messages are at least BENCH_STAMP_SIZE bytes.

@@ -53,6 +53,7 @@ struct opts {
 	unsigned clients;        /* clients mode: concurrent clients */
 	unsigned per_client;     /* clients mode: messages each puts and gets */
 	unsigned pace_us;        /* latency mode: pause between messages; 0 ping-pong */
+	const char *cdf;         /* latency mode: where to write the distribution, or NULL */
 	bool batched;            /* consumers use get_many, producers put_many */
 	bool async;              /* batched, but producers use put_async and a flush */
 	const char *durable;     /* durable queues, the daemon started with this fsync
@@ -557,6 +558,10 @@ static int run_latency(const struct opts *o)
 		bench_result_rate(o->count, o->size, t0);
 		bench_result_hist(hist);
 		bench_result_end();
+		if (o->cdf && bench_hist_write_cdf(hist, o->cdf) < 0) {
+			fprintf(stderr, "ipcbench: cannot write %s\n", o->cdf);
+			failed = 1;
+		}
 	}
 	chan_remove(o, &ch);
 	bench_shared_free(seen, bmbytes);
@@ -890,13 +895,15 @@ static void usage(FILE *f)
 		"                        and latency, one producer and one consumer)\n"
 		"      --durable POLICY  durable queues; with --ipcd, the daemon keeps its state\n"
 		"                        in the run's directory with --fsync POLICY\n"
+		"      --cdf FILE        latency mode: write the latency distribution, lines of\n"
+		"                        \"microseconds fraction\"\n"
 		"  -q, --name NAME       queue or pipe to use (default bench.PID; it is removed)\n"
 		"  -h, --help            show this help\n", BENCH_STAMP_SIZE);
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND, OPT_DURABLE };
+	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND, OPT_DURABLE, OPT_CDF };
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "ipcd", required_argument, NULL, OPT_IPCD },
@@ -913,6 +920,7 @@ int main(int argc, char **argv)
 		{ "pace-us", required_argument, NULL, OPT_PACE },
 		{ "kind", required_argument, NULL, OPT_KIND },
 		{ "durable", required_argument, NULL, OPT_DURABLE },
+		{ "cdf", required_argument, NULL, OPT_CDF },
 		{ "name", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -939,6 +947,7 @@ int main(int argc, char **argv)
 			o.per_client = (unsigned)bench_parse_count("--per-client", optarg);
 			break;
 		case OPT_PACE: o.pace_us = (unsigned)bench_parse_count("--pace-us", optarg); break;
+		case OPT_CDF: o.cdf = optarg; break;
 		case OPT_KIND:
 			if (strcmp(optarg, "queue") && strcmp(optarg, "pipe")) {
 				fprintf(stderr, "ipcbench: --kind: queue or pipe, not '%s'\n", optarg);

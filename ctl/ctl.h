@@ -36,6 +36,8 @@ struct ctl {
 	int timeout_ms;         /* --timeout, else the command's default */
 	int create;             /* --create */
 	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
+	int interval_ms;        /* --interval of stat and top (ms); 1000 when not given */
+	unsigned long count;    /* --count of stat: lines to print; 0 for no end */
 	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */
 };
 
@@ -77,6 +79,10 @@ int ctl_server_clients(struct ctl *ctl);
 /* args[0] is the mode or USER[:GROUP], args[1] the object's name. */
 int ctl_server_chmod(struct ctl *ctl);
 int ctl_server_chown(struct ctl *ctl);
+
+/* Watching the daemon: one line per interval, or the full-screen view (ctl_watch.c, ctl_top.c). */
+int ctl_stat(struct ctl *ctl);
+int ctl_top(struct ctl *ctl);
 
 /* Queue command handlers; args[0] is the queue's name (ctl_queue.c). */
 int ctl_queue_create(struct ctl *ctl);

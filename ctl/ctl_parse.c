@@ -101,3 +101,29 @@ int ctl_parse_timeout(const char *s, int *out)
 	*out = (int)v;
 	return 0;
 }
+
+int ctl_parse_seconds(const char *s, int *out)
+{
+	uint64_t whole, ms = 0, scale = 100;
+	char *end;
+	int r = parse_digits(s, 10, &whole, &end);
+
+	if (r < 0)
+		return r;
+	if (*end == '.') {
+		/* One to three decimals: no "1." and no sub-millisecond digits. */
+		if (end[1] < '0' || end[1] > '9')
+			return -EINVAL;
+		for (end++; *end >= '0' && *end <= '9'; end++, scale /= 10) {
+			if (scale == 0)
+				return -EINVAL;
+			ms += (uint64_t)(*end - '0') * scale;
+		}
+	}
+	if (*end != '\0')
+		return -EINVAL;
+	if (whole > 86400 || whole * 1000 + ms > 86400000 || whole * 1000 + ms < 100)
+		return -ERANGE;
+	*out = (int)(whole * 1000 + ms);
+	return 0;
+}

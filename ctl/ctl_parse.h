@@ -27,4 +27,10 @@ int ctl_parse_mode(const char *s, unsigned *out);
 /* A timeout in milliseconds: 0 to INT_MAX, or -1 for no limit. */
 int ctl_parse_timeout(const char *s, int *out);
 
+/*
+ * An interval in seconds, with up to three decimals ("1", "0.5", "2.25"),
+ * from 0.1 to 86400 seconds; *out in milliseconds.
+ */
+int ctl_parse_seconds(const char *s, int *out);
+
 #endif

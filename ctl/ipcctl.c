@@ -5,6 +5,7 @@
  * number) before the handler runs.  Usage errors exit 2 from here.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,11 @@ enum {
 	OPT_TIMEOUT = 1u << 0,
 	OPT_CREATE  = 1u << 1,
 	OPT_ATTR    = 1u << 2,   /* --maxsize, --maxbytes, --mode, --ack, --durable */
+	OPT_INTERVAL = 1u << 3,
+	OPT_COUNT   = 1u << 4,
 };
+
+#define NOPT_BITS 5
 
 struct command {
 	const char *group;        /* "queue", or NULL for a command of one word */
@@ -39,6 +44,12 @@ static const struct command commands[] = {
 	  "list every object" },
 	{ NULL, "clients", 0, 0, 0, 0, ctl_server_clients, "",
 	  "list the connected clients" },
+	{ NULL, "stat", 0, 0, OPT_INTERVAL | OPT_COUNT, 0, ctl_stat,
+	  "[-i SECONDS] [-n COUNT]",
+	  "one line of the daemon's figures and queue rates per interval (default 1 s), "
+	  "COUNT lines or until interrupted" },
+	{ NULL, "top", 0, 0, OPT_INTERVAL, 0, ctl_top, "[-i SECONDS]",
+	  "a live full-screen view of the queues by rate; keys sort, q quits" },
 	{ NULL, "chmod", 2, 2, 0, 0, ctl_server_chmod, "MODE NAME",
 	  "set an object's permission bits (octal); for its owner and root" },
 	{ NULL, "chown", 2, 2, 0, 0, ctl_server_chown, "USER[:GROUP] NAME",
@@ -79,7 +90,7 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 enum opt_id { O_SOCKET, O_JSON, O_HELP, O_VERSION, O_TIMEOUT, O_CREATE,
-	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE };
+	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE, O_INTERVAL, O_COUNT };
 
 static const struct opt_spec {
 	enum opt_id id;
@@ -99,6 +110,8 @@ static const struct opt_spec {
 	{ O_MODE,     "mode",     0,   1, OPT_ATTR },
 	{ O_ACK,      "ack",      0,   0, OPT_ATTR },
 	{ O_DURABLE,  "durable",  0,   0, OPT_ATTR },
+	{ O_INTERVAL, "interval", 'i', 1, OPT_INTERVAL },
+	{ O_COUNT,    "count",    'n', 1, OPT_COUNT },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -108,7 +121,7 @@ struct cmdline {
 	char **words;             /* operands, command words first */
 	int nwords;
 	unsigned opts_seen;       /* command option bits given */
-	const char *first_opt[3]; /* the name of an option of each bit, as typed */
+	const char *first_opt[NOPT_BITS]; /* the name of an option of each bit, as typed */
 	int help, version;
 	int timeout_given;
 };
@@ -135,6 +148,8 @@ static void print_usage(FILE *out)
 	      "                     /run/ipcd/ipcd.sock for root, $XDG_RUNTIME_DIR/ipcd.sock)\n"
 	      "  -j, --json         print JSON, one value per line\n"
 	      "  -t, --timeout MS   how long put and get wait (-1: no limit)\n"
+	      "  -i, --interval S   seconds between two lines of stat, two screens of top\n"
+	      "  -n, --count N      lines stat prints (default: until interrupted)\n"
 	      "  -h, --help         this help;  -V, --version  the version\n\n"
 	      "Sizes take a K, M or G suffix (1K = 1024).  Messages print as JSON; bytes\n"
 	      "that are not one msgpack value print as a string, byte by byte (Latin-1).\n\n"
@@ -255,6 +270,15 @@ static int apply_option(struct ctl *ctl, struct cmdline *cl, const struct opt_sp
 	case O_DURABLE:
 		ctl->attr.durable = 1;
 		break;
+	case O_INTERVAL:
+		r = ctl_parse_seconds(value, &ctl->interval_ms);
+		break;
+	case O_COUNT:
+		r = ctl_parse_u64(value, &v);
+		if (r == 0 && v > ULONG_MAX)
+			r = -ERANGE;
+		ctl->count = (unsigned long)v;
+		break;
 	}
 	if (r < 0)
 		return number_error(o->name, value, r);
@@ -291,7 +315,7 @@ static int read_cmdline(int argc, char **argv, struct ctl *ctl, struct cmdline *
 				return usage_error(NULL, "option '%s' needs a value", arg);
 			value = argv[++i];
 		}
-		for (int b = 0; b < 3; b++)
+		for (int b = 0; b < NOPT_BITS; b++)
 			if (o->cmd_opt == 1u << b && !cl->first_opt[b])
 				cl->first_opt[b] = arg;
 		cl->opts_seen |= o->cmd_opt;
@@ -346,7 +370,7 @@ static int check_command(const struct command *cmd, const struct cmdline *cl, in
 {
 	unsigned extra = cl->opts_seen & ~cmd->opts;
 
-	for (int b = 0; b < 3; b++)
+	for (int b = 0; b < NOPT_BITS; b++)
 		if (extra & 1u << b)
 			return usage_error(cmd, "option '%s' does not apply here", cl->first_opt[b]);
 	if (nargs < cmd->min_args)
@@ -358,7 +382,7 @@ static int check_command(const struct command *cmd, const struct cmdline *cl, in
 
 static int run(int argc, char **argv)
 {
-	struct ctl ctl = { 0 };
+	struct ctl ctl = { .interval_ms = 1000 };
 	struct cmdline cl = { 0 };
 	const struct command *cmd;
 	char what[64];

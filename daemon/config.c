@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "ipc_protocol.h"
+#include "metrics.h"
 #include "qlog.h"
 
 #define KEY(field) offsetof(struct config, field)
@@ -65,6 +66,10 @@ const struct config_key config_keys[] = {
 	{ "fsync", 0, CONFIG_FSYNC, KEY(fsync), 0, 0, false, "POLICY",
 	  "when durable queues' logs reach the disk: always\n"
 	  "(before a put is answered), everysec or no" },
+	{ "metrics", 0, CONFIG_ADDR, KEY(metrics), 0, 0, true, "ADDR:PORT",
+	  "serve Prometheus metrics over HTTP at\n"
+	  "http://ADDR:PORT/metrics, e.g. 127.0.0.1:9464\n"
+	  "(anyone who reaches it sees the objects' names)" },
 };
 
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
@@ -90,6 +95,8 @@ void config_free(struct config *cfg)
 	cfg->socket = NULL;
 	free(cfg->state_dir);
 	cfg->state_dir = NULL;
+	free(cfg->metrics);
+	cfg->metrics = NULL;
 }
 
 const struct config_key *config_find(const char *name)
@@ -115,7 +122,7 @@ static void *value_of(const struct config *cfg, const struct config_key *k)
 static size_t value_size(const struct config_key *k)
 {
 	switch (k->type) {
-	case CONFIG_PATH: return sizeof(char *);
+	case CONFIG_PATH: case CONFIG_ADDR: return sizeof(char *);
 	case CONFIG_BYTES: case CONFIG_COUNT: return sizeof(size_t);
 	case CONFIG_UINT: return sizeof(unsigned);
 	case CONFIG_LEVEL: return sizeof(enum log_level);
@@ -240,6 +247,22 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 		}
 		break;
 	}
+	case CONFIG_ADDR: {
+		char *copy = NULL;
+
+		if (strcmp(value, "off") != 0) {
+			if (metrics_addr_check(value, err, errlen) < 0)
+				return -EINVAL;
+			copy = strdup(value);
+			if (!copy) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+		}
+		free(*(char **)p);
+		*(char **)p = copy;
+		break;
+	}
 	case CONFIG_FSYNC:
 		level = qlog_fsync_parse(value);
 		if (level < 0) {
@@ -256,7 +279,7 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 /* Copy k's value from src to dst. */
 static int copy_value(struct config *dst, const struct config *src, const struct config_key *k)
 {
-	if (k->type == CONFIG_PATH) {
+	if (k->type == CONFIG_PATH || k->type == CONFIG_ADDR) {
 		const char *s = *(char **)value_of(src, k);
 		char *copy = s ? strdup(s) : NULL;
 
@@ -437,12 +460,15 @@ void config_format(const struct config *cfg, const struct config_key *k, char *b
 	case CONFIG_FSYNC:
 		snprintf(buf, len, "%s", qlog_fsync_name((enum qlog_fsync)*(const int *)p));
 		break;
+	case CONFIG_ADDR:
+		snprintf(buf, len, "%s", *(char *const *)p ? *(char *const *)p : "off");
+		break;
 	}
 }
 
 static bool value_equal(const struct config *a, const struct config *b, const struct config_key *k)
 {
-	if (k->type == CONFIG_PATH) {
+	if (k->type == CONFIG_PATH || k->type == CONFIG_ADDR) {
 		const char *x = *(char **)value_of(a, k), *y = *(char **)value_of(b, k);
 
 		return x == y || (x && y && strcmp(x, y) == 0);
@@ -458,7 +484,8 @@ int config_apply_live(struct config *cur, const struct config *next)
 	for (size_t i = 0; i < config_nkeys; i++) {
 		const struct config_key *k = &config_keys[i];
 
-		if (value_equal(cur, next, k))
+		/* The server applies an address itself: it must bind it first. */
+		if (k->type == CONFIG_ADDR || value_equal(cur, next, k))
 			continue;
 		config_format(cur, k, was, sizeof was);
 		config_format(next, k, now, sizeof now);

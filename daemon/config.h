@@ -23,6 +23,7 @@ struct config {
 	gid_t socket_group;         /* its group; (gid_t)-1: ipcd's own */
 	char *state_dir;            /* owned; NULL: the default (qlog_default_dir) */
 	int fsync;                  /* enum qlog_fsync */
+	char *metrics;              /* owned; ADDR:PORT of /metrics, NULL: off */
 	uint32_t set;               /* bit i: config_keys[i] was given explicitly */
 };
 
@@ -36,6 +37,7 @@ enum config_type {
 	CONFIG_MODE,                /* permission bits in octal, at most 0777 (unsigned) */
 	CONFIG_GROUP,               /* a group name or number (gid_t) */
 	CONFIG_FSYNC,               /* always, everysec or no (int, enum qlog_fsync) */
+	CONFIG_ADDR,                /* ADDR:PORT, or off (char *, NULL for off) */
 };
 
 /*

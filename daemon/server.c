@@ -28,6 +28,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "object.h"
 #include "qlog.h"
 #include "reply.h"
@@ -249,6 +250,24 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 	server_reload(arg);
 }
 
+/* SIGHUP: serve /metrics where the configuration now says.  1 if it changed. */
+static int reload_metrics(struct server *srv, const char *addr)
+{
+	char was[128], err[256];
+	int r;
+
+	snprintf(was, sizeof was, "%s", metrics_address(srv->metrics) ? metrics_address(srv->metrics)
+									: "off");
+	r = metrics_listen(srv->metrics, addr, err, sizeof err);
+	if (r < 0) {
+		log_error("reload: metrics: %s; keeping %s", err, was);
+		return 0;
+	}
+	if (r > 0)
+		log_info("metrics: %s -> %s", was, addr ? metrics_address(srv->metrics) : "off");
+	return r;
+}
+
 void server_reload(struct server *srv)
 {
 	struct config next, cur;
@@ -272,6 +291,7 @@ void server_reload(struct server *srv)
 	cur.state_dir = (char *)qlog_dir(srv);
 	cur.fsync = (int)qlog_policy(srv);
 	changed = config_apply_live(&cur, &next);
+	changed += reload_metrics(srv, next.metrics);
 	srv->lim = cur.lim;
 	cur.state_dir = NULL;   /* borrowed */
 	frame_max_update(srv);
@@ -379,6 +399,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			if (rc < 0) {
 				log_warn("refusing client (pid %d uid %u): %s", (int)c->pid,
 					 (unsigned)c->uid, msg);
+				srv->refused++;
 				/* Sent before the close: the client reads why. */
 				push_error(c, rc, "%s", msg);
 				conn_close_flushed(c, msg);
@@ -443,6 +464,21 @@ static int start_durability(struct server *srv, const struct config *cfg)
 	return rc;
 }
 
+/* /metrics, when an address is configured. */
+static int start_metrics(struct server *srv, const struct config *cfg)
+{
+	char err[256];
+
+	if (!cfg->metrics)
+		return 0;
+	if (metrics_listen(srv->metrics, cfg->metrics, err, sizeof err) < 0) {
+		fprintf(stderr, "ipcd: metrics: %s\n", err);
+		return -1;
+	}
+	log_info("serving metrics on http://%s/metrics", metrics_address(srv->metrics));
+	return 0;
+}
+
 struct server *server_create(const struct config *cfg, const struct config_source *src)
 {
 	static const int sigs[] = { SIGTERM, SIGINT };
@@ -470,6 +506,11 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	}
 	srv->socket_mode = cfg->socket_mode;
 	srv->socket_group = cfg->socket_group;
+	srv->metrics = metrics_create(srv);
+	if (!srv->metrics) {
+		fprintf(stderr, "ipcd: out of memory\n");
+		goto fail;
+	}
 	/* Durable queues are back before the first client can connect. */
 	if (start_durability(srv, cfg) < 0)
 		goto fail;
@@ -494,6 +535,8 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 		goto fail;
 	}
 	fd_limit_check(srv->lim.max_clients);
+	if (start_metrics(srv, cfg) < 0)
+		goto fail;
 	srv->service = service_create(srv);
 	if (!srv->service)
 		goto fail;
@@ -570,6 +613,7 @@ void server_destroy(struct server *srv)
 	if (srv->idle_ev)
 		event_free(srv->idle_ev);
 	service_destroy(srv->service);
+	metrics_destroy(srv->metrics);
 	if (srv->accept_ev)
 		event_free(srv->accept_ev);
 	if (srv->accept_retry)

@@ -21,6 +21,7 @@ struct qlog_dir;
 struct config;
 struct config_source;
 struct service;
+struct metrics;
 
 struct limits {
 	size_t max_message;      /* bytes in one message */
@@ -97,6 +98,9 @@ struct server {
 	size_t buf_used;             /* bytes in the connections' input and output buffers */
 	size_t shm_used;             /* bytes of shared arrays not yet destroyed */
 	struct qlog_dir *qlogs;      /* durable queues' state directory, or NULL */
+	struct metrics *metrics;     /* /metrics and the fsync histogram (metrics.c) */
+	uint64_t refused;            /* connections refused at max-clients, total */
+	uint64_t cutoffs;            /* clients cut off for unread output, total */
 	time_t started;
 	int exit_code;
 };

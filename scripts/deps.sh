@@ -9,10 +9,12 @@ set -euo pipefail
 # systemd-socket-activate, sysusers and tmpfiles for the tests; man-db: man(1),
 # which systemd-analyze verify uses to check the units' Documentation=.
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the
-# fuzz targets.
+# fuzz targets.  prometheus: promtool, which checks ipcd's /metrics in the
+# tests; curl fetches it in the documentation's examples; tmux runs
+# ipcctl top in a real terminal for its test.
 packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
 	  python3-dev python3-setuptools python3-pip libpython3.11-testsuite
-	  libsystemd-dev systemd man-db clang libclang-rt-14-dev)
+	  libsystemd-dev systemd man-db clang libclang-rt-14-dev prometheus curl tmux)
 
 missing=()
 for p in "${packages[@]}"; do

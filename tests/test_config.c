@@ -86,6 +86,7 @@ START_TEST(test_every_key_is_read_from_the_file)
 		"socket-group = 4242\n"
 		"state-dir = /var/tmp/ipcd state\n"
 		"fsync = everysec\n"
+		"metrics = [::1]:9464\n"
 		"log-level = debug\r\n", path, sizeof path), 0);
 	ck_assert_str_eq(cfg.socket, "/tmp/x y.sock");
 	ck_assert_uint_eq(cfg.lim.max_message, 1024);
@@ -105,6 +106,7 @@ START_TEST(test_every_key_is_read_from_the_file)
 	ck_assert_uint_eq(cfg.socket_group, 4242);
 	ck_assert_str_eq(cfg.state_dir, "/var/tmp/ipcd state");
 	ck_assert_int_eq(cfg.fsync, QLOG_FSYNC_EVERYSEC);
+	ck_assert_str_eq(cfg.metrics, "[::1]:9464");
 	ck_assert_uint_eq(cfg.set, (1u << config_nkeys) - 1);
 	config_free(&cfg);
 }
@@ -126,6 +128,13 @@ START_TEST(test_bad_lines_name_file_and_line)
 	expect_refused("queue-maxsize = 99999999999999999999999\n", 1, "queue-maxsize:");
 	expect_refused("log-level = loud\n", 1, "log-level: 'loud' is not error, warn");
 	expect_refused("socket =\n", 1, "socket: empty path");
+	expect_refused("metrics = 9464\n", 1, "metrics: '9464' is not ADDR:PORT");
+	expect_refused("metrics = 127.0.0.1\n", 1, "metrics: '127.0.0.1' is not ADDR:PORT");
+	expect_refused("metrics = ::1:9464\n", 1, "metrics: '::1:9464' is not ADDR:PORT");
+	expect_refused("metrics = 127.0.0.1:65536\n", 1, "metrics: '65536' is not a port number");
+	expect_refused("metrics = 127.0.0.1:http\n", 1, "metrics: 'http' is not a port number");
+	expect_refused("metrics = example.org:80\n", 1,
+		       "metrics: 'example.org' is not an IPv4 address, [IPv6] or localhost");
 	expect_refused("max-clients = 3\nmax-clients = 4\n", 2,
 		       "max-clients is already set on line 1");
 	expect_refused("verbose = 1\n", 1, "unknown key 'verbose'");
@@ -229,6 +238,13 @@ START_TEST(test_format_round_trips)
 	ck_assert_uint_eq(back.socket_mode, cfg.socket_mode);
 	ck_assert_uint_eq(back.socket_group, cfg.socket_group);
 	ck_assert_int_eq(back.fsync, cfg.fsync);
+	ck_assert_ptr_null(back.metrics);
+	ck_assert_int_eq(config_set(&back, config_find("metrics"), "localhost:0", err, sizeof err), 0);
+	config_format(&back, config_find("metrics"), text, sizeof text);
+	ck_assert_str_eq(text, "localhost:0");
+	ck_assert_int_eq(config_set(&back, config_find("metrics"), "off", err, sizeof err), 0);
+	ck_assert_ptr_null(back.metrics);
+	config_free(&back);
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "object.h"
 #include "qlog.h"
 #include "reply.h"
@@ -63,7 +64,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 20);
+	msgpack_pack_map(pk, 21);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -84,6 +85,8 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "shm", srv->shm_used);
 	proto_pack_kv_u64(pk, "max_shm", srv->lim.max_shm);
 	proto_pack_kv_u64(pk, "max_array_bytes", srv->lim.max_array_bytes);
+	proto_pack_kv_str(pk, "metrics", metrics_address(srv->metrics) ? metrics_address(srv->metrics)
+									 : "");
 	reply_end(r->conn);
 }
 

@@ -442,6 +442,7 @@ void conn_cut_off(struct conn *c)
 	if (c->dead || c->cutoff)
 		return;
 	c->cutoff = true;
+	c->srv->cutoffs++;
 	event_active(c->rev, EV_READ, 0);
 }
 

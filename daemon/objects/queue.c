@@ -392,18 +392,19 @@ static void queue_owner_changed(struct object *o)
 
 static unsigned queue_nstat(const struct object *o)
 {
-	return 15;
+	return 16;
 }
 
 static void queue_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
 	const struct consumer *cs;
-	size_t pushed = 0, unacked = 0;
+	size_t pushed = 0, unacked = 0, consumers = 0;
 
 	TAILQ_FOREACH(cs, &q->consumers, link) {
 		pushed += cs->inflight.count;
 		unacked += cs->unacked.count;
+		consumers++;
 	}
 	proto_pack_kv_u64(pk, "depth", q->store.count);
 	proto_pack_kv_u64(pk, "bytes", q->store.bytes);
@@ -418,6 +419,7 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "unacked", unacked);
 	proto_pack_kv_u64(pk, "acked", q->acked);
 	proto_pack_kv_u64(pk, "redelivered", q->redelivered);
+	proto_pack_kv_u64(pk, "consumers", consumers);
 	proto_pack_kv_u64(pk, "ack", q->ack);
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
 }

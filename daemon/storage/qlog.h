@@ -117,6 +117,9 @@ void qlog_remove(struct queue *q);
 const char *qlog_dir(const struct server *srv);
 enum qlog_fsync qlog_policy(const struct server *srv);
 
+/* Bytes in q's log; 0 for a queue that is not durable. */
+uint64_t qlog_size(const struct queue *q);
+
 /* Write what the logs have buffered, before replies are sent (no fsync). */
 void qlog_write(struct server *srv);
 

@@ -92,6 +92,33 @@ START_TEST(test_timeout_is_milliseconds_or_minus_one)
 }
 END_TEST
 
+START_TEST(test_seconds_take_up_to_three_decimals)
+{
+	int ms = 7;
+
+	ck_assert_int_eq(ctl_parse_seconds("1", &ms), 0);
+	ck_assert_int_eq(ms, 1000);
+	ck_assert_int_eq(ctl_parse_seconds("0.5", &ms), 0);
+	ck_assert_int_eq(ms, 500);
+	ck_assert_int_eq(ctl_parse_seconds("2.25", &ms), 0);
+	ck_assert_int_eq(ms, 2250);
+	ck_assert_int_eq(ctl_parse_seconds("0.125", &ms), 0);
+	ck_assert_int_eq(ms, 125);
+	ck_assert_int_eq(ctl_parse_seconds("86400", &ms), 0);
+	ck_assert_int_eq(ms, 86400000);
+	ck_assert_int_eq(ctl_parse_seconds("0.05", &ms), -ERANGE);
+	ck_assert_int_eq(ctl_parse_seconds("0", &ms), -ERANGE);
+	ck_assert_int_eq(ctl_parse_seconds("86400.001", &ms), -ERANGE);
+	ck_assert_int_eq(ctl_parse_seconds("99999999999999999999999", &ms), -ERANGE);
+	ck_assert_int_eq(ctl_parse_seconds("0.1250", &ms), -EINVAL);
+	ck_assert_int_eq(ctl_parse_seconds("1.", &ms), -EINVAL);
+	ck_assert_int_eq(ctl_parse_seconds(".5", &ms), -EINVAL);
+	ck_assert_int_eq(ctl_parse_seconds("-1", &ms), -EINVAL);
+	ck_assert_int_eq(ctl_parse_seconds("1s", &ms), -EINVAL);
+	ck_assert_int_eq(ms, 86400000);
+}
+END_TEST
+
 static Suite *ctl_parse_suite(void)
 {
 	Suite *s = suite_create("ctl_parse");
@@ -101,6 +128,7 @@ static Suite *ctl_parse_suite(void)
 	tcase_add_test(tc, test_size_takes_binary_suffixes);
 	tcase_add_test(tc, test_mode_is_octal_up_to_07777);
 	tcase_add_test(tc, test_timeout_is_milliseconds_or_minus_one);
+	tcase_add_test(tc, test_seconds_take_up_to_three_decimals);
 	suite_add_tcase(s, tc);
 	return s;
 }
