@@ -10,7 +10,8 @@
 #                                inside the staging root
 #   install_test.sh pkgconfig    a program built with pkg-config against the
 #                                temporary prefix, run against the installed ipcd
-#   install_test.sh find_package the same through find_package(ipcclient)
+#   install_test.sh find_package the same through find_package(ipcclient), once
+#                                per exported target (shared and static)
 #
 # The paths come from CMake (tests/install/CMakeLists.txt) in IPCD_* variables.
 # Exit 0: passed, 1: failed, 77: skipped (a tool is missing; the reason is printed).
@@ -182,7 +183,12 @@ find_package)
 		fail "find_package did not find the installed ipcclient"
 	"$CMAKE_COMMAND" --build "$build" >"$work/consumer-build.log" ||
 		fail "build: $(cat "$work/consumer-build.log")"
+	# ipcclient::ipcclient and ipcclient::ipcclient_static, each on its own.
 	with_daemon fp sh -c '"$0" "$1" find_package' "$build/consumer"
+	with_daemon fps sh -c '"$0" "$1" find_package-static' "$build/consumer_static"
+	if ldd "$build/consumer_static" | grep -q libipcclient; then
+		fail "consumer_static links the shared libipcclient"
+	fi
 	;;
 
 *)
