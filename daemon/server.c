@@ -225,6 +225,12 @@ void server_reload(struct server *srv)
 		service_ready(srv->service);
 		return;
 	}
+	/*
+	 * A state directory left to its default is compared as the directory
+	 * that default names (what the server holds), not as "unset".
+	 */
+	if (!next.state_dir)
+		next.state_dir = qlog_default_dir();
 	/* The running configuration, borrowing the server's strings. */
 	config_init(&cur);
 	cur.socket = srv->config_socket;
