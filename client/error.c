@@ -15,7 +15,7 @@ const char *ipc_strerror(int err)
 		err = -err;
 	switch (err) {
 	case 0: return "Success";
-	case ENOENT: return "No such object";
+	case ENOENT: return "No such object or socket";
 	case EEXIST: return "Object exists";
 	case ETIMEDOUT: return "Timed out";
 	case EAGAIN: return "Would block (queue empty or full, or lock held)";

@@ -61,9 +61,14 @@ typedef struct ipc_queue_attr {
 } ipc_queue_attr;
 
 /*
- * Connect to ipcd at path; NULL means $IPCD_SOCKET, else /run/ipcd/ipcd.sock
- * for root and $XDG_RUNTIME_DIR/ipcd.sock for other users.
- * -ENOENT or -ECONNREFUSED: no daemon there; -EPROTONOSUPPORT: it speaks
+ * Connect to ipcd at path.  NULL means the default sockets, in the order
+ * ipc_default_socket() lists them: $IPCD_SOCKET alone when it is set, else
+ * the user's own broker ($XDG_RUNTIME_DIR/ipcd.sock; not for root), then
+ * the system broker's /run/ipcd/ipcd.sock.  The next is tried only while
+ * nothing serves at the one before (-ENOENT, -ECONNREFUSED).
+ * -ENOENT or -ECONNREFUSED: no daemon there (at none of them); -EACCES: the
+ * socket's permissions refuse this user (the system socket admits root and
+ * the group ipcd); -EPROTONOSUPPORT: it speaks
  * another protocol version; -EUSERS: it serves its maximum of clients.
  *
  * Any call may also return -ECONNRESET or -ENOTCONN (the daemon went away;
@@ -71,6 +76,13 @@ typedef struct ipc_queue_attr {
  * call that was waiting when the daemon shut down).
  */
 IPC_API int ipc_connect(const char *path, ipc_client **out);
+
+/*
+ * The i-th socket (from 0) that ipc_connect(NULL, ...) tries, into buf (len
+ * bytes): 0, -ENOENT when there are fewer, -ENAMETOOLONG when buf is too
+ * small.  For saying where a failed connect looked.
+ */
+IPC_API int ipc_default_socket(unsigned i, char *buf, size_t len);
 
 /* Close the connection and free the client.  Handles must be closed first. */
 IPC_API void ipc_disconnect(ipc_client *c);

@@ -8,6 +8,7 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <msgpack.h>
@@ -15,11 +16,13 @@
 #include "ipcclient.h"
 #include "ctl_print.h"
 
+/* Exit statuses: one per kind of outcome, whatever the command (ipcctl(1)). */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,
-	CTL_EXIT_FAIL = 1,      /* the request failed; one line on stderr */
-	CTL_EXIT_USAGE = 2,     /* bad command line; a usage hint on stderr */
-	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time, join timed out */
+	CTL_EXIT_FAIL = 1,      /* ipcd refused or could not do the request */
+	CTL_EXIT_USAGE = 2,     /* bad command line or operand; nothing was sent */
+	CTL_EXIT_EMPTY = 3,     /* get, peek or recv found no message in time; join timed out */
+	CTL_EXIT_CONNECT = 4,   /* ipcd could not be reached, or went away */
 };
 
 /*
@@ -40,19 +43,35 @@ struct ctl {
 };
 
 /*
- * The connection to ipcd, made on first use.  On failure prints "cannot
- * connect" naming the socket and returns NULL: the handler should then
- * return CTL_EXIT_FAIL.
+ * The connection to ipcd, made on first use.  On failure reports "cannot
+ * connect" naming every socket tried and why each failed, and returns NULL:
+ * the handler should then return CTL_EXIT_CONNECT.
  */
 ipc_client *ctl_connect(struct ctl *ctl);
 
 /*
  * Report that an operation failed with err (a negative errno): one line on
  * stderr, "ipcctl: <fmt...>: <ipc_strerror(err)> (<daemon's message>)",
- * the bracket only when the daemon said something.  Returns CTL_EXIT_FAIL.
+ * the bracket only when the daemon said something; under --json the same
+ * as one JSON object {"error", "exit", "errno", "reason", "detail"}.
+ * Returns the exit status for err: CTL_EXIT_CONNECT when ipcd went away,
+ * else CTL_EXIT_FAIL.
  */
 int ctl_fail(struct ctl *ctl, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Report a failure of kind code (an exit status) found by ipcctl itself,
+ * err a negative errno or 0, as ctl_fail does.  Returns code.  ctl may be NULL.
+ */
+int ctl_report(struct ctl *ctl, int code, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The same with a va_list and the daemon's words (detail, may be NULL). */
+int ctl_vreport(int code, int err, const char *detail, const char *fmt, va_list ap);
+
+/* Report failures as JSON objects (--json). */
+void ctl_report_json(int on);
 
 /*
  * Print introspection bytes mp (len bytes, from malloc; freed here), which

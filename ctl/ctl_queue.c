@@ -18,9 +18,10 @@ static ipc_queue *open_queue(struct ctl *ctl, int flags, int *rc)
 	ipc_queue *q = NULL;
 	int r;
 
-	*rc = CTL_EXIT_FAIL;
+	*rc = CTL_EXIT_CONNECT;
 	if (!c)
 		return NULL;
+	*rc = CTL_EXIT_FAIL;
 	r = ipc_queue_open(c, ctl->args[0], flags, flags & IPC_CREATE ? &ctl->attr : NULL, &q);
 	if (r < 0) {
 		ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
@@ -51,9 +52,8 @@ int ctl_queue_put(struct ctl *ctl)
 
 	v = json_loads(ctl->args[1], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!v) {
-		fprintf(stderr, "ipcctl: %s %s: invalid JSON value: %s\n",
-			ctl->what, ctl->args[0], jerr.text);
-		return CTL_EXIT_FAIL;
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: invalid JSON value: %s",
+				  ctl->what, ctl->args[0], jerr.text);
 	}
 	msgpack_sbuffer_init(&buf);
 	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
@@ -95,12 +95,11 @@ int ctl_queue_get(struct ctl *ctl)
 	r = ipc_queue_get(q, &data, &len, ctl->timeout_ms);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
 		if (ctl->timeout_ms > 0)
-			fprintf(stderr, "ipcctl: %s %s: no message within %d ms\n",
-				ctl->what, ctl->args[0], ctl->timeout_ms);
+			rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: no message within %d ms",
+					ctl->what, ctl->args[0], ctl->timeout_ms);
 		else
-			fprintf(stderr, "ipcctl: %s %s: queue is empty\n",
-				ctl->what, ctl->args[0]);
-		rc = CTL_EXIT_EMPTY;
+			rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: queue is empty",
+					ctl->what, ctl->args[0]);
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
@@ -122,9 +121,8 @@ int ctl_queue_join(struct ctl *ctl)
 		return rc;
 	r = ipc_queue_join(q, ctl->timeout_ms);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
-		fprintf(stderr, "ipcctl: %s %s: messages still unfinished after %d ms\n",
-			ctl->what, ctl->args[0], ctl->timeout_ms);
-		rc = CTL_EXIT_EMPTY;
+		rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: messages still unfinished after "
+				"%d ms", ctl->what, ctl->args[0], ctl->timeout_ms);
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	}
@@ -143,8 +141,8 @@ int ctl_queue_peek(struct ctl *ctl)
 		return rc;
 	r = ipc_queue_peek(q, &data, &len);
 	if (r == -EAGAIN || r == -ETIMEDOUT) {
-		fprintf(stderr, "ipcctl: %s %s: queue is empty\n", ctl->what, ctl->args[0]);
-		rc = CTL_EXIT_EMPTY;
+		rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: queue is empty", ctl->what,
+				ctl->args[0]);
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
@@ -197,7 +195,7 @@ int ctl_queue_rm(struct ctl *ctl)
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_queue_unlink(c, ctl->args[0]);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);

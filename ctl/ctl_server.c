@@ -54,7 +54,7 @@ static int fetch_and_show(struct ctl *ctl, fetch_fn fn, msgpack_object_type want
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = fn(c, &mp, &len);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s", ctl->what);
@@ -99,7 +99,7 @@ int ctl_server_status(struct ctl *ctl)
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_server_status(c, &mp, &len);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s", ctl->what);
@@ -138,13 +138,12 @@ int ctl_server_chmod(struct ctl *ctl)
 	int r = ctl_parse_mode(ctl->args[0], &mode);
 
 	if (r < 0 || mode > 0777) {
-		fprintf(stderr, "ipcctl: %s: '%s' is not an octal mode up to 0777\n", ctl->what,
-			ctl->args[0]);
-		return CTL_EXIT_USAGE;
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s: '%s' is not an octal mode up to 0777",
+				  ctl->what, ctl->args[0]);
 	}
 	c = ctl_connect(ctl);
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_chmod(c, ctl->args[1], mode);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[1]);
@@ -185,23 +184,21 @@ int ctl_server_chown(struct ctl *ctl)
 	int r;
 
 	if (!spec) {
-		fputs("ipcctl: out of memory\n", stderr);
-		return CTL_EXIT_FAIL;
+		return ctl_report(ctl, CTL_EXIT_FAIL, -ENOMEM, "%s", ctl->what);
 	}
 	colon = strchr(spec, ':');
 	if (colon)
 		*colon++ = '\0';
 	if ((spec[0] && parse_id(spec, 0, &uid) < 0) || (colon && parse_id(colon, 1, &gid) < 0) ||
 	    (!spec[0] && !colon)) {
-		fprintf(stderr, "ipcctl: %s: '%s' is not USER[:GROUP] or :GROUP (names or numbers)\n",
-			ctl->what, ctl->args[0]);
 		free(spec);
-		return CTL_EXIT_USAGE;
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s: '%s' is not USER[:GROUP] or :GROUP "
+				  "(names or numbers)", ctl->what, ctl->args[0]);
 	}
 	free(spec);
 	c = ctl_connect(ctl);
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_chown(c, ctl->args[1], (uid_t)uid, (gid_t)gid);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[1]);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -73,6 +74,14 @@ bool conn_in_group(const struct conn *c, gid_t gid)
 	return false;
 }
 
+int64_t conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 struct conn *conn_create(struct server *srv, int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -85,6 +94,7 @@ struct conn *conn_create(struct server *srv, int fd)
 	c->fd = fd;
 	c->id = ++srv->next_conn_id;
 	c->read_size = READ_MIN;
+	c->since_ms = c->active_ms = conn_now_ms();
 	TAILQ_INIT(&c->holds);
 	c->pid = -1;
 	c->uid = (uid_t)-1;
@@ -361,6 +371,7 @@ static int conn_serve_frames(struct conn *c)
 			conn_close(c, "out of memory");
 			return -1;
 		}
+		c->requests++;
 		if (cmd_dispatch(c, (const char *)frame + IPC_FRAME_HEADER, len) < 0)
 			return -1;
 		evbuffer_drain(c->in, IPC_FRAME_HEADER + len);
@@ -403,6 +414,7 @@ static ssize_t conn_read_some(struct conn *c)
 		v[i].iov_len = take;
 	}
 	evbuffer_commit_space(c->in, v, n == 2 && v[1].iov_len ? 2 : 1);
+	c->in_read += (uint64_t)got;
 	/* Read sizes follow the traffic: a streaming client gets large reads, a
 	 * request-at-a-time one does not make the buffer allocate them. */
 	if ((size_t)got >= c->read_size && c->read_size < READ_BATCH)
@@ -432,6 +444,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, strerror((int)-n));
 		return;
 	}
+	c->active_ms = conn_now_ms();
 	c->serving = true;
 	if (conn_serve_frames(c) < 0)
 		return;
