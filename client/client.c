@@ -230,6 +230,11 @@ int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep)
 			stream_removed(c, rep);
 			msgs = true;   /* a waiting get must look again */
 		}
+		else if (rep->eventlen == strlen(IPC_PUSH_MONITOR) &&
+			 memcmp(rep->event, IPC_PUSH_MONITOR, rep->eventlen) == 0) {
+			client_event_push(c, rep);
+			msgs = true;   /* ipc_monitor_next looks again */
+		}
 		client_done(c);
 		if (msgs)
 			return 1;
@@ -431,6 +436,7 @@ void ipc_disconnect(ipc_client *c)
 	free(c->in.data);
 	free(c->fds);
 	free(c->handles);
+	client_events_free(c);
 	msgpack_sbuffer_destroy(&c->req);
 	msgpack_unpacked_destroy(&c->reply);
 	free(c->path);
@@ -510,6 +516,11 @@ int ipc_server_list(ipc_client *c, void **mp, size_t *len)
 int ipc_server_clients(ipc_client *c, void **mp, size_t *len)
 {
 	return server_query(c, IPC_OP_CLIENTS, mp, len);
+}
+
+int ipc_server_config(ipc_client *c, void **mp, size_t *len)
+{
+	return server_query(c, IPC_OP_CONFIG, mp, len);
 }
 
 /* A request on an object by name with unsigned arguments, answered by a status. */

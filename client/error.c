@@ -40,6 +40,8 @@ const char *ipc_strerror(int err)
 	case EFBIG: return "Array larger than ipcd's limit";
 	case ENOSPC: return "No room in ipcd (object limit or shared memory budget)";
 	case EDEADLK: return "Lock already held by this process";
+	case ESRCH: return "No such client";
+	case EBADMSG: return "Not a message of that type";
 	}
 	s = strerrordesc_np(err);
 	return s ? s : "Unknown error";
