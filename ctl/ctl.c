@@ -181,3 +181,96 @@ int ctl_emit_json(json_t *v)
 	free(text);
 	return CTL_EXIT_OK;
 }
+
+/* The value of hex digit ch, or -1. */
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+int ctl_message_in(struct ctl *ctl, const char *text, void **data, size_t *len)
+{
+	size_t n = strlen(text);
+
+	*data = NULL;
+	*len = 0;
+	if (ctl->raw) {
+		*data = malloc(n ? n : 1);
+		if (!*data)
+			return ctl_report(ctl, CTL_EXIT_FAIL, -ENOMEM, "%s", ctl->what);
+		memcpy(*data, text, n);
+		*len = n;
+		return 0;
+	}
+	if (ctl->hex) {
+		unsigned char *b = malloc(n / 2 + 1);
+		size_t k = 0;
+
+		if (!b)
+			return ctl_report(ctl, CTL_EXIT_FAIL, -ENOMEM, "%s", ctl->what);
+		/* Pairs of digits; spaces between bytes are allowed ("68 69"). */
+		for (size_t i = 0; i < n; i++) {
+			if (text[i] == ' ')
+				continue;
+			if (i + 1 >= n || hexval(text[i]) < 0 || hexval(text[i + 1]) < 0) {
+				free(b);
+				return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: '%s' is not bytes in "
+						  "hex (pairs of digits)", ctl->what, ctl->args[0],
+						  text);
+			}
+			b[k++] = (unsigned char)(hexval(text[i]) << 4 | hexval(text[i + 1]));
+			i++;
+		}
+		*data = b;
+		*len = k;
+		return 0;
+	}
+	{
+		msgpack_sbuffer buf;
+		msgpack_packer pk;
+		json_error_t jerr;
+		json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+		int r;
+
+		if (!v)
+			return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: invalid JSON value: %s "
+					  "(a string is quoted: '\"text\"'; --raw sends bytes as "
+					  "they are)", ctl->what, ctl->args[0], jerr.text);
+		msgpack_sbuffer_init(&buf);
+		msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+		r = ctl_json_to_msgpack(v, &pk);
+		json_decref(v);
+		if (r < 0) {
+			msgpack_sbuffer_destroy(&buf);
+			return ctl_report(ctl, CTL_EXIT_FAIL, r, "%s %s", ctl->what, ctl->args[0]);
+		}
+		*len = buf.size;
+		*data = msgpack_sbuffer_release(&buf);
+		if (!*data)
+			*data = malloc(1);
+		if (!*data)
+			return ctl_report(ctl, CTL_EXIT_FAIL, -ENOMEM, "%s", ctl->what);
+		return 0;
+	}
+}
+
+int ctl_message_out(struct ctl *ctl, void *data, size_t len)
+{
+	int rc = CTL_EXIT_OK;
+
+	if (ctl->raw) {
+		if (len && fwrite(data, 1, len, stdout) != len)
+			rc = CTL_EXIT_FAIL;
+	} else if (ctl->hex) {
+		for (size_t i = 0; i < len; i++)
+			printf("%02x", ((unsigned char *)data)[i]);
+		putchar('\n');
+	} else {
+		rc = ctl_emit_json(ctl_json_from_message(data, len, NULL));
+	}
+	free(data);
+	return rc;
+}

@@ -38,6 +38,8 @@ struct ctl {
 	int nargs;
 	int timeout_ms;         /* --timeout, else the command's default */
 	int create;             /* --create */
+	int raw;                /* --raw: messages are the bytes as typed, printed as they are */
+	int hex;                /* --hex: messages are hex digits, printed as hex */
 	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
 	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */
 };
@@ -89,6 +91,22 @@ int ctl_show(struct ctl *ctl, void *mp, size_t len, msgpack_object_type want,
  */
 int ctl_emit_json(json_t *v);
 
+/*
+ * The message operand text as bytes to send: JSON encoded as msgpack (the
+ * convention), or with --raw the text's own bytes, with --hex the bytes its
+ * hex digits spell.  *data is from malloc.  Returns 0, or an exit status
+ * after reporting why (a usage error for text that does not parse).
+ */
+int ctl_message_in(struct ctl *ctl, const char *text, void **data, size_t *len);
+
+/*
+ * Print a message got (data, len bytes; freed here): as JSON (the value it
+ * encodes, or its bytes as a string when it is not msgpack), with --raw its
+ * bytes as they are and no newline, with --hex as hex digits.  Returns an
+ * exit status.
+ */
+int ctl_message_out(struct ctl *ctl, void *data, size_t len);
+
 /* Command handlers, each returning an exit status (ctl_server.c). */
 int ctl_server_status(struct ctl *ctl);
 int ctl_server_ls(struct ctl *ctl);
@@ -106,6 +124,18 @@ int ctl_queue_peek(struct ctl *ctl);
 int ctl_queue_stat(struct ctl *ctl);
 int ctl_queue_purge(struct ctl *ctl);
 int ctl_queue_rm(struct ctl *ctl);
+
+/* Pipe command handlers; args[0] is the pipe's name (ctl_pipe.c). */
+int ctl_pipe_send(struct ctl *ctl);
+int ctl_pipe_recv(struct ctl *ctl);
+int ctl_pipe_stat(struct ctl *ctl);
+int ctl_pipe_rm(struct ctl *ctl);
+
+/* Administration (ctl_admin.c). */
+int ctl_admin_config(struct ctl *ctl);
+int ctl_admin_config_set(struct ctl *ctl);
+int ctl_admin_client_kill(struct ctl *ctl);
+int ctl_admin_monitor(struct ctl *ctl);
 
 /* Array command handlers; args[0] is the array's name (ctl_array.c). */
 int ctl_array_create(struct ctl *ctl);

@@ -2,7 +2,7 @@
  * ctl_queue.c - ipcctl's queue commands: create, put, get, join, peek,
  * stat, purge, rm.  Messages go in as JSON typed by the user, encoded to msgpack,
  * and come out as JSON (see ctl_json.h for how bytes that are not msgpack
- * are shown).
+ * are shown), or as bytes with --raw and --hex (ctl_message_in, _out).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,44 +43,23 @@ int ctl_queue_create(struct ctl *ctl)
 
 int ctl_queue_put(struct ctl *ctl)
 {
-	msgpack_sbuffer buf;
-	msgpack_packer pk;
-	json_error_t jerr;
-	json_t *v;
+	void *data;
+	size_t len;
 	ipc_queue *q;
 	int r, rc;
 
-	v = json_loads(ctl->args[1], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-	if (!v) {
-		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: invalid JSON value: %s",
-				  ctl->what, ctl->args[0], jerr.text);
-	}
-	msgpack_sbuffer_init(&buf);
-	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	r = ctl_json_to_msgpack(v, &pk);
-	json_decref(v);
-	if (r < 0) {
-		msgpack_sbuffer_destroy(&buf);
-		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
-	}
+	rc = ctl_message_in(ctl, ctl->args[1], &data, &len);
+	if (rc != CTL_EXIT_OK)
+		return rc;
 	q = open_queue(ctl, ctl->create ? IPC_CREATE : 0, &rc);
 	if (q) {
-		r = ipc_queue_put(q, buf.data, buf.size, ctl->timeout_ms);
+		r = ipc_queue_put(q, data, len, ctl->timeout_ms);
 		if (r < 0)
 			rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 		ipc_queue_close(q);
 	}
-	msgpack_sbuffer_destroy(&buf);
-	return rc;
-}
-
-/* Print a message taken or peeked as JSON; free it. */
-static int print_message(void *data, size_t len)
-{
-	json_t *v = ctl_json_from_message(data, len, NULL);
-
 	free(data);
-	return ctl_emit_json(v);
+	return rc;
 }
 
 int ctl_queue_get(struct ctl *ctl)
@@ -103,7 +82,7 @@ int ctl_queue_get(struct ctl *ctl)
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
-		rc = print_message(data, len);
+		rc = ctl_message_out(ctl, data, len);
 		/* Printed: on an ack queue it is done (elsewhere task_done is -EINVAL). */
 		if (rc == CTL_EXIT_OK)
 			ipc_queue_task_done(q);
@@ -146,7 +125,7 @@ int ctl_queue_peek(struct ctl *ctl)
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
-		rc = print_message(data, len);
+		rc = ctl_message_out(ctl, data, len);
 	}
 	ipc_queue_close(q);
 	return rc;

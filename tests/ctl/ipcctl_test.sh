@@ -76,8 +76,8 @@ check_rc "an option the command does not take" 2
 
 "$IPCCTL" -s "$dir/nothing.sock" status >"$dir/out" 2>"$dir/err"
 rc=$? out=$(cat "$dir/out") err=$(cat "$dir/err")
-check_rc "status with no daemon" 1
-check_one_error_line "status with no daemon" "^ipcctl: cannot connect to ipcd at $dir/nothing.sock: "
+check_rc "status with no daemon" 4
+check_one_error_line "status with no daemon" "^ipcctl: cannot connect to ipcd: tried $dir/nothing.sock \\(no such socket\\)$"
 
 # --- status -----------------------------------------------------------------------
 
@@ -126,11 +126,11 @@ pass
 
 ctl ls
 check_rc "ls" 0
-printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +DEPTH +BYTES +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
+printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
 	fail "ls: no title line" "$out"
 pass
 # A queue has no pipe ends nor array columns: '-' in those.
-printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +1 +[0-9]+ +- +- +- +- +- +-$' ||
+printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +[0-9-]+ [0-9:]+ +1 +[0-9]+ +- +- +- +- +- +-$' ||
 	fail "ls: no row for jobs" "$out"
 pass
 
@@ -165,7 +165,7 @@ ctl queue get jobs
 check_out "queue get of a negative number" '-5'
 
 ctl queue put jobs 'hello'
-check_rc "queue put of invalid JSON" 1
+check_rc "queue put of invalid JSON" 2
 check_one_error_line "queue put of invalid JSON" "invalid JSON value"
 
 # --- errors on a missing queue --------------------------------------------------------
