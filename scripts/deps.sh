@@ -5,11 +5,13 @@ set -euo pipefail
 
 # libsystemd-dev: socket activation and sd_notify; systemd: systemd-analyze,
 # systemd-socket-activate, sysusers and tmpfiles for the tests; man-db: man(1),
-# which systemd-analyze verify uses to check the units' Documentation=.
+# which systemd-analyze verify uses to check the units' Documentation=;
+# systemd-container: systemd-nspawn, which boots systemd in a container for the
+# test of the installed units under a real service manager (install.systemd).
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the
 # fuzz targets.
 packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
-	  libsystemd-dev systemd man-db clang libclang-rt-14-dev)
+	  libsystemd-dev systemd systemd-container man-db clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
