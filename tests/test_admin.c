@@ -715,6 +715,10 @@ START_TEST(test_errors_say_what_an_object_is)
 	ipc_pipe *p;
 	ipc_queue *q;
 	static const char *const args[] = { "--max-objects", "1", NULL };
+	static const char *const ls[] = { "ls", NULL };
+	static const char *const rm[] = { "pipe", "rm", "leaked", NULL };
+	static const char *const rm_as_queue[] = { "queue", "rm", "leaked", NULL };
+	char *out;
 
 	harness_start(&h, args);
 	c = connect_ok(h.sock);
@@ -724,8 +728,16 @@ START_TEST(test_errors_say_what_an_object_is)
 	ck_assert_ipc(ipc_queue_open(c, "more", IPC_CREATE, NULL, &q), -ENOSPC);
 	ck_assert_msg(strstr(ipc_last_error(c), "maximum of 1 object") &&
 		      !strstr(ipc_last_error(c), "1 objects"), "%s", ipc_last_error(c));
-	ck_assert_ipc(ipc_pipe_unlink(c, "leaked"), 0);
+	/* The pipe's maker is gone: ipcctl sees it, and removes it as a pipe. */
 	ipc_pipe_close(p);
+	ck_assert_int_eq(run_ctl(ls, &out), 0);
+	ck_assert_msg(strstr(out, "pipe ") && strstr(out, "leaked"), "ls: %s", out);
+	free(out);
+	ck_assert_int_eq(run_ctl(rm_as_queue, &out), 1);
+	free(out);
+	ck_assert_int_eq(run_ctl(rm, &out), 0);
+	free(out);
+	ck_assert_int_eq(status_key(c, "objects"), 0);
 	ipc_disconnect(c);
 }
 END_TEST
