@@ -10,8 +10,16 @@ set -euo pipefail
 # test of the installed units under a real service manager (install.systemd).
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the
 # fuzz targets.
-packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev check libjansson-dev
-	  libsystemd-dev systemd systemd-container man-db clang libclang-rt-14-dev)
+#
+# scripts/deps.sh --build installs only what building ipcd, ipcctl, the library
+# and the examples needs (scripts/demo.sh uses it); without it, the tests' and
+# fuzzers' tools too.
+build_packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev libjansson-dev
+		libsystemd-dev)
+packages=("${build_packages[@]}" check systemd systemd-container man-db clang libclang-rt-14-dev)
+if [ "${1:-}" = --build ]; then
+	packages=("${build_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
