@@ -401,7 +401,7 @@ static int read_cmdline(int argc, char **argv, struct ctl *ctl, struct cmdline *
 static const struct command *find_command(char **words, int nwords, int quiet, int *used)
 {
 	const struct command *show = NULL;
-	char hint[80], near[64];
+	char hint[96], near[64];
 	int is_group = 0;
 
 	if (nwords == 0) {
