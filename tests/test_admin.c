@@ -173,7 +173,7 @@ START_TEST(test_client_kill_gives_back_what_it_held)
 	ipc_queue_attr attr = { .ack = 1 };
 	ipc_client *c;
 	ipc_queue *q;
-	int sync[2];
+	int up[2], down[2];   /* child to parent, parent to child */
 	long id;
 	pid_t pid;
 
@@ -181,7 +181,8 @@ START_TEST(test_client_kill_gives_back_what_it_held)
 	c = connect_ok(h.sock);
 	q = open_ok(c, "work", IPC_CREATE, &attr);
 	ck_assert_int_eq(put_str(q, "job", 0), 0);
-	ck_assert_int_eq(pipe(sync), 0);
+	ck_assert_int_eq(pipe(up), 0);
+	ck_assert_int_eq(pipe(down), 0);
 	pid = fork_ok();
 	if (pid == 0) {
 		ipc_client *cc;
@@ -192,16 +193,16 @@ START_TEST(test_client_kill_gives_back_what_it_held)
 		if (ipc_connect(h.sock, &cc) < 0 || ipc_queue_open(cc, "work", 0, NULL, &cq) < 0 ||
 		    ipc_queue_get(cq, &m, &len, 5000) < 0)
 			child_fail("take the job: %s", ipc_last_error(cc));
-		if (write(sync[1], "t", 1) != 1)
+		if (write(up[1], "t", 1) != 1)
 			child_fail("write");
 		/* Ended by the administrator: the next call finds the connection gone. */
-		if (wait_byte(sync[0], 10000) < 0)
+		if (wait_byte(down[0], 10000) < 0)
 			child_fail("no go");
 		if (ipc_queue_put(cq, "x", 1, 0) != -ECONNRESET)
 			child_fail("a killed client's call did not fail with ECONNRESET");
 		_exit(0);
 	}
-	ck_assert_int_eq(wait_byte(sync[0], 10000), 0);
+	ck_assert_int_eq(wait_byte(up[0], 10000), 0);
 	wait_stat(q, "inflight", 1, 5000);
 	id = client_key(c, pid, "id");
 	ck_assert_int_gt(id, 0);
@@ -209,7 +210,7 @@ START_TEST(test_client_kill_gives_back_what_it_held)
 	/* Its message is back, marked as handed out before. */
 	wait_stat(q, "depth", 1, 5000);
 	ck_assert_int_eq(client_key(c, pid, "id"), -ENOENT);
-	ck_assert_int_eq(write(sync[1], "g", 1), 1);
+	ck_assert_int_eq(write(down[1], "g", 1), 1);
 	harness_expect_child_ok(pid, 10000, "killed client");
 
 	ck_assert_ipc(ipc_client_kill(c, 999999), -ESRCH);
@@ -217,8 +218,10 @@ START_TEST(test_client_kill_gives_back_what_it_held)
 	ck_assert_ipc(ipc_client_kill(c, (uint64_t)id), -EINVAL);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
-	close(sync[0]);
-	close(sync[1]);
+	for (int i = 0; i < 2; i++) {
+		close(up[i]);
+		close(down[i]);
+	}
 }
 END_TEST
 
@@ -376,7 +379,13 @@ START_TEST(test_monitor_traces_other_clients_requests)
 	ck_assert_str_eq(op, "queue.put");
 	ck_assert_str_eq(object, "traced");
 	ck_assert_int_eq(dropped, 0);
-	ck_assert_ipc(ipc_monitor_next(m, (void **)&q, (size_t *)&dropped, 50), -ETIMEDOUT);
+	{
+		void *none;
+		size_t nlen;
+
+		ck_assert_ipc(ipc_monitor_next(m, &none, &nlen, 50), -ETIMEDOUT);
+	}
+	ipc_queue_close(q);
 	ipc_disconnect(c);
 	ipc_disconnect(m);
 }

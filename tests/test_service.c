@@ -659,6 +659,8 @@ START_TEST(test_reload_of_an_unchanged_file_warns_of_nothing)
 	write_text("ipcd.conf", conf, sizeof conf, "socket = %s\nlog-level = info\n", h.sock);
 	spawn(argv, env);
 	wait_serving(h.sock);
+	/* Its SIGHUP handler is in place once it says it serves. */
+	expect_logged("serving");
 	kill(h.pid, SIGHUP);
 	expect_logged("reloaded");
 	expect_logged("0 settings changed");
