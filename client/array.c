@@ -160,7 +160,8 @@ int ipc_array_open(ipc_client *c, const char *name, int flags, char typecode, si
 	ipc_array *a;
 	int rc;
 
-	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_NOMAP | IPC_DURABLE)))
+	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_NOMAP | IPC_DURABLE |
+					   IPC_AUTOREMOVE)))
 		return -EINVAL;
 	*out = NULL;
 	if (strlen(name) > IPC_NAME_MAX)

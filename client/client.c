@@ -4,6 +4,7 @@
  * operations (introspection, naming the client).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +13,39 @@
 
 #include "client.h"
 
-static const char *default_path(char *buf, size_t size)
-{
-	const char *env = getenv("IPCD_SOCKET"), *xdg;
+#define SYSTEM_SOCKET "/run/ipcd/ipcd.sock"   /* the system broker (ipcd.socket) */
 
-	if (env && *env)
-		return env;
-	if (geteuid() == 0)
-		return "/run/ipcd/ipcd.sock";
-	xdg = getenv("XDG_RUNTIME_DIR");
-	if (!xdg || !*xdg)
-		return NULL;
-	snprintf(buf, size, "%s/ipcd.sock", xdg);
-	return buf;
+int ipc_default_socket(unsigned i, char *buf, size_t len)
+{
+	const char *env = getenv("IPCD_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *paths[2];
+	unsigned n = 0;
+	int w;
+
+	if (!buf || len == 0)
+		return -EINVAL;
+	/* A socket named outright is the only one: falling back would reach another broker. */
+	if (env && *env) {
+		paths[n++] = env;
+	} else {
+		/* root's own broker is the system's; another user's runs in its session. */
+		if (geteuid() != 0 && xdg && *xdg)
+			paths[n++] = NULL;   /* $XDG_RUNTIME_DIR/ipcd.sock */
+		paths[n++] = SYSTEM_SOCKET;
+	}
+	if (i >= n)
+		return -ENOENT;
+	if (paths[i])
+		w = snprintf(buf, len, "%s", paths[i]);
+	else
+		w = snprintf(buf, len, "%s/ipcd.sock", xdg);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Is err what connecting where no ipcd serves gives, so the next socket may be tried? */
+static bool nobody_there(int err)
+{
+	return err == -ENOENT || err == -ECONNREFUSED || err == -ENOTDIR;
 }
 
 /* The name of the process this library runs in, when it was given one. */
@@ -209,6 +230,11 @@ int client_read(ipc_client *c, int64_t deadline, struct proto_reply *rep)
 			stream_removed(c, rep);
 			msgs = true;   /* a waiting get must look again */
 		}
+		else if (rep->eventlen == strlen(IPC_PUSH_MONITOR) &&
+			 memcmp(rep->event, IPC_PUSH_MONITOR, rep->eventlen) == 0) {
+			client_event_push(c, rep);
+			msgs = true;   /* ipc_monitor_next looks again */
+		}
 		client_done(c);
 		if (msgs)
 			return 1;
@@ -352,19 +378,12 @@ int client_copy_bytes(const msgpack_object *o, void **data, size_t *len)
 	return 0;
 }
 
-int ipc_connect(const char *path, ipc_client **out)
+/* Connect to the socket at path. */
+static int connect_path(const char *path, ipc_client **out)
 {
-	char buf[256];
 	ipc_client *c;
 	int rc;
 
-	if (!out)
-		return -EINVAL;
-	*out = NULL;
-	if (!path)
-		path = default_path(buf, sizeof buf);
-	if (!path)
-		return -ENOENT;
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
@@ -387,6 +406,28 @@ int ipc_connect(const char *path, ipc_client **out)
 	return 0;
 }
 
+int ipc_connect(const char *path, ipc_client **out)
+{
+	char buf[PATH_MAX];
+	int rc = -ENOENT;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (path)
+		return connect_path(path, out);
+	/*
+	 * The default sockets in turn, while nothing serves there.  A broker
+	 * that is there but refuses (permissions, its client limit) answers.
+	 */
+	for (unsigned i = 0; ipc_default_socket(i, buf, sizeof buf) == 0; i++) {
+		rc = connect_path(buf, out);
+		if (!nobody_there(rc))
+			return rc;
+	}
+	return rc;
+}
+
 void ipc_disconnect(ipc_client *c)
 {
 	if (!c)
@@ -395,6 +436,7 @@ void ipc_disconnect(ipc_client *c)
 	free(c->in.data);
 	free(c->fds);
 	free(c->handles);
+	client_events_free(c);
 	msgpack_sbuffer_destroy(&c->req);
 	msgpack_unpacked_destroy(&c->reply);
 	free(c->path);
@@ -484,6 +526,11 @@ int ipc_server_list(ipc_client *c, void **mp, size_t *len)
 int ipc_server_clients(ipc_client *c, void **mp, size_t *len)
 {
 	return server_query(c, IPC_OP_CLIENTS, mp, len);
+}
+
+int ipc_server_config(ipc_client *c, void **mp, size_t *len)
+{
+	return server_query(c, IPC_OP_CONFIG, mp, len);
 }
 
 /* A request on an object by name with unsigned arguments, answered by a status. */

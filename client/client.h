@@ -15,6 +15,8 @@
 #include "ipcclient.h"
 
 /* Bytes received and not yet consumed: data[start, end). */
+struct client_event;
+
 struct rbuf {
 	char *data;
 	size_t start, end, cap;
@@ -40,6 +42,9 @@ struct ipc_client {
 	uint32_t handles_cap;
 	char name[IPC_CLIENT_NAME_MAX + 1];
 	pid_t named_by;            /* the process that set name with ipc_client_set_name */
+	struct client_event *events, *events_tail; /* monitor events not yet taken, FIFO */
+	size_t nevents;
+	uint64_t events_lost;      /* events dropped here: the FIFO was full */
 };
 
 /* Extra wait beyond a request's own timeout before the daemon counts as hung. */
@@ -154,6 +159,11 @@ int io_connect(const char *path, int *fd);
 int io_send(int fd, const void *a, size_t alen, const void *b, size_t blen, int wait_ms);
 /* Wait for one whole frame in c->in; *body points into c->in.  0 or -errno. */
 int io_read_frame(ipc_client *c, int64_t deadline, const char **body, uint32_t *len);
+
+/* admin.c: keep a "monitor" push for ipc_monitor_next. */
+void client_event_push(ipc_client *c, const struct proto_reply *push);
+/* admin.c: drop the events kept. */
+void client_events_free(ipc_client *c);
 
 /* stream.c: messages pushed for a handle (a "msgs" push), stored or dropped. */
 void stream_deliver(ipc_client *c, const struct proto_reply *push);

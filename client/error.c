@@ -15,7 +15,7 @@ const char *ipc_strerror(int err)
 		err = -err;
 	switch (err) {
 	case 0: return "Success";
-	case ENOENT: return "No such object";
+	case ENOENT: return "No such object or socket";
 	case EEXIST: return "Object exists";
 	case ETIMEDOUT: return "Timed out";
 	case EAGAIN: return "Would block (queue empty or full, or lock held)";
@@ -40,6 +40,8 @@ const char *ipc_strerror(int err)
 	case EFBIG: return "Array larger than ipcd's limit";
 	case ENOSPC: return "No room in ipcd (object limit, shared memory budget, or its disk is full)";
 	case EDEADLK: return "Lock already held by this process";
+	case ESRCH: return "No such client";
+	case EBADMSG: return "Not a message of that type";
 	}
 	s = strerrordesc_np(err);
 	return s ? s : "Unknown error";

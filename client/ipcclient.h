@@ -41,6 +41,9 @@ extern "C" {
 #define IPC_ONEWAY    0x4   /* pipes: end 0 only receives, end 1 only sends */
 #define IPC_NOMAP     0x8   /* ipc_array_open: do not map; brokered access only */
 #define IPC_DURABLE   0x10  /* ipc_array_open with IPC_CREATE: kept in ipcd's state directory */
+#define IPC_AUTOREMOVE 0x20 /* with IPC_CREATE: an object this call creates is removed when
+			       the connection that created it closes (its process exits,
+			       crashes or disconnects); nothing is left behind */
 
 /* Timeouts are in milliseconds. */
 #define IPC_FOREVER (-1)    /* wait without limit */
@@ -61,9 +64,14 @@ typedef struct ipc_queue_attr {
 } ipc_queue_attr;
 
 /*
- * Connect to ipcd at path; NULL means $IPCD_SOCKET, else /run/ipcd/ipcd.sock
- * for root and $XDG_RUNTIME_DIR/ipcd.sock for other users.
- * -ENOENT or -ECONNREFUSED: no daemon there; -EPROTONOSUPPORT: it speaks
+ * Connect to ipcd at path.  NULL means the default sockets, in the order
+ * ipc_default_socket() lists them: $IPCD_SOCKET alone when it is set, else
+ * the user's own broker ($XDG_RUNTIME_DIR/ipcd.sock; not for root), then
+ * the system broker's /run/ipcd/ipcd.sock.  The next is tried only while
+ * nothing serves at the one before (-ENOENT, -ECONNREFUSED).
+ * -ENOENT or -ECONNREFUSED: no daemon there (at none of them); -EACCES: the
+ * socket's permissions refuse this user (the system socket admits root and
+ * the group ipcd); -EPROTONOSUPPORT: it speaks
  * another protocol version; -EUSERS: it serves its maximum of clients.
  *
  * Any call may also return -ECONNRESET or -ENOTCONN (the daemon went away;
@@ -71,6 +79,13 @@ typedef struct ipc_queue_attr {
  * call that was waiting when the daemon shut down).
  */
 IPC_API int ipc_connect(const char *path, ipc_client **out);
+
+/*
+ * The i-th socket (from 0) that ipc_connect(NULL, ...) tries, into buf (len
+ * bytes): 0, -ENOENT when there are fewer, -ENAMETOOLONG when buf is too
+ * small.  For saying where a failed connect looked.
+ */
+IPC_API int ipc_default_socket(unsigned i, char *buf, size_t len);
 
 /* Close the connection and free the client.  Handles must be closed first. */
 IPC_API void ipc_disconnect(ipc_client *c);
@@ -345,6 +360,42 @@ IPC_API int ipc_server_clients(ipc_client *c, void **mp, size_t *len);
 IPC_API int ipc_queue_stat(ipc_queue *q, void **mp, size_t *len);
 
 /*
+ * The settings in force, as msgpack bytes from malloc: an array of maps
+ * {name, value, source, live}; source says where the value came from
+ * ("default", "file PATH", "command line", "config.set", ...).
+ */
+IPC_API int ipc_server_config(ipc_client *c, void **mp, size_t *len);
+
+/*
+ * Administration.  Only root and the user ipcd runs as may change a setting
+ * or trace requests (-EPERM); a user may also end its own processes'
+ * connections.
+ *
+ * ipc_config_set: put a live setting (ipcd.conf(5): log-level, the limits)
+ * in force now, as its text in the configuration file would be ("debug",
+ * "64M").  -ENOENT: no such setting; -EINVAL: a bad value, or a setting that
+ * needs a restart.  A reload (SIGHUP) puts the file's values back.
+ *
+ * ipc_client_kill: end the connection of client id (ipcctl clients shows
+ * ids), giving back everything it held as if its process had died.
+ * -ESRCH: no such client; -EINVAL: c's own connection.
+ */
+IPC_API int ipc_config_set(ipc_client *c, const char *name, const char *value);
+IPC_API int ipc_client_kill(ipc_client *c, uint64_t id);
+
+/*
+ * A live trace of the requests other clients make (as redis-cli MONITOR).
+ * ipc_monitor subscribes c; ipc_monitor_next waits up to timeout_ms for the
+ * next event and returns it as msgpack bytes from malloc: a map {time_us,
+ * client, pid, uid, name, op, object, dropped}.  dropped counts events ipcd
+ * skipped before this one because this client read too slowly: a slow
+ * monitor never slows ipcd.  Use c for nothing else meanwhile; after
+ * -ECONNRESET, subscribe again.  -ETIMEDOUT: no event in time.
+ */
+IPC_API int ipc_monitor(ipc_client *c);
+IPC_API int ipc_monitor_next(ipc_client *c, void **mp, size_t *len, int timeout_ms);
+
+/*
  * Shared arrays: named segments of length elements of one type, named by
  * Python's array typecodes with their sizes on Linux:
  *   b B h H i I  int8 uint8 int16 uint16 int32 uint32
@@ -422,6 +473,32 @@ IPC_API const char *ipc_array_name(const ipc_array *a);
 
 /* The array's stat map as msgpack bytes from malloc (see ipc_queue_stat). */
 IPC_API int ipc_array_stat(ipc_array *a, void **mp, size_t *len);
+
+/*
+ * Message encoding.  ipcd carries a message as opaque bytes; the
+ * convention that ipcctl and the bindings follow is that a message is one
+ * msgpack value (ipcctl queue put q '"hi"' stores the 3 bytes a2 68 69, a
+ * msgpack string).  These helpers write and read the scalar values without
+ * msgpack-c; for arrays and maps use a msgpack library.
+ *
+ * ipc_msg_pack_*: encode into buf (cap bytes) and return the encoding's
+ * size, as snprintf does: nothing is written when it is larger than cap, so
+ * a call with cap 0 measures.  -EINVAL for a NULL pointer with a length, or
+ * a length over 4 GiB - 1.  A str is text (UTF-8 by convention), a bin raw
+ * bytes; ipcctl shows both.
+ *
+ * ipc_msg_unpack_*: read msg (len bytes) when it is exactly one value of
+ * that type: 0, or -EBADMSG (another type, or more or fewer bytes).  *s
+ * points into msg, not NUL-terminated; str and bin both read.  An integer
+ * above INT64_MAX is -ERANGE; unpack_double reads integers too.
+ */
+IPC_API ssize_t ipc_msg_pack_str(void *buf, size_t cap, const char *s, size_t len);
+IPC_API ssize_t ipc_msg_pack_bin(void *buf, size_t cap, const void *data, size_t len);
+IPC_API ssize_t ipc_msg_pack_int(void *buf, size_t cap, int64_t v);
+IPC_API ssize_t ipc_msg_pack_double(void *buf, size_t cap, double v);
+IPC_API int ipc_msg_unpack_str(const void *msg, size_t len, const char **s, size_t *slen);
+IPC_API int ipc_msg_unpack_int(const void *msg, size_t len, int64_t *v);
+IPC_API int ipc_msg_unpack_double(const void *msg, size_t len, double *v);
 
 #ifdef __cplusplus
 }

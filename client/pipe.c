@@ -89,7 +89,7 @@ int ipc_pipe_open(ipc_client *c, const char *name, int end, int flags, ipc_pipe 
 	int rc;
 
 	if (!c || !name || !out || (end != 0 && end != 1) ||
-	    (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_ONEWAY)))
+	    (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_ONEWAY | IPC_AUTOREMOVE)))
 		return -EINVAL;
 	*out = NULL;
 	if (strlen(name) > IPC_NAME_MAX)

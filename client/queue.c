@@ -72,7 +72,7 @@ int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_a
 	ipc_queue *q;
 	int rc;
 
-	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE)))
+	if (!c || !name || !out || (flags & ~(IPC_CREATE | IPC_EXCLUSIVE | IPC_AUTOREMOVE)))
 		return -EINVAL;
 	*out = NULL;
 	if (strlen(name) > IPC_NAME_MAX)

@@ -8,6 +8,7 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <msgpack.h>
@@ -15,11 +16,13 @@
 #include "ipcclient.h"
 #include "ctl_print.h"
 
+/* Exit statuses: one per kind of outcome, whatever the command (ipcctl(1)). */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,
-	CTL_EXIT_FAIL = 1,      /* the request failed; one line on stderr */
-	CTL_EXIT_USAGE = 2,     /* bad command line; a usage hint on stderr */
-	CTL_EXIT_EMPTY = 3,     /* get or peek found no message in time, join timed out */
+	CTL_EXIT_FAIL = 1,      /* ipcd refused or could not do the request */
+	CTL_EXIT_USAGE = 2,     /* bad command line or operand; nothing was sent */
+	CTL_EXIT_EMPTY = 3,     /* get, peek or recv found no message in time; join timed out */
+	CTL_EXIT_CONNECT = 4,   /* ipcd could not be reached, or went away */
 };
 
 /*
@@ -35,6 +38,8 @@ struct ctl {
 	int nargs;
 	int timeout_ms;         /* --timeout, else the command's default */
 	int create;             /* --create */
+	int raw;                /* --raw: messages are the bytes as typed, printed as they are */
+	int hex;                /* --hex: messages are hex digits, printed as hex */
 	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
 	int interval_ms;        /* --interval of stat and top (ms); 1000 when not given */
 	unsigned long count;    /* --count of stat: lines to print; 0 for no end */
@@ -42,19 +47,35 @@ struct ctl {
 };
 
 /*
- * The connection to ipcd, made on first use.  On failure prints "cannot
- * connect" naming the socket and returns NULL: the handler should then
- * return CTL_EXIT_FAIL.
+ * The connection to ipcd, made on first use.  On failure reports "cannot
+ * connect" naming every socket tried and why each failed, and returns NULL:
+ * the handler should then return CTL_EXIT_CONNECT.
  */
 ipc_client *ctl_connect(struct ctl *ctl);
 
 /*
  * Report that an operation failed with err (a negative errno): one line on
  * stderr, "ipcctl: <fmt...>: <ipc_strerror(err)> (<daemon's message>)",
- * the bracket only when the daemon said something.  Returns CTL_EXIT_FAIL.
+ * the bracket only when the daemon said something; under --json the same
+ * as one JSON object {"error", "exit", "errno", "reason", "detail"}.
+ * Returns the exit status for err: CTL_EXIT_CONNECT when ipcd went away,
+ * else CTL_EXIT_FAIL.
  */
 int ctl_fail(struct ctl *ctl, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Report a failure of kind code (an exit status) found by ipcctl itself,
+ * err a negative errno or 0, as ctl_fail does.  Returns code.  ctl may be NULL.
+ */
+int ctl_report(struct ctl *ctl, int code, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The same with a va_list and the daemon's words (detail, may be NULL). */
+int ctl_vreport(int code, int err, const char *detail, const char *fmt, va_list ap);
+
+/* Report failures as JSON objects (--json). */
+void ctl_report_json(int on);
 
 /*
  * Print introspection bytes mp (len bytes, from malloc; freed here), which
@@ -71,6 +92,22 @@ int ctl_show(struct ctl *ctl, void *mp, size_t len, msgpack_object_type want,
  * exit status.
  */
 int ctl_emit_json(json_t *v);
+
+/*
+ * The message operand text as bytes to send: JSON encoded as msgpack (the
+ * convention), or with --raw the text's own bytes, with --hex the bytes its
+ * hex digits spell.  *data is from malloc.  Returns 0, or an exit status
+ * after reporting why (a usage error for text that does not parse).
+ */
+int ctl_message_in(struct ctl *ctl, const char *text, void **data, size_t *len);
+
+/*
+ * Print a message got (data, len bytes; freed here): as JSON (the value it
+ * encodes, or its bytes as a string when it is not msgpack), with --raw its
+ * bytes as they are and no newline, with --hex as hex digits.  Returns an
+ * exit status.
+ */
+int ctl_message_out(struct ctl *ctl, void *data, size_t len);
 
 /* Command handlers, each returning an exit status (ctl_server.c). */
 int ctl_server_status(struct ctl *ctl);
@@ -93,6 +130,18 @@ int ctl_queue_peek(struct ctl *ctl);
 int ctl_queue_stat(struct ctl *ctl);
 int ctl_queue_purge(struct ctl *ctl);
 int ctl_queue_rm(struct ctl *ctl);
+
+/* Pipe command handlers; args[0] is the pipe's name (ctl_pipe.c). */
+int ctl_pipe_send(struct ctl *ctl);
+int ctl_pipe_recv(struct ctl *ctl);
+int ctl_pipe_stat(struct ctl *ctl);
+int ctl_pipe_rm(struct ctl *ctl);
+
+/* Administration (ctl_admin.c). */
+int ctl_admin_config(struct ctl *ctl);
+int ctl_admin_config_set(struct ctl *ctl);
+int ctl_admin_client_kill(struct ctl *ctl);
+int ctl_admin_monitor(struct ctl *ctl);
 
 /* Array command handlers; args[0] is the array's name (ctl_array.c). */
 int ctl_array_create(struct ctl *ctl);

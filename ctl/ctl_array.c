@@ -39,9 +39,10 @@ static ipc_array *open_array(struct ctl *ctl, int flags, char tc, size_t length,
 	ipc_array *a = NULL;
 	int r;
 
-	*rc = CTL_EXIT_FAIL;
+	*rc = CTL_EXIT_CONNECT;
 	if (!c)
 		return NULL;
+	*rc = CTL_EXIT_FAIL;
 	r = ipc_array_open(c, ctl->args[0], flags | IPC_NOMAP, tc, length, &a);
 	if (r < 0) {
 		ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
@@ -58,8 +59,8 @@ static int number_operand(struct ctl *ctl, const char *what, const char *s, uint
 
 	if (r == 0 && *out <= SIZE_MAX)
 		return 0;
-	fprintf(stderr, "ipcctl: %s %s: %s '%s' is not a count from 0 to %zu\n", ctl->what,
-		ctl->args[0], what, s, (size_t)SIZE_MAX);
+	ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: %s '%s' is not a count from 0 to %zu",
+		   ctl->what, ctl->args[0], what, s, (size_t)SIZE_MAX);
 	return -1;
 }
 
@@ -70,16 +71,14 @@ int ctl_array_create(struct ctl *ctl)
 	int rc;
 
 	if (strlen(ctl->args[1]) != 1 || !ipc_typecode_size((unsigned char)ctl->args[1][0])) {
-		fprintf(stderr, "ipcctl: %s %s: bad typecode '%s': use one of %s\n", ctl->what,
-			ctl->args[0], ctl->args[1], IPC_TYPECODE_LIST);
-		return CTL_EXIT_FAIL;
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: bad typecode '%s': use one of %s",
+				  ctl->what, ctl->args[0], ctl->args[1], IPC_TYPECODE_LIST);
 	}
 	if (number_operand(ctl, "length", ctl->args[2], &length) < 0)
-		return CTL_EXIT_FAIL;
-	if (ctl->attr.maxsize || ctl->attr.maxbytes || ctl->attr.ack) {
-		fprintf(stderr, "ipcctl: %s %s: arrays take only --mode and --durable\n", ctl->what,
-			ctl->args[0]);
 		return CTL_EXIT_USAGE;
+	if (ctl->attr.maxsize || ctl->attr.maxbytes || ctl->attr.ack) {
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: arrays take only --mode and "
+				  "--durable", ctl->what, ctl->args[0]);
 	}
 	a = open_array(ctl, IPC_CREATE | IPC_EXCLUSIVE | (ctl->attr.durable ? IPC_DURABLE : 0),
 		       ctl->args[1][0], (size_t)length, &rc);
@@ -140,9 +139,9 @@ int ctl_array_get(struct ctl *ctl)
 	int r, rc;
 
 	if (ctl->nargs > 1 && number_operand(ctl, "start", ctl->args[1], &start) < 0)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_USAGE;
 	if (ctl->nargs > 2 && number_operand(ctl, "count", ctl->args[2], &count) < 0)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_USAGE;
 	a = open_array(ctl, 0, 0, 0, &rc);
 	if (!a)
 		return rc;
@@ -152,17 +151,16 @@ int ctl_array_get(struct ctl *ctl)
 	if (ctl->nargs <= 2)
 		count = start <= length ? length - start : 0;
 	if (start > length || count > length - start) {
-		fprintf(stderr, "ipcctl: %s %s: elements %" PRIu64 " to %" PRIu64 " are outside "
-			"the array of length %zu\n", ctl->what, ctl->args[0], start,
-			start + count - (count > 0), length);
+		rc = ctl_report(ctl, CTL_EXIT_FAIL, -ERANGE, "%s %s: elements %" PRIu64 " to %"
+				PRIu64 " are outside the array of length %zu", ctl->what,
+				ctl->args[0], start, start + count - (count > 0), length);
 		ipc_array_close(a);
-		return CTL_EXIT_FAIL;
+		return rc;
 	}
 	buf = malloc(count ? count * itemsize : 1);
 	if (!buf) {
-		fputs("ipcctl: out of memory\n", stderr);
 		ipc_array_close(a);
-		return CTL_EXIT_FAIL;
+		return ctl_report(ctl, CTL_EXIT_FAIL, -ENOMEM, "%s %s", ctl->what, ctl->args[0]);
 	}
 	r = ipc_array_read(a, (size_t)start, (size_t)count, buf);
 	if (r < 0) {
@@ -266,19 +264,18 @@ int ctl_array_set(struct ctl *ctl)
 	int r, rc;
 
 	if (number_operand(ctl, "index", ctl->args[1], &index) < 0)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_USAGE;
 	a = open_array(ctl, 0, 0, 0, &rc);
 	if (!a)
 		return rc;
 	tc = ipc_array_typecode(a);
 	if (parse_elem(ctl->args[2], tc, &e, &range) < 0) {
-		fprintf(stderr, "ipcctl: %s %s: '%s' is not a value of typecode '%c' (%s)\n",
-			ctl->what, ctl->args[0], ctl->args[2], tc, range);
-		rc = CTL_EXIT_FAIL;
+		rc = ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: '%s' is not a value of typecode "
+				"'%c' (%s)", ctl->what, ctl->args[0], ctl->args[2], tc, range);
 	} else if (index >= ipc_array_length(a)) {
-		fprintf(stderr, "ipcctl: %s %s: index %" PRIu64 " is outside the array of length "
-			"%zu\n", ctl->what, ctl->args[0], index, ipc_array_length(a));
-		rc = CTL_EXIT_FAIL;
+		rc = ctl_report(ctl, CTL_EXIT_FAIL, -ERANGE, "%s %s: index %" PRIu64 " is outside "
+				"the array of length %zu", ctl->what, ctl->args[0], index,
+				ipc_array_length(a));
 	} else {
 		r = ipc_array_write(a, (size_t)index, 1, &e);
 		if (r < 0)
@@ -312,7 +309,7 @@ int ctl_array_rm(struct ctl *ctl)
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_array_unlink(c, ctl->args[0]);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);

@@ -45,6 +45,8 @@ static const struct {
 	{ "maxbytes",    FMT_SIZE_LIMIT },
 	{ "maxsize",     FMT_COUNT_LIMIT },
 	{ "ctime",       FMT_TIME },
+	{ "bytes_in",    FMT_SIZE },
+	{ "bytes_out",   FMT_SIZE },
 	{ "mode",        FMT_MODE },
 	{ "uid",         FMT_UID },
 	{ "gid",         FMT_GID },
@@ -221,6 +223,33 @@ static void render_value(char *buf, const msgpack_object *o, enum fmt fmt)
 	}
 }
 
+/* A time of day for a table: wide enough to tell objects apart, local time. */
+static void render_time(char *buf, const msgpack_object *o)
+{
+	struct tm tm;
+	time_t t;
+	uint64_t v;
+
+	if (get_u64(o, &v) && v <= INT64_MAX && (t = (time_t)v, localtime_r(&t, &tm)))
+		strftime(buf, CELL_MAX, "%Y-%m-%d %H:%M:%S", &tm);
+	else
+		render_plain(buf, o);
+}
+
+static void render_age_ms(char *buf, const msgpack_object *o)
+{
+	uint64_t v;
+
+	if (!get_u64(o, &v))
+		render_plain(buf, o);
+	else if (v < 1000)
+		snprintf(buf, CELL_MAX, "%" PRIu64 "ms", v);
+	else if (v < 60000)
+		snprintf(buf, CELL_MAX, "%.1fs", (double)v / 1000);
+	else
+		human_duration(buf, CELL_MAX, v / 1000);
+}
+
 /* "user:group", each by name when it has one, else by number; '-' if unknown. */
 static void render_owner(char *buf, const msgpack_object *row)
 {
@@ -347,6 +376,10 @@ void ctl_print_table(FILE *out, const struct ctl_column *cols, size_t ncols,
 				render_pipe_end(cell, find(row, cols[c].key));
 			else if (cols[c].kind == CTL_COL_MODE)
 				render_mode(cell, find(row, cols[c].key));
+			else if (cols[c].kind == CTL_COL_TIME)
+				render_time(cell, find(row, cols[c].key));
+			else if (cols[c].kind == CTL_COL_AGE_MS)
+				render_age_ms(cell, find(row, cols[c].key));
 			else
 				render_plain(cell, find(row, cols[c].key));
 			if (width(cell) > colw[c])

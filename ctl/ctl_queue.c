@@ -2,7 +2,7 @@
  * ctl_queue.c - ipcctl's queue commands: create, put, get, join, peek,
  * stat, purge, rm.  Messages go in as JSON typed by the user, encoded to msgpack,
  * and come out as JSON (see ctl_json.h for how bytes that are not msgpack
- * are shown).
+ * are shown), or as bytes with --raw and --hex (ctl_message_in, _out).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,9 +18,10 @@ static ipc_queue *open_queue(struct ctl *ctl, int flags, int *rc)
 	ipc_queue *q = NULL;
 	int r;
 
-	*rc = CTL_EXIT_FAIL;
+	*rc = CTL_EXIT_CONNECT;
 	if (!c)
 		return NULL;
+	*rc = CTL_EXIT_FAIL;
 	r = ipc_queue_open(c, ctl->args[0], flags, flags & IPC_CREATE ? &ctl->attr : NULL, &q);
 	if (r < 0) {
 		ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
@@ -42,45 +43,23 @@ int ctl_queue_create(struct ctl *ctl)
 
 int ctl_queue_put(struct ctl *ctl)
 {
-	msgpack_sbuffer buf;
-	msgpack_packer pk;
-	json_error_t jerr;
-	json_t *v;
+	void *data;
+	size_t len;
 	ipc_queue *q;
 	int r, rc;
 
-	v = json_loads(ctl->args[1], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-	if (!v) {
-		fprintf(stderr, "ipcctl: %s %s: invalid JSON value: %s\n",
-			ctl->what, ctl->args[0], jerr.text);
-		return CTL_EXIT_FAIL;
-	}
-	msgpack_sbuffer_init(&buf);
-	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-	r = ctl_json_to_msgpack(v, &pk);
-	json_decref(v);
-	if (r < 0) {
-		msgpack_sbuffer_destroy(&buf);
-		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
-	}
+	rc = ctl_message_in(ctl, ctl->args[1], &data, &len);
+	if (rc != CTL_EXIT_OK)
+		return rc;
 	q = open_queue(ctl, ctl->create ? IPC_CREATE : 0, &rc);
 	if (q) {
-		r = ipc_queue_put(q, buf.data, buf.size, ctl->timeout_ms);
+		r = ipc_queue_put(q, data, len, ctl->timeout_ms);
 		if (r < 0)
 			rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 		ipc_queue_close(q);
 	}
-	msgpack_sbuffer_destroy(&buf);
-	return rc;
-}
-
-/* Print a message taken or peeked as JSON; free it. */
-static int print_message(void *data, size_t len)
-{
-	json_t *v = ctl_json_from_message(data, len, NULL);
-
 	free(data);
-	return ctl_emit_json(v);
+	return rc;
 }
 
 int ctl_queue_get(struct ctl *ctl)
@@ -95,16 +74,15 @@ int ctl_queue_get(struct ctl *ctl)
 	r = ipc_queue_get(q, &data, &len, ctl->timeout_ms);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
 		if (ctl->timeout_ms > 0)
-			fprintf(stderr, "ipcctl: %s %s: no message within %d ms\n",
-				ctl->what, ctl->args[0], ctl->timeout_ms);
+			rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: no message within %d ms",
+					ctl->what, ctl->args[0], ctl->timeout_ms);
 		else
-			fprintf(stderr, "ipcctl: %s %s: queue is empty\n",
-				ctl->what, ctl->args[0]);
-		rc = CTL_EXIT_EMPTY;
+			rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: queue is empty",
+					ctl->what, ctl->args[0]);
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
-		rc = print_message(data, len);
+		rc = ctl_message_out(ctl, data, len);
 		/* Printed: on an ack queue it is done (elsewhere task_done is -EINVAL). */
 		if (rc == CTL_EXIT_OK)
 			ipc_queue_task_done(q);
@@ -122,9 +100,8 @@ int ctl_queue_join(struct ctl *ctl)
 		return rc;
 	r = ipc_queue_join(q, ctl->timeout_ms);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
-		fprintf(stderr, "ipcctl: %s %s: messages still unfinished after %d ms\n",
-			ctl->what, ctl->args[0], ctl->timeout_ms);
-		rc = CTL_EXIT_EMPTY;
+		rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: messages still unfinished after "
+				"%d ms", ctl->what, ctl->args[0], ctl->timeout_ms);
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	}
@@ -143,12 +120,12 @@ int ctl_queue_peek(struct ctl *ctl)
 		return rc;
 	r = ipc_queue_peek(q, &data, &len);
 	if (r == -EAGAIN || r == -ETIMEDOUT) {
-		fprintf(stderr, "ipcctl: %s %s: queue is empty\n", ctl->what, ctl->args[0]);
-		rc = CTL_EXIT_EMPTY;
+		rc = ctl_report(ctl, CTL_EXIT_EMPTY, 0, "%s %s: queue is empty", ctl->what,
+				ctl->args[0]);
 	} else if (r < 0) {
 		rc = ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 	} else {
-		rc = print_message(data, len);
+		rc = ctl_message_out(ctl, data, len);
 	}
 	ipc_queue_close(q);
 	return rc;
@@ -197,7 +174,7 @@ int ctl_queue_rm(struct ctl *ctl)
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_queue_unlink(c, ctl->args[0]);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);

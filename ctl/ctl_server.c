@@ -24,6 +24,7 @@ static const struct ctl_column object_cols[] = {
 	{ "NAME",  "name",  CTL_COL_TEXT },
 	{ "OWNER", NULL,    CTL_COL_OWNER },
 	{ "MODE",  "mode",  CTL_COL_MODE },
+	{ "CREATED", "ctime", CTL_COL_TIME },
 	{ "DEPTH", "depth", CTL_COL_NUMBER },
 	{ "BYTES", "bytes", CTL_COL_NUMBER },
 	{ "TYPE",  "typecode", CTL_COL_TEXT },
@@ -40,6 +41,11 @@ static const struct ctl_column client_cols[] = {
 	{ "OWNER",   NULL,      CTL_COL_OWNER },
 	{ "HANDLES", "handles", CTL_COL_NUMBER },
 	{ "WAITING", "waiting", CTL_COL_NUMBER },
+	{ "AGE",     "age_ms",  CTL_COL_AGE_MS },
+	{ "IDLE",    "idle_ms", CTL_COL_AGE_MS },
+	{ "REQS",    "requests", CTL_COL_NUMBER },
+	{ "IN",      "bytes_in", CTL_COL_NUMBER },
+	{ "OUT",     "bytes_out", CTL_COL_NUMBER },
 	{ "NAME",    "name",    CTL_COL_TEXT },
 	{ "OPEN",    "open",    CTL_COL_LIST },
 	{ "HELD",    "held",    CTL_COL_LIST },
@@ -54,7 +60,7 @@ static int fetch_and_show(struct ctl *ctl, fetch_fn fn, msgpack_object_type want
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = fn(c, &mp, &len);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s", ctl->what);
@@ -99,7 +105,7 @@ int ctl_server_status(struct ctl *ctl)
 	int r;
 
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_server_status(c, &mp, &len);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s", ctl->what);
@@ -139,13 +145,12 @@ int ctl_server_chmod(struct ctl *ctl)
 	int r = ctl_parse_mode(ctl->args[0], &mode);
 
 	if (r < 0 || mode > 0777) {
-		fprintf(stderr, "ipcctl: %s: '%s' is not an octal mode up to 0777\n", ctl->what,
-			ctl->args[0]);
-		return CTL_EXIT_USAGE;
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s: '%s' is not an octal mode up to 0777",
+				  ctl->what, ctl->args[0]);
 	}
 	c = ctl_connect(ctl);
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_chmod(c, ctl->args[1], mode);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[1]);
@@ -186,23 +191,21 @@ int ctl_server_chown(struct ctl *ctl)
 	int r;
 
 	if (!spec) {
-		fputs("ipcctl: out of memory\n", stderr);
-		return CTL_EXIT_FAIL;
+		return ctl_report(ctl, CTL_EXIT_FAIL, -ENOMEM, "%s", ctl->what);
 	}
 	colon = strchr(spec, ':');
 	if (colon)
 		*colon++ = '\0';
 	if ((spec[0] && parse_id(spec, 0, &uid) < 0) || (colon && parse_id(colon, 1, &gid) < 0) ||
 	    (!spec[0] && !colon)) {
-		fprintf(stderr, "ipcctl: %s: '%s' is not USER[:GROUP] or :GROUP (names or numbers)\n",
-			ctl->what, ctl->args[0]);
 		free(spec);
-		return CTL_EXIT_USAGE;
+		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s: '%s' is not USER[:GROUP] or :GROUP "
+				  "(names or numbers)", ctl->what, ctl->args[0]);
 	}
 	free(spec);
 	c = ctl_connect(ctl);
 	if (!c)
-		return CTL_EXIT_FAIL;
+		return CTL_EXIT_CONNECT;
 	r = ipc_chown(c, ctl->args[1], (uid_t)uid, (gid_t)gid);
 	if (r < 0)
 		return ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[1]);

@@ -22,9 +22,9 @@ enum {
 	OPT_ATTR    = 1u << 2,   /* --maxsize, --maxbytes, --mode, --ack, --durable */
 	OPT_INTERVAL = 1u << 3,
 	OPT_COUNT   = 1u << 4,
+	OPT_BYTES   = 1u << 5,   /* --raw, --hex: commands that put or print messages */
 };
-
-#define NOPT_BITS 5
+#define NOPT_BITS 6
 
 struct command {
 	const char *group;        /* "queue", or NULL for a command of one word */
@@ -54,19 +54,31 @@ static const struct command commands[] = {
 	  "set an object's permission bits (octal); for its owner and root" },
 	{ NULL, "chown", 2, 2, 0, 0, ctl_server_chown, "USER[:GROUP] NAME",
 	  "give an object to another user and/or group; for its owner and root" },
+	{ NULL, "help", 0, 2, 0, 0, NULL, "[COMMAND]",
+	  "this list, or how to use COMMAND" },
+	{ "config", "show", 0, 0, 0, 0, ctl_admin_config, "",
+	  "the settings in force, whether each can change live, and where it came from" },
+	{ "config", "set", 2, 2, 0, 0, ctl_admin_config_set, "SETTING VALUE",
+	  "change a live setting now (log-level, the limits); root and ipcd's user" },
+	{ "client", "kill", 1, 1, 0, 0, ctl_admin_client_kill, "ID",
+	  "end a client's connection; what it held is given back as if it died" },
+	{ NULL, "monitor", 0, 0, OPT_TIMEOUT, IPC_FOREVER, ctl_admin_monitor, "[--timeout MS]",
+	  "print every request other clients make, as it happens; root and ipcd's user" },
 	{ "queue", "create", 1, 1, OPT_ATTR, 0, ctl_queue_create,
 	  "NAME [--maxsize N] [--maxbytes SIZE] [--mode OCTAL] [--ack] [--durable]",
 	  "create a queue; fails if it exists" },
-	{ "queue", "put", 2, 2, OPT_TIMEOUT | OPT_CREATE | OPT_ATTR, IPC_FOREVER, ctl_queue_put,
-	  "NAME JSON [--timeout MS] [--create [--maxsize N] [--maxbytes SIZE] [--mode OCTAL]]",
-	  "put a JSON value, as msgpack; waits while the queue is full" },
-	{ "queue", "get", 1, 1, OPT_TIMEOUT, IPC_NOWAIT, ctl_queue_get,
-	  "NAME [--timeout MS]",
+	{ "queue", "put", 2, 2, OPT_TIMEOUT | OPT_CREATE | OPT_ATTR | OPT_BYTES, IPC_FOREVER,
+	  ctl_queue_put,
+	  "NAME MESSAGE [--raw|--hex] [--timeout MS] [--create [--maxsize N] [--maxbytes SIZE] "
+	  "[--mode OCTAL]]",
+	  "put a JSON value, as msgpack (or bytes: --raw, --hex); waits while the queue is full" },
+	{ "queue", "get", 1, 1, OPT_TIMEOUT | OPT_BYTES, IPC_NOWAIT, ctl_queue_get,
+	  "NAME [--raw|--hex] [--timeout MS]",
 	  "take the oldest message and print it as JSON (on an ack queue, then task_done)" },
 	{ "queue", "join", 1, 1, OPT_TIMEOUT, IPC_FOREVER, ctl_queue_join,
 	  "NAME [--timeout MS]",
 	  "wait until every message put was got (and, with ack, acknowledged)" },
-	{ "queue", "peek", 1, 1, 0, 0, ctl_queue_peek, "NAME",
+	{ "queue", "peek", 1, 1, OPT_BYTES, 0, ctl_queue_peek, "NAME [--raw|--hex]",
 	  "print the oldest message without taking it" },
 	{ "queue", "stat", 1, 1, 0, 0, ctl_queue_stat, "NAME",
 	  "the queue's attributes and counters" },
@@ -74,6 +86,16 @@ static const struct command commands[] = {
 	  "drop every message" },
 	{ "queue", "rm", 1, 1, 0, 0, ctl_queue_rm, "NAME",
 	  "remove the queue and its messages" },
+	{ "pipe", "send", 3, 3, OPT_TIMEOUT | OPT_BYTES, IPC_FOREVER, ctl_pipe_send,
+	  "NAME END MESSAGE [--raw|--hex] [--timeout MS]",
+	  "send from end 0 or 1 (ipcctl then holds that end, and closes it at exit)" },
+	{ "pipe", "recv", 2, 2, OPT_TIMEOUT | OPT_BYTES, IPC_NOWAIT, ctl_pipe_recv,
+	  "NAME END [--raw|--hex] [--timeout MS]",
+	  "receive at end 0 or 1 and print the message (holding and closing the end likewise)" },
+	{ "pipe", "stat", 1, 1, 0, 0, ctl_pipe_stat, "NAME",
+	  "the pipe's ends: who holds each, what waits in it" },
+	{ "pipe", "rm", 1, 1, 0, 0, ctl_pipe_rm, "NAME",
+	  "remove a named pipe (a leaked one too); its holders read end of file" },
 	{ "array", "create", 3, 3, OPT_ATTR, 0, ctl_array_create,
 	  "NAME TYPECODE LENGTH [--mode OCTAL] [--durable]",
 	  "create a zero-filled array (typecodes b B h H i I l L q Q f d); fails if it exists" },
@@ -90,7 +112,8 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 enum opt_id { O_SOCKET, O_JSON, O_HELP, O_VERSION, O_TIMEOUT, O_CREATE,
-	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE, O_INTERVAL, O_COUNT };
+	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE, O_INTERVAL, O_COUNT, O_RAW,
+	      O_HEX };
 
 static const struct opt_spec {
 	enum opt_id id;
@@ -112,6 +135,8 @@ static const struct opt_spec {
 	{ O_DURABLE,  "durable",  0,   0, OPT_ATTR },
 	{ O_INTERVAL, "interval", 'i', 1, OPT_INTERVAL },
 	{ O_COUNT,    "count",    'n', 1, OPT_COUNT },
+	{ O_RAW,      "raw",      0,   0, OPT_BYTES },
+	{ O_HEX,      "hex",      0,   0, OPT_BYTES },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -144,17 +169,22 @@ static void print_usage(FILE *out)
 			commands[i].usage, commands[i].help);
 	}
 	fputs("\nOptions:\n"
-	      "  -s, --socket PATH  ipcd's socket (default: $IPCD_SOCKET, else\n"
-	      "                     /run/ipcd/ipcd.sock for root, $XDG_RUNTIME_DIR/ipcd.sock)\n"
-	      "  -j, --json         print JSON, one value per line\n"
-	      "  -t, --timeout MS   how long put and get wait (-1: no limit)\n"
+	      "  -s, --socket PATH  ipcd's socket (default: $IPCD_SOCKET alone when set, else\n"
+	      "                     $XDG_RUNTIME_DIR/ipcd.sock (not for root), then the\n"
+	      "                     system's /run/ipcd/ipcd.sock)\n"
+	      "  -j, --json         print JSON, one value per line; failures too (on stderr)\n"
+	      "  -t, --timeout MS   how long put, get, send and recv wait (-1: no limit)\n"
+	      "      --raw, --hex   messages as bytes: as typed and printed, or in hex\n"
 	      "  -i, --interval S   seconds between two lines of stat, two screens of top\n"
 	      "  -n, --count N      lines stat prints (default: until interrupted)\n"
 	      "  -h, --help         this help;  -V, --version  the version\n\n"
-	      "Sizes take a K, M or G suffix (1K = 1024).  Messages print as JSON; bytes\n"
-	      "that are not one msgpack value print as a string, byte by byte (Latin-1).\n\n"
-	      "Exit status: 0 done, 1 failed, 2 usage error, 3 get or peek found no message\n"
-	      "(or join timed out).\n",
+	      "Sizes take a K, M or G suffix (1K = 1024).  A message is one msgpack value:\n"
+	      "put stores the JSON given as msgpack ('\"hi\"' is the bytes a2 68 69), get prints\n"
+	      "it as JSON; bytes that are not one msgpack value print as a string, byte by\n"
+	      "byte (Latin-1).  --raw and --hex put and print the bytes themselves.\n\n"
+	      "Exit status: 0 done; 1 ipcd refused or could not do it; 2 usage error (nothing\n"
+	      "was sent); 3 get, peek or recv found no message in time, or join timed out;\n"
+	      "4 ipcd could not be reached.\n",
 	      out);
 }
 
@@ -167,28 +197,84 @@ static void print_command_usage(FILE *out, const struct command *cmd)
 		cmd->usage[0] ? " " : "", cmd->usage);
 }
 
+/* --json was given: usage errors are reported as JSON, without the usage text. */
+static int json_errors;
+
 static int usage_error(const struct command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static int usage_error(const struct command *cmd, const char *fmt, ...)
 {
-	char words[64];
+	char words[64], what[512];
 	va_list ap;
 
-	fputs("ipcctl: ", stderr);
-	if (cmd) {
-		command_words(words, sizeof(words), cmd);
-		fprintf(stderr, "%s: ", words);
-	}
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (cmd)
+		command_words(words, sizeof(words), cmd);
+	ctl_report(NULL, CTL_EXIT_USAGE, 0, "%s%s%s", cmd ? words : "", cmd ? ": " : "", what);
+	if (json_errors)
+		return CTL_EXIT_USAGE;
 	if (cmd)
 		print_command_usage(stderr, cmd);
 	else
-		fputs("Try 'ipcctl --help'.\n", stderr);
+		fputs("Try 'ipcctl help'.\n", stderr);
 	return CTL_EXIT_USAGE;
+}
+
+/* Edits (insert, delete, replace, swap two neighbours) from a to b, up to 9. */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int d[24][24];
+
+	if (la > 22 || lb > 22)
+		return 9;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+/*
+ * The command words closest to what was typed (word, in group, or among
+ * single words and groups when group is NULL), into buf; "" when nothing
+ * is close (more than a third of the word's letters, at least 1, away).
+ */
+static void suggest(const char *group, const char *word, char *buf, size_t len)
+{
+	int best = (int)strlen(word) / 3 + 1;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct command *cmd = &commands[i];
+		const char *cand;
+		int d;
+
+		if (group)
+			cand = cmd->group && strcmp(cmd->group, group) == 0 ? cmd->name : NULL;
+		else
+			cand = cmd->group ? cmd->group : cmd->name;
+		if (!cand || (d = distance(word, cand)) > best || (d == best && buf[0]))
+			continue;
+		best = d;
+		snprintf(buf, len, "%s%s%s", group ? group : "", group ? " " : "", cand);
+	}
 }
 
 static const struct opt_spec *find_option(const char *arg, const char **value)
@@ -279,6 +365,12 @@ static int apply_option(struct ctl *ctl, struct cmdline *cl, const struct opt_sp
 			r = -ERANGE;
 		ctl->count = (unsigned long)v;
 		break;
+	case O_RAW:
+		ctl->raw = 1;
+		break;
+	case O_HEX:
+		ctl->hex = 1;
+		break;
 	}
 	if (r < 0)
 		return number_error(o->name, value, r);
@@ -331,6 +423,8 @@ static int read_cmdline(int argc, char **argv, struct ctl *ctl, struct cmdline *
  */
 static const struct command *find_command(char **words, int nwords, int quiet, int *used)
 {
+	const struct command *show = NULL;
+	char hint[96], near[64];
 	int is_group = 0;
 
 	if (nwords == 0) {
@@ -352,16 +446,28 @@ static const struct command *find_command(char **words, int nwords, int quiet, i
 				*used = 2;
 				return cmd;
 			}
+			if (strcmp(cmd->name, "show") == 0)
+				show = cmd;
 		}
+	}
+	/* A group alone shows ("ipcctl config"), when it can. */
+	if (is_group && show && nwords == 1) {
+		*used = 1;
+		return show;
 	}
 	if (quiet)
 		return NULL;
+	suggest(is_group ? words[0] : NULL, is_group && nwords > 1 ? words[1] : words[0],
+		near, sizeof near);
+	hint[0] = '\0';
+	if (near[0])
+		snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
 	if (!is_group)
-		usage_error(NULL, "unknown command '%s'", words[0]);
+		usage_error(NULL, "unknown command '%s'%s", words[0], hint);
 	else if (nwords == 1)
-		usage_error(NULL, "%s: missing subcommand", words[0]);
+		usage_error(NULL, "%s: missing subcommand (ipcctl help lists them)", words[0]);
 	else
-		usage_error(NULL, "unknown command '%s'", words[1]);
+		usage_error(NULL, "unknown command '%s %s'%s", words[0], words[1], hint);
 	return NULL;
 }
 
@@ -387,12 +493,18 @@ static int run(int argc, char **argv)
 	const struct command *cmd;
 	char what[64];
 	int used = 0, rc;
+	char **words = calloc((size_t)argc + 1, sizeof(*words));
 
-	cl.words = calloc((size_t)argc + 1, sizeof(*cl.words));
-	if (!cl.words) {
+	if (!words) {
 		fputs("ipcctl: out of memory\n", stderr);
 		return CTL_EXIT_FAIL;
 	}
+	cl.words = words;
+	/* --json anywhere makes every failure JSON, those found while reading options too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			json_errors = 1;
+	ctl_report_json(json_errors);
 	rc = read_cmdline(argc, argv, &ctl, &cl);
 	if (rc != 0)
 		goto out;
@@ -400,8 +512,21 @@ static int run(int argc, char **argv)
 		printf("ipcctl %s\n", IPC_CLIENT_VERSION);
 		goto out;
 	}
+	/* "ipcctl help [COMMAND]" is "ipcctl [COMMAND] --help". */
+	if (cl.nwords > 0 && strcmp(cl.words[0], "help") == 0) {
+		cl.help = 1;
+		cl.words++;
+		cl.nwords--;
+	}
 	cmd = find_command(cl.words, cl.nwords, cl.help, &used);
 	if (cl.help) {
+		if (!cmd && cl.nwords > 0) {
+			cmd = find_command(cl.words, cl.nwords, 0, &used);
+			rc = CTL_EXIT_USAGE;
+			if (!cmd)
+				goto out;
+			rc = 0;
+		}
 		if (cmd) {
 			print_command_usage(stdout, cmd);
 			printf("%s\n", cmd->help);
@@ -422,11 +547,15 @@ static int run(int argc, char **argv)
 	ctl.nargs = cl.nwords - used;
 	if (!cl.timeout_given)
 		ctl.timeout_ms = cmd->timeout_ms;
+	if (ctl.raw && ctl.hex) {
+		rc = usage_error(cmd, "--raw and --hex exclude each other");
+		goto out;
+	}
 	rc = cmd->run(&ctl);
 	if (ctl.client)
 		ipc_disconnect(ctl.client);
 out:
-	free(cl.words);
+	free(words);
 	return rc;
 }
 

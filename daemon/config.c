@@ -51,7 +51,7 @@ const struct config_key config_keys[] = {
 	{ "max-shm", 0, CONFIG_BYTES, KEY(lim.max_shm), 1, SIZE_MAX, true, "BYTES",
 	  "bytes of all shared arrays together; arrays\nover it are refused, existing ones stay" },
 	{ "max-objects", 0, CONFIG_COUNT, KEY(lim.max_objects), 1, SIZE_MAX, true, "N",
-	  "named objects (queues, pipes...) at once" },
+	  "named objects (queues, arrays, pipes) at once" },
 	{ "log-level", 0, CONFIG_LEVEL, KEY(log_level), 0, 0, true, "LEVEL",
 	  "error, warn, info or debug" },
 	{ "socket-mode", 0, CONFIG_MODE, KEY(socket_mode), 0, 0777, false, "OCTAL",

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ipc_protocol.h"
@@ -18,6 +19,7 @@
 static const struct option cli_only[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "check-config", no_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 };
@@ -75,6 +77,8 @@ static void usage(FILE *f)
 			     k->type == CONFIG_PATH ? NULL : dflt);
 	}
 	usage_option(f, 'v', "verbose", NULL, "one log level more per use", NULL);
+	usage_option(f, 0, "check-config", NULL, "read the configuration (the file and the\n"
+		     "options given), say what is wrong with it and\nexit 1, or exit 0; serve nothing", NULL);
 	usage_option(f, 'h', "help", NULL, "show this help and exit", NULL);
 	usage_option(f, 'V', "version", NULL, "show the version and exit", NULL);
 	fprintf(f, "\nBYTES and N take an optional K, M or G suffix (powers of 1024).  Every\n"
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
 	struct server *srv;
 	char err[512];
 	size_t nopts = 0, ns = strlen(shorts);
+	bool check_only = false;
 	int opt, rc;
 
 	/* The option table: the settings, then the rest. */
@@ -119,6 +124,9 @@ int main(int argc, char **argv)
 			continue;
 		case 'v':
 			src.verbose++;
+			continue;
+		case 'C':
+			check_only = true;
 			continue;
 		case 'h':
 			usage(stdout);
@@ -152,6 +160,17 @@ int main(int argc, char **argv)
 	if (config_build(&src, &cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "ipcd: %s\n", err);
 		rc = 1;
+		goto out;
+	}
+	if (check_only) {
+		/* ExecReload runs this first: a bad file fails the reload, with its reason. */
+		if (access(src.file, F_OK) == 0)
+			printf("ipcd: %s: the configuration is valid\n", src.file);
+		else
+			printf("ipcd: no file %s: the defaults and the options are valid\n",
+			       src.file);
+		config_free(&cfg);
+		rc = 0;
 		goto out;
 	}
 	log_set_level(cfg.log_level);

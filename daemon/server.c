@@ -268,11 +268,48 @@ static int reload_metrics(struct server *srv, const char *addr)
 	return r;
 }
 
+bool server_is_admin(const struct server *srv, const struct conn *c)
+{
+	(void)srv;
+	return c->uid == 0 || c->uid == geteuid();
+}
+
+void server_config_get(const struct server *srv, struct config *cur)
+{
+	config_init(cur);
+	cur->socket = srv->config_socket;
+	cur->lim = srv->lim;
+	cur->log_level = log_get_level();
+	cur->socket_mode = srv->socket_mode;
+	cur->socket_group = srv->socket_group;
+	cur->state_dir = (char *)qlog_dir(srv);
+	cur->fsync = (int)qlog_policy(srv);
+	cur->metrics = (char *)metrics_address(srv->metrics);
+	cur->set = srv->cfg_set;
+}
+
+int server_config_apply(struct server *srv, const struct config *next)
+{
+	struct config cur;
+	unsigned clients = srv->lim.max_clients;
+	int changed;
+
+	server_config_get(srv, &cur);
+	changed = config_apply_live(&cur, next);
+	srv->lim = cur.lim;
+	frame_max_update(srv);
+	log_set_level(cur.log_level);
+	idle_update(srv);
+	if (srv->lim.max_clients > clients)
+		fd_limit_check(srv->lim.max_clients);
+	/* cur borrows its strings: nothing to free. */
+	return changed;
+}
+
 void server_reload(struct server *srv)
 {
-	struct config next, cur;
+	struct config next;
 	char err[512];
-	unsigned clients = srv->lim.max_clients;
 	int changed;
 
 	service_reloading(srv->service);
@@ -281,24 +318,17 @@ void server_reload(struct server *srv)
 		service_ready(srv->service);
 		return;
 	}
-	/* The running configuration, borrowing the server's strings. */
-	config_init(&cur);
-	cur.socket = srv->config_socket;
-	cur.lim = srv->lim;
-	cur.log_level = log_get_level();
-	cur.socket_mode = srv->socket_mode;
-	cur.socket_group = srv->socket_group;
-	cur.state_dir = (char *)qlog_dir(srv);
-	cur.fsync = (int)qlog_policy(srv);
-	changed = config_apply_live(&cur, &next);
+	/*
+	 * A state directory left to its default is compared as the directory
+	 * that default names (what the server holds), not as "unset".
+	 */
+	if (!next.state_dir)
+		next.state_dir = qlog_default_dir();
+	changed = server_config_apply(srv, &next);
 	changed += reload_metrics(srv, next.metrics);
-	srv->lim = cur.lim;
-	cur.state_dir = NULL;   /* borrowed */
-	frame_max_update(srv);
-	log_set_level(cur.log_level);
-	idle_update(srv);
-	if (srv->lim.max_clients > clients)
-		fd_limit_check(srv->lim.max_clients);
+	/* The file and the command line are in force again, over `config.set`. */
+	srv->cfg_set = next.set;
+	srv->live_set = 0;
 	log_info("reloaded %s: %d setting%s changed",
 		 srv->source->file ? srv->source->file : "the configuration", changed,
 		 changed == 1 ? "" : "s");
@@ -488,12 +518,14 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	if (!srv)
 		return NULL;
 	srv->lim = cfg->lim;
+	srv->cfg_set = cfg->set;
 	frame_max_update(srv);
 	srv->source = src;
 	srv->listen_fd = -1;
 	srv->lock_fd = -1;
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->closing);
+	TAILQ_INIT(&srv->monitors);
 	TAILQ_INIT(&srv->objects);
 	srv->started = time(NULL);
 	signal(SIGPIPE, SIG_IGN);

@@ -22,6 +22,7 @@ struct config;
 struct config_source;
 struct service;
 struct metrics;
+struct monitor;
 
 struct limits {
 	size_t max_message;      /* bytes in one message */
@@ -64,6 +65,7 @@ struct user_conns {
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(object_list, object);
+TAILQ_HEAD(monitor_list, monitor);
 
 struct server {
 	struct event_base *base;
@@ -72,6 +74,10 @@ struct server {
 	char *socket_path;           /* owned; the socket served */
 	char *config_socket;         /* owned; the socket path configured (may be NULL) */
 	const struct config_source *source;  /* what SIGHUP re-reads; borrowed */
+	uint32_t cfg_set;            /* config_keys given by the file or command line (config.set) */
+	uint32_t live_set;           /* config_keys changed by config.set since the last reload */
+	struct monitor_list monitors; /* connections that asked for a trace (monitor.c) */
+	unsigned nmonitors;
 	struct service *service;     /* the service manager's notifications */
 	int listen_fd;
 	bool activated;              /* listen_fd came from the service manager: not ours to unlink */
@@ -126,6 +132,24 @@ int server_run(struct server *srv);
  * cannot be read or parsed is logged and leaves everything as it was.
  */
 void server_reload(struct server *srv);
+
+/*
+ * The configuration in force into cur (config_init'ed here), borrowing the
+ * server's strings: the caller must not config_free it.
+ */
+void server_config_get(const struct server *srv, struct config *cur);
+
+/*
+ * Put next's live settings in force (limits, log level), logging each
+ * change and the ones that need a restart.  Returns how many changed.
+ */
+int server_config_apply(struct server *srv, const struct config *next);
+
+/*
+ * May c administer the daemon (kill others' clients, change settings, trace
+ * commands)?  root and the user ipcd runs as may.
+ */
+bool server_is_admin(const struct server *srv, const struct conn *c);
 
 /* Close every connection and object, remove the socket file, free srv. */
 void server_destroy(struct server *srv);

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define IPC_PROTO_VERSION 1
+#define IPC_PROTO_VERSION 2
 
 /*
  * A frame is a 4-byte big-endian body length followed by that many bytes of
@@ -65,6 +65,10 @@ enum ipc_kind {
 	X(SETNAME,   0x08, "setname",    "s")    /* name -> (the client's name) */ \
 	X(CHMOD,     0x09, "chmod",      "su")   /* name, mode -> */ \
 	X(CHOWN,     0x0a, "chown",      "suu")  /* name, uid, gid (IPC_ID_KEEP: unchanged) -> */ \
+	X(CLIENT_KILL,0x0b,"client.kill","u")    /* client id -> ; closes that connection */ \
+	X(CONFIG,    0x0c, "config",     "")     /* -> [{name, value, source, live}...] */ \
+	X(CONFIG_SET,0x0d, "config.set", "ss")   /* name, value -> ; a live setting */ \
+	X(MONITOR,   0x0e, "monitor",    "")     /* -> ; then pushes "monitor" */ \
 	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created */ \
 	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
 	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
@@ -103,6 +107,7 @@ enum ipc_op {
 #define IPC_PUSH_MSGS  "msgs"    /* [0, "msgs", handle, [data...]]: prefetched messages;
 				    on an ack queue [0, "msgs", handle, [data...], [flags...]] */
 #define IPC_PUSH_REMOVED "removed" /* [0, "removed", handle]: a prefetching handle's queue went */
+#define IPC_PUSH_MONITOR "monitor" /* [0, "monitor", {map}]: a request another client made */
 
 /* Flags of a message got from an ack queue (the last result of queue.get). */
 #define IPC_MSGFLAG_REDELIVERED 0x1u /* handed out before, to a consumer gone without task_done */
@@ -125,6 +130,8 @@ enum ipc_op {
 #define IPC_OPEN_EXCLUSIVE 0x2u
 #define IPC_OPEN_NOMAP     0x8u              /* arrays: send no descriptor, count no mapping */
 #define IPC_OPEN_ONEWAY    0x4u              /* pipes: end 0 receives, end 1 sends */
+#define IPC_OPEN_AUTOREMOVE 0x20u            /* an object this open creates is removed when
+						the connection that created it closes */
 
 /*
  * Names beginning with this character are the daemon's own (anonymous pipes):

@@ -4,13 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh
-cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+# Only what the demo needs: the daemon, ipcctl and the examples, no tests
+# nor benchmarks (scripts/test.sh builds those), in a build tree of its own.
+echo "demo: checking the build dependencies (scripts/deps.sh --build)"
+scripts/deps.sh --build
+echo "demo: configuring build-demo/"
+cmake -S . -B build-demo -DIPCD_BUILD_TESTS=OFF -DIPCD_BUILD_BENCH=OFF >/dev/null
+echo "demo: building ipcd, ipcctl, libipcclient and the examples (a minute or two)"
+if ! cmake --build build-demo -j"$(nproc)" 2>&1 |
+	{ grep --line-buffered -E '^\[ *[0-9]+%\] (Built target|Linking)|: (error|warning):' || true; }; then
+	echo "demo: the build failed; see: cmake --build build-demo" >&2
+	exit 1
+fi
+echo "demo: built"
 
 dir=$(mktemp -d)
 export IPCD_SOCKET=$dir/ipcd.sock
-ctl=build/ctl/ipcctl
+ctl=build-demo/ctl/ipcctl
 
 (
 	for _ in $(seq 50); do [ -S "$IPCD_SOCKET" ] && break; sleep 0.1; done
@@ -23,11 +33,11 @@ ctl=build/ctl/ipcctl
 	echo "demo: ipcctl takes one back: $($ctl --json queue get demo)"
 	$ctl queue purge demo
 	echo "demo: a forked producer and consumer exchange 10 messages:"
-	build/examples/producer_consumer demo 10
+	build-demo/examples/producer_consumer demo 10
 	$ctl ls
 	$ctl status
 	echo "demo: ipcd keeps serving; try: IPCD_SOCKET=$IPCD_SOCKET $ctl ls   (Ctrl-C to stop)"
 ) &
 
 trap 'rm -rf "$dir"' EXIT
-build/daemon/ipcd -s "$IPCD_SOCKET" --log-level info
+build-demo/daemon/ipcd -s "$IPCD_SOCKET" --log-level info

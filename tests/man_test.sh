@@ -26,7 +26,7 @@ for fn in $fns; do
 done
 
 settings=$("$build/daemon/ipcd" --help | sed -n 's/^ *\(-., \)\?--\([a-z-]*\).*/\2/p' |
-	   grep -vx 'config\|verbose\|help\|version')
+	   grep -vx 'config\|verbose\|help\|version\|check-config')
 [ -n "$settings" ] || fail "no settings in ipcd --help"
 for key in $settings; do
 	t=$(troff "$key")
@@ -41,8 +41,20 @@ while read -r cmd; do
 	grep -q "^\.BI\? \"\?$cmd\( \|\"\|$\)" "$src/man/ipcctl.1" || fail "ipcctl(1): '$cmd' is not documented"
 done <<< "$commands"
 
+# Each function has a short page of its family, with an example.
+for fn in $fns; do
+	found=""
+	for page in "$src"/man/ipc_*.3; do
+		sed -n '/^\.SH NAME/,/^\.SH SYNOPSIS/p' "$page" | grep -qw "$fn" && found=$page
+	done
+	[ -n "$found" ] || { fail "$fn has no page of its family (man/ipc_*.3)"; continue; }
+	grep -q "$fn(" "$found" || fail "$(basename "$found"): no synopsis of $fn"
+	grep -q '^\.SH EXAMPLES' "$found" || fail "$(basename "$found"): no example"
+done
+
 if command -v groff >/dev/null; then
-	for page in "$build/man/ipcd.8" "$build/man/ipcd.conf.5" "$src/man/ipcctl.1" "$lib"; do
+	for page in "$build/man/ipcd.8" "$build/man/ipcd.conf.5" "$src/man/ipcctl.1" "$lib" \
+		    "$src"/man/ipc_*.3; do
 		out=$(groff -man -ww -z -Tutf8 "$page" 2>&1)
 		[ -z "$out" ] || fail "$(basename "$page") renders with warnings: $out"
 	done

@@ -646,6 +646,67 @@ START_TEST(test_sighup_changes_limits_live)
 }
 END_TEST
 
+START_TEST(test_reload_of_an_unchanged_file_warns_of_nothing)
+{
+	char conf[256], state[256];
+	char env_state[300];
+	const char *argv[] = { NULL, "-c", conf, NULL };
+	const char *env[] = { env_state, NULL };
+
+	/* The state directory left to its default, as the shipped unit leaves it. */
+	harness_path(&h, "state", state, sizeof state);
+	snprintf(env_state, sizeof env_state, "STATE_DIRECTORY=%s", state);
+	write_text("ipcd.conf", conf, sizeof conf, "socket = %s\nlog-level = info\n", h.sock);
+	spawn(argv, env);
+	wait_serving(h.sock);
+	/* Its SIGHUP handler is in place once it says it serves. */
+	expect_logged("serving");
+	kill(h.pid, SIGHUP);
+	expect_logged("reloaded");
+	expect_logged("0 settings changed");
+	ck_assert_msg(!strstr(read_errlog(), "needs a restart"),
+		      "a reload of an unchanged file warned: %s", read_errlog());
+}
+END_TEST
+
+/* Run ipcd --check-config with opts; its exit code, stdout and stderr in *out. */
+static int check_config(const char *const *opts, char **out)
+{
+	const char *argv[16] = { "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1",
+				 harness_ipcd_bin(), "--check-config" };
+	size_t n = 5;
+	int status;
+
+	for (; *opts; opts++)
+		argv[n++] = *opts;
+	argv[n] = NULL;
+	status = harness_run(NULL, argv, out, 5000);
+	return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_check_config_says_what_is_wrong_and_serves_nothing)
+{
+	char conf[256], want[512], *out = NULL;
+	const char *opts[] = { "-c", conf, "-s", h.sock, NULL };
+	int status;
+
+	write_text("ipcd.conf", conf, sizeof conf, "max-clients = 8\nlog-level = info\n");
+	status = check_config(opts, &out);
+	ck_assert_msg(status == 0, "a valid file: status %d: %s", status, out);
+	ck_assert_msg(strstr(out, "the configuration is valid"), "%s", out);
+	free(out);
+	ck_assert_msg(access(h.sock, F_OK) < 0, "--check-config made a socket");
+
+	write_text("ipcd.conf", conf, sizeof conf, "max-clients = 8\nlog-level = loud\n");
+	status = check_config(opts, &out);
+	ck_assert_msg(status == 1, "a broken file: status %d: %s", status, out);
+	snprintf(want, sizeof want, "ipcd: %s:2: log-level:", conf);
+	ck_assert_msg(strstr(out, want), "want '%s' in: %s", want, out);
+	free(out);
+	ck_assert_msg(access(h.sock, F_OK) < 0, "--check-config made a socket");
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
 	Suite *s = suite_create("service");
@@ -670,6 +731,8 @@ static Suite *service_suite(void)
 
 	tc = harness_tcase(s, "reload", 30, setup, teardown);
 	tcase_add_test(tc, test_sighup_changes_limits_live);
+	tcase_add_test(tc, test_reload_of_an_unchanged_file_warns_of_nothing);
+	tcase_add_test(tc, test_check_config_says_what_is_wrong_and_serves_nothing);
 	return s;
 }
 

@@ -31,6 +31,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "log.h"
+#include "monitor.h"
 #include "object.h"
 #include "pipe.h"
 #include "queue.h"
@@ -66,6 +67,11 @@ struct cmd {
 #define CMD_SETNAME     { .fn = cmd_setname }
 #define CMD_CHMOD       { .fn = cmd_chmod, .owner = true }
 #define CMD_CHOWN       { .fn = cmd_chown, .owner = true }
+/* Administration: the handlers check who may (cmd_admin.c, monitor.c). */
+#define CMD_CLIENT_KILL { .fn = cmd_client_kill }
+#define CMD_CONFIG      { .fn = cmd_config }
+#define CMD_CONFIG_SET  { .fn = cmd_config_set }
+#define CMD_MONITOR     { .fn = cmd_monitor }
 #define CMD_Q_OPEN      { .opens = &queue_kind }
 #define CMD_Q_PUT       { .fn = queue_cmd_put, .kind = IPC_KIND_QUEUE, .need = W }
 #define CMD_Q_GET       { .fn = queue_cmd_get, .kind = IPC_KIND_QUEUE, .need = R }
@@ -104,8 +110,8 @@ static const struct cmd cmd_table[IPC_OP_MAX + 1] = {
 
 static void reply_no_room(struct req *r)
 {
-	reply_error(r->conn, r->id, -ENOSPC, "ipcd holds its maximum of %zu objects",
-		    r->srv->lim.max_objects);
+	reply_error(r->conn, r->id, -ENOSPC, "ipcd holds its maximum of %zu object%s",
+		    r->srv->lim.max_objects, r->srv->lim.max_objects == 1 ? "" : "s");
 }
 
 static const char *article(const char *noun)
@@ -171,7 +177,8 @@ static int open_check(const struct object_kind *k, struct req *r, struct object 
 		return -EINVAL;
 	}
 	if (srv->nobjects >= srv->lim.max_objects) {
-		snprintf(err, errlen, "ipcd holds its maximum of %zu objects", srv->lim.max_objects);
+		snprintf(err, errlen, "ipcd holds its maximum of %zu object%s", srv->lim.max_objects,
+			 srv->lim.max_objects == 1 ? "" : "s");
 		return -ENOSPC;
 	}
 	return 0;
@@ -234,18 +241,21 @@ static void gate_open(const struct object_kind *k, struct req *r)
 	}
 	/* Like open(2) with O_CREAT: the creator's handle has every right, whatever the mode. */
 	conn_handle_bind(h, o, made ? IPC_PERM_READ | IPC_PERM_WRITE : object_rights(c, o));
-	if (k->open.finish) {
-		rc = k->open.finish(r, h, made != NULL, &args, err, sizeof err);
-		if (rc < 0) {
-			conn_handle_remove(h);
-			if (made && made->linked) {
-				log_info("client %llu (pid %d): %s '%s' removed again, its open "
-					 "failed: %s", (unsigned long long)c->id, (int)c->pid,
-					 k->name, made->name, err);
-				object_unlink(made);
-			}
-			goto fail;
+	rc = k->open.finish ? k->open.finish(r, h, made != NULL, &args, err, sizeof err) : 0;
+	/* An object made to go with its creator is tied to this connection last. */
+	if (rc == 0 && made && (flags & IPC_OPEN_AUTOREMOVE)) {
+		rc = object_autoremove(c, made);
+		if (rc < 0)
+			snprintf(err, sizeof err, "out of memory");
+	}
+	if (rc < 0) {
+		conn_handle_remove(h);
+		if (made && made->linked) {
+			log_info("client %llu (pid %d): %s '%s' removed again, its open failed: %s",
+				 (unsigned long long)c->id, (int)c->pid, k->name, made->name, err);
+			object_unlink(made);
 		}
+		goto fail;
 	}
 	pk = reply_begin(c, r->id, 0, 2 + k->open.nresults);
 	msgpack_pack_uint32(pk, h->num);
@@ -307,6 +317,8 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 		reply_error(c, pr.id, rc, "%s", err);
 		return 0;
 	}
+	if (!TAILQ_EMPTY(&c->srv->monitors))
+		monitor_feed(c, &pr);
 	cmd = &cmd_table[pr.op];
 	if (!cmd->fn && !cmd->opens) {
 		reply_error(c, pr.id, -EOPNOTSUPP, "%s is not served by this ipcd",
@@ -333,9 +345,9 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 		}
 		r.obj = r.handle->obj;
 		if (cmd->kind && r.obj->kind->kind != cmd->kind) {
-			reply_error(c, r.id, -EBADF, "handle %u is %s '%s', not a %s",
-				    r.handle->num, r.obj->kind->name, r.obj->name,
-				    proto_kind_name(cmd->kind));
+			reply_error(c, r.id, -EBADF, "'%s' is %s %s, not %s %s", r.obj->name,
+				    article(r.obj->kind->name), r.obj->kind->name,
+				    article(proto_kind_name(cmd->kind)), proto_kind_name(cmd->kind));
 			return 0;
 		}
 		if (cmd->kind && !r.obj->linked) {
@@ -355,9 +367,10 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 	if (cmd->owner && gate_owner(&r) < 0)
 		return 0;
 	if (r.handle && (r.handle->rights & cmd->need) != cmd->need) {
-		reply_error(c, r.id, -EACCES, "handle %u of %s '%s' was opened without %s permission",
-			    r.handle->num, r.obj->kind->name, r.obj->name,
-			    cmd->need & ~r.handle->rights & IPC_PERM_READ ? "read" : "write");
+		reply_error(c, r.id, -EACCES, "%s '%s' was opened without %s permission (mode "
+			    "%04o when opened)", r.obj->kind->name, r.obj->name,
+			    cmd->need & ~r.handle->rights & IPC_PERM_READ ? "read" : "write",
+			    (unsigned)r.obj->mode);
 		return 0;
 	}
 	cmd->fn(&r);

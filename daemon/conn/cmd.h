@@ -51,6 +51,11 @@ void cmd_setname(struct req *r);
 void cmd_chmod(struct req *r);
 void cmd_chown(struct req *r);
 
+void cmd_client_kill(struct req *r);
+void cmd_config(struct req *r);
+void cmd_config_set(struct req *r);
+void cmd_monitor(struct req *r);
+
 void queue_cmd_put(struct req *r);
 void queue_cmd_get(struct req *r);
 void queue_cmd_size(struct req *r);

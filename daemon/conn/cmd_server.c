@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "cmd.h"
 #include "codec.h"
 #include "conn.h"
@@ -130,9 +132,11 @@ void cmd_clients(struct req *r)
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 	struct conn *c;
 
+	int64_t now = conn_now_ms();
+
 	msgpack_pack_array(pk, r->srv->nconns);
 	TAILQ_FOREACH(c, &r->srv->conns, link) {
-		msgpack_pack_map(pk, 9);
+		msgpack_pack_map(pk, 14);
 		proto_pack_kv_u64(pk, "id", c->id);
 		proto_pack_kv_i64(pk, "pid", c->pid);
 		proto_pack_kv_u64(pk, "uid", c->uid);
@@ -140,6 +144,12 @@ void cmd_clients(struct req *r)
 		proto_pack_kv_str(pk, "name", c->name);
 		proto_pack_kv_u64(pk, "handles", c->nhandles);
 		proto_pack_kv_u64(pk, "waiting", c->nwaiting);
+		proto_pack_kv_u64(pk, "age_ms", (uint64_t)(now - c->since_ms));
+		/* The asker itself is never idle: its request is being served. */
+		proto_pack_kv_u64(pk, "idle_ms", c == r->conn ? 0 : (uint64_t)(now - c->active_ms));
+		proto_pack_kv_u64(pk, "requests", c->requests);
+		proto_pack_kv_u64(pk, "bytes_in", c->in_read);
+		proto_pack_kv_u64(pk, "bytes_out", c->out_sent + evbuffer_get_length(c->out));
 		pack_holds(pk, "open", c, true);
 		pack_holds(pk, "held", c, false);
 	}
@@ -153,7 +163,14 @@ void cmd_unlink(struct req *r)
 	uint64_t kind = r->argv[1].via.u64;
 	struct object *o = r->obj;
 
-	if (!o || (kind && o->kind->kind != kind)) {
+	if (o && kind && o->kind->kind != kind) {
+		/* Say what it is: a leaked pipe is removed as a pipe. */
+		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s': '%s' is %s %s",
+			    proto_kind_name((unsigned)kind), (int)len, name, o->name,
+			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
+		return;
+	}
+	if (!o) {
 		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'",
 			    kind ? proto_kind_name((unsigned)kind) : "object", (int)len, name);
 		return;

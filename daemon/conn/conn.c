@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -74,14 +75,6 @@ static void conn_read_groups(struct conn *c)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Every change to a connection's buffers, counted in the budget. */
 static void conn_buf_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
@@ -101,6 +94,14 @@ bool conn_in_group(const struct conn *c, gid_t gid)
 	return false;
 }
 
+int64_t conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 struct conn *conn_create(struct server *srv, int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -113,6 +114,7 @@ struct conn *conn_create(struct server *srv, int fd)
 	c->fd = fd;
 	c->id = ++srv->next_conn_id;
 	c->read_size = READ_MIN;
+	c->since_ms = c->active_ms = conn_now_ms();
 	TAILQ_INIT(&c->holds);
 	c->pid = -1;
 	c->uid = (uid_t)-1;
@@ -123,7 +125,6 @@ struct conn *conn_create(struct server *srv, int fd)
 		c->gid = cred.gid;
 	}
 	conn_read_groups(c);
-	c->active_ms = now_ms();
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -276,7 +277,7 @@ int64_t conn_idle_for(const struct conn *c)
 	if (c->dead || c->closing || c->paused || !TAILQ_EMPTY(&c->holds) || c->nwaiting ||
 	    c->nkeeps || evbuffer_get_length(c->in) || evbuffer_get_length(c->out))
 		return -1;
-	return now_ms() - c->active_ms;
+	return conn_now_ms() - c->active_ms;
 }
 
 /* Write up to the next descriptor mark (or with it).  >0 written, 0 would block, <0 error. */
@@ -528,6 +529,7 @@ static int conn_serve_frames(struct conn *c)
 			conn_close(c, "out of memory");
 			return -1;
 		}
+		c->requests++;
 		if (cmd_dispatch(c, (const char *)frame + IPC_FRAME_HEADER, len) < 0)
 			return -1;
 		evbuffer_drain(c->in, IPC_FRAME_HEADER + len);
@@ -575,6 +577,7 @@ static ssize_t conn_read_some(struct conn *c)
 		v[i].iov_len = take;
 	}
 	evbuffer_commit_space(c->in, v, n == 2 && v[1].iov_len ? 2 : 1);
+	c->in_read += (uint64_t)got;
 	/* Read sizes follow the traffic: a streaming client gets large reads, a
 	 * request-at-a-time one does not make the buffer allocate them. */
 	if ((size_t)got >= c->read_size && c->read_size < READ_BATCH)
@@ -642,7 +645,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_close(c, strerror((int)-n));
 			return;
 		} else if (n > 0) {
-			c->active_ms = now_ms();
+			c->active_ms = conn_now_ms();
 		}
 	}
 	if (c->paused && !c->eof) {

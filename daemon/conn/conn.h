@@ -43,9 +43,12 @@ struct conn {
 	struct event *rev, *wev;
 	struct event *grace;     /* closing: the bound on sending the last error */
 	struct evbuffer *in, *out;  /* both counted in srv->buf_used */
-	int64_t active_ms;       /* monotonic time of the last bytes read */
 	size_t read_size;        /* bytes asked of the next read, adapting */
 	uint64_t out_sent;       /* bytes written since the start */
+	uint64_t in_read;        /* bytes read since the start */
+	uint64_t requests;       /* frames served */
+	int64_t since_ms;        /* connected at (conn_now_ms) */
+	int64_t active_ms;       /* last read bytes at (conn_now_ms) */
 	struct fdmark *fdmarks;  /* descriptors to attach, ascending pos */
 	size_t nfdmarks;
 	/* Identity: from SO_PEERCRED (and SO_PEERGROUPS), then the hello. */
@@ -140,6 +143,9 @@ void conn_cut_off(struct conn *c);
  * over the limit, that cuts it off.
  */
 int conn_attach_fd(struct conn *c, int fd);
+
+/* Milliseconds on the monotonic clock: what since_ms and active_ms count in. */
+int64_t conn_now_ms(void);
 
 /* Is gid the peer's group, primary or supplementary? */
 bool conn_in_group(const struct conn *c, gid_t gid);

@@ -4,11 +4,13 @@
  * The table holds one reference to each linked object.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
 #include "conn.h"
+#include "log.h"
 #include "object.h"
 #include "server.h"
 #include "service.h"
@@ -180,4 +182,49 @@ void object_destroy_all(struct server *srv)
 	free(srv->buckets);
 	srv->buckets = NULL;
 	srv->nbuckets = 0;
+}
+
+/* An object that goes with the connection that created it (IPC_OPEN_AUTOREMOVE). */
+struct autoremove {
+	struct hold hold;
+	struct object *obj;          /* one reference */
+};
+
+static void autoremove_release(struct hold *h)
+{
+	struct autoremove *a = container_of(h, struct autoremove, hold);
+	struct object *obj = a->obj;
+
+	/* Removed already, the name may be another object's now: leave that alone. */
+	if (obj->linked) {
+		log_info("%s '%s' removed: its creator's connection closed", obj->kind->name,
+			 obj->name);
+		object_unlink(obj);
+	}
+	free(a);
+	object_unref(obj);
+}
+
+static int autoremove_describe(const struct hold *h, char *buf, size_t len)
+{
+	const struct autoremove *a = container_of(h, const struct autoremove, hold);
+
+	return snprintf(buf, len, "%s %s (removed at exit)", a->obj->kind->name, a->obj->name);
+}
+
+static const struct hold_ops autoremove_ops = {
+	"auto-removed object", autoremove_release, autoremove_describe
+};
+
+int object_autoremove(struct conn *c, struct object *obj)
+{
+	struct autoremove *a = calloc(1, sizeof *a);
+
+	if (!a)
+		return -ENOMEM;
+	a->hold.ops = &autoremove_ops;
+	a->obj = obj;
+	object_ref(obj);
+	TAILQ_INSERT_TAIL(&c->holds, &a->hold, link);
+	return 0;
 }

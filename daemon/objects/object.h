@@ -135,6 +135,13 @@ void object_unlink(struct object *obj);
 void object_ref(struct object *obj);
 void object_unref(struct object *obj);
 
+/*
+ * Remove obj when connection c goes (IPC_OPEN_AUTOREMOVE): a hold on c that
+ * keeps a reference and, when released, unlinks obj if it is still linked.
+ * 0 or -ENOMEM.
+ */
+int object_autoremove(struct conn *c, struct object *obj);
+
 /* Pack obj's stat map (common keys, then the kind's). */
 void object_pack_stat(const struct object *obj, msgpack_packer *pk);
 

@@ -355,7 +355,7 @@ const struct object_kind pipe_kind = {
 	.kind = IPC_KIND_PIPE,
 	.name = "pipe",
 	.open = {
-		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_ONEWAY,
+		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_ONEWAY | IPC_OPEN_AUTOREMOVE,
 		.parse = pipe_open_parse,
 		.create = pipe_open_create,
 	},
@@ -588,8 +588,8 @@ void pipe_cmd_close(struct req *r)
 	struct pipe_hold *ph;
 
 	if (r->obj->kind != &pipe_kind) {
-		reply_error(r->conn, r->id, -EBADF, "handle %u is %s '%s', not a pipe",
-			    r->handle->num, r->obj->kind->name, r->obj->name);
+		reply_error(r->conn, r->id, -EBADF, "'%s' is %s %s, not a pipe", r->obj->name,
+			    r->obj->kind->kind == IPC_KIND_ARRAY ? "an" : "a", r->obj->kind->name);
 		return;
 	}
 	if (e > 1) {

@@ -157,7 +157,8 @@ static void queue_hand_over(struct queue *q, struct conn *c, uint32_t id, uint32
 	msgpack_packer *pk;
 
 	if (q->ack && !(cs = queue_taker(q, c, hnum))) {
-		reply_error(c, id, -EBADF, "handle %u was closed before its get was served", hnum);
+		reply_error(c, id, -EBADF, "queue '%s' was closed before its get was served",
+			    q->obj.name);
 		return;
 	}
 	msgstore_peek_rec(&q->store, &rec);
@@ -236,7 +237,8 @@ static void queue_hand_over_many(struct queue *q, struct conn *c, uint32_t id, u
 	struct consumer *cs = NULL;
 
 	if (q->ack && !(cs = queue_taker(q, c, hnum))) {
-		reply_error(c, id, -EBADF, "handle %u was closed before its get was served", hnum);
+		reply_error(c, id, -EBADF, "queue '%s' was closed before its get was served",
+			    q->obj.name);
 		return;
 	}
 	queue_pack_batch(q, reply_begin(c, id, 0, q->ack ? 2 : 1), queue_batch(q, max),
@@ -569,7 +571,7 @@ const struct object_kind queue_kind = {
 	.kind = IPC_KIND_QUEUE,
 	.name = "queue",
 	.open = {
-		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE,
+		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_AUTOREMOVE,
 		.parse = queue_open_parse,
 		.create = queue_open_create,
 		.finish = queue_open_finish,
@@ -850,8 +852,8 @@ void queue_cmd_task_done(struct req *r)
 		return;
 	}
 	if (!cs || consumer_ack(cs) < 0) {
-		reply_error(r->conn, r->id, -EINVAL, "nothing got from '%s' on handle %u waits "
-			    "for task_done", q->obj.name, r->handle->num);
+		reply_error(r->conn, r->id, -EINVAL, "nothing got from '%s' through this open "
+			    "waits for task_done", q->obj.name);
 		return;
 	}
 	/* No reply: like credits, acknowledgements stream without round trips. */

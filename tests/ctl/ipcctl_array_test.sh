@@ -92,23 +92,23 @@ printf '%s\n' "$out" | grep -qx 'typecode: i' && printf '%s\n' "$out" | grep -qx
 pass
 
 # Bad input: clear errors, and the daemon serves on.
-refused "bad typecode" 1 "bad typecode 'x': use one of b B h H i I l L q Q f d" \
+refused "bad typecode" 2 "bad typecode 'x': use one of b B h H i I l L q Q f d" \
 	array create bad x 4
-refused "two-letter typecode" 1 "bad typecode 'ii'" array create bad ii 4
+refused "two-letter typecode" 2 "bad typecode 'ii'" array create bad ii 4
 refused "zero length" 1 "Invalid argument \(creating array 'bad' needs .*length of at least 1\)" \
 	array create bad i 0
 refused "huge length" 1 "Array larger than ipcd's limit" array create bad d 1000000000000
-refused "length not a number" 1 "length '1x' is not a count" array create bad i 1x
+refused "length not a number" 2 "length '1x' is not a count" array create bad i 1x
 refused "exists" 1 "Object exists" array create sq i 10
 refused "set past the end" 1 "index 10 is outside the array of length 10" array set sq 10 1
 refused "get past the end" 1 "elements 9 to 10 are outside the array of length 10" \
 	array get sq 9 2
 refused "start past the end" 1 "outside the array of length 10" array get sq 11
-refused "value out of range" 1 "'128' is not a value of typecode 'b' \(-128 to 127\)" \
+refused "value out of range" 2 "'128' is not a value of typecode 'b' \(-128 to 127\)" \
 	array set a_b 0 128
-refused "negative unsigned" 1 "'-1' is not a value of typecode 'B'" array set a_B 0 -1
-refused "float overflow" 1 "'1e39' is not a value of typecode 'f'" array set a_f 0 1e39
-refused "not a number" 1 "'abc' is not a value of typecode 'd'" array set a_d 0 abc
+refused "negative unsigned" 2 "'-1' is not a value of typecode 'B'" array set a_B 0 -1
+refused "float overflow" 2 "'1e39' is not a value of typecode 'f'" array set a_f 0 1e39
+refused "not a number" 2 "'abc' is not a value of typecode 'd'" array set a_d 0 abc
 refused "missing array" 1 "No such object \(no array named 'nope'\)" array get nope
 refused "queue name" 1 "'sq' is an array, not a queue" queue get sq
 expect_out "still serving" "81" array get sq 9 1

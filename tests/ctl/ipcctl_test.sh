@@ -76,8 +76,8 @@ check_rc "an option the command does not take" 2
 
 "$IPCCTL" -s "$dir/nothing.sock" status >"$dir/out" 2>"$dir/err"
 rc=$? out=$(cat "$dir/out") err=$(cat "$dir/err")
-check_rc "status with no daemon" 1
-check_one_error_line "status with no daemon" "^ipcctl: cannot connect to ipcd at $dir/nothing.sock: "
+check_rc "status with no daemon" 4
+check_one_error_line "status with no daemon" "^ipcctl: cannot connect to ipcd: tried $dir/nothing.sock \\(no such socket\\)$"
 
 # --- status -----------------------------------------------------------------------
 
@@ -126,11 +126,11 @@ pass
 
 ctl ls
 check_rc "ls" 0
-printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +DEPTH +BYTES +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
+printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
 	fail "ls: no title line" "$out"
 pass
 # A queue has no pipe ends nor array columns: '-' in those.
-printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +1 +[0-9]+ +- +- +- +- +- +-$' ||
+printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +[0-9-]+ [0-9:]+ +1 +[0-9]+ +- +- +- +- +- +-$' ||
 	fail "ls: no row for jobs" "$out"
 pass
 
@@ -165,7 +165,7 @@ ctl queue get jobs
 check_out "queue get of a negative number" '-5'
 
 ctl queue put jobs 'hello'
-check_rc "queue put of invalid JSON" 1
+check_rc "queue put of invalid JSON" 2
 check_one_error_line "queue put of invalid JSON" "invalid JSON value"
 
 # --- errors on a missing queue --------------------------------------------------------
@@ -280,5 +280,97 @@ ctl array create darr2 i 4 --maxsize 3
 check_rc "array create --maxsize" 2
 ctl array rm darr
 check_rc "array rm darr" 0
+
+# --- pipes: a leaked named pipe is seen, looked at and removed ----------------------
+ctl pipe send leak 1 '"left"' --timeout 1000
+check_rc "pipe send to a missing pipe" 1
+check_one_error_line "pipe send to a missing pipe" "no pipe named 'leak'"
+# (A leaked pipe removed by ipcctl pipe rm: test_admin.words, which can make one.)
+ctl queue create notapipe
+ctl pipe rm notapipe
+check_rc "pipe rm of a queue" 1
+check_one_error_line "pipe rm of a queue" "no pipe named 'notapipe': 'notapipe' is a queue"
+ctl pipe stat notapipe
+check_rc "pipe stat of a queue" 1
+check_one_error_line "pipe stat of a queue" "'notapipe' is a queue, not a pipe"
+ctl queue rm notapipe
+check_rc "queue rm notapipe" 0
+
+# --- messages as bytes ---------------------------------------------------------------
+ctl queue create bytes
+ctl queue put bytes --raw 'AB'
+ctl queue get bytes --hex
+check_rc "queue get --hex" 0
+check_out "queue get --hex" "4142"
+ctl queue put bytes --hex 'a2 68 69'
+ctl queue get bytes
+check_out "a msgpack string put as hex reads as JSON" '"hi"'
+ctl queue put bytes '"hi"'
+ctl queue get bytes --raw --hex
+check_rc "--raw with --hex" 2
+ctl queue get bytes --hex
+check_out "ipcctl stores JSON as msgpack" "a26869"
+ctl queue put bytes --hex 'zz'
+check_rc "queue put --hex of non-hex" 2
+ctl status --raw
+check_rc "--raw where no message is" 2
+ctl queue rm bytes
+
+# --- one exit status per kind of failure, JSON under --json -------------------------
+ctl quue ls
+check_rc "a mistyped command" 2
+printf '%s\n' "$err" | grep -q "unknown command 'quue'; did you mean 'queue'?" ||
+	fail "no suggestion for a mistyped command" "$err"
+pass
+ctl queue gte jobs
+check_rc "a mistyped subcommand" 2
+printf '%s\n' "$err" | grep -q "did you mean 'queue get'?" ||
+	fail "no suggestion for a mistyped subcommand" "$err"
+pass
+ctl --json queue get nosuch
+check_rc "--json: a refused request" 1
+[ -z "$out" ] || fail "--json: a failure printed on stdout" "$out"
+printf '%s\n' "$err" | grep -Eq '^\{"error":"queue get nosuch","exit":1,"errno":"ENOENT","reason":"No such object","detail":"no queue named .nosuch."\}$' ||
+	fail "--json: the failure is not one JSON object" "$err"
+pass
+ctl --json frobnicate
+check_rc "--json: a usage error" 2
+printf '%s\n' "$err" | grep -Eq '^\{"error":"unknown command .frobnicate.","exit":2\}$' ||
+	fail "--json: the usage error is not one JSON object" "$err"
+pass
+"$IPCCTL" --json -s "$dir/nothing.sock" ls >"$dir/out" 2>"$dir/err"
+rc=$? err=$(cat "$dir/err")
+check_rc "--json: no daemon" 4
+printf '%s\n' "$err" | grep -q '"exit":4' || fail "--json: no daemon" "$err"
+pass
+ctl help queue put
+check_rc "help queue put" 0
+printf '%s\n' "$out" | grep -q "^usage: ipcctl .* queue put NAME MESSAGE" || fail "help queue put" "$out"
+pass
+ctl help
+printf '%s\n' "$out" | grep -q "^Exit status: 0 done" || fail "help: no exit statuses" "$out"
+pass
+
+# --- administration -------------------------------------------------------------------
+ctl config
+check_rc "config" 0
+printf '%s\n' "$out" | grep -Eq '^log-level +[a-z]+ +true +(default|command line|file .*)$' ||
+	fail "config: no line for log-level" "$out"
+pass
+ctl config set max-clients 100
+check_rc "config set" 0
+ctl --json config
+printf '%s\n' "$out" | grep -q '{"name":"max-clients","value":"100","source":"config.set","live":true}' ||
+	fail "config set: not in force" "$out"
+pass
+ctl config set socket /elsewhere
+check_rc "config set of a setting that needs a restart" 1
+ctl client kill 999999
+check_rc "client kill of no client" 1
+check_one_error_line "client kill of no client" "No such client"
+ctl client kill me
+check_rc "client kill of a non-number" 2
+ctl monitor --timeout 300
+check_rc "monitor with a timeout" 0
 
 echo "$passed passed, 0 failed"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <check.h>
 
 #include "ctl_print.h"
@@ -123,6 +124,62 @@ START_TEST(test_map_lines_keep_exact_numbers)
 }
 END_TEST
 
+static void pack_clients(msgpack_packer *pk)
+{
+	static const uint64_t ms[] = { 850, 3200, 192000 };
+
+	msgpack_pack_array(pk, 3);
+	for (int i = 0; i < 3; i++) {
+		msgpack_pack_map(pk, 1);
+		pack_key(pk, "age_ms");
+		msgpack_pack_uint64(pk, ms[i]);
+	}
+}
+
+static void print_ages(FILE *out, const msgpack_object *o)
+{
+	static const struct ctl_column cols[] = { { "AGE", "age_ms", CTL_COL_AGE_MS } };
+
+	ctl_print_table(out, cols, 1, o);
+}
+
+START_TEST(test_durations_in_milliseconds_read_as_durations)
+{
+	char *text = print_to_string(pack_clients, print_ages);
+
+	ck_assert_str_eq(text, "AGE\n850ms\n3.2s\n3m 12s\n");
+	free(text);
+}
+END_TEST
+
+static void pack_ctime(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_map(pk, 1);
+	pack_key(pk, "ctime");
+	msgpack_pack_uint64(pk, 86400 * 365);
+	msgpack_pack_map(pk, 0);
+}
+
+static void print_ctime(FILE *out, const msgpack_object *o)
+{
+	static const struct ctl_column cols[] = { { "CREATED", "ctime", CTL_COL_TIME } };
+
+	ctl_print_table(out, cols, 1, o);
+}
+
+START_TEST(test_creation_time_is_a_local_date)
+{
+	char *text;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	text = print_to_string(pack_ctime, print_ctime);
+	ck_assert_str_eq(text, "CREATED\n1971-01-01 00:00:00\n-\n");
+	free(text);
+}
+END_TEST
+
 static Suite *ctl_print_suite(void)
 {
 	Suite *s = suite_create("ctl_print");
@@ -130,6 +187,8 @@ static Suite *ctl_print_suite(void)
 
 	tcase_add_test(tc, test_table_pads_columns_and_dashes_missing_keys);
 	tcase_add_test(tc, test_map_lines_keep_exact_numbers);
+	tcase_add_test(tc, test_durations_in_milliseconds_read_as_durations);
+	tcase_add_test(tc, test_creation_time_is_a_local_date);
 	suite_add_tcase(s, tc);
 	return s;
 }

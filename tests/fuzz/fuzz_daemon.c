@@ -29,6 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct server *srv;
+static struct limits start_limits;   /* config.set may change them: each input starts here */
 static char dir[64];
 
 static void remove_dir(void)
@@ -72,6 +73,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	config_free(&cfg);
 	if (!srv)
 		exit(1);
+	start_limits = srv->lim;
 	atexit(remove_dir);
 	return 0;
 }
@@ -122,5 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	object_destroy_all(srv);
 	/* Logs of removed queues are freed at the end of the turn. */
 	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	/* The fuzzer's connection is an administrator's: undo what config.set did. */
+	srv->lim = start_limits;
+	srv->live_set = 0;
+	log_set_level(LOG_LVL_ERROR);
 	return 0;
 }

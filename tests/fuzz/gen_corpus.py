@@ -10,6 +10,9 @@ import os
 import struct
 
 HELLO, PING, STATUS, LIST, CLIENTS, UNLINK, CLOSE, SETNAME, CHMOD, CHOWN = range(1, 11)
+CLIENT_KILL, CONFIG, CONFIG_SET, MONITOR = range(0x0b, 0x0f)
+PROTO_VERSION = 2
+AUTOREMOVE = 0x20
 Q_OPEN, Q_PUT, Q_GET, Q_SIZE, Q_PEEK, Q_STAT, Q_PURGE = range(0x10, 0x17)
 Q_TASK_DONE, Q_JOIN = 0x1b, 0x1c
 
@@ -50,7 +53,7 @@ def frame(*items):
 
 
 def hello(i=1):
-    return frame(HELLO, i, 1, 4242, "fuzz")
+    return frame(HELLO, i, PROTO_VERSION, 4242, "fuzz")
 
 
 def conversations():
@@ -74,6 +77,11 @@ def conversations():
     yield 'durable', (hello() + frame(Q_OPEN, 2, "d", 1, {"durable": 1, "ack": 1}) +
                       frame(Q_PUT, 3, 1, 0, Bin(b'kept')) + frame(Q_GET, 4, 1, 0) +
                       frame(Q_TASK_DONE, 5, 1) + frame(Q_PURGE, 6, 1) + frame(UNLINK, 7, "d", 1))
+    yield 'admin', (hello() + frame(MONITOR, 2) + frame(CONFIG, 3) +
+                    frame(CONFIG_SET, 4, "max-clients", "8") + frame(CONFIG_SET, 5, "socket", "/x") +
+                    frame(CLIENT_KILL, 6, 1) + frame(CLIENT_KILL, 7, 99) +
+                    frame(Q_OPEN, 8, "gone", 1 | AUTOREMOVE, None) + frame(Q_PUT, 9, 1, 0, Bin(b'x')) +
+                    frame(CLIENTS, 10))
     yield 'before_hello', frame(Q_OPEN, 1, q, 1, None) + hello(2)
     yield 'bad_types', (hello() + frame(Q_OPEN, 2, 5, "x", []) + frame(Q_PUT, 3, "h", 0, 1) +
                         frame(0x7f, 4) + frame(Q_GET, 5))

@@ -10,7 +10,8 @@
 #                                inside the staging root
 #   install_test.sh pkgconfig    a program built with pkg-config against the
 #                                temporary prefix, run against the installed ipcd
-#   install_test.sh find_package the same through find_package(ipcclient)
+#   install_test.sh find_package the same through find_package(ipcclient), once
+#                                per exported target (shared and static)
 #
 # The paths come from CMake (tests/install/CMakeLists.txt) in IPCD_* variables.
 # Exit 0: passed, 1: failed, 77: skipped (a tool is missing; the reason is printed).
@@ -94,11 +95,17 @@ layout)
 		grep -qx "ExecStart=$IPCD_SBINDIR/ipcd" "$r$IPCD_UNITDIR/ipcd.service" ||
 			fail "ExecStart is not the installed daemon $IPCD_SBINDIR/ipcd"
 	fi
-	# A page for every function of the header, which includes libipcclient(3).
+	# A page for every function of the header: its family's short page, or a
+	# link to it (which names the function).
 	for fn in $(sed -n 's/^IPC_API .*[ *]\([a-z_0-9]*\)(.*/\1/p' "$IPCD_SOURCE_DIR/client/ipcclient.h"); do
 		page=$r$IPCD_MANDIR/man3/$fn.3
-		[ "$(cat "$page" 2>/dev/null)" = ".so man3/libipcclient.3" ] ||
-			fail "no man page $fn(3)"
+		[ -f "$page" ] || fail "no man page $fn(3)"
+		if target=$(sed -n 's|^\.so man3/\(ipc_[a-z_0-9]*\.3\)$|\1|p' "$page") && [ -n "$target" ]; then
+			page=$r$IPCD_MANDIR/man3/$target
+		fi
+		sed -n '/^\.SH NAME/,/^\.SH SYNOPSIS/p' "$page" | grep -qw "$fn" ||
+			fail "$fn(3) opens a page that does not name it"
+		[ "$(wc -l <"$page")" -lt 200 ] || fail "$fn(3) is not a short page"
 	done
 	# The --prefix install stays under the prefix (but for a configuration
 	# directory configured outside it: /etc for a /usr prefix), and its
@@ -182,7 +189,12 @@ find_package)
 		fail "find_package did not find the installed ipcclient"
 	"$CMAKE_COMMAND" --build "$build" >"$work/consumer-build.log" ||
 		fail "build: $(cat "$work/consumer-build.log")"
+	# ipcclient::ipcclient and ipcclient::ipcclient_static, each on its own.
 	with_daemon fp sh -c '"$0" "$1" find_package' "$build/consumer"
+	with_daemon fps sh -c '"$0" "$1" find_package-static' "$build/consumer_static"
+	if ldd "$build/consumer_static" | grep -q libipcclient; then
+		fail "consumer_static links the shared libipcclient"
+	fi
 	;;
 
 *)
