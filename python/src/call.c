@@ -6,9 +6,27 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "call.h"
+
+/* Bumped in the child by fork()'s handler, registered when the module loads,
+ * before any object can record it. */
+static unsigned fork_count;
+
+static void count_fork(void)
+{
+	__atomic_add_fetch(&fork_count, 1, __ATOMIC_RELAXED);
+}
+
+__attribute__((constructor)) static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, count_fork);
+}
+
+unsigned ipcdpy_forks(void)
+{
+	return __atomic_load_n(&fork_count, __ATOMIC_RELAXED);
+}
 
 const char *ipcdpy_path(PyObject *path)
 {
@@ -31,7 +49,7 @@ int pyconn_open(struct pyconn *pc, PyObject *path)
 		return -1;
 	}
 	pthread_mutex_init(&pc->mu, NULL);
-	pc->pid = getpid();
+	pc->forks = ipcdpy_forks();
 	return 0;
 }
 
@@ -43,18 +61,18 @@ void pyconn_close(struct pyconn *pc)
 	ipc_disconnect(pc->c);
 	Py_END_ALLOW_THREADS
 	pc->c = NULL;
-	if (pc->pid == getpid())
+	if (pc->forks == ipcdpy_forks())
 		pthread_mutex_destroy(&pc->mu);
 }
 
 void pyconn_enter(struct pyconn *pc)
 {
-	pid_t pid = getpid();
+	unsigned forks = ipcdpy_forks();
 
-	if (pc->pid != pid) {
+	if (pc->forks != forks) {
 		/* A copy made by fork(): whoever held the lock is not here. */
 		pthread_mutex_init(&pc->mu, NULL);
-		pc->pid = pid;
+		pc->forks = forks;
 	}
 	if (pthread_mutex_trylock(&pc->mu) == 0)
 		return;

@@ -9,7 +9,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
-#include <sys/types.h>
 
 #include <ipcclient.h>
 
@@ -17,8 +16,15 @@
 struct pyconn {
 	ipc_client *c;
 	pthread_mutex_t mu;
-	pid_t pid;                 /* the process mu belongs to */
+	unsigned forks;            /* ipcdpy_forks() of the process mu belongs to */
 };
+
+/*
+ * How many forks led to this process since the module was loaded: an
+ * object that recorded another count was inherited through fork().  It
+ * costs no system call, where getpid() is one at every call.
+ */
+unsigned ipcdpy_forks(void);
 
 /* Room for ipcd's explanation of a failed call. */
 #define IPCDPY_MSG_MAX 256

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ipcdpy.h"
 
@@ -47,7 +46,7 @@ typedef struct {
 	/* The feeder and the releaser, under tmu; both exit when stopping. */
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
-	pid_t tpid;                /* the process tmu, tcv and the threads belong to */
+	unsigned tforks;           /* ipcdpy_forks() of the process tmu, tcv and the threads belong to */
 	struct blob *feed;         /* fed, not yet taken by the feeder */
 	size_t nfeed, capfeed;
 	bool sending;              /* the feeder sends a batch taken from feed */
@@ -80,13 +79,13 @@ static void feed_free(QueueObject *o)
  */
 static void threads_fork_check(QueueObject *o)
 {
-	pid_t pid = getpid();
+	unsigned forks = ipcdpy_forks();
 
-	if (o->tpid == pid)
+	if (o->tforks == forks)
 		return;
 	pthread_mutex_init(&o->tmu, NULL);
 	pthread_cond_init(&o->tcv, NULL);
-	o->tpid = pid;
+	o->tforks = forks;
 	feed_free(o);
 	o->sending = o->feeder_on = o->releaser_on = o->stopping = false;
 	o->feed_err = 0;
@@ -181,7 +180,7 @@ static void *releaser_main(void *arg)
 /* Stop this process's threads of o; the feeder sends what was fed first. */
 static void threads_stop(QueueObject *o)
 {
-	if (o->tpid != getpid())
+	if (o->tforks != ipcdpy_forks())
 		return;
 	Py_BEGIN_ALLOW_THREADS
 	pthread_mutex_lock(&o->tmu);
@@ -233,7 +232,7 @@ static int queue_init(QueueObject *o, PyObject *args, PyObject *kw)
 	o->window = window;
 	pthread_mutex_init(&o->tmu, NULL);
 	pthread_cond_init(&o->tcv, NULL);
-	o->tpid = getpid();
+	o->tforks = ipcdpy_forks();
 	return 0;
 }
 
@@ -246,7 +245,7 @@ static void queue_free_handle(QueueObject *o)
 	ipc_queue_close(o->q);
 	Py_END_ALLOW_THREADS
 	o->q = NULL;
-	if (o->tpid == getpid())
+	if (o->tforks == ipcdpy_forks())
 		feed_free(o);
 	pyconn_close(&o->pc);
 }
@@ -302,6 +301,7 @@ static PyObject *queue_feed(QueueObject *o, PyObject *arg)
 {
 	Py_buffer b;
 	void *copy;
+	bool started = false;
 	int rc = 0;
 
 	if (check_open(o) < 0 || PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0)
@@ -339,7 +339,7 @@ static PyObject *queue_feed(QueueObject *o, PyObject *arg)
 	if (!o->feeder_on) {
 		rc = pthread_create(&o->feeder, NULL, feeder_main, o);
 		if (rc == 0)
-			o->feeder_on = true;
+			o->feeder_on = started = true;
 		else
 			free(o->feed[--o->nfeed].p);
 	}
@@ -347,7 +347,7 @@ static PyObject *queue_feed(QueueObject *o, PyObject *arg)
 	pthread_mutex_unlock(&o->tmu);
 	if (rc != 0)
 		return ipcdpy_error(-rc, "starting the feeder thread");
-	Py_RETURN_NONE;
+	return PyBool_FromLong(started);
 }
 
 static PyObject *queue_flush(QueueObject *o, PyObject *args)
@@ -561,7 +561,8 @@ static PyMethodDef queue_methods[] = {
 	{ "put", (PyCFunction)queue_put, METH_VARARGS,
 	  "put(data, timeout=None): append a message, waiting while the queue is full." },
 	{ "feed", (PyCFunction)queue_feed, METH_O,
-	  "feed(data): hand a message to this object's feeder thread and return." },
+	  "feed(data): hand a message to this object's feeder thread and return; True when\n"
+	  "this feed started the thread (the first in a process, or after stop_feeder)." },
 	{ "flush", (PyCFunction)queue_flush, METH_VARARGS,
 	  "flush(timeout=None): wait until ipcd has every message fed before." },
 	{ "stop_feeder", (PyCFunction)queue_stop_feeder, METH_NOARGS,
