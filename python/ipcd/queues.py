@@ -21,9 +21,8 @@ from multiprocessing import util
 from multiprocessing.reduction import ForkingPickler
 
 from . import _ipcd
-from ._common import anonymous_name, get_socket, remove_when_done
+from ._common import anonymous_name, dumps as _dumps, get_socket, remove_when_done
 
-_dumps = ForkingPickler.dumps
 _loads = ForkingPickler.loads
 _WOULD_WAIT = (BlockingIOError, TimeoutError)
 
