@@ -3,9 +3,12 @@
 
 Queues: one producer process puts COUNT small objects (a pickled int, or a
 64-byte bytes), one consumer process gets them and checks their order;
-msgs/s from releasing both to the last get.  multiprocessing.Queue and
-ipcd.Queue are measured in turns, ROUNDS times, so the machine's load hits
-both alike; each ratio is taken within a round.
+msgs/s from releasing both to the last get, and the CPU time per message
+of the producer, the consumer and (for ipcd, when this program started it)
+the daemon: on a loaded machine msgs/s follow the CPU share each process
+gets, and CPU per message is the steadier figure.  multiprocessing.Queue
+and ipcd.Queue are measured in turns, ROUNDS times, so the machine's load
+hits both alike; each ratio is taken within a round.
 
 Arrays: arr[:] of a 1M-int Array (lock=False: the ctypes object), and a
 loop of element writes and reads; ipcd's against multiprocessing's.
@@ -15,6 +18,7 @@ Needs ipcd: --ipcd BIN starts one on a temporary socket, else $IPCD_SOCKET.
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,8 +57,21 @@ def consumer(q, count, kind, ready, go, out):
     out.put(("ok", time.monotonic()))
 
 
-def run_queue(make, count, kind):
+def cpu_seconds(daemon):
+    """CPU time of the children joined so far, and of the daemon if started here."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = ru.ru_utime + ru.ru_stime
+    if daemon is not None:
+        with open("/proc/%d/stat" % daemon.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        t += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return t
+
+
+def run_queue(make, count, kind, daemon=None):
+    """msgs/s, and CPU microseconds per message (producer, consumer, daemon)."""
     ctx = mp.get_context("fork")
+    cpu0 = cpu_seconds(daemon)
     q = make()
     out = ctx.Queue()
     ready, go = ctx.Semaphore(0), ctx.Event()
@@ -71,7 +88,7 @@ def run_queue(make, count, kind):
         p.join(60)
     if res[0] != "ok" or any(p.exitcode for p in ps):
         raise SystemExit("py_ipcd: a queue run failed: %r" % (res,))
-    return count / (res[1] - t0)
+    return count / (res[1] - t0), (cpu_seconds(daemon) - cpu0) / count * 1e6
 
 
 def best(f, n=5):
@@ -115,16 +132,23 @@ def main():
         ipcd.set_socket(sock)
     try:
         ratios = {"int": [], "bytes64": []}
+        cpu_ratios = {"int": [], "bytes64": []}
+        print("load average %.2f %.2f %.2f" % os.getloadavg())
         for r in range(a.rounds):
             for kind in ("int", "bytes64"):
-                m = run_queue(mp.get_context("fork").Queue, a.count, kind)
-                i = run_queue(ipcd.Queue, a.count, kind)
+                m, mc = run_queue(mp.get_context("fork").Queue, a.count, kind)
+                i, ic = run_queue(ipcd.Queue, a.count, kind, daemon)
                 ratios[kind].append(i / m)
-                print("round %d %-7s mp.Queue %9.0f msgs/s  ipcd.Queue %9.0f msgs/s  ratio %.2f"
-                      % (r + 1, kind, m, i, i / m), flush=True)
+                cpu_ratios[kind].append(mc / ic)
+                print("round %d %-7s mp.Queue %9.0f msgs/s %5.1f us/msg  ipcd.Queue %9.0f msgs/s "
+                      "%5.1f us/msg  ratio %.2f" % (r + 1, kind, m, mc, i, ic, i / m), flush=True)
         for kind, rs in ratios.items():
-            print("queue %-7s ratio ipcd/mp: median %.2f (range %.2f - %.2f)"
-                  % (kind, statistics.median(rs), min(rs), max(rs)))
+            cs = cpu_ratios[kind]
+            print("queue %-7s ratio ipcd/mp: median %.2f (range %.2f - %.2f); CPU per message "
+                  "mp/ipcd: median %.2f (range %.2f - %.2f)" % (kind, statistics.median(rs), min(rs),
+                                                             max(rs), statistics.median(cs),
+                                                             min(cs), max(cs)))
+        print("load average %.2f %.2f %.2f" % os.getloadavg())
         for r in range(a.rounds):
             sm, si, tm, ti = run_arrays(1 << 20)
             print("round %d arr[:] of 1M ints: mp %.1f ms  ipcd %.1f ms  ratio %.2f;  "

@@ -48,8 +48,8 @@ def flags():
 cflags, libs, rpath = flags()
 ext = Extension(
     "ipcd._ipcd",
-    sources=["src/module.c", "src/queue.c", "src/pipe.c", "src/array.c"],
-    depends=["src/ipcdpy.h"],
+    sources=["src/module.c", "src/call.c", "src/queue.c", "src/pipe.c", "src/array.c"],
+    depends=["src/ipcdpy.h", "src/call.h"],
     include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                         "-Wno-missing-field-initializers", "-Wno-cast-function-type"]

@@ -1,15 +1,30 @@
 """What the ipcd package's modules share: the socket, names for anonymous
-objects, and removing what a process made when it is done with it."""
+objects, removing what a process made when it is done with it, and
+pickling as multiprocessing does."""
 import itertools
 import os
+import pickle
 import secrets
 
 from multiprocessing import util
+from multiprocessing.reduction import ForkingPickler
 
 from . import _ipcd
 
 _socket = None
 _counter = itertools.count(1)
+# Types the pickler writes itself, never asking a reducer: ForkingPickler's
+# reducers cannot change their bytes.
+_PLAIN = frozenset((int, float, str, bytes, bool, type(None)))
+
+
+def dumps(obj):
+    """obj pickled as multiprocessing pickles it (ForkingPickler); a plain
+    object by pickle.dumps, the same bytes without the ForkingPickler (and
+    the copy of its reducer table) that each ForkingPickler.dumps makes."""
+    if type(obj) in _PLAIN:
+        return pickle.dumps(obj)
+    return ForkingPickler.dumps(obj)
 
 
 def set_socket(path):

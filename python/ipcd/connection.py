@@ -12,9 +12,8 @@ from multiprocessing import BufferTooShort
 from multiprocessing.reduction import ForkingPickler
 
 from . import _ipcd
-from ._common import get_socket
+from ._common import dumps as _dumps, get_socket
 
-_dumps = ForkingPickler.dumps
 _loads = ForkingPickler.loads
 _WOULD_WAIT = (BlockingIOError, TimeoutError)
 

@@ -21,9 +21,8 @@ from multiprocessing import util
 from multiprocessing.reduction import ForkingPickler
 
 from . import _ipcd
-from ._common import anonymous_name, get_socket, remove_when_done
+from ._common import anonymous_name, dumps as _dumps, get_socket, remove_when_done
 
-_dumps = ForkingPickler.dumps
 _loads = ForkingPickler.loads
 _WOULD_WAIT = (BlockingIOError, TimeoutError)
 
@@ -123,14 +122,13 @@ class Queue(object):
             except _WOULD_WAIT:
                 raise Full from None
             return
-        pid = os.getpid()
-        if self._fed_pid != pid:
-            # This process's messages are sent before it exits (after its
-            # children were joined), as multiprocessing's feeder does.
-            self._fed_pid = pid
+        if self._w.feed(data) and self._fed_pid != os.getpid():
+            # The feeder thread started: this process's messages are sent
+            # before it exits (after its children were joined), as
+            # multiprocessing's feeder does.
+            self._fed_pid = os.getpid()
             self._exit_flush = util.Finalize(self._w, _flush_at_exit, (weakref.ref(self._w),),
                                              exitpriority=-5)
-        self._w.feed(data)
 
     def put_nowait(self, obj):
         return self.put(obj, False)

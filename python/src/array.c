@@ -66,7 +66,7 @@ static int array_init(ArrayObject *o, PyObject *args, PyObject *kw)
 	Py_ssize_t length = 0;
 	int create = 0, exclusive = 0, nomap = 0, durable = 0, rc, flags;
 	PyObject *path = Py_None;
-	char msg[256], tc;
+	char tc;
 
 	if (o->pc.c) {
 		PyErr_SetString(PyExc_RuntimeError, "the array is open already");
@@ -83,19 +83,12 @@ static int array_init(ArrayObject *o, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "negative length");
 		return -1;
 	}
-	if (pyconn_open(&o->pc, path) < 0)
-		return -1;
 	flags = (create ? IPC_CREATE : 0) | (exclusive ? IPC_EXCLUSIVE : 0) |
 		(nomap ? IPC_NOMAP : 0) | (durable ? IPC_DURABLE : 0);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_array_open(o->pc.c, name, flags, tcs[0], (size_t)length, &o->a);
-	snprintf(msg, sizeof msg, "%s", ipc_last_error(o->pc.c));
-	Py_END_ALLOW_THREADS
-	if (rc < 0) {
-		pyconn_close(&o->pc);
-		ipcdpy_error(rc, msg);
+	PYCONN_OPEN(&o->pc, path, rc,
+		    ipc_array_open(o->pc.c, name, flags, tcs[0], (size_t)length, &o->a));
+	if (rc < 0)
 		return -1;
-	}
 	tc = ipc_array_typecode(o->a);
 	o->format[0] = tc;
 	o->format[1] = '\0';
@@ -186,43 +179,29 @@ static PyObject *array_close(ArrayObject *o, PyObject *unused)
 /* lock(timeout=None): True once this process holds the lock, False on timeout. */
 static PyObject *array_lock(ArrayObject *o, PyObject *args)
 {
-	PyObject *tmo = Py_None;
-	char msg[256] = "";
 	int ms, rc;
 
-	if (!PyArg_ParseTuple(args, "|O", &tmo) || check_open(o) < 0 ||
-	    ipcdpy_timeout(tmo, &ms) < 0)
+	if (check_open(o) < 0 || ipcdpy_timeout_args(args, &ms) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_array_lock(o->a, ms);
-	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc == -EAGAIN || rc == -ETIMEDOUT)
+	PYCONN_CALL(&o->pc, rc, ipc_array_lock(o->a, ms));
+	if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+		PyErr_Clear();         /* not an error here: the lock was not free */
 		Py_RETURN_FALSE;
+	}
 	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	Py_RETURN_TRUE;
 }
 
 static PyObject *array_unlock(ArrayObject *o, PyObject *unused)
 {
-	char msg[256] = "";
 	int rc;
 
 	if (check_open(o) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_array_unlock(o->a);
+	PYCONN_CALL(&o->pc, rc, ipc_array_unlock(o->a));
 	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	Py_RETURN_NONE;
 }
 
@@ -231,7 +210,6 @@ static PyObject *array_add(ArrayObject *o, PyObject *args)
 {
 	Py_ssize_t index;
 	PyObject *delta;
-	char msg[256] = "";
 	bool fl;
 	int64_t iold = 0, idelta = 0;
 	double fold = 0, fdelta = 0;
@@ -250,20 +228,15 @@ static PyObject *array_add(ArrayObject *o, PyObject *args)
 		idelta = PyLong_AsLongLong(delta);
 	if (PyErr_Occurred())
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = fl ? ipc_array_add_f64(o->a, (size_t)index, fdelta, &fold) :
-		  ipc_array_add_i64(o->a, (size_t)index, idelta, &iold);
-	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
+	PYCONN_CALL(&o->pc, rc, fl ? ipc_array_add_f64(o->a, (size_t)index, fdelta, &fold) :
+				     ipc_array_add_i64(o->a, (size_t)index, idelta, &iold));
 	if (rc == -ERANGE) {
+		/* Python's error for it (replacing the OSError). */
 		PyErr_SetString(PyExc_IndexError, "array index out of range");
 		return NULL;
 	}
 	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	return fl ? PyFloat_FromDouble(fold) : PyLong_FromLongLong(iold);
 }
 
@@ -271,24 +244,12 @@ static PyObject *array_stat(ArrayObject *o, PyObject *unused)
 {
 	void *mp = NULL;
 	size_t len = 0;
-	char msg[256] = "";
-	PyObject *r;
 	int rc;
 
 	if (check_open(o) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_array_stat(o->a, &mp, &len);
-	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc < 0)
-		return ipcdpy_error(rc, msg);
-	r = ipcdpy_unpack(mp, len);
-	free(mp);
-	return r;
+	PYCONN_CALL(&o->pc, rc, ipc_array_stat(o->a, &mp, &len));
+	return rc < 0 ? NULL : ipcdpy_unpack(mp, len);
 }
 
 static PyObject *array_get_name(ArrayObject *o, void *unused)

@@ -13,56 +13,15 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <pthread.h>
 #include <stdbool.h>
-#include <sys/types.h>
 
-#include <ipcclient.h>
-
-/* One connection to ipcd and the lock that serialises its calls. */
-struct pyconn {
-	ipc_client *c;
-	pthread_mutex_t mu;
-	pid_t pid;                 /* the process mu belongs to */
-};
+#include "call.h"
 
 /*
- * Connect pc to the socket path (None: libipcclient's default).  0, or -1
- * with a Python exception set.  The GIL is released while connecting.
+ * msgpack bytes (a stat map) as Python objects, or NULL with an exception;
+ * data, from malloc, is freed.
  */
-int pyconn_open(struct pyconn *pc, PyObject *path);
-
-/* Disconnect (a forked child's copy only forgets the parent's socket). */
-void pyconn_close(struct pyconn *pc);
-
-/*
- * Take pc's lock; called with the GIL held, which is released only if the
- * lock is busy.  In a forked child the lock inherited is made anew first.
- */
-void pyconn_enter(struct pyconn *pc);
-void pyconn_leave(struct pyconn *pc);
-
-/*
- * Set OSError(errno, message) for the negative errno rc; msg is the
- * daemon's explanation (may be "" or NULL).  Returns NULL.
- */
-PyObject *ipcdpy_error(int rc, const char *msg);
-
-/* A copy of ipc_last_error(c), taken while c's lock is held. */
-void ipcdpy_last_error(const struct pyconn *pc, char *buf, size_t len);
-
-/*
- * A timeout argument in seconds (None: wait forever) as milliseconds for
- * libipcclient: IPC_FOREVER, 0 for a value <= 0, else rounded up.  0 or -1
- * with TypeError set.
- */
-int ipcdpy_timeout(PyObject *o, int *ms);
-
-/* The socket path argument: None or str (checked by the caller's format). */
-const char *ipcdpy_path(PyObject *path);
-
-/* msgpack bytes (a stat map) as Python objects, or NULL with an exception. */
-PyObject *ipcdpy_unpack(const void *data, size_t len);
+PyObject *ipcdpy_unpack(void *data, size_t len);
 
 extern PyTypeObject ipcdpy_queue_type;
 extern PyTypeObject ipcdpy_pipe_type;

@@ -1,120 +1,13 @@
 /*
- * module.c - the _ipcd module: connections, errors and timeouts shared by
- * its types, ipcd's admin view (status, list, clients) and unlink.
+ * module.c - the _ipcd module: its types, ipcd's stat maps as Python
+ * objects, ipcd's admin view (status, list, clients) and unlink.
  */
-#include <errno.h>
-#include <math.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <msgpack.h>
 
 #include "ipcdpy.h"
-
-const char *ipcdpy_path(PyObject *path)
-{
-	return path && path != Py_None ? PyUnicode_AsUTF8(path) : NULL;
-}
-
-int pyconn_open(struct pyconn *pc, PyObject *path)
-{
-	const char *p = ipcdpy_path(path);
-	int rc;
-
-	if (path && path != Py_None && !p)
-		return -1;
-	pc->c = NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_connect(p, &pc->c);
-	Py_END_ALLOW_THREADS
-	if (rc < 0) {
-		ipcdpy_error(rc, NULL);
-		return -1;
-	}
-	pthread_mutex_init(&pc->mu, NULL);
-	pc->pid = getpid();
-	return 0;
-}
-
-void pyconn_close(struct pyconn *pc)
-{
-	if (!pc->c)
-		return;
-	Py_BEGIN_ALLOW_THREADS
-	ipc_disconnect(pc->c);
-	Py_END_ALLOW_THREADS
-	pc->c = NULL;
-	if (pc->pid == getpid())
-		pthread_mutex_destroy(&pc->mu);
-}
-
-void pyconn_enter(struct pyconn *pc)
-{
-	pid_t pid = getpid();
-
-	if (pc->pid != pid) {
-		/* A copy made by fork(): whoever held the lock is not here. */
-		pthread_mutex_init(&pc->mu, NULL);
-		pc->pid = pid;
-	}
-	if (pthread_mutex_trylock(&pc->mu) == 0)
-		return;
-	Py_BEGIN_ALLOW_THREADS
-	pthread_mutex_lock(&pc->mu);
-	Py_END_ALLOW_THREADS
-}
-
-void pyconn_leave(struct pyconn *pc)
-{
-	pthread_mutex_unlock(&pc->mu);
-}
-
-void ipcdpy_last_error(const struct pyconn *pc, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s", pc->c ? ipc_last_error(pc->c) : "");
-}
-
-PyObject *ipcdpy_error(int rc, const char *msg)
-{
-	PyObject *args;
-	char text[512];
-
-	if (msg && *msg)
-		snprintf(text, sizeof text, "%s: %s", ipc_strerror(rc), msg);
-	else
-		snprintf(text, sizeof text, "%s", ipc_strerror(rc));
-	/* OSError(errno, text) picks the subclass for errno (TimeoutError...). */
-	args = Py_BuildValue("(is)", -rc, text);
-	if (args) {
-		PyErr_SetObject(PyExc_OSError, args);
-		Py_DECREF(args);
-	}
-	return NULL;
-}
-
-int ipcdpy_timeout(PyObject *o, int *ms)
-{
-	double t;
-
-	if (!o || o == Py_None) {
-		*ms = IPC_FOREVER;
-		return 0;
-	}
-	t = PyFloat_AsDouble(o);
-	if (t == -1.0 && PyErr_Occurred())
-		return -1;
-	if (isnan(t)) {
-		PyErr_SetString(PyExc_ValueError, "timeout is NaN");
-		return -1;
-	}
-	if (t <= 0)
-		*ms = 0;
-	else if (t * 1000.0 >= (double)INT32_MAX)
-		*ms = IPC_FOREVER;
-	else
-		*ms = (int)ceil(t * 1000.0);
-	return 0;
-}
 
 static PyObject *unpack_object(const msgpack_object *o)
 {
@@ -168,19 +61,18 @@ static PyObject *unpack_object(const msgpack_object *o)
 	}
 }
 
-PyObject *ipcdpy_unpack(const void *data, size_t len)
+PyObject *ipcdpy_unpack(void *data, size_t len)
 {
 	msgpack_unpacked u;
-	PyObject *r;
+	PyObject *r = NULL;
 
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, data, len, NULL) != MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(&u);
+	if (msgpack_unpack_next(&u, data, len, NULL) == MSGPACK_UNPACK_SUCCESS)
+		r = unpack_object(&u.data);
+	else
 		PyErr_SetString(PyExc_ValueError, "ipcd sent malformed msgpack");
-		return NULL;
-	}
-	r = unpack_object(&u.data);
 	msgpack_unpacked_destroy(&u);
+	free(data);
 	return r;
 }
 
@@ -235,7 +127,7 @@ static PyObject *server_query(PyObject *args, PyObject *kw,
 			      int (*fn)(ipc_client *, void **, size_t *))
 {
 	static char *kwlist[] = { "path", NULL };
-	PyObject *path = Py_None, *r;
+	PyObject *path = Py_None;
 	ipc_client *c;
 	void *mp = NULL;
 	size_t len = 0;
@@ -253,9 +145,7 @@ static PyObject *server_query(PyObject *args, PyObject *kw,
 	Py_END_ALLOW_THREADS
 	if (rc < 0)
 		return ipcdpy_error(rc, msg);
-	r = ipcdpy_unpack(mp, len);
-	free(mp);
-	return r;
+	return ipcdpy_unpack(mp, len);
 }
 
 static PyObject *mod_status(PyObject *self, PyObject *args, PyObject *kw)

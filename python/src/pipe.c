@@ -18,21 +18,10 @@ typedef struct {
 /* Open end of name on a new connection into o. */
 static int pipe_open_end(PipeObject *o, PyObject *path, const char *name, int end, int flags)
 {
-	char msg[256];
 	int rc;
 
-	if (pyconn_open(&o->pc, path) < 0)
-		return -1;
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_pipe_open(o->pc.c, name, end, flags, &o->p);
-	snprintf(msg, sizeof msg, "%s", ipc_last_error(o->pc.c));
-	Py_END_ALLOW_THREADS
-	if (rc < 0) {
-		pyconn_close(&o->pc);
-		ipcdpy_error(rc, msg);
-		return -1;
-	}
-	return 0;
+	PYCONN_OPEN(&o->pc, path, rc, ipc_pipe_open(o->pc.c, name, end, flags, &o->p));
+	return rc < 0 ? -1 : 0;
 }
 
 static int pipe_init(PipeObject *o, PyObject *args, PyObject *kw)
@@ -125,50 +114,30 @@ static int check_open(PipeObject *o)
 
 static PyObject *pipe_send(PipeObject *o, PyObject *args)
 {
-	PyObject *tmo = Py_None;
 	Py_buffer b;
-	char msg[256] = "";
 	int ms, rc;
 
-	if (!PyArg_ParseTuple(args, "y*|O", &b, &tmo))
+	if (check_open(o) < 0 || ipcdpy_data_args(args, &b, &ms) < 0)
 		return NULL;
-	if (check_open(o) < 0 || ipcdpy_timeout(tmo, &ms) < 0) {
-		PyBuffer_Release(&b);
-		return NULL;
-	}
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_pipe_send(o->p, b.buf, (size_t)b.len, ms);
-	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
+	PYCONN_CALL(&o->pc, rc, ipc_pipe_send(o->p, b.buf, (size_t)b.len, ms));
 	PyBuffer_Release(&b);
 	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	Py_RETURN_NONE;
 }
 
 static PyObject *pipe_recv(PipeObject *o, PyObject *args)
 {
-	PyObject *tmo = Py_None, *r;
+	PyObject *r;
 	void *data = NULL;
 	size_t len = 0;
-	char msg[256] = "";
 	int ms, rc;
 
-	if (!PyArg_ParseTuple(args, "|O", &tmo) || check_open(o) < 0 ||
-	    ipcdpy_timeout(tmo, &ms) < 0)
+	if (check_open(o) < 0 || ipcdpy_timeout_args(args, &ms) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_pipe_recv(o->p, &data, &len, ms);
+	PYCONN_CALL(&o->pc, rc, ipc_pipe_recv(o->p, &data, &len, ms));
 	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	r = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
 	free(data);
 	return r;
@@ -182,16 +151,7 @@ static PyObject *pipe_close(PipeObject *o, PyObject *unused)
 
 static PyObject *pipe_fileno(PipeObject *o, PyObject *unused)
 {
-	int fd;
-
-	if (check_open(o) < 0)
-		return NULL;
-	pyconn_enter(&o->pc);
-	fd = ipc_client_fd(o->pc.c);
-	pyconn_leave(&o->pc);
-	if (fd < 0)
-		return ipcdpy_error(fd, NULL);
-	return PyLong_FromLong(fd);
+	return check_open(o) < 0 ? NULL : pyconn_fileno(&o->pc);
 }
 
 static PyObject *pipe_get_name(PipeObject *o, void *unused)

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ipcdpy.h"
 
@@ -47,7 +46,7 @@ typedef struct {
 	/* The feeder and the releaser, under tmu; both exit when stopping. */
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
-	pid_t tpid;                /* the process tmu, tcv and the threads belong to */
+	unsigned tforks;           /* ipcdpy_forks() of the process tmu, tcv and the threads belong to */
 	struct blob *feed;         /* fed, not yet taken by the feeder */
 	size_t nfeed, capfeed;
 	bool sending;              /* the feeder sends a batch taken from feed */
@@ -80,13 +79,13 @@ static void feed_free(QueueObject *o)
  */
 static void threads_fork_check(QueueObject *o)
 {
-	pid_t pid = getpid();
+	unsigned forks = ipcdpy_forks();
 
-	if (o->tpid == pid)
+	if (o->tforks == forks)
 		return;
 	pthread_mutex_init(&o->tmu, NULL);
 	pthread_cond_init(&o->tcv, NULL);
-	o->tpid = pid;
+	o->tforks = forks;
 	feed_free(o);
 	o->sending = o->feeder_on = o->releaser_on = o->stopping = false;
 	o->feed_err = 0;
@@ -141,6 +140,15 @@ static void *feeder_main(void *arg)
 	return NULL;
 }
 
+/* Under pc.mu: pushes off, what was pushed ahead back to the queue. */
+static int prefetch_off(QueueObject *o)
+{
+	if (!o->prefetching)
+		return 0;
+	o->prefetching = false;
+	return ipc_queue_set_prefetch(o->q, 0);
+}
+
 static void *releaser_main(void *arg)
 {
 	QueueObject *o = arg;
@@ -159,10 +167,8 @@ static void *releaser_main(void *arg)
 		pthread_mutex_unlock(&o->tmu);
 		/* A get in progress (the lock busy) is not idle. */
 		if (pthread_mutex_trylock(&o->pc.mu) == 0) {
-			if (o->prefetching && now_ms() - o->last_get_ms >= IDLE_RELEASE_MS) {
-				ipc_queue_set_prefetch(o->q, 0);
-				o->prefetching = false;
-			}
+			if (now_ms() - o->last_get_ms >= IDLE_RELEASE_MS)
+				prefetch_off(o);
 			pthread_mutex_unlock(&o->pc.mu);
 		}
 		pthread_mutex_lock(&o->tmu);
@@ -174,7 +180,7 @@ static void *releaser_main(void *arg)
 /* Stop this process's threads of o; the feeder sends what was fed first. */
 static void threads_stop(QueueObject *o)
 {
-	if (o->tpid != getpid())
+	if (o->tforks != ipcdpy_forks())
 		return;
 	Py_BEGIN_ALLOW_THREADS
 	pthread_mutex_lock(&o->tmu);
@@ -202,7 +208,6 @@ static int queue_init(QueueObject *o, PyObject *args, PyObject *kw)
 	Py_ssize_t maxsize = 0;
 	PyObject *path = Py_None;
 	ipc_queue_attr attr;
-	char msg[256];
 	int rc, flags;
 
 	if (o->pc.c) {
@@ -215,27 +220,19 @@ static int queue_init(QueueObject *o, PyObject *args, PyObject *kw)
 		return -1;
 	if (maxsize < 0)
 		maxsize = 0;
-	if (pyconn_open(&o->pc, path) < 0)
-		return -1;
 	memset(&attr, 0, sizeof attr);
 	attr.maxsize = (size_t)maxsize;
 	attr.mode = mode;
 	attr.ack = ack;
 	attr.durable = durable;
 	flags = (create ? IPC_CREATE : 0) | (exclusive ? IPC_EXCLUSIVE : 0);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_queue_open(o->pc.c, name, flags, &attr, &o->q);
-	snprintf(msg, sizeof msg, "%s", ipc_last_error(o->pc.c));
-	Py_END_ALLOW_THREADS
-	if (rc < 0) {
-		pyconn_close(&o->pc);
-		ipcdpy_error(rc, msg);
+	PYCONN_OPEN(&o->pc, path, rc, ipc_queue_open(o->pc.c, name, flags, &attr, &o->q));
+	if (rc < 0)
 		return -1;
-	}
 	o->window = window;
 	pthread_mutex_init(&o->tmu, NULL);
 	pthread_cond_init(&o->tcv, NULL);
-	o->tpid = getpid();
+	o->tforks = ipcdpy_forks();
 	return 0;
 }
 
@@ -248,7 +245,7 @@ static void queue_free_handle(QueueObject *o)
 	ipc_queue_close(o->q);
 	Py_END_ALLOW_THREADS
 	o->q = NULL;
-	if (o->tpid == getpid())
+	if (o->tforks == ipcdpy_forks())
 		feed_free(o);
 	pyconn_close(&o->pc);
 }
@@ -277,27 +274,15 @@ static PyObject *queue_close(QueueObject *o, PyObject *unused)
 
 static PyObject *queue_put(QueueObject *o, PyObject *args)
 {
-	PyObject *tmo = Py_None;
 	Py_buffer b;
-	char msg[256] = "";
 	int ms, rc;
 
-	if (!PyArg_ParseTuple(args, "y*|O", &b, &tmo))
+	if (check_open(o) < 0 || ipcdpy_data_args(args, &b, &ms) < 0)
 		return NULL;
-	if (check_open(o) < 0 || ipcdpy_timeout(tmo, &ms) < 0) {
-		PyBuffer_Release(&b);
-		return NULL;
-	}
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_queue_put(o->q, b.buf, (size_t)b.len, ms);
-	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
+	PYCONN_CALL(&o->pc, rc, ipc_queue_put(o->q, b.buf, (size_t)b.len, ms));
 	PyBuffer_Release(&b);
 	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	Py_RETURN_NONE;
 }
 
@@ -316,6 +301,7 @@ static PyObject *queue_feed(QueueObject *o, PyObject *arg)
 {
 	Py_buffer b;
 	void *copy;
+	bool started = false;
 	int rc = 0;
 
 	if (check_open(o) < 0 || PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0)
@@ -353,7 +339,7 @@ static PyObject *queue_feed(QueueObject *o, PyObject *arg)
 	if (!o->feeder_on) {
 		rc = pthread_create(&o->feeder, NULL, feeder_main, o);
 		if (rc == 0)
-			o->feeder_on = true;
+			o->feeder_on = started = true;
 		else
 			free(o->feed[--o->nfeed].p);
 	}
@@ -361,15 +347,14 @@ static PyObject *queue_feed(QueueObject *o, PyObject *arg)
 	pthread_mutex_unlock(&o->tmu);
 	if (rc != 0)
 		return ipcdpy_error(-rc, "starting the feeder thread");
-	Py_RETURN_NONE;
+	return PyBool_FromLong(started);
 }
 
 static PyObject *queue_flush(QueueObject *o, PyObject *args)
 {
-	PyObject *tmo = Py_None;
 	int ms, timed_out = 0;
 
-	if (!PyArg_ParseTuple(args, "|O", &tmo) || ipcdpy_timeout(tmo, &ms) < 0)
+	if (ipcdpy_timeout_args(args, &ms) < 0)
 		return NULL;
 	threads_fork_check(o);
 	Py_BEGIN_ALLOW_THREADS
@@ -445,37 +430,37 @@ static int prefetch_on(QueueObject *o)
 	return 0;
 }
 
-static PyObject *queue_get(QueueObject *o, PyObject *args)
+/* Under pc.mu: one message, from what ipcd pushed ahead once prefetching. */
+static int get_one(QueueObject *o, void **data, size_t *len, int ms, unsigned *flags)
 {
-	PyObject *tmo = Py_None, *r;
-	void *data = NULL;
-	size_t len = 0;
-	unsigned flags = 0;
-	char msg[256] = "";
-	int ms, rc;
+	int rc = prefetch_on(o);
 
-	if (!PyArg_ParseTuple(args, "|O", &tmo) || check_open(o) < 0 ||
-	    ipcdpy_timeout(tmo, &ms) < 0)
-		return NULL;
-	threads_fork_check(o);
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = prefetch_on(o);
 	if (rc == 0)
-		rc = ipc_queue_get_info(o->q, &data, &len, ms, &flags);
+		rc = ipc_queue_get_info(o->q, data, len, ms, flags);
 	if (rc == -EAGAIN && o->prefetching) {
 		/* A push may be on its way: a round trip brings what ipcd sent before. */
 		long n = ipc_queue_size(o->q);
 
-		rc = n < 0 ? (int)n : ipc_queue_get_info(o->q, &data, &len, 0, &flags);
+		rc = n < 0 ? (int)n : ipc_queue_get_info(o->q, data, len, 0, flags);
 	}
 	o->last_get_ms = now_ms();
+	return rc;
+}
+
+static PyObject *queue_get(QueueObject *o, PyObject *args)
+{
+	PyObject *r;
+	void *data = NULL;
+	size_t len = 0;
+	unsigned flags = 0;
+	int ms, rc;
+
+	if (check_open(o) < 0 || ipcdpy_timeout_args(args, &ms) < 0)
+		return NULL;
+	threads_fork_check(o);
+	PYCONN_CALL(&o->pc, rc, get_one(o, &data, &len, ms, &flags));
 	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	o->redelivered = (flags & IPC_MSG_REDELIVERED) != 0;
 	r = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
 	free(data);
@@ -485,23 +470,13 @@ static PyObject *queue_get(QueueObject *o, PyObject *args)
 /* Give prefetched messages back to the queue now (the next get asks again). */
 static PyObject *queue_release(QueueObject *o, PyObject *unused)
 {
-	int rc = 0;
-	char msg[256] = "";
+	int rc;
 
 	if (check_open(o) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	if (o->prefetching) {
-		rc = ipc_queue_set_prefetch(o->q, 0);
-		o->prefetching = false;
-		if (rc < 0)
-			ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	}
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
+	PYCONN_CALL(&o->pc, rc, prefetch_off(o));
 	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	Py_RETURN_NONE;
 }
 
@@ -509,44 +484,23 @@ static PyObject *queue_stat(QueueObject *o, PyObject *unused)
 {
 	void *mp = NULL;
 	size_t len = 0;
-	char msg[256] = "";
-	PyObject *r;
 	int rc;
 
 	if (check_open(o) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_queue_stat(o->q, &mp, &len);
-	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc < 0)
-		return ipcdpy_error(rc, msg);
-	r = ipcdpy_unpack(mp, len);
-	free(mp);
-	return r;
+	PYCONN_CALL(&o->pc, rc, ipc_queue_stat(o->q, &mp, &len));
+	return rc < 0 ? NULL : ipcdpy_unpack(mp, len);
 }
 
 /* One call that returns a count or 0 / a negative errno. */
 static PyObject *queue_simple(QueueObject *o, long (*fn)(ipc_queue *))
 {
-	char msg[256] = "";
 	long n;
 
 	if (check_open(o) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	n = fn(o->q);
-	if (n < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (n < 0)
-		return ipcdpy_error((int)n, msg);
-	return PyLong_FromLong(n);
+	PYCONN_CALL(&o->pc, n, fn(o->q));
+	return n < 0 ? NULL : PyLong_FromLong(n);
 }
 
 static long task_done_fn(ipc_queue *q)
@@ -571,37 +525,19 @@ static PyObject *queue_task_done(QueueObject *o, PyObject *unused)
 
 static PyObject *queue_join(QueueObject *o, PyObject *args)
 {
-	PyObject *tmo = Py_None;
-	char msg[256] = "";
 	int ms, rc;
 
-	if (!PyArg_ParseTuple(args, "|O", &tmo) || check_open(o) < 0 ||
-	    ipcdpy_timeout(tmo, &ms) < 0)
+	if (check_open(o) < 0 || ipcdpy_timeout_args(args, &ms) < 0)
 		return NULL;
-	pyconn_enter(&o->pc);
-	Py_BEGIN_ALLOW_THREADS
-	rc = ipc_queue_join(o->q, ms);
+	PYCONN_CALL(&o->pc, rc, ipc_queue_join(o->q, ms));
 	if (rc < 0)
-		ipcdpy_last_error(&o->pc, msg, sizeof msg);
-	Py_END_ALLOW_THREADS
-	pyconn_leave(&o->pc);
-	if (rc < 0)
-		return ipcdpy_error(rc, msg);
+		return NULL;
 	Py_RETURN_NONE;
 }
 
 static PyObject *queue_fileno(QueueObject *o, PyObject *unused)
 {
-	int fd;
-
-	if (check_open(o) < 0)
-		return NULL;
-	pyconn_enter(&o->pc);
-	fd = ipc_client_fd(o->pc.c);
-	pyconn_leave(&o->pc);
-	if (fd < 0)
-		return ipcdpy_error(fd, NULL);
-	return PyLong_FromLong(fd);
+	return check_open(o) < 0 ? NULL : pyconn_fileno(&o->pc);
 }
 
 static PyObject *queue_get_name(QueueObject *o, void *unused)
@@ -625,7 +561,8 @@ static PyMethodDef queue_methods[] = {
 	{ "put", (PyCFunction)queue_put, METH_VARARGS,
 	  "put(data, timeout=None): append a message, waiting while the queue is full." },
 	{ "feed", (PyCFunction)queue_feed, METH_O,
-	  "feed(data): hand a message to this object's feeder thread and return." },
+	  "feed(data): hand a message to this object's feeder thread and return; True when\n"
+	  "this feed started the thread (the first in a process, or after stop_feeder)." },
 	{ "flush", (PyCFunction)queue_flush, METH_VARARGS,
 	  "flush(timeout=None): wait until ipcd has every message fed before." },
 	{ "stop_feeder", (PyCFunction)queue_stop_feeder, METH_NOARGS,
