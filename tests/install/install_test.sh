@@ -9,8 +9,12 @@
 #                                installed units; sysusers and tmpfiles applied
 #                                inside the staging root
 #   install_test.sh pkgconfig    a program built with pkg-config against the
-#                                temporary prefix, run against the installed ipcd
-#   install_test.sh find_package the same through find_package(ipcclient)
+#                                temporary prefix, run against the installed ipcd;
+#                                and one that defines functions named like the
+#                                library's internal ones, linked statically
+#                                (pkg-config --static)
+#   install_test.sh find_package the same through find_package(ipcclient):
+#                                ipcclient::ipcclient and ipcclient::ipcclient_static
 #
 # The paths come from CMake (tests/install/CMakeLists.txt) in IPCD_* variables.
 # Exit 0: passed, 1: failed, 77: skipped (a tool is missing; the reason is printed).
@@ -49,6 +53,15 @@ with_daemon() {
 	kill $pid
 	wait $pid || true
 	return $rc
+}
+
+# check_static PROGRAM: PROGRAM carries libipcclient rather than loading it.
+check_static() {
+	local linked symbols
+	linked=$(ldd "$1")
+	symbols=$(nm "$1")
+	! grep -q libipcclient <<< "$linked" || fail "$1 loads the shared libipcclient"
+	grep -q ' T ipc_connect$' <<< "$symbols" || fail "$1 does not contain ipc_connect"
 }
 
 sanitize_flags=()
@@ -108,7 +121,15 @@ layout)
 	[ -z "$outside" ] || fail "cmake --install --prefix wrote outside the prefix: $outside"
 	grep -qx "prefix=$prefix" "$prefix/$(rel "$IPCD_LIBDIR")/pkgconfig/ipcclient.pc" ||
 		fail "ipcclient.pc does not name the prefix installed to"
-	echo "layout: all files in place"
+	# One version everywhere: the header's, which the build read.
+	v=$(sed -n 's/^#define IPC_CLIENT_VERSION "\(.*\)"$/\1/p' "$r$IPCD_INCLUDEDIR/ipcclient.h")
+	[ "$v" = "$IPCD_VERSION" ] || fail "ipcclient.h says version '$v', the build $IPCD_VERSION"
+	v=$(sed -n 's/^Version: //p' "$r$IPCD_LIBDIR/pkgconfig/ipcclient.pc")
+	[ "$v" = "$IPCD_VERSION" ] || fail "ipcclient.pc says version '$v'"
+	v=$("$r$IPCD_SBINDIR/ipcd" --version)
+	[[ $v == "ipcd $IPCD_VERSION "* ]] || fail "ipcd --version says '$v'"
+	grep -q "\"ipcd $IPCD_VERSION\"" "$r$IPCD_MANDIR/man8/ipcd.8" || fail "ipcd.8 does not name $IPCD_VERSION"
+	echo "layout: all files in place, version $IPCD_VERSION everywhere"
 	;;
 
 units)
@@ -169,6 +190,15 @@ pkgconfig)
 	grep -q "libipcclient.so.0 => $LD_LIBRARY_PATH/" <<< "$linked" ||
 		fail "consumer-pc does not use the installed library: $linked"
 	with_daemon pc sh -c '"$0" "$1" pkg-config' "$work/consumer-pc"
+
+	# The static archive, named so that the shared library beside it is not taken.
+	read -r -a flags <<< "$(pkg-config --static --cflags --libs ipcclient)"
+	flags=("${flags[@]/#-lipcclient/-l:libipcclient.a}")
+	"$IPCD_CC" "${sanitize_flags[@]}" -o "$work/static-pc" \
+		"$IPCD_SOURCE_DIR/tests/install/consumer/static_names.c" "${flags[@]}" ||
+		fail "static_names.c does not link with libipcclient.a (pkg-config --static)"
+	check_static "$work/static-pc"
+	with_daemon spc sh -c '"$0" "$1" pkg-config-static' "$work/static-pc"
 	;;
 
 find_package)
@@ -183,6 +213,8 @@ find_package)
 	"$CMAKE_COMMAND" --build "$build" >"$work/consumer-build.log" ||
 		fail "build: $(cat "$work/consumer-build.log")"
 	with_daemon fp sh -c '"$0" "$1" find_package' "$build/consumer"
+	check_static "$build/static_names"
+	with_daemon fps sh -c '"$0" "$1" find_package-static' "$build/static_names"
 	;;
 
 *)
