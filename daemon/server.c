@@ -28,6 +28,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "msgstore.h"
 #include "object.h"
 #include "qlog.h"
 #include "reply.h"
@@ -255,6 +256,11 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(srv->accept_ev, NULL);
 }
 
+static void release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	msgstore_release_idle();
+}
+
 static void linger_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	close((int)(intptr_t)arg);
@@ -329,6 +335,7 @@ static int start_durability(struct server *srv, const struct config *cfg)
 struct server *server_create(const struct config *cfg, const struct config_source *src)
 {
 	static const int sigs[] = { SIGTERM, SIGINT };
+	static const struct timeval release_every = { 1, 0 };
 	struct server *srv = calloc(1, sizeof *srv);
 	int r;
 
@@ -386,6 +393,9 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	srv->hup_ev = evsignal_new(srv->base, SIGHUP, hup_cb, srv);
 	if (!srv->hup_ev || event_add(srv->hup_ev, NULL) < 0)
 		goto fail;
+	srv->release_ev = event_new(srv->base, -1, EV_PERSIST, release_cb, srv);
+	if (!srv->release_ev || event_add(srv->release_ev, &release_every) < 0)
+		goto fail;
 	return srv;
 fail:
 	server_destroy(srv);
@@ -441,6 +451,8 @@ void server_destroy(struct server *srv)
 			event_free(srv->sig_ev[i]);
 	if (srv->hup_ev)
 		event_free(srv->hup_ev);
+	if (srv->release_ev)
+		event_free(srv->release_ev);
 	service_destroy(srv->service);
 	if (srv->accept_ev)
 		event_free(srv->accept_ev);
@@ -457,6 +469,7 @@ void server_destroy(struct server *srv)
 		event_base_free(srv->base);
 	cmd_cleanup();
 	reply_cleanup();
+	msgstore_cleanup();
 	free(srv->socket_path);
 	free(srv->config_socket);
 	free(srv);

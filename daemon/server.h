@@ -63,6 +63,7 @@ struct server {
 	struct event *accept_retry;  /* re-enables accept after EMFILE */
 	struct event *sig_ev[2];     /* SIGTERM, SIGINT */
 	struct event *hup_ev;        /* SIGHUP: re-read the configuration */
+	struct event *release_ev;    /* every second: idle message chunks back to the system */
 	struct conn_list conns;
 	unsigned nconns;
 	uint64_t next_conn_id;
