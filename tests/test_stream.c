@@ -132,16 +132,18 @@ START_TEST(test_get_many_waits_for_the_first)
 	int n;
 
 	if (pid == 0) {
-		harness_sleep_ms(150);
+		/* Put once the parent's get_many waits. */
+		if (child_wait_parent_parked(h.sock) < 0)
+			_exit(2);
 		put_range(q, 0, 3);
 		_exit(0);
 	}
-	n = ipc_queue_get_many(q, v, 16, 5000);
+	n = ipc_queue_get_many(q, v, 16, HARNESS_HANG_MS);
 	ck_assert_int_ge(n, 1);
 	ck_assert_int_le(n, 3);
 	for (int i = 0; i < n; i++)
 		ck_assert(check_msg(&v[i], (uint32_t)i));
-	harness_expect_child_ok(pid, 5000, "producer");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "producer");
 	ck_assert_uint_eq(get_range(q, (uint32_t)n, 3, 16), 3);
 	ck_assert_ipc(ipc_queue_get_many(q, v, 16, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_get_many(q, v, 0, 0), -EINVAL);
@@ -208,7 +210,7 @@ START_TEST(test_forked_child_does_not_send_parents_async_puts)
 			_exit(1);
 		_exit(0);
 	}
-	harness_expect_child_ok(pid, 5000, "child");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "child");
 	ck_assert_ipc(ipc_queue_size(q), 1);
 	ck_assert_ipc(ipc_queue_flush(q, 2000), 0);
 	ck_assert_ipc(ipc_queue_size(q), 6);
@@ -247,7 +249,8 @@ START_TEST(test_prefetched_messages_return_when_consumer_dies)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	/* Everything not taken is back, in order, and nothing twice. */
-	for (int i = 0; i < 100 && ipc_queue_size(q) != 90; i++)
+	for (int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	     ipc_queue_size(q) != 90 && harness_now_ms() < end;)
 		harness_sleep_ms(10);
 	ck_assert_ipc(ipc_queue_size(q), 90);
 	ck_assert_uint_eq(get_range(q, 10, 100, 7), 100);
@@ -315,7 +318,7 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 		got++;
 	}
 	for (int k = 0; k < CONSUMERS; k++)
-		harness_expect_child_ok(pid[k], 10000, "consumer");
+		harness_expect_child_ok(pid[k], HARNESS_HANG_MS, "consumer");
 	ck_assert_uint_eq(got, N);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
@@ -323,12 +326,13 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 END_TEST
 
 
-/* Wait up to 3 s for ipc_queue_size(q) to be want; returns the last size. */
+/* Wait for ipc_queue_size(q) to be want; returns the last size. */
 static long wait_size(ipc_queue *q, long want)
 {
-	long n = -1;
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	long n;
 
-	for (int i = 0; i < 300 && (n = ipc_queue_size(q)) != want; i++)
+	while ((n = ipc_queue_size(q)) != want && harness_now_ms() < end)
 		harness_sleep_ms(10);
 	return n;
 }
@@ -399,7 +403,7 @@ START_TEST(test_put_keeps_its_timeout_behind_async_puts)
 	t0 = harness_now_ms();
 	ck_assert_ipc(ipc_queue_put(q, "z", 1, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_put(q, "z", 1, 200), -ETIMEDOUT);
-	ck_assert_int_lt(harness_now_ms() - t0, 2000);
+	ck_assert_int_lt(harness_now_ms() - t0, HARNESS_HANG_MS);
 	ck_assert_uint_eq(ipc_queue_pending(q), 1);
 	ck_assert_ipc(ipc_queue_purge(q), 1);
 	ck_assert_ipc(ipc_queue_flush(q, 1000), 0);
@@ -409,26 +413,58 @@ START_TEST(test_put_keeps_its_timeout_behind_async_puts)
 }
 END_TEST
 
+/* Wait until process pid sleeps (state S in /proc): 0, or -1 after HARNESS_HANG_MS. */
+static int wait_sleeping(pid_t pid)
+{
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	do {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		/* "pid (comm) S ...": the state follows the last ')'. */
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 0;
+		harness_sleep_ms(5);
+	} while (harness_now_ms() < end);
+	return -1;
+}
+
 START_TEST(test_prefetching_get_sees_its_queue_removed)
 {
 	ipc_client *c = connect_ok(h.sock);
 	ipc_queue *q = open_ok(c, "doomed", IPC_CREATE, NULL);
 	void *data;
 	size_t len;
+	int sync[2];
 	pid_t pid;
 
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 10), 0);
+	ck_assert_int_eq(pipe(sync), 0);
 	pid = fork_ok();
 	if (pid == 0) {
 		ipc_client *other;
 
-		harness_sleep_ms(200);
+		/*
+		 * Remove the queue once the parent's get waits: it waits in the
+		 * library for pushed messages, not parked in the daemon, so
+		 * watch it go to sleep after it said it was about to get.
+		 */
+		if (wait_byte(sync[0], HARNESS_HANG_MS) < 0 || wait_sleeping(getppid()) < 0)
+			_exit(2);
 		if (ipc_connect(h.sock, &other) < 0 || ipc_queue_unlink(other, "doomed") < 0)
 			_exit(1);
 		_exit(0);
 	}
-	ck_assert_ipc(ipc_queue_get(q, &data, &len, 5000), -EIDRM);
-	harness_expect_child_ok(pid, 5000, "unlinker");
+	ck_assert_int_eq(write(sync[1], "!", 1), 1);
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), -EIDRM);
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "unlinker");
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
