@@ -236,7 +236,7 @@ START_TEST(test_four_processes_add_exactly)
 		}
 	}
 	for (int i = 0; i < ADDERS; i++)
-		harness_expect_child_ok(pids[i], HARNESS_HANG_MS, "adder");
+		harness_expect_child_ok(pids[i], 280000, "adder");
 	fprintf(stderr, "%d x %d ipc_array_add_i64: %lld ms\n", ADDERS, ADDS,
 		(long long)(harness_now_ms() - t0));
 	ck_assert_ipc(ipc_array_read(a, 0, 1, &total), 0);
@@ -276,7 +276,7 @@ START_TEST(test_four_processes_increment_under_lock)
 		}
 	}
 	for (int i = 0; i < LOCKERS; i++)
-		harness_expect_child_ok(pids[i], HARNESS_HANG_MS, "locker");
+		harness_expect_child_ok(pids[i], 280000, "locker");
 	ck_assert_int_eq(*(int32_t *)ipc_array_data(a), LOCKERS * LOCKED_INCS);
 	ipc_array_close(a);
 	ipc_disconnect(c);

@@ -376,7 +376,7 @@ START_TEST(test_many_producers_consumers)
 			producer(q, (uint32_t)i, per);
 	}
 	for (i = 0; i < PRODUCERS; i++)
-		harness_expect_child_ok(prod[i], HARNESS_HANG_MS, "producer");
+		harness_expect_child_ok(prod[i], 240000, "producer");
 	/* Every message is in before the marks, so FIFO puts the marks last. */
 	for (i = 0; i < CONSUMERS; i++) {
 		struct tag end = { END_MARK, (uint32_t)i };
@@ -1361,7 +1361,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, test_squares_drained_in_order);
 	tcase_add_test(tc, test_raw_clone_child_gets_its_own_connection);
 
-	tc = harness_tcase(s, "load", 110, setup, teardown);
+	tc = harness_tcase(s, "load", 300, setup, teardown);
 	tcase_add_test(tc, test_many_producers_consumers);
 
 	tc = harness_tcase(s, "blocking", 30, setup, teardown);
