@@ -129,7 +129,6 @@ void msgstore_release_idle(void)
 
 void msgstore_cleanup(void)
 {
-	pool.low = pool.count;
 	while (pool.head) {
 		struct msgchunk *c = pool.head;
 
@@ -153,6 +152,7 @@ void msgstore_clear(struct msgstore *s)
 static struct msgchunk *chunk_new(struct msgstore *s, size_t need)
 {
 	struct msgchunk *c;
+	size_t map;
 
 	if (pool.head && pool.head->size >= need) {
 		c = pool.head;
@@ -162,8 +162,7 @@ static struct msgchunk *chunk_new(struct msgstore *s, size_t need)
 	} else {
 		if (need > SIZE_MAX - MSGSTORE_CHUNK)
 			return NULL;
-		size_t map = chunk_map_size(need);
-
+		map = chunk_map_size(need);
 		c = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (c == MAP_FAILED)
 			return NULL;
