@@ -101,7 +101,7 @@ static void nobody_reads_and_writes(void)
 
 	expect(ipc_connect(h.sock, &c), 0, "connect");
 	expect(ipc_queue_open(c, "guarded", 0, NULL, &q), 0, "open after chmod 0606");
-	expect(ipc_queue_get(q, &data, &len, 1000), 0, "get");
+	expect(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), 0, "get");
 	if (len != 6 || memcmp(data, "secret", 6) != 0)
 		child_fail("got '%.*s', want 'secret'", (int)len, (char *)data);
 	free(data);

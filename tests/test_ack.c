@@ -103,7 +103,7 @@ static pid_t consumer_gets(const char *name, int n, bool linger)
 			void *data;
 			size_t len;
 
-			if (ipc_queue_get(q, &data, &len, 1000) < 0)
+			if (ipc_queue_get(q, &data, &len, HARNESS_HANG_MS) < 0)
 				child_fail("get %d", i);
 			free(data);
 		}
@@ -208,7 +208,7 @@ START_TEST(test_prefetch_and_get_many_on_ack_queue)
 	ck_assert_ipc(ipc_queue_task_done(q2), 0);
 	/* m1 taken and not acknowledged; m2.. pushed ahead, not taken. */
 	wait_stat(q, "unacked", 1, HARNESS_HANG_MS);
-	ck_assert_ipc(ipc_queue_get_many(q, v, 4, 1000), 2);
+	ck_assert_ipc(ipc_queue_get_many(q, v, 4, HARNESS_HANG_MS), 2);
 	ck_assert_msg(v[0].iov_len == 2 && memcmp(v[0].iov_base, "m6", 2) == 0, "get_many order");
 	free(v[0].iov_base);
 	free(v[1].iov_base);

@@ -272,7 +272,7 @@ static void killed_under_load(const ipc_queue_attr *attr, bool consume)
 		void *data;
 		size_t len;
 
-		ck_assert_ipc(ipc_queue_get(q, &data, &len, 2000), 0);
+		ck_assert_ipc(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), 0);
 		memcpy(m, data, sizeof m);
 		free(data);
 		t.p[t.n] = m[0];

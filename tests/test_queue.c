@@ -148,7 +148,7 @@ START_TEST(test_msgpack_list_from_child)
 
 	/* The parent's connection is intact after the child used the client. */
 	ck_assert_ipc(ipc_queue_size(q), 1);
-	ck_assert_ipc(ipc_queue_get(q, &data, &len, 1000), 0);
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), 0);
 	msgpack_unpacked_init(&u);
 	ck_assert_int_eq(msgpack_unpack_next(&u, data, len, &off), MSGPACK_UNPACK_SUCCESS);
 	ck_assert_uint_eq(off, len);
@@ -254,7 +254,7 @@ START_TEST(test_squares_drained_in_order)
 		ck_assert_ipc(ipc_queue_peek(q, &data, &len), 0);
 		free(data);
 		ck_assert_ipc(ipc_queue_size(q), 10 - i);
-		ck_assert_ipc(ipc_queue_get(q, &data, &len, 1000), 0);
+		ck_assert_ipc(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), 0);
 		msgpack_unpacked_init(&u);
 		ck_assert_int_eq(msgpack_unpack_next(&u, data, len, &off), MSGPACK_UNPACK_SUCCESS);
 		ck_assert_uint_eq(off, len);

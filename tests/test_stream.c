@@ -72,7 +72,7 @@ static uint32_t get_range(ipc_queue *q, uint32_t from, uint32_t to, size_t batch
 	struct iovec v[512];
 
 	while (from < to) {
-		int n = ipc_queue_get_many(q, v, batch, 5000);
+		int n = ipc_queue_get_many(q, v, batch, HARNESS_HANG_MS);
 
 		if (n < 0)
 			return from;
@@ -237,7 +237,7 @@ START_TEST(test_prefetched_messages_return_when_consumer_dies)
 		if (ipc_queue_set_prefetch(q, 50) < 0)
 			_exit(1);
 		for (uint32_t i = 0; i < 10; i++)
-			if (ipc_queue_get(q, &v.iov_base, &v.iov_len, 2000) < 0 || !check_msg(&v, i))
+			if (ipc_queue_get(q, &v.iov_base, &v.iov_len, HARNESS_HANG_MS) < 0 || !check_msg(&v, i))
 				_exit(2);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(3);
@@ -270,7 +270,7 @@ START_TEST(test_prefetch_off_gives_messages_back)
 	put_range(q, 0, 100);
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 20), 0);
 	for (uint32_t i = 0; i < 3; i++) {
-		ck_assert_ipc(ipc_queue_get(q, &v.iov_base, &v.iov_len, 1000), 0);
+		ck_assert_ipc(ipc_queue_get(q, &v.iov_base, &v.iov_len, HARNESS_HANG_MS), 0);
 		ck_assert(check_msg(&v, i));
 	}
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 0), 0);

@@ -42,8 +42,9 @@ with_daemon() {
 	rm -f "$sock"
 	"$prefix/$(rel "$IPCD_SBINDIR")/ipcd" -s "$sock" -c /dev/null &
 	pid=$!
-	# Serving once the installed ipcctl gets an answer.
-	for _ in $(seq 500); do
+	# Serving once the installed ipcctl gets an answer (within 60 s: the
+	# machine may be loaded).
+	for _ in $(seq 3000); do
 		"$prefix/$(rel "$IPCD_BINDIR")/ipcctl" -s "$sock" status >/dev/null 2>&1 && break
 		sleep 0.02
 	done
