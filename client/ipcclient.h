@@ -33,6 +33,7 @@ extern "C" {
 #define IPC_API
 #endif
 
+/* The version of ipcd and of this library; the build takes it from here. */
 #define IPC_CLIENT_VERSION "0.1.0"
 
 /* Flags of the open calls.  (Not IPC_CREAT/IPC_EXCL: <sys/ipc.h> may be included too.) */

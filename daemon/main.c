@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,16 @@ int main(int argc, char **argv)
 	size_t nopts = 0, ns = strlen(shorts);
 	bool check_only = false;
 	int opt, rc;
+
+	/*
+	 * Queued messages live in mapped chunks (msgstore.c); the heap holds
+	 * buffers that come and go with every batch.  Keep 1 MiB above its top
+	 * when glibc trims it, or it shrinks and grows again (brk, page faults)
+	 * many times a second under streaming load.
+	 */
+#ifdef M_TOP_PAD
+	mallopt(M_TOP_PAD, 1 << 20);
+#endif
 
 	/* The option table: the settings, then the rest. */
 	for (size_t i = 0; i < config_nkeys; i++) {

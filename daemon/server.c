@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "msgstore.h"
 #include "object.h"
 #include "qlog.h"
 #include "reply.h"
@@ -343,6 +344,11 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(srv->accept_ev, NULL);
 }
 
+static void release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	msgstore_release_idle();
+}
+
 int server_user_count(struct server *srv, uid_t uid, int delta)
 {
 	size_t i;
@@ -512,6 +518,7 @@ static int start_metrics(struct server *srv, const struct config *cfg)
 struct server *server_create(const struct config *cfg, const struct config_source *src)
 {
 	static const int sigs[] = { SIGTERM, SIGINT };
+	static const struct timeval release_every = { 1, 0 };
 	struct server *srv = calloc(1, sizeof *srv);
 	int r;
 
@@ -585,6 +592,9 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	if (!srv->hup_ev || event_add(srv->hup_ev, NULL) < 0)
 		goto fail;
 	idle_update(srv);
+	srv->release_ev = event_new(srv->base, -1, EV_PERSIST, release_cb, srv);
+	if (!srv->release_ev || event_add(srv->release_ev, &release_every) < 0)
+		goto fail;
 	return srv;
 fail:
 	server_destroy(srv);
@@ -644,6 +654,8 @@ void server_destroy(struct server *srv)
 		event_free(srv->hup_ev);
 	if (srv->idle_ev)
 		event_free(srv->idle_ev);
+	if (srv->release_ev)
+		event_free(srv->release_ev);
 	service_destroy(srv->service);
 	metrics_destroy(srv->metrics);
 	if (srv->accept_ev)
@@ -661,6 +673,7 @@ void server_destroy(struct server *srv)
 		event_base_free(srv->base);
 	cmd_cleanup();
 	reply_cleanup();
+	msgstore_cleanup();
 	free(srv->socket_path);
 	free(srv->config_socket);
 	free(srv->users);

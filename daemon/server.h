@@ -88,6 +88,7 @@ struct server {
 	struct event *accept_retry;  /* re-enables accept after EMFILE */
 	struct event *sig_ev[2];     /* SIGTERM, SIGINT */
 	struct event *hup_ev;        /* SIGHUP: re-read the configuration */
+	struct event *release_ev;    /* every second: idle message chunks back to the system */
 	struct conn_list conns;      /* served */
 	unsigned nconns;
 	struct conn_list closing;    /* sending a last error before they close (conn.c) */

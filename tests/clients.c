@@ -43,7 +43,7 @@ ipc_client *connect_ok(const char *sock)
 
 int connect_retry(const char *sock, ipc_client **c)
 {
-	int64_t end = harness_now_ms() + 2000;
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
 	int r;
 
 	while ((r = ipc_connect(sock, c)) < 0 && harness_now_ms() < end)
@@ -165,6 +165,35 @@ void wait_clients(ipc_client *c, long want, int timeout_ms)
 	while ((n = status_key(c, "clients")) != want && harness_now_ms() < end)
 		harness_sleep_ms(10);
 	ck_assert_msg(n == want, "ipcd counts %ld clients, want %ld", n, want);
+}
+
+long poll_waiting(ipc_client *c, pid_t pid, long want, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	long n;
+
+	while ((n = client_key(c, pid, "waiting")) != want && harness_now_ms() < end)
+		harness_sleep_ms(5);
+	return n;
+}
+
+void wait_waiting(ipc_client *c, pid_t pid, long want, int timeout_ms)
+{
+	long n = poll_waiting(c, pid, want, timeout_ms);
+
+	ck_assert_msg(n == want, "process %d has %ld requests parked, want %ld", (int)pid, n, want);
+}
+
+int child_wait_parent_parked(const char *sock)
+{
+	ipc_client *c;
+	long n;
+
+	if (ipc_connect(sock, &c) < 0)
+		return -1;
+	n = poll_waiting(c, getppid(), 1, HARNESS_HANG_MS);
+	ipc_disconnect(c);
+	return n == 1 ? 0 : -1;
 }
 
 int wait_byte(int fd, int timeout_ms)

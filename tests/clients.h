@@ -34,7 +34,7 @@ pid_t fork_ok(void);
 ipc_client *connect_ok(const char *sock);
 
 /*
- * ipc_connect(sock, c), tried again for up to 2 s while it fails (as while
+ * ipc_connect(sock, c), tried again for up to HARNESS_HANG_MS while it fails (as while
  * the daemon counts out a client that just left): its last result.
  */
 int connect_retry(const char *sock, ipc_client **c);
@@ -64,6 +64,22 @@ void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms);
 
 /* Wait up to timeout_ms until the daemon counts want clients; fail the test if not. */
 void wait_clients(ipc_client *c, long want, int timeout_ms);
+
+/*
+ * Wait up to timeout_ms until process pid's connection has want requests
+ * parked in the daemon (a get, put, recv or join waiting); fail the test if
+ * not.  How a test knows another process waits before it acts.
+ */
+void wait_waiting(ipc_client *c, pid_t pid, long want, int timeout_ms);
+
+/* The same without assertions, for a child: the last count seen. */
+long poll_waiting(ipc_client *c, pid_t pid, long want, int timeout_ms);
+
+/*
+ * In a forked child: wait until the parent has one request parked in the
+ * daemon on sock, through a connection of its own.  0, or -1 if it never had.
+ */
+int child_wait_parent_parked(const char *sock);
 
 /* Wait up to timeout_ms for one byte on fd and read it: 0, or -1. */
 int wait_byte(int fd, int timeout_ms);

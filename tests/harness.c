@@ -90,7 +90,7 @@ TCase *harness_tcase(Suite *s, const char *name, int timeout,
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, timeout);
+	tcase_set_timeout(tc, timeout < HARNESS_TCASE_MIN_S ? HARNESS_TCASE_MIN_S : timeout);
 	suite_add_tcase(s, tc);
 	return tc;
 }
@@ -196,7 +196,7 @@ void harness_start(struct harness *h, const char *const *args)
 
 	ck_assert_msg(h->pid == 0, "a daemon already runs in this test");
 	h->pid = harness_spawn(h->sock, args);
-	end = harness_now_ms() + 5000;
+	end = harness_now_ms() + HARNESS_HANG_MS;
 	for (;;) {
 		pid_t r = waitpid(h->pid, &status, WNOHANG);
 
@@ -211,7 +211,8 @@ void harness_start(struct harness *h, const char *const *args)
 		harness_sleep_ms(10);
 	}
 	harness_kill(h);
-	ck_abort_msg("ipcd did not accept connections on %s within 5 s", h->sock);
+	ck_abort_msg("ipcd did not accept connections on %s within %d s", h->sock,
+		     HARNESS_HANG_MS / 1000);
 }
 
 int harness_wait_child(pid_t pid, int timeout_ms)
@@ -337,7 +338,7 @@ int harness_stop(struct harness *h)
 	if (h->pid <= 0)
 		return -1;
 	kill(h->pid, SIGTERM);
-	status = harness_wait_child(h->pid, 5000);
+	status = harness_wait_child(h->pid, HARNESS_HANG_MS);
 	h->pid = 0;
 	return status;
 }
@@ -543,7 +544,7 @@ int raw_call(int fd, msgpack_sbuffer *sb, msgpack_unpacked *u, struct proto_repl
 	int r = raw_end(fd, sb);
 
 	ck_assert_msg(r == 0, "cannot send a raw request (%s)", strerror(-r));
-	r = raw_recv_reply(fd, u, rep, body, 5000);
+	r = raw_recv_reply(fd, u, rep, body, HARNESS_HANG_MS);
 	ck_assert_msg(r == 0, "no well-formed reply (%s)", strerror(-r));
 	return rep->status;
 }
@@ -574,7 +575,7 @@ int raw_hello(int fd, uint32_t id)
 	r = raw_end(fd, &sb);
 	if (r < 0)
 		return r;
-	r = raw_recv_frame(fd, &body, &len, 5000);
+	r = raw_recv_frame(fd, &body, &len, HARNESS_HANG_MS);
 	if (r < 0)
 		return r;
 	msgpack_unpacked_init(&u);

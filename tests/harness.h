@@ -19,6 +19,17 @@
 
 struct proto_reply;
 
+/*
+ * The bound of a wait that ends as soon as the state it waits for is there:
+ * a child's exit, the daemon's start, a stat reaching a value.  It only
+ * matters when something hangs, so it is generous: on a machine loaded to
+ * 16 on 2 CPUs, under a sanitizer, starting ipcd has taken over 5 s.
+ */
+#define HARNESS_HANG_MS 60000
+
+/* The least per-test timeout harness_tcase sets: twice HARNESS_HANG_MS. */
+#define HARNESS_TCASE_MIN_S 120
+
 /* One test's world: its directory and the daemon serving in it. */
 struct harness {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -36,7 +47,8 @@ int harness_main(Suite *s);
 
 /*
  * Add to s a test case name whose tests each run between setup and
- * teardown in their own process and fail after timeout seconds.
+ * teardown in their own process and fail after timeout seconds (at least
+ * HARNESS_TCASE_MIN_S; Check multiplies it by $CK_TIMEOUT_MULTIPLIER).
  */
 TCase *harness_tcase(Suite *s, const char *name, int timeout,
 		     void (*setup)(void), void (*teardown)(void));
@@ -53,7 +65,7 @@ const char *harness_ipcd_bin(void);
 /*
  * Start ipcd on h->sock with the extra arguments args (NULL-terminated, or
  * NULL), and wait until it accepts connections.  Fails the test if it exits
- * or does not accept within 5 s.
+ * or does not accept within HARNESS_HANG_MS.
  */
 void harness_start(struct harness *h, const char *const *args);
 
@@ -64,7 +76,7 @@ pid_t harness_spawn(const char *sock, const char *const *args);
 int harness_wait_socket(const char *sock, int timeout_ms);
 
 /*
- * SIGTERM the daemon and wait up to 5 s for it; if it is still there,
+ * SIGTERM the daemon and wait up to HARNESS_HANG_MS for it; if it is still there,
  * SIGKILL it.  Returns its wait status, or -1 if it had to be killed.
  */
 int harness_stop(struct harness *h);

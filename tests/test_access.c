@@ -74,7 +74,7 @@ static void as_user(uid_t uid, gid_t gid, void (*fn)(void), const char *what)
 		fn();
 		_exit(0);
 	}
-	harness_expect_child_ok(pid, 10000, what);
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, what);
 }
 
 static void nobody_is_refused(void)
@@ -101,7 +101,7 @@ static void nobody_reads_and_writes(void)
 
 	expect(ipc_connect(h.sock, &c), 0, "connect");
 	expect(ipc_queue_open(c, "guarded", 0, NULL, &q), 0, "open after chmod 0606");
-	expect(ipc_queue_get(q, &data, &len, 1000), 0, "get");
+	expect(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), 0, "get");
 	if (len != 6 || memcmp(data, "secret", 6) != 0)
 		child_fail("got '%.*s', want 'secret'", (int)len, (char *)data);
 	free(data);
@@ -311,7 +311,7 @@ START_TEST(test_handle_keeps_rights_of_its_open)
 	ck_assert_msg(read(ready_pipe[0], &b, 1) == 1, "the child died before its first put");
 	ck_assert_ipc(ipc_chmod(c, "kept", 0606), 0);
 	ck_assert_int_eq(write(go_pipe[1], &b, 1), 1);
-	harness_expect_child_ok(pid, 10000, "nobody with a handle opened before a chmod");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "nobody with a handle opened before a chmod");
 	ck_assert_int_eq(stat_key(q, "depth"), 1);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
@@ -522,10 +522,10 @@ START_TEST(test_bad_socket_options_refused)
 	int status;
 
 	pid = harness_spawn(h.sock, bad_mode);
-	status = harness_wait_child(pid, 5000);
+	status = harness_wait_child(pid, HARNESS_HANG_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status 0x%x", status);
 	pid = harness_spawn(h.sock, bad_group);
-	status = harness_wait_child(pid, 5000);
+	status = harness_wait_child(pid, HARNESS_HANG_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status 0x%x", status);
 }
 END_TEST
@@ -631,9 +631,9 @@ START_TEST(test_unread_replies_cut_off)
 		r = raw_end(fd, &sb);
 	}
 	/* It was cut off: its socket ends, unread. */
-	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
+	ck_assert_int_eq(raw_wait_hangup(fd, HARNESS_HANG_MS), 0);
 	close(fd);
-	wait_clients(c, 1, 2000);
+	wait_clients(c, 1, HARNESS_HANG_MS);
 	ck_assert_int_eq(status_key(c, "max_output"), 64 * 1024);
 	ck_assert_int_eq(stat_key(q, "depth"), 1);
 	ipc_queue_close(q);

@@ -103,7 +103,7 @@ static pid_t consumer_gets(const char *name, int n, bool linger)
 			void *data;
 			size_t len;
 
-			if (ipc_queue_get(q, &data, &len, 1000) < 0)
+			if (ipc_queue_get(q, &data, &len, HARNESS_HANG_MS) < 0)
 				child_fail("get %d", i);
 			free(data);
 		}
@@ -127,8 +127,8 @@ START_TEST(test_consumer_exit_returns_messages_in_order)
 	}
 	/* A consumer takes a, b, c and exits without task_done. */
 	pid = consumer_gets("jobs", 3, false);
-	harness_expect_child_ok(pid, 5000, "consumer");
-	wait_stat(q, "depth", 4, 2000);
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "consumer");
+	wait_stat(q, "depth", 4, HARNESS_HANG_MS);
 	ck_assert_int_eq(stat_key(q, "redelivered"), 3);
 	ck_assert_int_eq(stat_key(q, "unacked"), 0);
 	get_flagged(q, "a", IPC_MSG_REDELIVERED);
@@ -152,12 +152,12 @@ START_TEST(test_killed_consumer_messages_go_to_head)
 	ck_assert_ipc(put_str(q, "2", 0), 0);
 	ck_assert_ipc(put_str(q, "3", 0), 0);
 	pid = consumer_gets("jobs", 2, true);
-	wait_stat(q, "unacked", 2, 5000);
+	wait_stat(q, "unacked", 2, HARNESS_HANG_MS);
 	/* The consumer is killed while holding 1 and 2; meanwhile 4 arrives. */
 	ck_assert_ipc(put_str(q, "4", 0), 0);
 	kill(pid, SIGKILL);
-	harness_wait_child(pid, 5000);
-	wait_stat(q, "depth", 4, 2000);
+	harness_wait_child(pid, HARNESS_HANG_MS);
+	wait_stat(q, "depth", 4, HARNESS_HANG_MS);
 	get_flagged(q, "1", IPC_MSG_REDELIVERED);
 	get_flagged(q, "2", IPC_MSG_REDELIVERED);
 	get_flagged(q, "3", 0);
@@ -181,7 +181,7 @@ START_TEST(test_close_of_handle_returns_its_messages)
 	/* task_done is per handle: q got nothing. */
 	ck_assert_ipc(ipc_queue_task_done(q), -EINVAL);
 	ipc_queue_close(q2);
-	wait_stat(q, "depth", 1, 1000);
+	wait_stat(q, "depth", 1, HARNESS_HANG_MS);
 	get_flagged(q, "y", IPC_MSG_REDELIVERED);
 	ck_assert_ipc(ipc_queue_task_done(q), 0);
 	ck_assert_int_eq(stat_key(q, "acked"), 2);
@@ -207,15 +207,15 @@ START_TEST(test_prefetch_and_get_many_on_ack_queue)
 	get_flagged(q2, "m1", 0);
 	ck_assert_ipc(ipc_queue_task_done(q2), 0);
 	/* m1 taken and not acknowledged; m2.. pushed ahead, not taken. */
-	wait_stat(q, "unacked", 1, 1000);
-	ck_assert_ipc(ipc_queue_get_many(q, v, 4, 1000), 2);
+	wait_stat(q, "unacked", 1, HARNESS_HANG_MS);
+	ck_assert_ipc(ipc_queue_get_many(q, v, 4, HARNESS_HANG_MS), 2);
 	ck_assert_msg(v[0].iov_len == 2 && memcmp(v[0].iov_base, "m6", 2) == 0, "get_many order");
 	free(v[0].iov_base);
 	free(v[1].iov_base);
 	ck_assert_int_eq(stat_key(q, "unacked"), 3);
 	/* The prefetching handle closes: m1 comes back marked, m2..m5 unmarked. */
 	ipc_queue_close(q2);
-	wait_stat(q, "depth", 5, 1000);
+	wait_stat(q, "depth", 5, HARNESS_HANG_MS);
 	ck_assert_int_eq(stat_key(q, "redelivered"), 1);
 	get_flagged(q, "m1", IPC_MSG_REDELIVERED);
 	get_flagged(q, "m2", 0);
@@ -261,17 +261,20 @@ START_TEST(test_join_waits_for_every_task_done)
 	ck_assert_ipc(ipc_queue_join(q, 50), -ETIMEDOUT);
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = joiner("j", 5000, fds[1]);
-	wait_stat(q, "joiners", 1, 2000);
+	wait_stat(q, "joiners", 1, HARNESS_HANG_MS);
 	get_expect(q, "1", 0);
 	get_expect(q, "2", 0);
 	ck_assert_ipc(ipc_queue_task_done(q), 0);
-	/* One message is still not acknowledged: the join still waits. */
-	harness_sleep_ms(50);
+	/*
+	 * One message is still not acknowledged: the join still waits.  The
+	 * stat is answered after the task_done sent before it on this connection.
+	 */
 	ck_assert_int_eq(stat_key(q, "joiners"), 1);
+	ck_assert_int_eq(wait_byte(fds[0], 0), -1);
 	ck_assert_ipc(ipc_queue_task_done(q), 0);
 	ck_assert_int_eq(read(fds[0], r, sizeof r), (ssize_t)sizeof r);
 	ck_assert_ipc(r[0], 0);
-	harness_expect_child_ok(pid, 5000, "joiner");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "joiner");
 	ck_assert_ipc(ipc_queue_join(q, 0), 0);
 
 	/* On a queue without acks, a get finishes a message. */
@@ -296,11 +299,11 @@ START_TEST(test_join_of_removed_queue_is_eidrm)
 	ck_assert_ipc(put_str(q, "1", 0), 0);
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = joiner("gone", -1, fds[1]);
-	wait_stat(q, "joiners", 1, 2000);
+	wait_stat(q, "joiners", 1, HARNESS_HANG_MS);
 	ck_assert_ipc(ipc_queue_unlink(c, "gone"), 0);
 	ck_assert_int_eq(read(fds[0], r, sizeof r), (ssize_t)sizeof r);
 	ck_assert_ipc(r[0], -EIDRM);
-	harness_expect_child_ok(pid, 5000, "joiner");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "joiner");
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
@@ -337,11 +340,11 @@ START_TEST(test_cut_off_consumer_messages_redelivered)
 		msgpack_pack_int(&pk, 0);
 		r = raw_end(fd, &sb);
 	}
-	ck_assert_int_eq(raw_wait_hangup(fd, 5000), 0);
+	ck_assert_int_eq(raw_wait_hangup(fd, HARNESS_HANG_MS), 0);
 	close(fd);
-	wait_clients(c, 1, 2000);
+	wait_clients(c, 1, HARNESS_HANG_MS);
 	/* Every message it got is back, marked. */
-	wait_stat(q, "depth", 200, 2000);
+	wait_stat(q, "depth", 200, HARNESS_HANG_MS);
 	ck_assert_int_eq(stat_key(q, "unacked"), 0);
 	ck_assert_int_gt(stat_key(q, "redelivered"), 0);
 	ipc_queue_close(q);
@@ -484,7 +487,7 @@ START_TEST(test_killed_consumers_lose_nothing)
 			int k = (int)(rand_r(&seed) % CONSUMERS);
 
 			kill(consumers[k], SIGKILL);
-			ck_assert_int_ne(harness_wait_child(consumers[k], 5000), -1);
+			ck_assert_int_ne(harness_wait_child(consumers[k], HARNESS_HANG_MS), -1);
 			if (board->slot[k].in_task_done) {
 				board->ambiguous[board->slot[k].id] = 1;
 				board->slot[k].in_task_done = 0;
@@ -494,10 +497,10 @@ START_TEST(test_killed_consumers_lose_nothing)
 		}
 	}
 	for (int p = 0; p < PRODUCERS; p++)
-		harness_expect_child_ok(producers[p], 5000, "producer");
+		harness_expect_child_ok(producers[p], HARNESS_HANG_MS, "producer");
 	board->stop = 1;
 	for (int k = 0; k < CONSUMERS; k++)
-		harness_expect_child_ok(consumers[k], 5000, "consumer");
+		harness_expect_child_ok(consumers[k], HARNESS_HANG_MS, "consumer");
 
 	/* The daemon acknowledged exactly TOTAL task_dones... */
 	ck_assert_msg(acked == TOTAL, "%ld of %d messages acknowledged", acked, TOTAL);

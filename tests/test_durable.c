@@ -57,7 +57,7 @@ static void start(const char *policy)
 		_exit(127);
 	}
 	h.pid = pid;
-	if (harness_wait_socket(h.sock, 5000) < 0) {
+	if (harness_wait_socket(h.sock, HARNESS_HANG_MS) < 0) {
 		harness_kill(&h);
 		ck_abort_msg("ipcd did not start on %s", state);
 	}
@@ -273,7 +273,7 @@ static void killed_under_load(const ipc_queue_attr *attr, bool consume)
 		void *data;
 		size_t len;
 
-		ck_assert_ipc(ipc_queue_get(q, &data, &len, 2000), 0);
+		ck_assert_ipc(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), 0);
 		memcpy(m, data, sizeof m);
 		free(data);
 		t.p[t.n] = m[0];
@@ -292,7 +292,7 @@ static void killed_under_load(const ipc_queue_attr *attr, bool consume)
 	 */
 	ck_assert_int_eq(status_key(c, "pid"), h.pid);
 	/* Under load long enough for every producer to have 100 puts answered. */
-	for (int64_t end = harness_now_ms() + 20000; harness_now_ms() < end;) {
+	for (int64_t end = harness_now_ms() + HARNESS_HANG_MS; harness_now_ms() < end;) {
 		int p = 0;
 
 		while (p < LOAD_PRODUCERS && __atomic_load_n(&a->last[p], __ATOMIC_SEQ_CST) > 100)
@@ -303,7 +303,7 @@ static void killed_under_load(const ipc_queue_attr *attr, bool consume)
 	}
 	harness_kill(&h);
 	for (int p = 0; p < LOAD_PRODUCERS; p++)
-		harness_expect_child_ok(pids[p], 5000, "producer");
+		harness_expect_child_ok(pids[p], HARNESS_HANG_MS, "producer");
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 	for (int p = 0; p < LOAD_PRODUCERS; p++)
@@ -747,7 +747,7 @@ START_TEST(test_state_dir_used_by_one_ipcd)
 	start("always");
 	harness_path(&h, "other.sock", sock2, sizeof sock2);
 	pid = harness_spawn(sock2, args);
-	status = harness_wait_child(pid, 5000);
+	status = harness_wait_child(pid, HARNESS_HANG_MS);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
 		      "a second ipcd on the same state directory: status 0x%x", status);
 }
@@ -929,6 +929,31 @@ static int64_t *open_array(ipc_client *c, ipc_array **a, int flags)
 	return ipc_array_data(*a);
 }
 
+/*
+ * Wait until the save file path of "da" holds value at index i: the file
+ * ends with the array's 8 elements, and is replaced whole by a rename.
+ */
+static void wait_saved_element(const char *path, int i, int64_t value)
+{
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS, got = 0;
+
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		ssize_t n = -1;
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 64)
+			n = pread(fd, &got, sizeof got, st.st_size - 64 + i * (off_t)sizeof got);
+		if (fd >= 0)
+			close(fd);
+		if (n == (ssize_t)sizeof got && got == value)
+			return;
+		ck_assert_msg(harness_now_ms() < end, "%s holds %lld at index %d, not %lld",
+			      path, (long long)got, i, (long long)value);
+		harness_sleep_ms(20);
+	}
+}
+
 START_TEST(test_durable_array_keeps_its_contents)
 {
 	ipc_client *c;
@@ -979,10 +1004,9 @@ START_TEST(test_durable_array_keeps_its_contents)
 	v = open_array(c, &a, 0);
 	ck_assert_int_eq(v[1], 101);
 	ck_assert_int_eq(v[7], 5);
-	/* Mapped writes are saved within a second while someone maps it writable
-	 * (waited for three: on a loaded 2-CPU machine the timer can run late). */
+	/* Mapped writes are saved within a second while someone maps it writable. */
 	v[3] = -3;
-	harness_sleep_ms(3000);
+	wait_saved_element(path, 3, -3);
 	harness_kill(&h);
 	ipc_array_close(a);
 	ipc_disconnect(c);

@@ -99,7 +99,7 @@ static void run_example(const char *name, const char *pattern, long pids[MAX_CAP
 	int status;
 
 	snprintf(path, sizeof path, "%s/%s", EXAMPLES_DIR, name);
-	status = harness_run(h.sock, argv, &out, 20000);
+	status = harness_run(h.sock, argv, &out, HARNESS_HANG_MS);
 	ck_assert_msg(status != -1, "%s did not finish in 20 s; printed:\n%s", name, out);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "%s failed (status 0x%x); printed:\n%s", name, status, out);

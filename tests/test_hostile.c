@@ -72,7 +72,7 @@ static void served(const char *after)
 {
 	char msg[64];
 
-	wait_clients(normal, 1, 5000);
+	wait_clients(normal, 1, HARNESS_HANG_MS);
 	snprintf(msg, sizeof msg, "after %s", after);
 	ck_assert_ipc(put_str(normal_q, msg, 0), 0);
 	ck_assert_int_eq(ipc_queue_size(normal_q), 1);
@@ -118,7 +118,7 @@ static void expect_push_and_close(int fd, int want, const char *what)
 		      rep.res[0].via.i64 == want, "%s: not an error push of %d", what, want);
 	msgpack_unpacked_destroy(&u);
 	free(body);
-	ck_assert_msg(raw_wait_closed(fd, 5000) == 0, "%s: connection left open", what);
+	ck_assert_msg(raw_wait_closed(fd, HARNESS_HANG_MS) == 0, "%s: connection left open", what);
 }
 
 /* Expect a reply to id with status want on fd, which stays open. */

@@ -122,7 +122,8 @@ static int claim_then_close(void *arg)
 
 	/* A recv that does not wait still claims the end. */
 	child_check(recv_is(end1, "", IPC_NOWAIT) == -EAGAIN, 1);
-	usleep(200 * 1000);
+	/* Close once the parent's recv is parked. */
+	child_check(child_wait_parent_parked(h.sock) == 0, 2);
 	ipc_pipe_close(end1);
 	return 0;
 }
@@ -141,7 +142,7 @@ START_TEST(test_parked_recv_gets_epipe_when_peer_closes)
 	start_ok(&p);
 	t0 = harness_now_ms();
 	ck_assert_ipc(recv_is(e0, "", IPC_FOREVER), -EPIPE);
-	ck_assert_int_lt(harness_now_ms() - t0, 5000);
+	ck_assert_int_lt(harness_now_ms() - t0, HARNESS_HANG_MS);
 	join_ok(&p, "closer");
 	ipc_pipe_close(e0);
 	ipc_pipe_close(e1);
@@ -184,7 +185,7 @@ START_TEST(test_holder_killed_peer_drains_then_epipe)
 	a.end = e1;
 	a.sync = fds[1];
 	start_ok(&p);
-	ck_assert_msg(wait_byte(fds[0], 10000) == 0, "the child did not send its messages");
+	ck_assert_msg(wait_byte(fds[0], HARNESS_HANG_MS) == 0, "the child did not send its messages");
 	ck_assert_int_eq(kill(p.pid, SIGKILL), 0);
 	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
 	ck_assert_int_eq(p.exitcode, -SIGKILL);
@@ -346,8 +347,9 @@ static int slow_reader(void *arg)
 	void *data;
 	size_t len;
 
-	usleep(300 * 1000);
-	child_check(ipc_pipe_recv(end1, &data, &len, 5000) == 0, 1);
+	/* Make room once the parent's send waits for it. */
+	child_check(child_wait_parent_parked(h.sock) == 0, 3);
+	child_check(ipc_pipe_recv(end1, &data, &len, HARNESS_HANG_MS) == 0, 1);
 	child_check(len == 500, 2);
 	free(data);
 	return 0;
@@ -375,9 +377,8 @@ START_TEST(test_send_blocks_while_full)
 
 	p.arg = e1;
 	start_ok(&p);
-	t0 = harness_now_ms();
-	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, 10000), 0);
-	ck_assert_int_ge(harness_now_ms() - t0, 100);
+	/* It waits (the reader sees it parked) until the reader makes room. */
+	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, HARNESS_HANG_MS), 0);
 	join_ok(&p, "reader");
 	/* The reader's end closed with it: nobody will read the rest. */
 	ck_assert_ipc(ipc_pipe_send(e0, small, sizeof small, 1000), -EPIPE);
@@ -488,7 +489,7 @@ START_TEST(test_unlink_answers_parked_recv)
 	ck_assert_ipc(ipc_pipe_open(c, "gone", 1, IPC_CREATE, &e1), 0);
 	p.arg = e1;
 	start_ok(&p);
-	harness_sleep_ms(200);
+	wait_waiting(c, p.pid, 1, HARNESS_HANG_MS);
 	ck_assert_ipc(ipc_pipe_unlink(c, "gone"), 0);
 	join_ok(&p, "parked reader");
 	ipc_pipe_close(e1);
@@ -538,7 +539,7 @@ START_TEST(test_anonymous_pipe_goes_when_unusable)
 	/* Its maker exits without closing anything: nothing can use it any more. */
 	{
 		ipc_process p = { .target = pair_and_exit, .arg = h.sock };
-		int64_t end = harness_now_ms() + 3000;
+		int64_t end = harness_now_ms() + HARNESS_HANG_MS;
 
 		start_ok(&p);
 		join_ok(&p, "maker");
@@ -559,7 +560,7 @@ static int late_sender(void *arg)
 {
 	struct late_args *a = arg;
 
-	child_check(wait_byte(a->sync, 10000) == 0, 1);
+	child_check(wait_byte(a->sync, HARNESS_HANG_MS) == 0, 1);
 	child_check(send_str(a->end1, "late but fine", 5000) == 0, 2);
 	return 0;
 }
@@ -647,7 +648,7 @@ START_TEST(test_ends_kept_once_and_only_for_anonymous_pipes)
 	ipc_disconnect(c);
 	/* With the connection, the keeps went, and the anonymous pipe with them. */
 	c = connect_ok(h.sock);
-	wait_clients(c, 1, 2000);
+	wait_clients(c, 1, HARNESS_HANG_MS);
 	ck_assert_int_eq(status_key(c, "objects"), 1);
 	ck_assert_ipc(ipc_pipe_unlink(c, "named"), 0);
 	ipc_disconnect(c);
@@ -662,7 +663,7 @@ static char *ipcctl(const char *w1, const char *w2)
 {
 	const char *argv[] = { IPCCTL_BIN, "-s", h.sock, w1, w2, NULL };
 	char *out;
-	int status = harness_run(NULL, argv, &out, 10000);
+	int status = harness_run(NULL, argv, &out, HARNESS_HANG_MS);
 
 	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "ipcctl %s failed:\n%s", w1, out);
@@ -704,7 +705,7 @@ static int hold_end1(void *arg)
 	struct late_args *a = arg;
 
 	child_check(send_str(a->end1, "held", 5000) == 0, 1);
-	child_check(wait_byte(a->sync, 10000) == 0, 2);
+	child_check(wait_byte(a->sync, HARNESS_HANG_MS) == 0, 2);
 	return 0;
 }
 

@@ -112,7 +112,7 @@ START_TEST(test_join_times_out_on_sleeping_child)
 	t0 = harness_now_ms();
 	ck_assert_ipc(ipc_process_join(&p, 300), -ETIMEDOUT);
 	ck_assert_int_ge(harness_now_ms() - t0, 290);
-	ck_assert_int_lt(harness_now_ms() - t0, 3000);
+	ck_assert_int_lt(harness_now_ms() - t0, HARNESS_HANG_MS);
 	ck_assert_int_eq(p.exitcode, IPC_EXITCODE_NONE);
 	ck_assert_ipc(ipc_process_is_alive(&p), 1);
 	/* Starting it again while it runs is refused. */
@@ -225,7 +225,7 @@ static int ipcctl_lists(pid_t pid, const char *name)
 	char *out, *line, *save = NULL, spid[32];
 	int status, found = 0;
 
-	status = harness_run(NULL, argv, &out, 10000);
+	status = harness_run(NULL, argv, &out, HARNESS_HANG_MS);
 	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "ipcctl clients failed:\n%s", out);
 	snprintf(spid, sizeof spid, " %d ", (int)pid);
@@ -260,7 +260,7 @@ START_TEST(test_ipcctl_clients_shows_child_by_pid_and_name)
 	ck_assert_ipc(ipc_queue_put(w.go, "go", 2, 1000), 0);
 	ck_assert_ipc(ipc_process_join(&w.base, 10000), 0);
 	ck_assert_int_eq(w.base.exitcode, 0);
-	end = harness_now_ms() + 3000;
+	end = harness_now_ms() + HARNESS_HANG_MS;
 	while (ipcctl_lists(w.base.pid, "worker-7") && harness_now_ms() < end)
 		harness_sleep_ms(20);
 	ck_assert_msg(!ipcctl_lists(w.base.pid, "worker-7"),

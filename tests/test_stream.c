@@ -5,6 +5,7 @@
  * The real ipcd in a temporary directory, real forked clients.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,7 @@ static uint32_t get_range(ipc_queue *q, uint32_t from, uint32_t to, size_t batch
 	struct iovec v[512];
 
 	while (from < to) {
-		int n = ipc_queue_get_many(q, v, batch, 5000);
+		int n = ipc_queue_get_many(q, v, batch, HARNESS_HANG_MS);
 
 		if (n < 0)
 			return from;
@@ -132,16 +133,18 @@ START_TEST(test_get_many_waits_for_the_first)
 	int n;
 
 	if (pid == 0) {
-		harness_sleep_ms(150);
+		/* Put once the parent's get_many waits. */
+		if (child_wait_parent_parked(h.sock) < 0)
+			_exit(2);
 		put_range(q, 0, 3);
 		_exit(0);
 	}
-	n = ipc_queue_get_many(q, v, 16, 5000);
+	n = ipc_queue_get_many(q, v, 16, HARNESS_HANG_MS);
 	ck_assert_int_ge(n, 1);
 	ck_assert_int_le(n, 3);
 	for (int i = 0; i < n; i++)
 		ck_assert(check_msg(&v[i], (uint32_t)i));
-	harness_expect_child_ok(pid, 5000, "producer");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "producer");
 	ck_assert_uint_eq(get_range(q, (uint32_t)n, 3, 16), 3);
 	ck_assert_ipc(ipc_queue_get_many(q, v, 16, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_get_many(q, v, 0, 0), -EINVAL);
@@ -208,7 +211,7 @@ START_TEST(test_forked_child_does_not_send_parents_async_puts)
 			_exit(1);
 		_exit(0);
 	}
-	harness_expect_child_ok(pid, 5000, "child");
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "child");
 	ck_assert_ipc(ipc_queue_size(q), 1);
 	ck_assert_ipc(ipc_queue_flush(q, 2000), 0);
 	ck_assert_ipc(ipc_queue_size(q), 6);
@@ -234,7 +237,7 @@ START_TEST(test_prefetched_messages_return_when_consumer_dies)
 		if (ipc_queue_set_prefetch(q, 50) < 0)
 			_exit(1);
 		for (uint32_t i = 0; i < 10; i++)
-			if (ipc_queue_get(q, &v.iov_base, &v.iov_len, 2000) < 0 || !check_msg(&v, i))
+			if (ipc_queue_get(q, &v.iov_base, &v.iov_len, HARNESS_HANG_MS) < 0 || !check_msg(&v, i))
 				_exit(2);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(3);
@@ -247,7 +250,8 @@ START_TEST(test_prefetched_messages_return_when_consumer_dies)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	/* Everything not taken is back, in order, and nothing twice. */
-	for (int i = 0; i < 100 && ipc_queue_size(q) != 90; i++)
+	for (int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	     ipc_queue_size(q) != 90 && harness_now_ms() < end;)
 		harness_sleep_ms(10);
 	ck_assert_ipc(ipc_queue_size(q), 90);
 	ck_assert_uint_eq(get_range(q, 10, 100, 7), 100);
@@ -266,7 +270,7 @@ START_TEST(test_prefetch_off_gives_messages_back)
 	put_range(q, 0, 100);
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 20), 0);
 	for (uint32_t i = 0; i < 3; i++) {
-		ck_assert_ipc(ipc_queue_get(q, &v.iov_base, &v.iov_len, 1000), 0);
+		ck_assert_ipc(ipc_queue_get(q, &v.iov_base, &v.iov_len, HARNESS_HANG_MS), 0);
 		ck_assert(check_msg(&v, i));
 	}
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 0), 0);
@@ -296,26 +300,31 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 
 			if (ipc_queue_set_prefetch(q, 16) < 0)
 				_exit(1);
-			while ((n = ipc_queue_get_many(q, v, 64, 1000)) > 0)
+			/* Until the queue is removed, once every message arrived. */
+			while ((n = ipc_queue_get_many(q, v, 64, HARNESS_HANG_MS)) > 0)
 				for (int i = 0; i < n; i++) {
 					memcpy(&id, v[i].iov_base, 4);
 					free(v[i].iov_base);
 					if (write(results[1], &id, 4) != 4)
 						_exit(2);
 				}
-			_exit(n == -ETIMEDOUT ? 0 : 3);
+			_exit(n == -EIDRM ? 0 : 3);
 		}
 	}
 	close(results[1]);
 	put_range(q, 0, N);
-	while (read(results[0], &id, 4) == 4) {
+	/* N messages, then the end (the consumers see the queue removed): none more. */
+	for (bool removed = false; read(results[0], &id, 4) == 4;) {
 		ck_assert_uint_lt(id, N);
 		ck_assert_msg(!seen[id], "message %u delivered twice", id);
 		seen[id] = 1;
-		got++;
+		if (++got == N && !removed) {
+			ck_assert_ipc(ipc_queue_unlink(c, "share"), 0);
+			removed = true;
+		}
 	}
 	for (int k = 0; k < CONSUMERS; k++)
-		harness_expect_child_ok(pid[k], 10000, "consumer");
+		harness_expect_child_ok(pid[k], HARNESS_HANG_MS, "consumer");
 	ck_assert_uint_eq(got, N);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
@@ -323,12 +332,13 @@ START_TEST(test_prefetching_consumers_share_without_duplicates)
 END_TEST
 
 
-/* Wait up to 3 s for ipc_queue_size(q) to be want; returns the last size. */
+/* Wait for ipc_queue_size(q) to be want; returns the last size. */
 static long wait_size(ipc_queue *q, long want)
 {
-	long n = -1;
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	long n;
 
-	for (int i = 0; i < 300 && (n = ipc_queue_size(q)) != want; i++)
+	while ((n = ipc_queue_size(q)) != want && harness_now_ms() < end)
 		harness_sleep_ms(10);
 	return n;
 }
@@ -399,7 +409,7 @@ START_TEST(test_put_keeps_its_timeout_behind_async_puts)
 	t0 = harness_now_ms();
 	ck_assert_ipc(ipc_queue_put(q, "z", 1, 0), -EAGAIN);
 	ck_assert_ipc(ipc_queue_put(q, "z", 1, 200), -ETIMEDOUT);
-	ck_assert_int_lt(harness_now_ms() - t0, 2000);
+	ck_assert_int_lt(harness_now_ms() - t0, HARNESS_HANG_MS);
 	ck_assert_uint_eq(ipc_queue_pending(q), 1);
 	ck_assert_ipc(ipc_queue_purge(q), 1);
 	ck_assert_ipc(ipc_queue_flush(q, 1000), 0);
@@ -409,26 +419,58 @@ START_TEST(test_put_keeps_its_timeout_behind_async_puts)
 }
 END_TEST
 
+/* Wait until process pid sleeps (state S in /proc): 0, or -1 after HARNESS_HANG_MS. */
+static int wait_sleeping(pid_t pid)
+{
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	do {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		/* "pid (comm) S ...": the state follows the last ')'. */
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 0;
+		harness_sleep_ms(5);
+	} while (harness_now_ms() < end);
+	return -1;
+}
+
 START_TEST(test_prefetching_get_sees_its_queue_removed)
 {
 	ipc_client *c = connect_ok(h.sock);
 	ipc_queue *q = open_ok(c, "doomed", IPC_CREATE, NULL);
 	void *data;
 	size_t len;
+	int sync[2];
 	pid_t pid;
 
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 10), 0);
+	ck_assert_int_eq(pipe(sync), 0);
 	pid = fork_ok();
 	if (pid == 0) {
 		ipc_client *other;
 
-		harness_sleep_ms(200);
+		/*
+		 * Remove the queue once the parent's get waits: it waits in the
+		 * library for pushed messages, not parked in the daemon, so
+		 * watch it go to sleep after it said it was about to get.
+		 */
+		if (wait_byte(sync[0], HARNESS_HANG_MS) < 0 || wait_sleeping(getppid()) < 0)
+			_exit(2);
 		if (ipc_connect(h.sock, &other) < 0 || ipc_queue_unlink(other, "doomed") < 0)
 			_exit(1);
 		_exit(0);
 	}
-	ck_assert_ipc(ipc_queue_get(q, &data, &len, 5000), -EIDRM);
-	harness_expect_child_ok(pid, 5000, "unlinker");
+	ck_assert_int_eq(write(sync[1], "!", 1), 1);
+	ck_assert_ipc(ipc_queue_get(q, &data, &len, HARNESS_HANG_MS), -EIDRM);
+	harness_expect_child_ok(pid, HARNESS_HANG_MS, "unlinker");
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 }

@@ -20,10 +20,9 @@ struct msgchunk;
 struct msgstore {
 	struct msgchunk *head;   /* oldest records */
 	struct msgchunk *tail;   /* records are appended here */
-	struct msgchunk *spare;  /* one emptied chunk kept to spare malloc churn */
 	size_t count;            /* messages stored */
 	size_t bytes;            /* payload bytes stored (lengths not counted) */
-	size_t allocated;        /* bytes of chunk memory held, spare included */
+	size_t allocated;        /* bytes of the chunks held */
 	bool ids;                /* records carry an id (set by msgstore_init_ids) */
 };
 
@@ -41,7 +40,8 @@ struct msgrec {
 /* The largest message a store takes: the length word's top bit is a flag. */
 #define MSGSTORE_MAX_LEN 0x7fffff00u
 
-#define MSGSTORE_CHUNK (64u * 1024u)  /* default chunk size in bytes */
+/* Bytes of a chunk, header included (a larger record gets a larger chunk). */
+#define MSGSTORE_CHUNK (64u * 1024u)
 
 void msgstore_init(struct msgstore *s);
 
@@ -91,5 +91,16 @@ int msgstore_move(struct msgstore *dst, struct msgstore *src);
  * Both have ids, or neither.
  */
 void msgstore_splice_front(struct msgstore *dst, struct msgstore *src);
+
+/*
+ * Give back to the system the emptied chunks that no store took during the
+ * interval since the last call, but for a few kept for the next burst.  The
+ * daemon calls it every second, so its memory follows its queues down
+ * within two seconds without a system call per chunk while they churn.
+ */
+void msgstore_release_idle(void);
+
+/* Unmap every pooled chunk (at shutdown, after every store was cleared). */
+void msgstore_cleanup(void);
 
 #endif

@@ -153,8 +153,15 @@ check_rc "queue get --timeout 100 on an empty queue" 3
 ctl queue peek jobs
 check_rc "queue peek on an empty queue" 3
 
-( sleep 0.3; "$IPCCTL" -s "$sock" queue put jobs '{"late": true}' ) &
-ctl queue get jobs --timeout 5000
+# The put once the get waits (the queue counts it as a getter).
+(
+	for _ in $(seq 1200); do
+		"$IPCCTL" -s "$sock" queue stat jobs | grep -q '^getters: *1$' && break
+		sleep 0.05
+	done
+	"$IPCCTL" -s "$sock" queue put jobs '{"late": true}'
+) &
+ctl queue get jobs --timeout 60000
 wait $!
 check_rc "queue get waiting for a put" 0
 check_json "queue get waiting for a put" '{"late":true}'
