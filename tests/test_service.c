@@ -490,7 +490,7 @@ static int peek_flood(const char *sock, size_t size, int n, bool cut)
 	/* Read once the daemon has cut the client off, if it is to. */
 	if (cut)
 		expect_logged("cut off");
-	while (raw_recv_frame(fd, &body, &len, HARNESS_HANG_MS) == 0) {
+	while (got < n && raw_recv_frame(fd, &body, &len, HARNESS_HANG_MS) == 0) {
 		/* A reply [id, 0, data]; a push [0, "error", ...] ends it. */
 		if (len > 2 && body[1] == 0) {
 			free(body);
