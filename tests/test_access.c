@@ -363,7 +363,7 @@ START_TEST(test_pipe_permissions)
 	as_user(NOBODY, NOBODY, nobody_refused_a_pipe, "nobody on a 0600 pipe");
 	ck_assert_ipc(ipc_chmod(c, "pp", 0602), 0);
 	as_user(NOBODY, NOBODY, nobody_sends_on_a_pipe, "nobody on a 0602 pipe");
-	ck_assert_ipc(ipc_pipe_recv(p, &data, &len, 1000), 0);
+	ck_assert_ipc(ipc_pipe_recv(p, &data, &len, HARNESS_HANG_MS), 0);
 	ck_assert_msg(len == 2 && memcmp(data, "hi", 2) == 0, "pipe message");
 	free(data);
 	ipc_pipe_close(p);

@@ -171,7 +171,7 @@ static void load_producer(struct acks *a, int p)
 	for (uint32_t seq = 0;; seq++) {
 		uint32_t m[2] = { (uint32_t)p, seq };
 
-		if (ipc_queue_put(q, m, sizeof m, 1000) < 0)
+		if (ipc_queue_put(q, m, sizeof m, HARNESS_HANG_MS) < 0)
 			_exit(0);   /* the daemon died under us: expected */
 		__atomic_store_n(&a->last[p], (long)seq, __ATOMIC_SEQ_CST);
 	}

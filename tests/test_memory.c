@@ -144,7 +144,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("memory");
-	/* 1,000,000 puts and gets of 256 bytes took up to 283 s at load 30 on 2 CPUs. */
+	/* At load 30 on 2 CPUs: 55 s; 1,000,000 messages of 256 bytes took 283 s. */
 	TCase *tc = harness_tcase(s, "memory", 300, setup, teardown);
 
 	tcase_add_test(tc, test_drained_queue_gives_memory_back);

@@ -63,7 +63,7 @@ static void start_ok(ipc_process *p)
 
 static void join_ok(ipc_process *p, const char *what)
 {
-	ck_assert_ipc(ipc_process_join(p, 20000), 0);
+	ck_assert_ipc(ipc_process_join(p, HARNESS_HANG_MS), 0);
 	ck_assert_msg(p->exitcode == 0, "%s exited with %d", what, p->exitcode);
 }
 
@@ -187,7 +187,7 @@ START_TEST(test_holder_killed_peer_drains_then_epipe)
 	start_ok(&p);
 	ck_assert_msg(wait_byte(fds[0], HARNESS_HANG_MS) == 0, "the child did not send its messages");
 	ck_assert_int_eq(kill(p.pid, SIGKILL), 0);
-	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
+	ck_assert_ipc(ipc_process_join(&p, HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(p.exitcode, -SIGKILL);
 
 	for (int i = 0; i < 5; i++) {

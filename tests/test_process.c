@@ -54,7 +54,7 @@ START_TEST(test_join_gives_exit_code)
 	ck_assert_int_gt(p.pid, 0);
 	ck_assert_int_ne(p.pid, getpid());
 	ck_assert_int_eq(p.exitcode, IPC_EXITCODE_NONE);
-	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
+	ck_assert_ipc(ipc_process_join(&p, HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(p.exitcode, 7);
 	/* Joining again changes nothing. */
 	ck_assert_ipc(ipc_process_join(&p, 0), 0);
@@ -95,9 +95,9 @@ START_TEST(test_killed_child_exitcode_is_minus_signal)
 
 	ck_assert_ipc(ipc_process_start(&p), 0);
 	ck_assert_ipc(ipc_process_start(&q), 0);
-	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
+	ck_assert_ipc(ipc_process_join(&p, HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(p.exitcode, -SIGKILL);
-	ck_assert_ipc(ipc_process_join(&q, 10000), 0);
+	ck_assert_ipc(ipc_process_join(&q, HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(q.exitcode, -SIGUSR1);
 }
 END_TEST
@@ -119,7 +119,7 @@ START_TEST(test_join_times_out_on_sleeping_child)
 	ck_assert_ipc(ipc_process_start(&p), -EBUSY);
 
 	ck_assert_ipc(ipc_process_terminate(&p), 0);
-	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
+	ck_assert_ipc(ipc_process_join(&p, HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(p.exitcode, -SIGTERM);
 	ck_assert_ipc(ipc_process_is_alive(&p), 0);
 	/* Once it ended, terminate never signals the (maybe reused) pid. */
@@ -179,7 +179,7 @@ START_TEST(test_child_flushes_nothing_twice_nor_runs_atexit)
 	setvbuf(stdout, NULL, _IOFBF, 4096);
 	printf("parent\n");
 	ck_assert_ipc(ipc_process_start(&p), 0);
-	ck_assert_ipc(ipc_process_join(&p, 10000), 0);
+	ck_assert_ipc(ipc_process_join(&p, HARNESS_HANG_MS), 0);
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
@@ -210,9 +210,9 @@ static int worker_run(ipc_process *self)
 	size_t len;
 
 	/* The parent's handles: the library opens the child's own connection. */
-	if (ipc_queue_put(w->ready, "up", 2, 5000) < 0)
+	if (ipc_queue_put(w->ready, "up", 2, HARNESS_HANG_MS) < 0)
 		return 1;
-	if (ipc_queue_get(w->go, &msg, &len, 10000) < 0)
+	if (ipc_queue_get(w->go, &msg, &len, HARNESS_HANG_MS) < 0)
 		return 2;
 	free(msg);
 	return 0;
@@ -249,7 +249,7 @@ START_TEST(test_ipcctl_clients_shows_child_by_pid_and_name)
 	ck_assert_ipc(ipc_queue_open(c, "ready", IPC_CREATE, NULL, &w.ready), 0);
 	ck_assert_ipc(ipc_queue_open(c, "go", IPC_CREATE, NULL, &w.go), 0);
 	ck_assert_ipc(ipc_process_start(&w.base), 0);
-	ck_assert_ipc(ipc_queue_get(w.ready, &msg, &len, 10000), 0);
+	ck_assert_ipc(ipc_queue_get(w.ready, &msg, &len, HARNESS_HANG_MS), 0);
 	free(msg);
 
 	ck_assert_msg(ipcctl_lists(w.base.pid, "worker-7"),
@@ -257,8 +257,8 @@ START_TEST(test_ipcctl_clients_shows_child_by_pid_and_name)
 	/* The parent keeps its own name. */
 	ck_assert_msg(!ipcctl_lists(getpid(), "worker-7"), "the parent took the child's name");
 
-	ck_assert_ipc(ipc_queue_put(w.go, "go", 2, 1000), 0);
-	ck_assert_ipc(ipc_process_join(&w.base, 10000), 0);
+	ck_assert_ipc(ipc_queue_put(w.go, "go", 2, HARNESS_HANG_MS), 0);
+	ck_assert_ipc(ipc_process_join(&w.base, HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(w.base.exitcode, 0);
 	end = harness_now_ms() + HARNESS_HANG_MS;
 	while (ipcctl_lists(w.base.pid, "worker-7") && harness_now_ms() < end)

@@ -381,7 +381,7 @@ START_TEST(test_many_producers_consumers)
 	for (i = 0; i < CONSUMERS; i++) {
 		struct tag end = { END_MARK, (uint32_t)i };
 
-		ck_assert_ipc(ipc_queue_put(q, &end, sizeof end, 1000), 0);
+		ck_assert_ipc(ipc_queue_put(q, &end, sizeof end, HARNESS_HANG_MS), 0);
 	}
 	for (i = 0; i < CONSUMERS; i++)
 		harness_expect_child_ok(cons[i], HARNESS_HANG_MS, "consumer");

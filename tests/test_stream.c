@@ -369,7 +369,7 @@ START_TEST(test_consumer_that_stops_reading_is_cut_off)
 	}
 	ck_assert_int_eq(read(ready[0], &x, 1), 1);
 	for (int i = 0; i < 40; i++)
-		ck_assert_ipc(ipc_queue_put(q, big, sizeof big, 1000), 0);
+		ck_assert_ipc(ipc_queue_put(q, big, sizeof big, HARNESS_HANG_MS), 0);
 	/* Over 1 MiB unread: cut off, and what it had in flight is back. */
 	ck_assert_ipc(wait_size(q, 40), 40);
 	kill(pid, SIGKILL);
