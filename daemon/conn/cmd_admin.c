@@ -132,7 +132,12 @@ void cmd_config_set(struct req *r)
 	}
 	/* Paths are never live, and an address is bound by a reload (it may fail),
 	 * so the copy below never owns a string. */
-	if (!k->live || k->type == CONFIG_PATH || k->type == CONFIG_ADDR) {
+	if (k->type == CONFIG_ADDR) {
+		reply_error(r->conn, r->id, -EINVAL, "%s is bound by a reload: change it in the "
+			    "configuration file, then reload (SIGHUP)", k->name);
+		return;
+	}
+	if (!k->live || k->type == CONFIG_PATH) {
 		reply_error(r->conn, r->id, -EINVAL, "%s needs a restart: change it in the "
 			    "configuration file", k->name);
 		return;
