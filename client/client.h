@@ -5,6 +5,7 @@
 #ifndef IPC_CLIENT_INTERNAL_H
 #define IPC_CLIENT_INTERNAL_H
 
+#include <limits.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -192,7 +193,27 @@ struct ipc_queue {
 	pid_t pend_pid;            /* the process whose puts pend holds */
 	unsigned last_flags;       /* IPC_MSG_* of the message the last get returned */
 	size_t unacked;            /* ack queue: got on connection gen, task_done not sent */
+	struct cring *ring;        /* the queue's shared-memory ring mapped here, or NULL */
 };
+
+/* ring.c: a call the ring cannot serve, to send by the socket instead (never a count). */
+#define RING_SOCKET INT_MAX
+
+/* ring.c: map the ring whose descriptor fd (taken over) came with q's open.  0 or -errno. */
+int ring_map(ipc_queue *q, int fd);
+/* ring.c: unmap q's ring, if any. */
+void ring_unmap(ipc_queue *q);
+/*
+ * ring.c: put through q's ring, waiting up to timeout_ms for room; get up to
+ * max, waiting for one.  0 (put) or a count (get_many); a negative errno; or
+ * RING_SOCKET: send it by the socket, within *left_ms.
+ */
+int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *left_ms);
+/* ring.c: put msgs[0..n) through the ring; returns how many; *stop says why not all:
+ * RING_SOCKET (msgs[count] goes by the socket) or a negative errno. */
+size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeout_ms,
+		     int *left_ms, int *stop);
+int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, int *left_ms);
 
 /* An entry of an ack queue's push: taking it makes one more message to task_done. */
 #define MSGBUF_ACK 0x80u

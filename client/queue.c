@@ -15,8 +15,10 @@
 static int queue_open_remote(ipc_queue *q, int flags)
 {
 	ipc_client *c = q->c;
+	struct proto_reply rep;
 	msgpack_packer *pk;
 	uint64_t num;
+	bool mapped;
 	int rc, extra;
 
 	pk = client_req(c, IPC_OP_Q_OPEN, 3);
@@ -24,7 +26,7 @@ static int queue_open_remote(ipc_queue *q, int flags)
 	msgpack_pack_uint32(pk, (uint32_t)flags);
 	/* ack and durable are sent only when asked for, so an ipcd without them can say so. */
 	extra = q->attr.ack || q->attr.durable;
-	msgpack_pack_map(pk, 3 + 2 * extra);
+	msgpack_pack_map(pk, 3 + 2 * extra + (q->attr.noring != 0));
 	proto_pack_kv_u64(pk, IPC_ATTR_MAXSIZE, q->attr.maxsize);
 	proto_pack_kv_u64(pk, IPC_ATTR_MAXBYTES, q->attr.maxbytes);
 	proto_pack_kv_u64(pk, IPC_ATTR_MODE, q->attr.mode);
@@ -32,9 +34,27 @@ static int queue_open_remote(ipc_queue *q, int flags)
 		proto_pack_kv_u64(pk, "ack", q->attr.ack != 0);
 		proto_pack_kv_u64(pk, "durable", q->attr.durable != 0);
 	}
-	rc = client_call_u64(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &num);
+	if (q->attr.noring)
+		proto_pack_kv_u64(pk, IPC_ATTR_NORING, 1);
+	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
 	if (rc < 0)
 		return rc;
+	num = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
+	      rep.res[0].via.u64 : 0;
+	mapped = rep.nres >= 3 && rep.res[2].type == MSGPACK_OBJECT_BOOLEAN &&
+		 rep.res[2].via.boolean;
+	client_done(c);
+	/* A mapping of an earlier connection (or of the parent) gives way to this one. */
+	ring_unmap(q);
+	if (mapped && !q->attr.noring) {
+		int fd = client_take_fd(c);
+
+		rc = fd < 0 ? fd : ring_map(q, fd);
+		if (rc < 0) {
+			/* The handle works by the socket: the ring is only a faster way. */
+			ring_unmap(q);
+		}
+	}
 	q->num = (uint32_t)num;
 	q->gen = c->gen;
 	/* What was got on an earlier connection went back to the queue with it. */
@@ -96,6 +116,7 @@ int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_a
 	rc = queue_open_remote(q, flags);
 	if (rc < 0) {
 		stream_free(q);
+		ring_unmap(q);
 		free(q->name);
 		free(q);
 		return rc;
@@ -121,6 +142,7 @@ void ipc_queue_close(ipc_queue *q)
 		client_close_handle(c, q->num);
 	}
 	stream_free(q);
+	ring_unmap(q);
 	free(q->name);
 	free(q);
 }
@@ -148,6 +170,11 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 		return rc;
 	if (q->c->max_message && len > q->c->max_message)
 		return -EMSGSIZE;
+	if (q->ring) {
+		rc = ring_put(q, data, len, timeout_ms, &timeout_ms);
+		if (rc != RING_SOCKET)
+			return rc;
+	}
 	pk = client_req(q->c, IPC_OP_Q_PUT, 3);
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
@@ -200,6 +227,25 @@ static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, s
 
 int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
 {
+	if (q && data && len) {
+		int rc = queue_ready(q);
+		struct iovec v;
+
+		if (rc < 0)
+			return rc;
+		if (q->ring) {
+			rc = ring_get_many(q, &v, 1, timeout_ms, &timeout_ms);
+			if (rc == 1) {
+				*data = v.iov_base;
+				*len = v.iov_len;
+				q->last_flags = 0;
+				return 0;
+			}
+			if (rc != RING_SOCKET)
+				return rc;
+			return queue_fetch(q, IPC_OP_Q_GET, timeout_ms, data, len);
+		}
+	}
 	if (q && q->prefetch && data && len)
 		return stream_get(q, data, len, timeout_ms);
 	return queue_fetch(q, IPC_OP_Q_GET, timeout_ms, data, len);

@@ -99,7 +99,8 @@ int stream_reopened(ipc_queue *q)
 	q->removed = false;
 	if (q->npend && q->pend_pid != client_pid())
 		pend_clear(q);
-	return q->prefetch ? prefetch_call(q, q->prefetch) : 0;
+	/* A mapped ring serves gets itself: nothing to push ahead. */
+	return q->prefetch && !q->ring ? prefetch_call(q, q->prefetch) : 0;
 }
 
 /* The handle a push names, or NULL. */
@@ -232,6 +233,8 @@ int ipc_queue_set_prefetch(ipc_queue *q, unsigned n)
 		return rc;
 	/* Off: the daemon takes back what it pushed; drop our copies after its answer. */
 	q->prefetch = n;
+	if (q->ring)
+		return 0;
 	rc = prefetch_call(q, n);
 	if (n == 0)
 		ahead_clear(&q->ahead);
@@ -251,8 +254,13 @@ int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout
 	rc = queue_ready(q);
 	if (rc < 0)
 		return rc;
-	if (q->prefetch)
+	if (q->ring) {
+		rc = ring_get_many(q, msgs, max, timeout_ms, &timeout_ms);
+		if (rc != RING_SOCKET)
+			return rc;
+	} else if (q->prefetch) {
 		return ahead_take(q, msgs, max, timeout_ms);
+	}
 	pk = client_req(q->c, IPC_OP_Q_GET_MANY, 3);
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_int(pk, timeout_ms < 0 ? -1 : timeout_ms);
@@ -379,6 +387,14 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 	rc = queue_ready_flushed(q, timeout_ms);
 	if (rc < 0)
 		return rc;
+	if (q->ring) {
+		int stop;
+
+		done = ring_put_many(q, msgs, n, timeout_ms, &timeout_ms, &stop);
+		/* What the ring cannot take goes by the socket, after what it took. */
+		if (stop != RING_SOCKET)
+			return done ? (int)(done > INT32_MAX ? INT32_MAX : done) : stop;
+	}
 	q->pend_pid = client_pid();
 	while (done < n) {
 		size_t start = done, batch;
@@ -428,6 +444,18 @@ int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len)
 	}
 	if (q->c->max_message && len > q->c->max_message)
 		return -EMSGSIZE;
+	/* Through the ring, without waiting, while nothing waits here to go before
+	 * it by the socket; else buffered as ever: a full queue, a message the ring
+	 * cannot take and one the queue refuses are the flush's to wait for or report. */
+	if (q->ring && !q->npend) {
+		int left;
+
+		rc = queue_ready(q);
+		if (rc < 0)
+			return rc;
+		if (q->ring && ring_put(q, data, len, 0, &left) == 0)
+			return 0;
+	}
 	if (pend_full(q, len)) {
 		rc = stream_flush(q, IPC_FOREVER);
 		if (rc < 0)

@@ -12,6 +12,10 @@
 #include "ctl_json.h"
 
 /* Open the queue named by the first operand, or report why not (*rc). */
+/* ipcctl never maps a queue's ring: its requests go by the socket, where ipcd
+ * counts and serves them as it does any client's without the mapping. */
+static const ipc_queue_attr by_socket = { .noring = 1 };
+
 static ipc_queue *open_queue(struct ctl *ctl, int flags, int *rc)
 {
 	ipc_client *c = ctl_connect(ctl);
@@ -22,7 +26,8 @@ static ipc_queue *open_queue(struct ctl *ctl, int flags, int *rc)
 	if (!c)
 		return NULL;
 	*rc = CTL_EXIT_FAIL;
-	r = ipc_queue_open(c, ctl->args[0], flags, flags & IPC_CREATE ? &ctl->attr : NULL, &q);
+	r = ipc_queue_open(c, ctl->args[0], flags, flags & IPC_CREATE ? &ctl->attr : &by_socket,
+			   &q);
 	if (r < 0) {
 		ctl_fail(ctl, r, "%s %s", ctl->what, ctl->args[0]);
 		return NULL;

@@ -278,8 +278,8 @@ static uint64_t queue_fig(const struct queue *q, enum queue_fig f)
 	uint64_t n = 0;
 
 	switch (f) {
-	case QF_MESSAGES: return q->store.count;
-	case QF_BYTES: return q->store.bytes;
+	case QF_MESSAGES: return queue_depth(q);
+	case QF_BYTES: return queue_bytes(q);
 	case QF_MAX_MESSAGES: return q->maxsize;
 	case QF_MAX_BYTES: return q->maxbytes;
 	case QF_IN_FLIGHT:
@@ -297,8 +297,8 @@ static uint64_t queue_fig(const struct queue *q, enum queue_fig f)
 		TAILQ_FOREACH(cs, &q->consumers, link)
 			n++;
 		return n;
-	case QF_PUTS: return q->puts;
-	case QF_GETS: return q->gets;
+	case QF_PUTS: return queue_puts(q);
+	case QF_GETS: return queue_gets(q);
 	case QF_ACKED: return q->acked;
 	case QF_REDELIVERED: return q->redelivered;
 	case QF_LOG_BYTES: return qlog_size(q);

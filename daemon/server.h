@@ -39,6 +39,8 @@ struct limits {
 	size_t max_array_bytes;  /* bytes in one shared array */
 	size_t max_shm;          /* bytes of all shared arrays together */
 	size_t pipe_maxbytes;    /* payload bytes buffered in each direction of a pipe */
+	size_t ring_slots;       /* slots of a local queue's shared-memory ring; 0: no rings */
+	size_t ring_slot_bytes;  /* bytes of one slot, its 16-byte header included */
 };
 
 #define LIMITS_DEFAULT { \
@@ -46,7 +48,8 @@ struct limits {
 	.idle_timeout = 0, .queue_maxsize = 0, \
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
 	.max_objects = 65536, .max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
-	.pipe_maxbytes = 64u << 10 }
+	.pipe_maxbytes = 64u << 10, \
+	.ring_slots = 4096, .ring_slot_bytes = 256 }
 
 #define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
 

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define IPC_PROTO_VERSION 2
+#define IPC_PROTO_VERSION 3
 
 /*
  * A frame is a 4-byte big-endian body length followed by that many bytes of
@@ -82,6 +82,7 @@ enum ipc_kind {
 	X(Q_CREDIT,  0x1a, "queue.credit",   "hu")  /* handle, taken -> no reply unless an error */ \
 	X(Q_TASK_DONE,0x1b,"queue.task_done","h")   /* handle -> no reply unless an error; acks the oldest get */ \
 	X(Q_JOIN,    0x1c, "queue.join",     "hi")  /* handle, timeout ms -> ; all put are finished */ \
+	X(Q_RING_KICK,0x1d,"queue.ring_kick","h")   /* handle -> no reply: the ring changed (ipc_ring.h) */ \
 	X(A_OPEN,    0x20, "array.open", "susu|m") /* name, flags, typecode, length, {attr} -> handle, created, typecode, length, itemsize, id, mapped; + fd if mapped */ \
 	X(A_READ,    0x21, "array.read", "huu|i")  /* handle, start, count, timeout ms -> data */ \
 	X(A_WRITE,   0x22, "array.write","hub|i")  /* handle, start, data, timeout ms -> */ \
@@ -145,6 +146,7 @@ enum ipc_op {
 #define IPC_ATTR_MODE     "mode"      /* permission bits; 0 means 0600 */
 #define IPC_ATTR_ACK      "ack"       /* 1: gets stay in flight until task_done */
 #define IPC_ATTR_DURABLE  "durable"   /* 1: kept in a log, survives a restart */
+#define IPC_ATTR_NORING   "noring"    /* 1: no shared-memory ring (created), no mapping (this open) */
 
 /*
  * Permissions, as System V IPC has them: an object has an owner uid and gid

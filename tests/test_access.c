@@ -110,6 +110,8 @@ static void nobody_reads_and_writes(void)
 	ipc_disconnect(c);
 }
 
+static const ipc_queue_attr by_socket = { .noring = 1 };
+
 START_TEST(test_second_uid_denied_until_chmod)
 {
 	ipc_client *c;
@@ -651,7 +653,8 @@ START_TEST(test_status_shows_budgets_and_use)
 	harness_start(&h, args);
 	c = connect_ok(h.sock);
 	c2 = connect_ok(h.sock);
-	q = open_ok(c, "m", IPC_CREATE, NULL);
+	/* By the socket: a ring's messages are in its shared memory, not ipcd's. */
+	q = open_ok(c, "m", IPC_CREATE, &by_socket);
 	ck_assert_ipc(ipc_queue_put(q, "0123456789", 10, 0), 0);
 	ck_assert_int_eq(status_key(c, "memory"), 10);
 	ck_assert_int_eq(status_key(c, "max_memory"), 1024 * 1024);

@@ -92,6 +92,9 @@ static int become_other(void)
 /* ------------------------------------------------------------------------ */
 /* Objects that go with their creator */
 
+/* The monitor traces requests: these queues' puts and gets go by the socket. */
+static const ipc_queue_attr by_socket = { .noring = 1 };
+
 START_TEST(test_autoremoved_objects_go_when_their_creator_is_killed)
 {
 	ipc_client *c;
@@ -370,7 +373,7 @@ START_TEST(test_monitor_traces_other_clients_requests)
 	c = connect_ok(h.sock);
 	next_event(m, op, object, &dropped);
 	ck_assert_str_eq(op, "hello");
-	q = open_ok(c, "traced", IPC_CREATE, NULL);
+	q = open_ok(c, "traced", IPC_CREATE, &by_socket);
 	ck_assert_int_eq(put_str(q, "m", 0), 0);
 	next_event(m, op, object, &dropped);
 	ck_assert_str_eq(op, "queue.open");
@@ -404,7 +407,7 @@ START_TEST(test_a_monitor_that_does_not_read_stalls_nothing)
 	m = connect_ok(h.sock);
 	ck_assert_ipc(ipc_monitor(m), 0);
 	c = connect_ok(h.sock);
-	q = open_ok(c, "busy", IPC_CREATE, NULL);
+	q = open_ok(c, "busy", IPC_CREATE, &by_socket);
 	memset(msg, 'p', sizeof msg);
 	/* m reads nothing meanwhile: ipcd must neither wait for it nor cut it off. */
 	t0 = harness_now_ms();

@@ -82,6 +82,8 @@ START_TEST(test_every_key_is_read_from_the_file)
 		"max-array-bytes = 6M\n"
 		"max-shm = 7G\n"
 		"max-objects = 77\n"
+		"ring-slots = 64\n"
+		"ring-slot-bytes = 128\n"
 		"socket-mode = 0660\n"
 		"socket-group = 4242\n"
 		"state-dir = /var/tmp/ipcd state\n"
@@ -102,6 +104,8 @@ START_TEST(test_every_key_is_read_from_the_file)
 	ck_assert_uint_eq(cfg.lim.max_shm, (size_t)7 << 30);
 	ck_assert_int_eq(cfg.log_level, LOG_LVL_DEBUG);
 	ck_assert_uint_eq(cfg.lim.max_objects, 77);
+	ck_assert_uint_eq(cfg.lim.ring_slots, 64);
+	ck_assert_uint_eq(cfg.lim.ring_slot_bytes, 128);
 	ck_assert_uint_eq(cfg.socket_mode, 0660);
 	ck_assert_uint_eq(cfg.socket_group, 4242);
 	ck_assert_str_eq(cfg.state_dir, "/var/tmp/ipcd state");

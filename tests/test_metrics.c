@@ -230,6 +230,8 @@ static void metrics_addr(ipc_client *c, char *addr, size_t len)
 
 /* ------------------------------------------------------------------------ */
 
+static const ipc_queue_attr by_socket = { .noring = 1 };
+
 START_TEST(test_metrics_off_by_default)
 {
 	ipc_client *c;
@@ -285,7 +287,8 @@ START_TEST(test_metrics_show_known_state)
 	ipc_queue_close(redo2);
 	ipc_disconnect(c2);
 
-	odd = open_ok(c, "q\"uo\\te", IPC_CREATE, NULL);
+	/* By the socket: its bytes count in ipcd's memory. */
+	odd = open_ok(c, "q\"uo\\te", IPC_CREATE, &by_socket);
 	ck_assert_ipc(put_str(odd, "odd", 0), 0);
 	dur = open_ok(c, "dur", IPC_CREATE, &dur_attr);
 	ck_assert_ipc(put_str(dur, "d", 0), 0);
@@ -297,11 +300,13 @@ START_TEST(test_metrics_show_known_state)
 	/* A get parked on an empty queue, in another process. */
 	child = fork_ok();
 	if (child == 0) {
+		/* By the socket: parked in ipcd, not asleep on a ring. */
+		static const ipc_queue_attr parked = { .noring = 1 };
 		ipc_client *cc;
 		ipc_queue *e;
 
 		if (ipc_connect(h.sock, &cc) < 0 ||
-		    ipc_queue_open(cc, "empty", IPC_CREATE, NULL, &e) < 0)
+		    ipc_queue_open(cc, "empty", IPC_CREATE, &parked, &e) < 0)
 			_exit(1);
 		_exit(ipc_queue_get(e, &data, &len, 60000) == 0 ? 0 : 2);
 	}

@@ -65,7 +65,9 @@ static void pack_open(const struct kind *k, msgpack_sbuffer *sb, msgpack_packer 
 		msgpack_pack_map(pk, 1);
 		proto_pack_kv_u64(pk, IPC_ATTR_DURABLE, 1);
 	} else if (k->op == IPC_OP_Q_OPEN) {
-		msgpack_pack_map(pk, 0);
+		/* Raw clients read no descriptors: no ring for them. */
+		msgpack_pack_map(pk, 1);
+		proto_pack_kv_u64(pk, IPC_ATTR_NORING, 1);
 	}
 }
 

@@ -112,6 +112,9 @@ static void daemon_serves(const char *qname)
 /* ------------------------------------------------------------------------ */
 /* Fork safety and data integrity */
 
+/* Tests of requests parked in ipcd: a queue with no ring, where gets and puts wait there. */
+static const ipc_queue_attr by_socket = { .noring = 1 };
+
 START_TEST(test_msgpack_list_from_child)
 {
 	ipc_client *c;
@@ -469,7 +472,7 @@ END_TEST
 
 START_TEST(test_put_blocks_when_full)
 {
-	ipc_queue_attr attr = { .maxsize = 1 };
+	ipc_queue_attr attr = { .maxsize = 1, .noring = 1 };
 	ipc_client *c;
 	ipc_queue *q;
 	int64_t t0, ms;
@@ -525,7 +528,7 @@ START_TEST(test_getters_served_in_order)
 
 	harness_start(&h, NULL);
 	c = connect_ok(h.sock);
-	q = open_ok(c, "order", IPC_CREATE, NULL);
+	q = open_ok(c, "order", IPC_CREATE, &by_socket);
 
 	for (i = 0; i < 3; i++) {
 		pipe_ok(ready[i]);
@@ -878,7 +881,7 @@ START_TEST(test_daemon_killed_under_blocked_client)
 
 	harness_start(&h, NULL);
 	c = connect_ok(h.sock);
-	q = open_ok(c, "doomed", IPC_CREATE, NULL);
+	q = open_ok(c, "doomed", IPC_CREATE, &by_socket);
 	pid = start_blocked_getter(q, &fd);
 	t0 = harness_now_ms();
 	harness_kill(&h);
@@ -913,7 +916,7 @@ START_TEST(test_parked_getter_disconnect_keeps_message)
 
 	harness_start(&h, NULL);
 	c = connect_ok(h.sock);
-	q = open_ok(c, "keep", IPC_CREATE, NULL);
+	q = open_ok(c, "keep", IPC_CREATE, &by_socket);
 
 	/*
 	 * Round 0 waits until the daemon has seen the getter go; round 1 puts
@@ -972,7 +975,7 @@ START_TEST(test_sigterm_answers_blocked_clients)
 
 	harness_start(&h, NULL);
 	c = connect_ok(h.sock);
-	q = open_ok(c, "waiting", IPC_CREATE, NULL);
+	q = open_ok(c, "waiting", IPC_CREATE, &by_socket);
 	pid = start_blocked_getter(q, &fd);
 	ck_assert_int_eq(kill(h.pid, SIGTERM), 0);
 	status = harness_wait_child(h.pid, HARNESS_HANG_MS);
@@ -1111,7 +1114,7 @@ END_TEST
 
 START_TEST(test_admitted_parked_put_counts_memory_once)
 {
-	static const ipc_queue_attr one = { .maxsize = 1 };
+	static const ipc_queue_attr one = { .maxsize = 1, .noring = 1 };
 	ipc_client *c;
 	ipc_queue *q;
 	pid_t pid;
@@ -1143,7 +1146,7 @@ END_TEST
 
 START_TEST(test_queue_maxbytes_bounds_payload)
 {
-	ipc_queue_attr attr = { .maxbytes = 100 };
+	ipc_queue_attr attr = { .maxbytes = 100, .noring = 1 };
 	char msg[101];
 	ipc_client *c;
 	ipc_queue *q;
@@ -1300,7 +1303,7 @@ START_TEST(test_unlink_wakes_blocked_getter)
 
 	harness_start(&h, NULL);
 	c = connect_ok(h.sock);
-	q = open_ok(c, "vanishing", IPC_CREATE, NULL);
+	q = open_ok(c, "vanishing", IPC_CREATE, &by_socket);
 	pid = start_blocked_getter(q, &fd);
 	ck_assert_ipc(ipc_queue_unlink(c, "vanishing"), 0);
 	ck_assert_msg(read_within(fd, &o, sizeof o, 3000) == 0,
@@ -1345,7 +1348,7 @@ END_TEST
 
 START_TEST(test_parked_put_moves_up_when_the_one_ahead_leaves)
 {
-	ipc_queue_attr attr = { .maxbytes = 100 };
+	ipc_queue_attr attr = { .maxbytes = 100, .noring = 1 };
 	char sixty[60] = { 0 }, eighty[80] = { 0 };
 	ipc_client *c;
 	ipc_queue *q;

@@ -87,6 +87,8 @@ static uint32_t get_range(ipc_queue *q, uint32_t from, uint32_t to, size_t batch
 	return to;
 }
 
+static const ipc_queue_attr by_socket = { .noring = 1 };
+
 START_TEST(test_put_many_get_many_keep_order)
 {
 	ipc_client *c = connect_ok(h.sock);
@@ -127,7 +129,8 @@ END_TEST
 START_TEST(test_get_many_waits_for_the_first)
 {
 	ipc_client *c = connect_ok(h.sock);
-	ipc_queue *q = open_ok(c, "late", IPC_CREATE, NULL);
+	/* By the socket: the child waits until the get is parked in ipcd. */
+	ipc_queue *q = open_ok(c, "late", IPC_CREATE, &by_socket);
 	struct iovec v[16];
 	pid_t pid = fork_ok();
 	int n;
@@ -198,7 +201,8 @@ END_TEST
 START_TEST(test_forked_child_does_not_send_parents_async_puts)
 {
 	ipc_client *c = connect_ok(h.sock);
-	ipc_queue *q = open_ok(c, "forked", IPC_CREATE, NULL);
+	/* By the socket: through a ring, asynchronous puts are not held back. */
+	ipc_queue *q = open_ok(c, "forked", IPC_CREATE, &by_socket);
 	char buf[400];
 	pid_t pid;
 

@@ -85,6 +85,7 @@ struct cmd {
 #define CMD_Q_CREDIT    { .fn = queue_cmd_credit, .kind = IPC_KIND_QUEUE, .need = R }
 #define CMD_Q_TASK_DONE { .fn = queue_cmd_task_done, .kind = IPC_KIND_QUEUE, .need = R }
 #define CMD_Q_JOIN      { .fn = queue_cmd_join, .kind = IPC_KIND_QUEUE }
+#define CMD_Q_RING_KICK { .fn = queue_cmd_ring_kick, .kind = IPC_KIND_QUEUE }
 #define CMD_A_OPEN      { .opens = &array_kind }
 #define CMD_A_READ      { .fn = array_cmd_read, .kind = IPC_KIND_ARRAY, .need = R }
 #define CMD_A_WRITE     { .fn = array_cmd_write, .kind = IPC_KIND_ARRAY, .need = W }

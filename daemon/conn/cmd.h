@@ -68,6 +68,7 @@ void queue_cmd_prefetch(struct req *r);
 void queue_cmd_credit(struct req *r);
 void queue_cmd_task_done(struct req *r);
 void queue_cmd_join(struct req *r);
+void queue_cmd_ring_kick(struct req *r);
 
 void array_cmd_read(struct req *r);
 void array_cmd_write(struct req *r);

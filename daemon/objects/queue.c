@@ -14,6 +14,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "qlog.h"
+#include "qring.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "reply.h"
@@ -41,6 +42,10 @@ static void queue_unlinked(struct object *o)
 	}
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
+	if (q->ring) {
+		qring_purge(q);
+		qring_close(q);
+	}
 }
 
 static void queue_destroy(struct object *o)
@@ -49,6 +54,7 @@ static void queue_destroy(struct object *o)
 
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
+	qring_destroy(q);
 	free(q);
 }
 
@@ -75,9 +81,31 @@ static void queue_owner_changed(struct object *o)
 	qlog_set_meta(q, &m);
 }
 
+size_t queue_depth(const struct queue *q)
+{
+	return q->ring ? qring_depth(q) : q->store.count;
+}
+
+size_t queue_bytes(const struct queue *q)
+{
+	return q->ring ? qring_bytes(q) : q->store.bytes;
+}
+
+uint64_t queue_puts(const struct queue *q)
+{
+	return q->puts + (q->ring ? qring_total(q, true) : 0);
+}
+
+uint64_t queue_gets(const struct queue *q)
+{
+	return q->gets + (q->ring ? qring_total(q, false) : 0);
+}
+
 static unsigned queue_nstat(const struct object *o)
 {
-	return 16;
+	const struct queue *q = container_of(o, const struct queue, obj);
+
+	return 17 + (q->ring ? QRING_NSTAT : 0);
 }
 
 static void queue_stat(const struct object *o, msgpack_packer *pk)
@@ -91,15 +119,15 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 		unacked += cs->unacked.count;
 		consumers++;
 	}
-	proto_pack_kv_u64(pk, "depth", q->store.count);
-	proto_pack_kv_u64(pk, "bytes", q->store.bytes);
+	proto_pack_kv_u64(pk, "depth", queue_depth(q));
+	proto_pack_kv_u64(pk, "bytes", queue_bytes(q));
 	proto_pack_kv_u64(pk, "maxsize", q->maxsize);
 	proto_pack_kv_u64(pk, "maxbytes", q->maxbytes);
 	proto_pack_kv_u64(pk, "getters", waiter_count(&q->getters));
 	proto_pack_kv_u64(pk, "putters", waiter_count(&q->putters));
 	proto_pack_kv_u64(pk, "joiners", waiter_count(&q->joiners));
-	proto_pack_kv_u64(pk, "puts", q->puts);
-	proto_pack_kv_u64(pk, "gets", q->gets);
+	proto_pack_kv_u64(pk, "puts", queue_puts(q));
+	proto_pack_kv_u64(pk, "gets", queue_gets(q));
 	proto_pack_kv_u64(pk, "inflight", pushed + unacked);
 	proto_pack_kv_u64(pk, "unacked", unacked);
 	proto_pack_kv_u64(pk, "acked", q->acked);
@@ -107,6 +135,9 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "consumers", consumers);
 	proto_pack_kv_u64(pk, "ack", q->ack);
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
+	proto_pack_kv_str(pk, "path", q->ring ? "ring" : "socket");
+	if (q->ring)
+		qring_stat(q, pk);
 }
 
 /* A new queue, not yet named. */
@@ -161,6 +192,7 @@ struct queue_open_args {
 	size_t maxsize, maxbytes;    /* 0: the daemon's defaults */
 	mode_t mode;                 /* 0: IPC_MODE_DEFAULT */
 	bool ack, durable;
+	bool noring;                 /* no ring for a queue created, no mapping for this handle */
 };
 
 _Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
@@ -170,7 +202,7 @@ _Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
 static int queue_open_parse(const struct req *r, void *args, char *err, size_t errlen)
 {
 	static const char *const known[] = { IPC_ATTR_MAXSIZE, IPC_ATTR_MAXBYTES, IPC_ATTR_MODE,
-					     IPC_ATTR_ACK, IPC_ATTR_DURABLE };
+					     IPC_ATTR_ACK, IPC_ATTR_DURABLE, IPC_ATTR_NORING };
 	const msgpack_object *m = &r->argv[2];
 	struct queue_open_args *a = args;
 
@@ -187,7 +219,7 @@ static int queue_open_parse(const struct req *r, void *args, char *err, size_t e
 		if (j == sizeof known / sizeof known[0] ||
 		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 			snprintf(err, errlen, "queue attributes are unsigned integers named maxsize, "
-				 "maxbytes, mode, ack, durable");
+				 "maxbytes, mode, ack, durable, noring");
 			return -EINVAL;
 		}
 		if (j == 0) {
@@ -202,8 +234,10 @@ static int queue_open_parse(const struct req *r, void *args, char *err, size_t e
 			a->mode = (mode_t)v->via.u64;
 		} else if (j == 3) {
 			a->ack = v->via.u64 != 0;
-		} else {
+		} else if (j == 4) {
 			a->durable = v->via.u64 != 0;
+		} else {
+			a->noring = v->via.u64 != 0;
 		}
 	}
 	return 0;
@@ -225,8 +259,18 @@ static int queue_open_create(struct req *r, const char *name, size_t len, const 
 	q->maxsize = a->maxsize ? a->maxsize : srv->lim.queue_maxsize;
 	q->maxbytes = a->maxbytes ? a->maxbytes : srv->lim.queue_maxbytes;
 	q->ack = a->ack;
-	log_info("client %llu (pid %d) created %s%squeue '%s'", (unsigned long long)r->conn->id,
-		 (int)r->conn->pid, a->durable ? "durable " : "", q->ack ? "ack " : "", q->obj.name);
+	/* A durable queue's order is its log's, an ack queue's needs leases: the socket. */
+	if (srv->lim.ring_slots && !a->ack && !a->durable && !a->noring) {
+		size_t slots = q->maxsize && q->maxsize < srv->lim.ring_slots ? q->maxsize :
+			       srv->lim.ring_slots;
+		int rc = qring_create(q, slots, srv->lim.ring_slot_bytes);
+
+		if (rc < 0)
+			log_warn("queue '%s' goes by the socket: no ring (%s)", name, strerror(-rc));
+	}
+	log_info("client %llu (pid %d) created %s%s%squeue '%s'", (unsigned long long)r->conn->id,
+		 (int)r->conn->pid, a->durable ? "durable " : "", q->ack ? "ack " : "",
+		 q->ring ? "ring " : "", q->obj.name);
 	*out = &q->obj;
 	return 0;
 }
@@ -241,6 +285,20 @@ static int queue_open_finish(struct req *r, struct handle *h, bool created, cons
 	char why[PATH_MAX + 64];
 	int rc;
 
+	/* The ring goes only to who may both put and get: a consumer frees slots for
+	 * producers, and either side could take the other's part. */
+	q->open_mapped = false;
+	if (q->ring && !a->noring && h->rights == (IPC_PERM_READ | IPC_PERM_WRITE)) {
+		int fd = qring_fd(q);
+
+		rc = fd < 0 ? -errno : conn_attach_fd(r->conn, fd);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot pass the queue's ring: %s", strerror(-rc));
+			return rc;
+		}
+		q->open_mapped = true;
+		q->ring->mapped++;
+	}
 	if (!created || !a->durable)
 		return 0;
 	queue_meta(q, &meta);
@@ -248,6 +306,15 @@ static int queue_open_finish(struct req *r, struct handle *h, bool created, cons
 	if (rc < 0)
 		snprintf(err, errlen, "durable queue '%s': %s", q->obj.name, why);
 	return rc;
+}
+
+/* Whether a ring descriptor rides with the reply (set by the finish just before). */
+static void queue_open_pack(const struct handle *h, msgpack_packer *pk)
+{
+	if (queue_of(h->obj)->open_mapped)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 }
 
 const struct object_kind queue_kind = {
@@ -258,6 +325,8 @@ const struct object_kind queue_kind = {
 		.parse = queue_open_parse,
 		.create = queue_open_create,
 		.finish = queue_open_finish,
+		.nresults = 1,
+		.pack = queue_open_pack,
 	},
 	.unlinked = queue_unlinked,
 	.destroy = queue_destroy,

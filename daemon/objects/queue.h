@@ -13,6 +13,7 @@
 
 struct qlog;
 struct qlog_meta;
+struct qring;
 struct server;
 
 struct queue {
@@ -29,6 +30,9 @@ struct queue {
 	uint64_t acked;          /* task_done total */
 	uint64_t redelivered;    /* messages returned to the head by a consumer that went */
 	struct qlog *log;        /* a durable queue's log (store has ids), or NULL */
+	struct qring *ring;      /* a local queue's shared-memory ring, or NULL: then store
+				    holds every queued message, else the front (qring.h) */
+	bool open_mapped;        /* the open being answered sends the ring's descriptor */
 	uint64_t next_id;        /* durable: the id of the next message put */
 };
 
@@ -47,6 +51,14 @@ void queue_forget(struct queue *q, struct msgstore *s);
  * queue got but not acknowledged.  join waits for this to reach 0.
  */
 size_t queue_unfinished(const struct queue *q);
+
+/* Messages queued (not in flight), and their payload bytes. */
+size_t queue_depth(const struct queue *q);
+size_t queue_bytes(const struct queue *q);
+
+/* Messages put and got since creation, by the socket and through the ring. */
+uint64_t queue_puts(const struct queue *q);
+uint64_t queue_gets(const struct queue *q);
 
 /* What a durable queue's log records about it besides its messages. */
 void queue_meta(const struct queue *q, struct qlog_meta *m);

@@ -14,6 +14,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "qlog.h"
+#include "qring.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "reply.h"
@@ -37,6 +38,10 @@ static int queue_put_check(struct queue *q, size_t len, size_t pending, char *er
 		snprintf(err, errlen, "message of %zu bytes exceeds the queue's maxbytes of %zu",
 			 len, q->maxbytes);
 		return -EMSGSIZE;
+	}
+	if (q->ring && q->ring->broken) {
+		snprintf(err, errlen, "the shared ring of queue '%s' is corrupt", q->obj.name);
+		return -EIO;
 	}
 	if (qlog_error(q)) {
 		snprintf(err, errlen, "the log of durable queue '%s' failed and is being "
@@ -105,6 +110,8 @@ static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object 
 		return;
 	}
 	waiter_on_leave(w, queue_settle_cb, q, 0);
+	if (q->ring)
+		qring_sync(q);   /* ring consumers must now tell ipcd of their gets */
 }
 
 void queue_cmd_put(struct req *r)
@@ -163,7 +170,15 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 	struct queue *q = queue_of(r->obj);
 	struct waiter *w;
 
-	if (q->store.count && TAILQ_EMPTY(&q->getters)) {
+	bool ready = TAILQ_EMPTY(&q->getters) && queue_has_msgs(q, max);
+
+	if (q->ring && q->ring->broken) {
+		reply_error(r->conn, r->id, -EIO, "the shared ring of queue '%s' is corrupt",
+			    q->obj.name);
+		queue_settle(q);
+		return;
+	}
+	if (ready) {
 		if (r->op == IPC_OP_Q_GET_MANY)
 			queue_hand_over_many(q, r->conn, r->id, r->handle->num, max);
 		else
@@ -182,6 +197,8 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 	}
 	w->max = max;
 	w->handle = r->handle->num;
+	if (q->ring)
+		qring_sync(q);   /* ring producers must now tell ipcd of their puts */
 }
 
 void queue_cmd_get(struct req *r)
@@ -237,7 +254,7 @@ void queue_cmd_credit(struct req *r)
 
 void queue_cmd_size(struct req *r)
 {
-	reply_uint(r->conn, r->id, queue_of(r->obj)->store.count);
+	reply_uint(r->conn, r->id, queue_depth(queue_of(r->obj)));
 }
 
 void queue_cmd_peek(struct req *r)
@@ -246,6 +263,20 @@ void queue_cmd_peek(struct req *r)
 	const void *data;
 	size_t len;
 
+	if (q->ring && !q->store.count) {
+		void *copy;
+		int rc = qring_peek(q, &copy, &len);
+
+		if (rc == 0) {
+			reply_data(r->conn, r->id, copy, len);
+			free(copy);
+			return;
+		}
+		if (rc == -ENOMEM) {
+			reply_error(r->conn, r->id, rc, "out of memory");
+			return;
+		}
+	}
 	if (msgstore_peek(&q->store, &data, &len) < 0) {
 		reply_error(r->conn, r->id, -EAGAIN, "queue '%s' is empty", q->obj.name);
 		return;
@@ -271,6 +302,8 @@ void queue_cmd_purge(struct req *r)
 		r->srv->mem_used -= q->store.bytes;
 	}
 	msgstore_clear(&q->store);
+	if (q->ring)
+		n += qring_purge(q);
 	log_info("client %llu (pid %d) purged %zu messages from '%s'",
 		 (unsigned long long)r->conn->id, (int)r->conn->pid, n, q->obj.name);
 	reply_uint(r->conn, r->id, n);
@@ -313,5 +346,18 @@ void queue_cmd_join(struct req *r)
 	}
 	if (!waiter_park(r->conn, r->id, r->op, &q->joiners, timeout, NULL, 0, NULL))
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
+	else if (q->ring)
+		qring_sync(q);   /* ring consumers must now tell ipcd of their gets */
+}
+
+void queue_cmd_ring_kick(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	/* No reply: a ring client says it changed the ring while ipcd waited on it. */
+	if (q->ring) {
+		q->ring->kicks++;
+		queue_settle(q);
+	}
 }
 

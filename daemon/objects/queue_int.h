@@ -20,7 +20,10 @@ static inline struct queue *queue_of(struct object *o)
 }
 
 /* Is there room in q for a message of len bytes after n more messages of bytes? */
-bool queue_has_room(const struct queue *q, size_t n, size_t bytes, size_t len);
+bool queue_has_room(struct queue *q, size_t n, size_t bytes, size_t len);
+
+/* Does q's store (on a ring queue, its front) hold a message, taking up to want from the ring? */
+bool queue_has_msgs(struct queue *q, size_t want);
 
 /*
  * Store msgs[0..k) (bin or str objects) in q, in order; the caller checked

@@ -23,13 +23,16 @@
 #include "consumer.h"
 #include "log.h"
 #include "qlog.h"
+#include "qring.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "reply.h"
 #include "server.h"
 
-bool queue_has_room(const struct queue *q, size_t n, size_t bytes, size_t len)
+bool queue_has_room(struct queue *q, size_t n, size_t bytes, size_t len)
 {
+	if (q->ring)
+		return qring_has_room(q, n, bytes, len);
 	if (q->maxsize && q->store.count + n >= q->maxsize)
 		return false;
 	if (q->maxbytes && q->store.bytes + bytes + len > q->maxbytes)
@@ -46,6 +49,20 @@ size_t queue_store(struct queue *q, const msgpack_object *msgs, size_t k, int *w
 	size_t i;
 	int rc = 0;
 
+	if (q->ring) {
+		for (i = 0; i < k && rc == 0; i++) {
+			data = proto_bytes(&msgs[i], &len);
+			rc = qring_put(q, data, len);
+			q->puts += rc == 0;
+		}
+		if (rc < 0) {
+			*why = rc;
+			snprintf(err, errlen, "%s", rc == -EAGAIN ? "the queue is full" : rc == -EIO ?
+				 "the queue's shared ring is corrupt" : "out of memory");
+			return i - 1;
+		}
+		return k;
+	}
 	if (q->log) {
 		qlog_put_begin(q);
 		for (i = 0; i < k && rc == 0; i++) {
@@ -246,7 +263,7 @@ static void queue_push(struct queue *q, struct consumer *cs)
 size_t queue_unfinished(const struct queue *q)
 {
 	const struct consumer *cs;
-	size_t n = q->store.count;
+	size_t n = queue_depth(q);
 
 	TAILQ_FOREACH(cs, &q->consumers, link)
 		n += cs->inflight.count + cs->unacked.count;
@@ -258,16 +275,28 @@ void queue_settle_cb(void *q, uint32_t unused)
 	queue_settle(q);
 }
 
+bool queue_has_msgs(struct queue *q, size_t want)
+{
+	if (q->ring)
+		qring_fill(q, want);
+	return q->store.count > 0;
+}
+
 void queue_settle(struct queue *q)
 {
 	bool progress = true;
 
+	if (q->ring && q->ring->broken) {
+		waiter_fail_all(&q->getters, -EIO, "the queue's shared ring is corrupt");
+		waiter_fail_all(&q->putters, -EIO, "the queue's shared ring is corrupt");
+	}
 	while (progress) {
 		struct waiter *w;
 		struct consumer *cs, *next;
 
 		progress = false;
-		while ((w = TAILQ_FIRST(&q->getters)) && q->store.count) {
+		while ((w = TAILQ_FIRST(&q->getters)) &&
+		       queue_has_msgs(q, w->op == IPC_OP_Q_GET_MANY ? w->max : 1)) {
 			/* Never hand a message to a connection that is going away. */
 			if (!conn_gone(w->conn)) {
 				if (w->op == IPC_OP_Q_GET_MANY)
@@ -293,19 +322,21 @@ void queue_settle(struct queue *q)
 			/* waiter_finish un-counts the parked copy; the stored one counts. */
 			if (queue_store(q, &msg, 1, &why, err, sizeof err) == 1)
 				queue_reply_stored(q, w->conn, w->id, w->op == IPC_OP_Q_PUT_MANY, 1);
-			else if (why == -ENOMEM)
-				break;
+			else if (why == -ENOMEM || why == -EAGAIN)
+				break;   /* stays parked: no memory, or a ring producer won the room */
 			else
 				reply_error(w->conn, w->id, why, "%s", err);
 			waiter_finish(w);
 			progress = true;
 		}
 		/* Prefetching consumers, in turn; one served goes to the back. */
-		for (cs = TAILQ_FIRST(&q->consumers); cs && q->store.count && TAILQ_EMPTY(&q->getters);
-		     cs = next) {
+		for (cs = TAILQ_FIRST(&q->consumers); cs && TAILQ_EMPTY(&q->getters); cs = next) {
 			next = TAILQ_NEXT(cs, link);
 			if (!consumer_room(cs) || conn_gone(cs->conn))
 				continue;
+			if (!queue_has_msgs(q, consumer_room(cs) < IPC_BATCH_MAX_MSGS ?
+						  consumer_room(cs) : IPC_BATCH_MAX_MSGS))
+				break;
 			queue_push(q, cs);
 			TAILQ_REMOVE(&q->consumers, cs, link);
 			TAILQ_INSERT_TAIL(&q->consumers, cs, link);
@@ -313,6 +344,8 @@ void queue_settle(struct queue *q)
 			break;
 		}
 	}
+	if (q->ring)
+		qring_sync(q);
 	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q)) {
 		struct waiter *w;
 
@@ -320,5 +353,7 @@ void queue_settle(struct queue *q)
 			reply_ok(w->conn, w->id);
 			waiter_finish(w);
 		}
+		if (q->ring)
+			qring_sync(q);
 	}
 }

@@ -1,0 +1,366 @@
+/*
+ * ring.c - a queue handle's shared-memory ring (layout in proto/ipc_ring.h):
+ * put and get with no system call while the ring has room or messages.
+ *
+ * ipcd sends the ring's descriptor with the open of a local queue when the
+ * handle may both put and get; it is mapped here and checked.  A call that
+ * the ring cannot serve (a message larger than a slot, messages ipcd holds
+ * before or after the ring's, a removed queue) answers RING_SOCKET and the
+ * caller sends its request by the socket, where ipcd keeps the one order.
+ * A waiting side spins briefly, then sleeps on the ring's futex word until a
+ * peer wakes it or its deadline passes; while ipcd waits to hear of the
+ * ring's changes (its flags say so), a put or get sends it a one-way kick.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "ipc_ring.h"
+
+/* Checks of the ring before a sleep, about a microsecond's worth of each. */
+#define RING_SPINS 2000
+/* Attempts against other processes before looking again at the flags. */
+#define RING_TRIES 256
+/* The longest sleep before looking whether ipcd is still there (ms). */
+#define RING_NAP_MS 1000
+
+struct cring {
+	unsigned char *mem;
+	size_t size;
+	struct ipc_ring_hdr *h;
+	unsigned char *base;
+	/* Copied once at map time: another process may scribble on the header. */
+	uint32_t slots, slot_bytes, payload_max;
+	uint64_t maxsize, maxbytes;
+};
+
+static inline void ring_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+int ring_map(ipc_queue *q, int fd)
+{
+	struct cring *r;
+	struct stat st;
+	const struct ipc_ring_hdr *h;
+	void *mem;
+
+	ring_unmap(q);
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < IPC_RING_HDR_BYTES) {
+		close(fd);
+		return -EPROTO;
+	}
+	mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED)
+		return -errno;
+	h = mem;
+	r = calloc(1, sizeof *r);
+	if (!r || h->magic != IPC_RING_MAGIC || h->version != IPC_RING_VERSION ||
+	    h->hdr_bytes != IPC_RING_HDR_BYTES || h->slots < 2 || (h->slots & (h->slots - 1)) ||
+	    h->slot_bytes < IPC_RING_SLOT_HDR + 8 || h->slot_bytes % 8 ||
+	    (uint64_t)h->slots * h->slot_bytes > (uint64_t)st.st_size - IPC_RING_HDR_BYTES) {
+		free(r);
+		munmap(mem, (size_t)st.st_size);
+		return -EPROTO;
+	}
+	r->mem = mem;
+	r->size = (size_t)st.st_size;
+	r->h = mem;
+	r->base = r->mem + IPC_RING_HDR_BYTES;
+	r->slots = h->slots;
+	r->slot_bytes = h->slot_bytes;
+	r->payload_max = h->slot_bytes - IPC_RING_SLOT_HDR;
+	r->maxsize = h->maxsize;
+	r->maxbytes = h->maxbytes;
+	q->ring = r;
+	return 0;
+}
+
+void ring_unmap(ipc_queue *q)
+{
+	if (!q->ring)
+		return;
+	munmap(q->ring->mem, q->ring->size);
+	free(q->ring);
+	q->ring = NULL;
+}
+
+static void ring_kick(ipc_queue *q)
+{
+	msgpack_pack_uint32(client_req(q->c, IPC_OP_Q_RING_KICK, 1), q->num);
+	client_send(q->c);   /* on failure the next call reconnects and reports */
+}
+
+static void ring_wake(uint32_t *word, uint32_t *sleepers)
+{
+	if (!__atomic_load_n(sleepers, __ATOMIC_RELAXED))
+		return;
+	__atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* n messages were published: wake sleeping consumers, tell ipcd if it waits. */
+static void ring_after_put(ipc_queue *q, size_t n)
+{
+	struct ipc_ring_hdr *h = q->ring->h;
+
+	__atomic_add_fetch(&h->puts, n, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ring_wake(&h->data_futex, &h->data_sleepers);
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & IPC_RING_F_KICK_PUT)
+		ring_kick(q);
+}
+
+/* n messages were taken: wake sleeping producers, tell ipcd if it waits. */
+static void ring_after_get(ipc_queue *q, size_t n)
+{
+	struct ipc_ring_hdr *h = q->ring->h;
+
+	__atomic_add_fetch(&h->gets, n, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ring_wake(&h->room_futex, &h->room_sleepers);
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & IPC_RING_F_KICK_GET)
+		ring_kick(q);
+}
+
+/*
+ * Sleep on word while ready() says no, until a wake-up, the deadline, or a
+ * nap's end.  -ETIMEDOUT once the deadline passed; -ECONNRESET if ipcd went.
+ */
+static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, int64_t deadline,
+		      bool (*ready)(const struct cring *, size_t), size_t arg)
+{
+	int left = io_left_ms(deadline);
+	struct pollfd p = { .fd = q->c->fd, .events = POLLIN | POLLRDHUP };
+	uint32_t v;
+
+	if (left == 0)
+		return -ETIMEDOUT;
+	if (left < 0 || left > RING_NAP_MS)
+		left = RING_NAP_MS;
+	__atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+	v = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+	if (!ready(q->ring, arg)) {
+		struct timespec ts = { left / 1000, (long)(left % 1000) * 1000000 };
+
+		syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0);
+	}
+	__atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+	/* A sleeper has no socket call to notice that ipcd went: look, and read
+	 * what it said last (an error push: shutting down, cut off). */
+	if (poll(&p, 1, 0) > 0) {
+		struct proto_reply rep;
+		int rc = client_read(q->c, io_deadline(0), &rep);
+
+		if (rc == 0)
+			client_done(q->c);   /* a late reply to a request given up on */
+		if (rc < 0 && rc != -ETIMEDOUT) {
+			client_drop(q->c);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Is there room for one message of len, or something that changes the route? */
+static bool ring_room(const struct cring *r, size_t len)
+{
+	const struct ipc_ring_hdr *h = r->h;
+
+	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED))
+		return true;
+	if (r->maxsize && __atomic_load_n(&h->count, __ATOMIC_SEQ_CST) >= r->maxsize)
+		return false;
+	return !r->maxbytes || __atomic_load_n(&h->bytes, __ATOMIC_SEQ_CST) + len <= r->maxbytes;
+}
+
+/* Is a message published at the head, or does something change the route? */
+static bool ring_data(const struct cring *r, size_t unused)
+{
+	const struct ipc_ring_hdr *h = r->h;
+	uint64_t p = __atomic_load_n(&h->head, __ATOMIC_SEQ_CST);
+
+	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
+	    (IPC_RING_F_FRONT | IPC_RING_F_SPILL | IPC_RING_F_CLOSED))
+		return true;
+	return __atomic_load_n(&ipc_ring_slot(r->base, r->slot_bytes, r->slots, p)->seq,
+			       __ATOMIC_SEQ_CST) == p + 1;
+}
+
+/*
+ * Put one message if the ring takes it now: 0; -EAGAIN when the queue is
+ * full; RING_SOCKET when it must go by the socket.
+ */
+static int ring_try_put(struct cring *r, const void *data, size_t len)
+{
+	struct ipc_ring_hdr *h = r->h;
+	struct ipc_ring_slot *s;
+	uint64_t pos;
+	int rc;
+
+	if (r->maxbytes && len > r->maxbytes)
+		return -EMSGSIZE;
+	if (len > r->payload_max ||
+	    (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)))
+		return RING_SOCKET;
+	if (ipc_ring_reserve(h, r->maxsize, r->maxbytes, 1, len) < 0)
+		return -EAGAIN;
+	while ((rc = ipc_ring_claim(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES)) ==
+	       -EBUSY)
+		;
+	if (rc < 0) {
+		/* Reserved but no slot (the bound exceeds the ring): ipcd keeps it. */
+		ipc_ring_unreserve(h, 1, len);
+		return RING_SOCKET;
+	}
+	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
+	s->len = (uint32_t)len;
+	memcpy(s->data, data, len);
+	ipc_ring_commit(s, pos);
+	return 0;
+}
+
+/*
+ * Take one message if the ring has one now: 0 with it in v (malloc); -EAGAIN
+ * when empty; RING_SOCKET when the next is ipcd's to give; -EPROTO when a
+ * slot is corrupt; -ENOMEM.
+ */
+static int ring_try_get(struct cring *r, struct iovec *v)
+{
+	struct ipc_ring_hdr *h = r->h;
+	struct ipc_ring_slot *s;
+	uint32_t flags = __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
+	uint64_t pos;
+	uint32_t len;
+	int rc;
+
+	if (flags & (IPC_RING_F_FRONT | IPC_RING_F_CLOSED))
+		return RING_SOCKET;
+	while ((rc = ipc_ring_take(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES)) ==
+	       -EBUSY)
+		;
+	if (rc < 0)
+		return flags & IPC_RING_F_SPILL ? RING_SOCKET : -EAGAIN;
+	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
+	len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+	v->iov_base = len <= r->payload_max ? malloc(len ? len : 1) : NULL;
+	if (v->iov_base)
+		memcpy(v->iov_base, s->data, len);
+	v->iov_len = len;
+	ipc_ring_free(s, pos, r->slots);
+	ipc_ring_unreserve(h, 1, len <= r->payload_max ? len : 0);
+	if (!v->iov_base)
+		return len > r->payload_max ? -EPROTO : -ENOMEM;
+	return 0;
+}
+
+int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *left_ms)
+{
+	int64_t deadline = -2;
+	unsigned spins = 0;
+	int rc;
+
+	for (;;) {
+		rc = ring_try_put(q->ring, data, len);
+		if (rc == 0)
+			ring_after_put(q, 1);
+		if (rc != -EAGAIN || timeout_ms == 0)
+			break;
+		if (deadline == -2)
+			deadline = io_deadline(timeout_ms);
+		if (spins < RING_SPINS) {
+			spins++;
+			ring_relax();
+			continue;
+		}
+		rc = ring_sleep(q, &q->ring->h->room_futex, &q->ring->h->room_sleepers, deadline,
+				ring_room, len);
+		if (rc < 0)
+			break;
+	}
+	*left_ms = deadline == -2 ? timeout_ms : io_left_ms(deadline);
+	return rc;
+}
+
+size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeout_ms,
+		     int *left_ms, int *stop)
+{
+	size_t done = 0, fresh = 0;
+	int rc = 0;
+
+	*left_ms = timeout_ms;
+	while (done < n) {
+		rc = ring_try_put(q->ring, msgs[done].iov_base, msgs[done].iov_len);
+		if (rc == 0) {
+			done++;
+			fresh++;
+			continue;
+		}
+		if (fresh)
+			ring_after_put(q, fresh);
+		fresh = 0;
+		if (rc != -EAGAIN)
+			break;
+		/* Full: wait for room as a put does, within what is left of the time. */
+		rc = ring_put(q, msgs[done].iov_base, msgs[done].iov_len, *left_ms, left_ms);
+		if (rc < 0 || rc == RING_SOCKET)
+			break;
+		done++;
+	}
+	if (fresh)
+		ring_after_put(q, fresh);
+	*stop = done == n ? 0 : rc;
+	return done;
+}
+
+int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, int *left_ms)
+{
+	int64_t deadline = -2;
+	unsigned spins = 0;
+	size_t n = 0;
+	int rc = -EAGAIN;
+
+	*left_ms = timeout_ms;
+	for (;;) {
+		while (n < max && n < INT_MAX - 1 && (rc = ring_try_get(q->ring, &msgs[n])) == 0)
+			n++;
+		if (n) {
+			ring_after_get(q, n);
+			return (int)n;
+		}
+		if (rc == RING_SOCKET && deadline != -2)
+			*left_ms = io_left_ms(deadline);
+		if (rc != -EAGAIN)
+			return rc;
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		if (deadline == -2)
+			deadline = io_deadline(timeout_ms);
+		if (spins < RING_SPINS) {
+			spins++;
+			ring_relax();
+			continue;
+		}
+		rc = ring_sleep(q, &q->ring->h->data_futex, &q->ring->h->data_sleepers, deadline,
+				ring_data, 0);
+		if (rc == -ETIMEDOUT)
+			return -ETIMEDOUT;
+		if (rc < 0)
+			return rc;
+	}
+}

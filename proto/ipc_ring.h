@@ -1,0 +1,188 @@
+/*
+ * ipc_ring.h - the layout of a queue's shared-memory ring, shared by ipcd and
+ * libipcclient (internal: never installed).
+ *
+ * A ring is a sealed memfd that ipcd creates with a local queue and hands to
+ * each handle allowed both to put and to get.  It is a bounded many-producer
+ * many-consumer FIFO of fixed-size slots, each with a sequence number
+ * (Vyukov's scheme): a producer claims position p when slot p's sequence is
+ * p and publishes with p + 1; a consumer takes p when it reads p + 1 and
+ * frees it with p + slots.  Positions are 64-bit and never wrap.
+ *
+ * The ring is the middle of a queue's order.  ipcd may hold messages older
+ * than the ring's (the "front": messages returned by a socket consumer that
+ * went) and newer ones (the "spill": messages too large for a slot, or put
+ * while the ring was full); the flags word says so, and while it does the
+ * clients use the socket for that side, so that everyone sees one order.
+ * count and bytes hold every queued message, wherever it sits: a producer
+ * adds before it claims (which makes maxsize and maxbytes exact under many
+ * producers), a consumer subtracts after it frees.
+ *
+ * Every word here may be written by any process that maps the ring: ipcd
+ * keeps its own copy of the geometry and of the flags, and checks every
+ * index and length it reads.
+ */
+#ifndef IPC_RING_H
+#define IPC_RING_H
+
+#include <stdint.h>
+
+#define IPC_RING_MAGIC   0x31474e4952435049ull   /* "IPCRING1" */
+#define IPC_RING_VERSION 1u
+#define IPC_RING_LINE    64u
+
+/* flags: written by ipcd alone (it never reads them back). */
+#define IPC_RING_F_FRONT    0x1u  /* ipcd holds messages older than the ring's: get by socket */
+#define IPC_RING_F_SPILL    0x2u  /* ipcd holds newer ones: put by socket; an empty ring asks it */
+#define IPC_RING_F_KICK_PUT 0x4u  /* ipcd waits to hear of puts: send queue.ring_kick */
+#define IPC_RING_F_KICK_GET 0x8u  /* ipcd waits to hear of gets: send queue.ring_kick */
+#define IPC_RING_F_CLOSED   0x10u /* removed or broken: use the socket, which says why */
+
+struct ipc_ring_hdr {
+	/* Geometry, written once before the ring is handed out. */
+	uint64_t magic;
+	uint32_t version;
+	uint32_t hdr_bytes;          /* offset of slot 0 */
+	uint32_t slots;              /* a power of two */
+	uint32_t slot_bytes;         /* a multiple of 8, header included */
+	uint64_t maxsize, maxbytes;  /* the queue's bounds; 0 unbounded */
+	/* Producers' line: the next position to claim, puts through the ring. */
+	_Alignas(IPC_RING_LINE) uint64_t tail;
+	uint64_t puts;
+	/* Consumers' line. */
+	_Alignas(IPC_RING_LINE) uint64_t head;
+	uint64_t gets;
+	/* Every queued message and its payload bytes (ring, front and spill). */
+	_Alignas(IPC_RING_LINE) uint64_t count;
+	uint64_t bytes;
+	_Alignas(IPC_RING_LINE) uint32_t flags;
+	/* Consumers sleep on data_futex while data_sleepers > 0; producers bump and wake. */
+	_Alignas(IPC_RING_LINE) uint32_t data_futex;
+	uint32_t data_sleepers;
+	/* Producers sleep on room_futex for room; consumers bump and wake. */
+	_Alignas(IPC_RING_LINE) uint32_t room_futex;
+	uint32_t room_sleepers;
+};
+
+struct ipc_ring_slot {
+	uint64_t seq;
+	uint32_t len;                /* payload bytes, at most slot_bytes - 16 */
+	uint32_t pad;
+	unsigned char data[];
+};
+
+#define IPC_RING_SLOT_HDR 16u
+#define IPC_RING_HDR_BYTES ((uint32_t)((sizeof(struct ipc_ring_hdr) + 4095) & ~(size_t)4095))
+
+/* Slot pos of a ring whose slots start at base. */
+static inline struct ipc_ring_slot *ipc_ring_slot(unsigned char *base, uint32_t slot_bytes,
+						  uint32_t slots, uint64_t pos)
+{
+	return (struct ipc_ring_slot *)(void *)(base + (size_t)(pos & (slots - 1)) * slot_bytes);
+}
+
+/*
+ * Claim the next free position for writing, trying at most tries times
+ * against other producers.  0 with *pos; -EAGAIN when the ring has no free
+ * slot; -EBUSY when others kept winning (try again later).
+ */
+static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
+				 uint32_t slots, uint64_t *pos, unsigned tries)
+{
+	uint64_t p = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
+
+	while (tries--) {
+		struct ipc_ring_slot *s = ipc_ring_slot(base, slot_bytes, slots, p);
+		int64_t dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - p);
+
+		if (dif == 0) {
+			if (__atomic_compare_exchange_n(&h->tail, &p, p + 1, true, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED)) {
+				*pos = p;
+				return 0;
+			}
+		} else if (dif < 0) {
+			return -11; /* -EAGAIN: full */
+		} else {
+			p = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
+		}
+	}
+	return -16; /* -EBUSY */
+}
+
+/*
+ * Take the oldest published position for reading, as ipc_ring_claim.
+ * -EAGAIN when nothing is published at the head (empty, or its producer
+ * has not committed yet).
+ */
+static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
+				uint32_t slots, uint64_t *pos, unsigned tries)
+{
+	uint64_t p = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+
+	while (tries--) {
+		struct ipc_ring_slot *s = ipc_ring_slot(base, slot_bytes, slots, p);
+		int64_t dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - (p + 1));
+
+		if (dif == 0) {
+			if (__atomic_compare_exchange_n(&h->head, &p, p + 1, true, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED)) {
+				*pos = p;
+				return 0;
+			}
+		} else if (dif < 0) {
+			return -11;
+		} else {
+			p = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+		}
+	}
+	return -16;
+}
+
+/* Publish a claimed slot to consumers. */
+static inline void ipc_ring_commit(struct ipc_ring_slot *s, uint64_t pos)
+{
+	__atomic_store_n(&s->seq, pos + 1, __ATOMIC_RELEASE);
+}
+
+/* Give a taken slot back to producers. */
+static inline void ipc_ring_free(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots)
+{
+	__atomic_store_n(&s->seq, pos + slots, __ATOMIC_RELEASE);
+}
+
+/*
+ * Reserve room for n messages of bytes in total: 0, or -EAGAIN (nothing
+ * reserved) when the bounds would be passed.
+ */
+static inline int ipc_ring_reserve(struct ipc_ring_hdr *h, uint64_t maxsize, uint64_t maxbytes,
+				   uint64_t n, uint64_t bytes)
+{
+	uint64_t c = __atomic_add_fetch(&h->count, n, __ATOMIC_SEQ_CST);
+
+	if (maxsize && c > maxsize) {
+		__atomic_sub_fetch(&h->count, n, __ATOMIC_SEQ_CST);
+		return -11;
+	}
+	if (maxbytes) {
+		uint64_t b = __atomic_add_fetch(&h->bytes, bytes, __ATOMIC_SEQ_CST);
+
+		if (b > maxbytes) {
+			__atomic_sub_fetch(&h->bytes, bytes, __ATOMIC_SEQ_CST);
+			__atomic_sub_fetch(&h->count, n, __ATOMIC_SEQ_CST);
+			return -11;
+		}
+	} else {
+		__atomic_add_fetch(&h->bytes, bytes, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/* n messages of bytes left the queue (or a reservation is given back). */
+static inline void ipc_ring_unreserve(struct ipc_ring_hdr *h, uint64_t n, uint64_t bytes)
+{
+	__atomic_sub_fetch(&h->bytes, bytes, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&h->count, n, __ATOMIC_SEQ_CST);
+}
+
+#endif
