@@ -58,14 +58,15 @@ struct opts {
 	bool async;              /* batched, but producers use put_async and a flush */
 	const char *durable;     /* durable queues, the daemon started with this fsync
 				    policy (with --ipcd); NULL: plain queues */
+	bool noring;             /* queues without a shared-memory ring: by the socket */
 };
 
-/* The attributes of the queue made for the run: durable with --durable. */
+/* The attributes of the queue made for the run: durable with --durable, --noring. */
 static const ipc_queue_attr *queue_attr(const struct opts *o)
 {
-	static const ipc_queue_attr durable = { .durable = 1 };
+	static const ipc_queue_attr durable = { .durable = 1 }, socket = { .noring = 1 };
 
-	return o->durable ? &durable : NULL;
+	return o->durable ? &durable : o->noring ? &socket : NULL;
 }
 
 /* A latency run's worker: a fleet's, and the consumer's acknowledgements to the producer. */
@@ -384,6 +385,8 @@ static void print_head(const struct opts *o, const char *mode)
 	bench_result_str("kind", o->pipe ? "pipe" : "queue");
 	if (o->durable)
 		bench_result_str("durable", o->durable);
+	if (o->noring)
+		bench_result_str("path", "socket");
 	bench_result_u("p", o->producers);
 	bench_result_u("c", o->consumers);
 	bench_result_u("size", o->size);
@@ -895,6 +898,8 @@ static void usage(FILE *f)
 		"                        and latency, one producer and one consumer)\n"
 		"      --durable POLICY  durable queues; with --ipcd, the daemon keeps its state\n"
 		"                        in the run's directory with --fsync POLICY\n"
+		"      --noring          queues without a shared-memory ring: every message\n"
+		"                        by the socket\n"
 		"      --cdf FILE        latency mode: write the latency distribution, lines of\n"
 		"                        \"microseconds fraction\"\n"
 		"  -q, --name NAME       queue or pipe to use (default bench.PID; it is removed)\n"
@@ -903,7 +908,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND, OPT_DURABLE, OPT_CDF };
+	enum { OPT_IPCD = 256, OPT_PER_CLIENT, OPT_PACE, OPT_KIND, OPT_DURABLE, OPT_CDF, OPT_NORING };
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "ipcd", required_argument, NULL, OPT_IPCD },
@@ -920,6 +925,7 @@ int main(int argc, char **argv)
 		{ "pace-us", required_argument, NULL, OPT_PACE },
 		{ "kind", required_argument, NULL, OPT_KIND },
 		{ "durable", required_argument, NULL, OPT_DURABLE },
+		{ "noring", no_argument, NULL, OPT_NORING },
 		{ "cdf", required_argument, NULL, OPT_CDF },
 		{ "name", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -962,6 +968,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.durable = optarg;
+			break;
+		case OPT_NORING:
+			o.noring = true;
 			break;
 		case 'q':
 			if (strlen(optarg) >= sizeof o.name) {

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The queue benchmark, in one go: ipcd's queues and pipes (ipcbench), Redis
+# The queue benchmark, in one go: ipcd's queues (through their shared-memory
+# ring, and by the socket with --noring) and pipes (ipcbench), the shared-memory
+# peers of the ring (Boost.Interprocess message_queue, a naive busy-polling
+# SPSC ring: boost_mq, naive_ring), Redis
 # as a queue (redis_bench, against a redis-server started here on a Unix
 # socket), ZeroMQ and nng (zmq_bench, nng_bench: PUSH/PULL and REQ/REP on
 # ipc:// endpoints), Python's multiprocessing.Queue (mp_queue.py) and the
@@ -53,12 +56,15 @@ fi
 
 # --- build (optimised, no tests) ----------------------------------------------
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DIPCD_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j2 --target ipcd ipcbench anchors redis_bench zmq_bench nng_bench >/dev/null
+cmake --build "$build" -j2 --target ipcd ipcbench anchors redis_bench zmq_bench nng_bench \
+	naive_ring boost_mq >/dev/null
 ipcbench=$build/bench/ipcbench
 anchors=$build/bench/anchors
 redis_bench=$build/bench/redis_bench
 zmq_bench=$build/bench/zmq_bench
 nng_bench=$build/bench/nng_bench
+naive_ring=$build/bench/naive_ring
+boost_mq=$build/bench/boost_mq
 
 # --- servers ------------------------------------------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcd-bench.XXXXXX")
@@ -145,6 +151,13 @@ for round in $(seq 1 "$rounds"); do
 	one redis.rt.1x1 "$redis_bench" "${R[@]}" -m rt -n "$(n 100000)"
 	one ipcd.stream.1x1.deep "$ipcbench" "${I[@]}" -m stream -n "$(n 16000000)" -d "$(n 1000000)"
 	one ipcd.stream.1x1 "$ipcbench" "${I[@]}" -m stream -n "$(n 16000000)"
+	# The queue's shared-memory ring (above) beside its peers in shared memory,
+	# and the socket path of the same queue (--noring).
+	one boost.stream.1x1 "$boost_mq" -m stream -n "$(n 4000000)"
+	one naive.stream.1x1 "$naive_ring" -m stream -n "$(n 16000000)"
+	one ipcd.socket.stream.1x1 "$ipcbench" "${I[@]}" --noring -m stream -n "$(n 16000000)"
+	one ipcd.socket.rt.1x1 "$ipcbench" "${I[@]}" --noring -m rt -n "$(n 100000)"
+	one boost.rt.1x1 "$boost_mq" -m rt -n "$(n 100000)"
 	one redis.pipelined.1x1 "$redis_bench" "${R[@]}" -m pipelined -n "$(n 1000000)"
 	one redis.pipelined1024.1x1 "$redis_bench" "${R[@]}" -m pipelined -b 1024 -n "$(n 1000000)"
 	one python.mp_queue "$python" bench/mp_queue.py -n "$(n 500000)"
@@ -152,6 +165,7 @@ for round in $(seq 1 "$rounds"); do
 	one redis.rt.4x4 "$redis_bench" "${R[@]}" -m rt -p 4 -c 4 -n "$(n 100000)"
 	one ipcd.many.1x1 "$ipcbench" "${I[@]}" -m many -n "$(n 2000000)"
 	one ipcd.stream.4x4 "$ipcbench" "${I[@]}" -m stream -p 4 -c 4 -n "$(n 16000000)"
+	one boost.stream.4x4 "$boost_mq" -m stream -p 4 -c 4 -n "$(n 4000000)"
 	one redis.pipelined.4x4 "$redis_bench" "${R[@]}" -m pipelined -p 4 -c 4 -n "$(n 1000000)"
 	one zmq.push.1x1 "$zmq_bench" -m push -n "$(n 2000000)"
 	one zmq.reqrep.1x1 "$zmq_bench" -m reqrep -n "$(n 100000)"
@@ -161,6 +175,9 @@ for round in $(seq 1 "$rounds"); do
 	one nng.push.4x4 "$nng_bench" -m push -p 4 -c 4 -n "$(n 200000)"
 	one raw.rtt "$anchors" -m rtt -n "$(n 20000)"
 	one ipcd.latency "$ipcbench" "${I[@]}" -m latency -n "$(n 20000)"
+	one ipcd.socket.latency "$ipcbench" "${I[@]}" --noring -m latency -n "$(n 20000)"
+	one boost.latency "$boost_mq" -m latency -n "$(n 20000)"
+	one naive.latency "$naive_ring" -m latency -n "$(n 20000)"
 	one ipcd.latency.prefetch "$ipcbench" "${I[@]}" -m latency -f 16 -n "$(n 20000)"
 	one zmq.latency "$zmq_bench" -m latency -n "$(n 20000)"
 	one nng.latency "$nng_bench" -m latency -n "$(n 20000)"

@@ -80,6 +80,15 @@ SCENARIOS = [
     ("nng.push.4x4", "nng PUSH/PULL, 4x4"),
     ("nng.latency", "nng REQ/REP, one message in flight"),
     ("ipcd.rt.1x1.deep", "ipcd rt 1x1, queue 1,000,000 deep"),
+    ("ipcd.socket.stream.1x1", "ipcd by the socket (--noring): put_async, get_many, 1x1"),
+    ("ipcd.socket.rt.1x1", "ipcd by the socket (--noring): put/get, a round trip each, 1x1"),
+    ("ipcd.socket.latency", "ipcd by the socket (--noring): one message in flight"),
+    ("boost.stream.1x1", "Boost.Interprocess message_queue, 1x1"),
+    ("boost.stream.4x4", "Boost.Interprocess message_queue, 4x4"),
+    ("boost.rt.1x1", "Boost.Interprocess message_queue, a round trip each, 1x1"),
+    ("boost.latency", "Boost.Interprocess message_queue, one message in flight"),
+    ("naive.stream.1x1", "naive busy-polling SPSC ring, index published per message, 1x1"),
+    ("naive.latency", "naive busy-polling SPSC ring, one message in flight"),
     ("ipcd.stream.1x1.deep", "ipcd streaming 1x1, queue 1,000,000 deep"),
 ]
 
@@ -138,6 +147,14 @@ def main():
          "p50_us", "info", None),
         ("latency p50 vs nng REQ/REP latency p50", "ipcd.latency", "p50_us", "nng.latency",
          "p50_us", "info", None),
+        ("ring stream 1x1 vs Boost message_queue 1x1", "ipcd.stream.1x1", "msgs_s",
+         "boost.stream.1x1", "msgs_s", ">=", 1.5),
+        ("ring stream 1x1 vs naive busy-polling ring", "ipcd.stream.1x1", "msgs_s",
+         "naive.stream.1x1", "msgs_s", "info", None),
+        ("ring stream 1x1 vs the socket path", "ipcd.stream.1x1", "msgs_s",
+         "ipcd.socket.stream.1x1", "msgs_s", "info", None),
+        ("ring latency p50 vs socket path latency p50", "ipcd.latency", "p50_us",
+         "ipcd.socket.latency", "p50_us", "info", None),
         ("flatness rt: 1M deep vs empty", "ipcd.rt.1x1.deep", "msgs_s", "ipcd.rt.1x1", "msgs_s",
          "within", 0.2),
         ("flatness streaming: 1M deep vs empty", "ipcd.stream.1x1.deep", "msgs_s",
@@ -172,6 +189,19 @@ def main():
         m = statistics.median(stream)
         print("| streaming 1x1 absolute | {} msgs/s | | >= 2 M | {} |".format(
             fmt(m, "msgs"), "yes" if m >= 2e6 else "no"))
+    for label, key, op, target, unit in (
+            ("ipcd.stream.1x1", "msgs_s", ">=", 20e6, "msgs/s"),
+            ("ipcd.stream.4x4", "msgs_s", ">=", 10e6, "msgs/s"),
+            ("ipcd.rt.1x1", "msgs_s", ">=", 100e3, "round trips/s"),
+            ("ipcd.latency", "p50_us", "<=", 5, "µs p50"),
+            ("ipcd.latency", "p99_us", "<=", 50, "µs p99")):
+        vs = values(runs, label, key)
+        if vs:
+            m = statistics.median(vs)
+            ok = m >= target if op == ">=" else m <= target
+            print("| ring `{}` absolute ({}) | {} | | {} {} | {} |".format(
+                label, unit, fmt(m, "msgs" if key == "msgs_s" else ""), op,
+                fmt(target, "msgs" if key == "msgs_s" else ""), "yes" if ok else "no"))
     ib = values(runs, "ipcd.memory", "bytes_per_msg")
     rb = values(runs, "redis.memory", "bytes_per_msg")
     rr = values(runs, "redis.memory", "rss_bytes_per_msg")

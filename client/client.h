@@ -215,6 +215,14 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		     int *left_ms, int *stop);
 int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, int *left_ms);
 
+/*
+ * ring.c: an asynchronous put through q's ring, never waiting: 0, or an
+ * error or RING_SOCKET for the caller to buffer it for the socket instead.
+ * Sleeping consumers are woken per batch, and by ring_publish (every flush).
+ */
+int ring_put_async(ipc_queue *q, const void *data, size_t len);
+void ring_publish(ipc_queue *q);
+
 /* An entry of an ack queue's push: taking it makes one more message to task_done. */
 #define MSGBUF_ACK 0x80u
 

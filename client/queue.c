@@ -83,7 +83,10 @@ int queue_ready_flushed(ipc_queue *q, int timeout_ms)
 
 	if (rc < 0)
 		return rc;
-	return q->npend && q->pend_pid == client_pid() ? stream_flush(q, timeout_ms) : 0;
+	if (q->pend_pid != client_pid())
+		return 0;
+	ring_publish(q);
+	return q->npend ? stream_flush(q, timeout_ms) : 0;
 }
 
 int ipc_queue_open(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr,

@@ -26,12 +26,15 @@
 #include "client.h"
 #include "ipc_ring.h"
 
-/* Checks of the ring before a sleep, about a microsecond's worth of each. */
-#define RING_SPINS 2000
+/* Checks of the ring before a sleep (about 10 us): longer spins win latency on an idle
+ * machine and lose throughput on a busy one, where the spinner takes the CPU its peer needs. */
+#define RING_SPINS 200
 /* Attempts against other processes before looking again at the flags. */
 #define RING_TRIES 256
 /* The longest sleep before looking whether ipcd is still there (ms). */
 #define RING_NAP_MS 1000
+/* Asynchronous puts published before their consumers are woken, at most. */
+#define RING_ASYNC_BATCH 256
 
 struct cring {
 	unsigned char *mem;
@@ -41,6 +44,7 @@ struct cring {
 	/* Copied once at map time: another process may scribble on the header. */
 	uint32_t slots, slot_bytes, payload_max;
 	uint64_t maxsize, maxbytes;
+	unsigned unwoken;            /* asynchronous puts whose consumers were not woken yet */
 };
 
 static inline void ring_relax(void)
@@ -95,10 +99,15 @@ void ring_unmap(ipc_queue *q)
 {
 	if (!q->ring)
 		return;
+	/* This process's own mapping: what it put is woken for before it goes. */
+	if (q->pend_pid == client_pid())
+		ring_publish(q);
 	munmap(q->ring->mem, q->ring->size);
 	free(q->ring);
 	q->ring = NULL;
 }
+
+static int ring_try_put(struct cring *r, const void *data, size_t len);
 
 static void ring_kick(ipc_queue *q)
 {
@@ -136,6 +145,25 @@ static void ring_after_get(ipc_queue *q, size_t n)
 	ring_wake(&h->room_futex, &h->room_sleepers);
 	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & IPC_RING_F_KICK_GET)
 		ring_kick(q);
+}
+
+int ring_put_async(ipc_queue *q, const void *data, size_t len)
+{
+	int rc = ring_try_put(q->ring, data, len);
+
+	/* As a batch of asynchronous puts by the socket: sleepers hear of them
+	 * when the batch is full or at the next flush. */
+	if (rc == 0 && ++q->ring->unwoken >= RING_ASYNC_BATCH)
+		ring_publish(q);
+	return rc;
+}
+
+void ring_publish(ipc_queue *q)
+{
+	if (q->ring && q->ring->unwoken) {
+		ring_after_put(q, q->ring->unwoken);
+		q->ring->unwoken = 0;
+	}
 }
 
 /*
@@ -198,8 +226,8 @@ static bool ring_data(const struct cring *r, size_t unused)
 	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
 	    (IPC_RING_F_FRONT | IPC_RING_F_SPILL | IPC_RING_F_CLOSED))
 		return true;
-	return __atomic_load_n(&ipc_ring_slot(r->base, r->slot_bytes, r->slots, p)->seq,
-			       __ATOMIC_SEQ_CST) == p + 1;
+	return ipc_ring_seq(ipc_ring_slot(r->base, r->slot_bytes, r->slots, p), p, r->slots) ==
+	       p + 1;
 }
 
 /*
@@ -231,7 +259,7 @@ static int ring_try_put(struct cring *r, const void *data, size_t len)
 	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 	s->len = (uint32_t)len;
 	memcpy(s->data, data, len);
-	ipc_ring_commit(s, pos);
+	ipc_ring_commit(s, pos, r->slots);
 	return 0;
 }
 

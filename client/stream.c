@@ -338,6 +338,7 @@ int stream_flush(ipc_queue *q, int timeout_ms)
 	int64_t deadline = io_deadline(timeout_ms);
 	int rc;
 
+	ring_publish(q);
 	while (q->npend) {
 		int left = io_left_ms(deadline);
 
@@ -448,12 +449,14 @@ int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len)
 	 * it by the socket; else buffered as ever: a full queue, a message the ring
 	 * cannot take and one the queue refuses are the flush's to wait for or report. */
 	if (q->ring && !q->npend) {
-		int left;
-
-		rc = queue_ready(q);
-		if (rc < 0)
-			return rc;
-		if (q->ring && ring_put(q, data, len, 0, &left) == 0)
+		/* As for buffered puts, no system call per message: the pid fork()
+		 * left (client_pid) says whether the connection is this process's. */
+		if (q->gen != q->c->gen || q->c->fd < 0 || q->c->pid != client_pid()) {
+			rc = queue_ready(q);
+			if (rc < 0)
+				return rc;
+		}
+		if (q->ring && ring_put_async(q, data, len) == 0)
 			return 0;
 	}
 	if (pend_full(q, len)) {

@@ -49,7 +49,7 @@ struct limits {
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
 	.max_objects = 65536, .max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
 	.pipe_maxbytes = 64u << 10, \
-	.ring_slots = 4096, .ring_slot_bytes = 256 }
+	.ring_slots = 1024, .ring_slot_bytes = 256 }
 
 #define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
 

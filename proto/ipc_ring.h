@@ -7,7 +7,8 @@
  * many-consumer FIFO of fixed-size slots, each with a sequence number
  * (Vyukov's scheme): a producer claims position p when slot p's sequence is
  * p and publishes with p + 1; a consumer takes p when it reads p + 1 and
- * frees it with p + slots.  Positions are 64-bit and never wrap.
+ * frees it with p + slots.  Positions are 64-bit and never wrap.  A slot
+ * stores its sequence minus its index (ipc_ring_seq), so a new ring is zeros.
  *
  * The ring is the middle of a queue's order.  ipcd may hold messages older
  * than the ring's (the "front": messages returned by a socket consumer that
@@ -82,6 +83,21 @@ static inline struct ipc_ring_slot *ipc_ring_slot(unsigned char *base, uint32_t 
 }
 
 /*
+ * Slot i keeps its sequence number minus i, so that a new ring is all
+ * zeros: no page of it is touched (or resident) before a message uses it.
+ */
+static inline uint64_t ipc_ring_seq(const struct ipc_ring_slot *s, uint64_t pos, uint32_t slots)
+{
+	return __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) + (pos & (slots - 1));
+}
+
+static inline void ipc_ring_set_seq(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots,
+				    uint64_t seq)
+{
+	__atomic_store_n(&s->seq, seq - (pos & (slots - 1)), __ATOMIC_RELEASE);
+}
+
+/*
  * Claim the next free position for writing, trying at most tries times
  * against other producers.  0 with *pos; -EAGAIN when the ring has no free
  * slot; -EBUSY when others kept winning (try again later).
@@ -93,7 +109,7 @@ static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, ui
 
 	while (tries--) {
 		struct ipc_ring_slot *s = ipc_ring_slot(base, slot_bytes, slots, p);
-		int64_t dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - p);
+		int64_t dif = (int64_t)(ipc_ring_seq(s, p, slots) - p);
 
 		if (dif == 0) {
 			if (__atomic_compare_exchange_n(&h->tail, &p, p + 1, true, __ATOMIC_RELAXED,
@@ -122,7 +138,7 @@ static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uin
 
 	while (tries--) {
 		struct ipc_ring_slot *s = ipc_ring_slot(base, slot_bytes, slots, p);
-		int64_t dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - (p + 1));
+		int64_t dif = (int64_t)(ipc_ring_seq(s, p, slots) - (p + 1));
 
 		if (dif == 0) {
 			if (__atomic_compare_exchange_n(&h->head, &p, p + 1, true, __ATOMIC_RELAXED,
@@ -140,15 +156,15 @@ static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uin
 }
 
 /* Publish a claimed slot to consumers. */
-static inline void ipc_ring_commit(struct ipc_ring_slot *s, uint64_t pos)
+static inline void ipc_ring_commit(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots)
 {
-	__atomic_store_n(&s->seq, pos + 1, __ATOMIC_RELEASE);
+	ipc_ring_set_seq(s, pos, slots, pos + 1);
 }
 
 /* Give a taken slot back to producers. */
 static inline void ipc_ring_free(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots)
 {
-	__atomic_store_n(&s->seq, pos + slots, __ATOMIC_RELEASE);
+	ipc_ring_set_seq(s, pos, slots, pos + slots);
 }
 
 /*

@@ -23,14 +23,14 @@ echo "== build and test: AddressSanitizer + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 CK_TIMEOUT_MULTIPLIER=5 \
 	run_build build-asan -DIPCD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-echo "== fuzz: the frame reader and decoders, the daemon, the queue log reader, 30 s each (clang, libFuzzer)"
+echo "== fuzz: the frame reader and decoders, the daemon, the queue log reader, a queue's shared ring, 30 s each (clang, libFuzzer)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DIPCD_FUZZ=ON -DIPCD_BUILD_TESTS=OFF \
 	-DIPCD_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_codec fuzz_daemon fuzz_qlog
+cmake --build build-fuzz -j"$jobs" --target fuzz_codec fuzz_daemon fuzz_qlog fuzz_ring
 root=$PWD
 fuzz_dir=$(mktemp -d)
 trap 'rm -rf "$fuzz_dir"' EXIT
-for t in codec daemon qlog; do
+for t in codec daemon qlog ring; do
 	# New inputs go to a scratch directory; the seeds in the tree stay as they are.
 	mkdir -p "$fuzz_dir/$t"
 	if ! (cd "$fuzz_dir" && ASAN_OPTIONS=detect_leaks=1 \

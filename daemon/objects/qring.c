@@ -84,8 +84,7 @@ int qring_create(struct queue *q, size_t slots, size_t slot_bytes)
 		goto fail;
 	r->h = (struct ipc_ring_hdr *)(void *)r->mem;
 	r->base = r->mem + IPC_RING_HDR_BYTES;
-	for (uint64_t i = 0; i < n; i++)
-		ipc_ring_slot(r->base, r->slot_bytes, r->slots, i)->seq = i;
+	/* The memfd is zeros: every slot holds its initial sequence (ipc_ring_seq). */
 	r->h->version = IPC_RING_VERSION;
 	r->h->hdr_bytes = IPC_RING_HDR_BYTES;
 	r->h->slots = r->slots;
@@ -150,7 +149,7 @@ static int qring_write(struct qring *r, const void *data, size_t len)
 	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 	s->len = (uint32_t)len;
 	memcpy(s->data, data, len);
-	ipc_ring_commit(s, pos);
+	ipc_ring_commit(s, pos, r->slots);
 	r->added = true;
 	return 0;
 }
@@ -257,14 +256,14 @@ int qring_peek(struct queue *q, void **data, size_t *len)
 		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 		uint32_t n;
 
-		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != pos + 1)
+		if (ipc_ring_seq(s, pos, r->slots) != pos + 1)
 			break;
 		n = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
 		if (n > r->payload_max)
 			break;
 		memcpy(r->scratch, s->data, n);
 		/* Still there, unchanged, once copied: it was the head. */
-		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != pos + 1 ||
+		if (ipc_ring_seq(s, pos, r->slots) != pos + 1 ||
 		    __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE) != pos)
 			continue;
 		*data = malloc(n ? n : 1);

@@ -4,14 +4,16 @@
 corpus/daemon/ holds conversations (a hello, then requests) for fuzz_daemon;
 corpus/codec/ holds single requests, replies and pushes for fuzz_codec;
 corpus/qlog/ holds durable queue logs (both formats, whole, torn, damaged)
-for fuzz_qlog.  Run it from anywhere; it rewrites the three directories.  Op codes and keys are
+for fuzz_qlog; corpus/ring/ holds queue rings (proto/ipc_ring.h) with
+messages, half-written, corrupt, then operations, for fuzz_ring.  Run it from
+anywhere; it rewrites the four directories.  Op codes and keys are
 those of proto/ipc_protocol.h."""
 import os
 import struct
 
 HELLO, PING, STATUS, LIST, CLIENTS, UNLINK, CLOSE, SETNAME, CHMOD, CHOWN = range(1, 11)
 CLIENT_KILL, CONFIG, CONFIG_SET, MONITOR = range(0x0b, 0x0f)
-PROTO_VERSION = 2
+PROTO_VERSION = 3
 AUTOREMOVE = 0x20
 Q_OPEN, Q_PUT, Q_GET, Q_SIZE, Q_PEEK, Q_STAT, Q_PURGE = range(0x10, 0x17)
 Q_TASK_DONE, Q_JOIN = 0x1b, 0x1c
@@ -136,6 +138,43 @@ def logs():
         yield 'v%d_damaged' % v, bytes(damaged)
 
 
+RING_SLOTS, RING_SLOT_BYTES, RING_HDR_BYTES = 8, 64, 4096
+
+
+def ring(msgs, head=0, claimed=0, bad_len=False):
+    """fuzz_ring's input: bounds, then a ring of 8 slots of 64 bytes holding msgs
+    from position head, claimed more slots not yet published, then operations.
+    A slot keeps its sequence number minus its index."""
+    hdr = bytearray(RING_HDR_BYTES)
+    struct.pack_into('<QIIIIQQ', hdr, 0, 0x31474e4952435049, 1, RING_HDR_BYTES,
+                     RING_SLOTS, RING_SLOT_BYTES, 0, 0)
+    tail = head + len(msgs)
+    struct.pack_into('<QQ', hdr, 64, tail + claimed, len(msgs))          # tail, puts
+    struct.pack_into('<QQ', hdr, 128, head, 0)                           # head, gets
+    struct.pack_into('<QQ', hdr, 192, len(msgs), sum(map(len, msgs)))    # count, bytes
+    slots = bytearray(RING_SLOTS * RING_SLOT_BYTES)
+    for pos in range(head, head + RING_SLOTS):
+        i = pos % RING_SLOTS
+        if pos < tail:
+            m = msgs[pos - head]
+            length = 0xfffffff0 if bad_len and pos == head else len(m)
+            struct.pack_into('<QII', slots, i * RING_SLOT_BYTES, pos + 1 - i, length, 0)
+            slots[i * RING_SLOT_BYTES + 16:i * RING_SLOT_BYTES + 16 + len(m)] = m
+        else:
+            struct.pack_into('<QII', slots, i * RING_SLOT_BYTES, pos - i, 0, 0)
+    ops = bytes([0x06, 0x01, 0x03, 0x86, 0x0c, 0x05, 0x44, 0x00, 0x02, 0x03])
+    return b'\x03\x81' + bytes(hdr) + bytes(slots) + ops
+
+
+def rings():
+    yield 'empty', ring([])
+    yield 'three', ring([b'one', b'two', b'three'])
+    yield 'wrapped', ring([b'%d' % i for i in range(6)], head=13)
+    yield 'full', ring([b'x' * 48] * 8)
+    yield 'half_written', ring([b'a', b'b'], claimed=2)
+    yield 'bad_length', ring([b'a', b'b'], bad_len=True)
+
+
 def write(dirname, items):
     os.makedirs(dirname, exist_ok=True)
     for f in os.listdir(dirname):
@@ -150,3 +189,4 @@ if __name__ == '__main__':
     write(os.path.join(here, 'daemon'), conversations())
     write(os.path.join(here, 'codec'), list(singles()) + list(conversations()))
     write(os.path.join(here, 'qlog'), logs())
+    write(os.path.join(here, 'ring'), rings())
