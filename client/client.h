@@ -236,6 +236,12 @@ int stream_get(ipc_queue *q, void **data, size_t *len, int timeout_ms);
 
 /* queue.c: q usable on this process's connection (re-opened by name if need be). */
 int queue_ready(ipc_queue *q);
+/*
+ * queue.c: may q's ring be used now without a system call: mapped on this
+ * process's connection (by the pid fork() left, as asynchronous puts check
+ * it), with none of its asynchronous puts waiting for the socket?
+ */
+bool queue_ring_ready(ipc_queue *q);
 /* queue.c: ready, with this process's asynchronous puts sent first (within timeout_ms). */
 int queue_ready_flushed(ipc_queue *q, int timeout_ms);
 

@@ -76,6 +76,12 @@ int queue_ready(ipc_queue *q)
 	return queue_open_remote(q, q->flags & ~IPC_EXCLUSIVE);
 }
 
+bool queue_ring_ready(ipc_queue *q)
+{
+	return q->ring && q->gen == q->c->gen && q->c->fd >= 0 && q->c->pid == client_pid() &&
+	       (!q->npend || q->pend_pid != client_pid());
+}
+
 /* Earlier asynchronous puts go first so that order holds. */
 int queue_ready_flushed(ipc_queue *q, int timeout_ms)
 {
@@ -168,11 +174,17 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 
 	if (!q || (!data && len))
 		return -EINVAL;
+	if (q->c->max_message && len > q->c->max_message)
+		return -EMSGSIZE;
+	if (queue_ring_ready(q)) {
+		ring_publish(q);
+		rc = ring_put(q, data, len, timeout_ms, &timeout_ms);
+		if (rc != RING_SOCKET)
+			return rc;
+	}
 	rc = queue_ready_flushed(q, timeout_ms);
 	if (rc < 0)
 		return rc;
-	if (q->c->max_message && len > q->c->max_message)
-		return -EMSGSIZE;
 	if (q->ring) {
 		rc = ring_put(q, data, len, timeout_ms, &timeout_ms);
 		if (rc != RING_SOCKET)
@@ -231,7 +243,7 @@ static int queue_fetch(ipc_queue *q, unsigned op, int timeout_ms, void **data, s
 int ipc_queue_get(ipc_queue *q, void **data, size_t *len, int timeout_ms)
 {
 	if (q && data && len) {
-		int rc = queue_ready(q);
+		int rc = queue_ring_ready(q) ? 0 : queue_ready(q);
 		struct iovec v;
 
 		if (rc < 0)

@@ -175,6 +175,7 @@ static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, int64_t 
 {
 	int left = io_left_ms(deadline);
 	struct pollfd p = { .fd = q->c->fd, .events = POLLIN | POLLRDHUP };
+	bool napped = false;
 	uint32_t v;
 
 	if (left == 0)
@@ -186,12 +187,14 @@ static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, int64_t 
 	if (!ready(q->ring, arg)) {
 		struct timespec ts = { left / 1000, (long)(left % 1000) * 1000000 };
 
-		syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0);
+		napped = syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0) < 0 &&
+			 errno == ETIMEDOUT;
 	}
 	__atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-	/* A sleeper has no socket call to notice that ipcd went: look, and read
-	 * what it said last (an error push: shutting down, cut off). */
-	if (poll(&p, 1, 0) > 0) {
+	/* A sleeper has no socket call to notice that ipcd went: after a nap with
+	 * no wake-up, look, and read what it said last (an error push: shutting
+	 * down, cut off).  ipcd's removal of the queue wakes sleepers itself. */
+	if (napped && poll(&p, 1, 0) > 0) {
 		struct proto_reply rep;
 		int rc = client_read(q->c, io_deadline(0), &rep);
 

@@ -251,12 +251,15 @@ int ipc_queue_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout
 
 	if (!q || !msgs || !max)
 		return -EINVAL;
-	rc = queue_ready(q);
+	rc = queue_ring_ready(q) ? 0 : queue_ready(q);
 	if (rc < 0)
 		return rc;
 	if (q->ring) {
 		rc = ring_get_many(q, msgs, max, timeout_ms, &timeout_ms);
 		if (rc != RING_SOCKET)
+			return rc;
+		rc = queue_ready(q);
+		if (rc < 0)
 			return rc;
 	} else if (q->prefetch) {
 		return ahead_take(q, msgs, max, timeout_ms);
