@@ -86,6 +86,16 @@ void ctl_report_json(int on);
 int ctl_show(struct ctl *ctl, void *mp, size_t len, msgpack_object_type want,
 	     const struct ctl_column *cols, size_t ncols);
 
+/* An introspection call of libipcclient (ipc_server_list, ...). */
+typedef int (*ctl_fetch_fn)(ipc_client *c, void **mp, size_t *len);
+
+/*
+ * Connect, fetch with fn and ctl_show() the reply; a failure is reported
+ * with ctl->what.  Returns an exit status.
+ */
+int ctl_fetch_show(struct ctl *ctl, ctl_fetch_fn fn, msgpack_object_type want,
+		   const struct ctl_column *cols, size_t ncols);
+
 /*
  * Print v (any JSON value) compactly on its own line of stdout, and drop
  * the caller's reference to it.  v NULL means memory ran out.  Returns an

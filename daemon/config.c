@@ -169,6 +169,20 @@ static void format_size(size_t v, bool bytes, char *buf, size_t len)
 	snprintf(buf, len, "%zu", v);
 }
 
+/* Replace the string setting at p by a copy of value (NULL: unset).  0 or -ENOMEM. */
+static int set_string(void *p, const char *value, char *err, size_t errlen)
+{
+	char *copy = NULL;
+
+	if (value && !(copy = strdup(value))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*(char **)p);
+	*(char **)p = copy;
+	return 0;
+}
+
 int config_set(struct config *cfg, const struct config_key *k, const char *value,
 	       char *err, size_t errlen)
 {
@@ -177,22 +191,14 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 	int level;
 
 	switch (k->type) {
-	case CONFIG_PATH: {
-		char *copy;
-
+	case CONFIG_PATH:
 		if (!*value) {
 			snprintf(err, errlen, "empty path");
 			return -EINVAL;
 		}
-		copy = strdup(value);
-		if (!copy) {
-			snprintf(err, errlen, "out of memory");
+		if (set_string(p, value, err, errlen) < 0)
 			return -ENOMEM;
-		}
-		free(*(char **)p);
-		*(char **)p = copy;
 		break;
-	}
 	case CONFIG_BYTES:
 	case CONFIG_COUNT:
 	case CONFIG_UINT:
@@ -247,22 +253,14 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 		}
 		break;
 	}
-	case CONFIG_ADDR: {
-		char *copy = NULL;
-
-		if (strcmp(value, "off") != 0) {
-			if (metrics_addr_check(value, err, errlen) < 0)
-				return -EINVAL;
-			copy = strdup(value);
-			if (!copy) {
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-		}
-		free(*(char **)p);
-		*(char **)p = copy;
+	case CONFIG_ADDR:
+		if (strcmp(value, "off") == 0)
+			value = NULL;
+		else if (metrics_addr_check(value, err, errlen) < 0)
+			return -EINVAL;
+		if (set_string(p, value, err, errlen) < 0)
+			return -ENOMEM;
 		break;
-	}
 	case CONFIG_FSYNC:
 		level = qlog_fsync_parse(value);
 		if (level < 0) {
