@@ -26,6 +26,23 @@
 /* The running test's harness, for reports on its daemon; one per test process. */
 static struct harness *current;
 
+bool harness_file_has(const char *path, const char *s)
+{
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+	bool found;
+
+	if (buf && fd >= 0)
+		n = read(fd, buf, cap - 1);
+	if (fd >= 0)
+		close(fd);
+	found = n > 0 && (buf[n] = '\0', strstr(buf, s) != NULL);
+	free(buf);
+	return found;
+}
+
 int64_t harness_now_ms(void)
 {
 	struct timespec ts;

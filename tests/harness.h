@@ -11,6 +11,7 @@
 #define IPCD_TEST_HARNESS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -112,6 +113,9 @@ int64_t harness_now_ms(void);
 
 /* Sleep ms milliseconds. */
 void harness_sleep_ms(int ms);
+
+/* Does the file at path (its first MiB: a daemon's log) contain s? */
+bool harness_file_has(const char *path, const char *s);
 
 /* A path inside the test's directory. */
 void harness_path(const struct harness *h, const char *name, char *out, size_t outlen);
