@@ -407,57 +407,56 @@ static int flood_as_nobody(int n, pid_t *pid, int go[2])
 	return admitted;
 }
 
-START_TEST(test_one_user_cannot_take_every_connection)
+/*
+ * Start ipcd with args; nobody floods it with flood connections, of which
+ * admitted get in; then others connections of root's get in beside them,
+ * and the daemon counts want_clients, with max_clients_per_user at per_user.
+ */
+static void nobody_floods_then_others_connect(const char *test, const char *const *args,
+					      int flood, int admitted, int others,
+					      long want_clients, long per_user)
 {
-	static const char *const args[] = { "--max-clients", "40", "--max-clients-per-user", "16",
-					    NULL };
-	ipc_client *c[20];
+	ipc_client *c[32];
 	int go[2];
 	pid_t pid;
 
+	ck_assert_int_le(others, 32);
 	if (!running_as_root()) {
-		fprintf(stderr, "test_one_user_cannot_take_every_connection: skipped: it must run "
-			"as root to setuid() to a second user\n");
+		fprintf(stderr, "%s: skipped: it must run as root to setuid() to a second user\n",
+			test);
 		return;
 	}
 	harness_start(&h, args);
 	open_dirs_to_others();
-	ck_assert_int_eq(flood_as_nobody(30, &pid, go), 16);
-	/* Everyone else still gets in while nobody holds its 16. */
-	for (int i = 0; i < 20; i++)
+	ck_assert_int_eq(flood_as_nobody(flood, &pid, go), admitted);
+	for (int i = 0; i < others; i++)
 		c[i] = connect_ok(h.sock);
-	ck_assert_int_eq(status_key(c[0], "clients"), 36);
-	ck_assert_int_eq(status_key(c[0], "max_clients_per_user"), 16);
+	ck_assert_int_eq(status_key(c[0], "clients"), want_clients);
+	ck_assert_int_eq(status_key(c[0], "max_clients_per_user"), per_user);
 	ck_assert_int_eq(write(go[1], "x", 1), 1);
 	harness_expect_child_ok(pid, 30000, "nobody's flood");
-	for (int i = 0; i < 20; i++)
+	for (int i = 0; i < others; i++)
 		ipc_disconnect(c[i]);
+}
+
+START_TEST(test_one_user_cannot_take_every_connection)
+{
+	static const char *const args[] = { "--max-clients", "40", "--max-clients-per-user", "16",
+					    NULL };
+
+	/* Everyone else still gets in while nobody holds its 16. */
+	nobody_floods_then_others_connect("test_one_user_cannot_take_every_connection", args,
+					  30, 16, 20, 36, 16);
 }
 END_TEST
 
 START_TEST(test_root_keeps_slots_when_others_fill_max_clients)
 {
 	static const char *const args[] = { "--max-clients", "20", NULL };
-	ipc_client *c[4];
-	int go[2];
-	pid_t pid;
 
-	if (!running_as_root()) {
-		fprintf(stderr, "test_root_keeps_slots_when_others_fill_max_clients: skipped: it "
-			"must run as root to setuid() to a second user\n");
-		return;
-	}
-	harness_start(&h, args);
-	open_dirs_to_others();
 	/* Nobody gets all but the 4 slots kept for root. */
-	ck_assert_int_eq(flood_as_nobody(25, &pid, go), 16);
-	for (int i = 0; i < 4; i++)
-		c[i] = connect_ok(h.sock);
-	ck_assert_int_eq(status_key(c[0], "clients"), 20);
-	ck_assert_int_eq(write(go[1], "x", 1), 1);
-	harness_expect_child_ok(pid, 30000, "nobody's flood");
-	for (int i = 0; i < 4; i++)
-		ipc_disconnect(c[i]);
+	nobody_floods_then_others_connect("test_root_keeps_slots_when_others_fill_max_clients",
+					  args, 25, 16, 4, 20, 512);
 }
 END_TEST
 
