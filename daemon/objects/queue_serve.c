@@ -304,7 +304,9 @@ void queue_settle(struct queue *q)
 		for (cs = TAILQ_FIRST(&q->consumers); cs && q->store.count && TAILQ_EMPTY(&q->getters);
 		     cs = next) {
 			next = TAILQ_NEXT(cs, link);
-			if (!consumer_room(cs) || conn_gone(cs->conn))
+			/* What is pushed to a consumer returns when its connection
+			 * goes: no system call per batch to ask whether it went. */
+			if (!consumer_room(cs) || conn_going(cs->conn))
 				continue;
 			queue_push(q, cs);
 			TAILQ_REMOVE(&q->consumers, cs, link);
