@@ -66,7 +66,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 21);
+	msgpack_pack_map(pk, 22);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -89,6 +89,7 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "max_array_bytes", srv->lim.max_array_bytes);
 	proto_pack_kv_str(pk, "metrics", metrics_address(srv->metrics) ? metrics_address(srv->metrics)
 									 : "");
+	proto_pack_kv_u64(pk, "metrics_pending", srv->metrics ? metrics_pending(srv->metrics) : 0);
 	reply_end(r->conn);
 }
 
