@@ -1,0 +1,323 @@
+/*
+ * test_cluster.c - cluster queues: a real three-node nats-server cluster
+ * with JetStream on loopback (natsc.c) and two ipcds, A and B, with their
+ * own sockets and state directories, standing for two hosts.  The same
+ * client calls as on a local queue, across the two; the engine's failures
+ * (a server killed, the whole cluster stopped) and the clients' (a consumer
+ * or a whole ipcd killed).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clients.h"
+#include "codec.h"
+#include "natsc.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOWDOWN 4
+#else
+#define SLOWDOWN 1
+#endif
+
+static struct harness h;         /* A: h.sock */
+static struct natsc nc;
+static char sock_b[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static pid_t pid_b;
+
+static const ipc_queue_attr r3 = { .replicas = 3 };
+
+/* Start ipcd at sock with its state dir under dir, on the cluster, plus extra args. */
+static pid_t start_ipcd(const char *sock, const char *dir, const char *const *extra)
+{
+	char state[400];
+	const char *args[16] = { "--cluster", nc.urls, "--state-dir", state, "--cluster-ack-wait",
+				 "2" };
+	size_t n = 6;
+	pid_t pid;
+
+	snprintf(state, sizeof state, "%s/state", dir);
+	while (extra && *extra)
+		args[n++] = *extra++;
+	args[n] = NULL;
+	pid = harness_spawn(sock, args);
+	ck_assert_int_eq(harness_wait_socket(sock, HARNESS_HANG_MS), 0);
+	return pid;
+}
+
+/* The cluster map's key of ipcd's status (an integer), or -ENOENT. */
+static long cluster_key(ipc_client *c, const char *key)
+{
+	msgpack_unpacked u;
+	size_t len, off = 0;
+	long n = -ENOENT;
+	void *mp;
+
+	if (ipc_server_status(c, &mp, &len) < 0)
+		return -EIO;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS) {
+		const msgpack_object *cl = proto_map_get(&u.data, "cluster"), *v;
+
+		v = cl && cl->type == MSGPACK_OBJECT_MAP ? proto_map_get(cl, key) : NULL;
+		if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			n = (long)v->via.u64;
+	}
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+	return n;
+}
+
+/* Wait until ipcd at sock says it is (want 1) or is not (0) connected to the cluster. */
+static void wait_connected(const char *sock, long want)
+{
+	ipc_client *c = connect_ok(sock);
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+
+	while (cluster_key(c, "connected") != want && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	ck_assert_msg(cluster_key(c, "connected") == want, "ipcd at %s: cluster connected is not %ld",
+		      sock, want);
+	ipc_disconnect(c);
+}
+
+/* A stat key of q that is a string, copied to buf ("" if missing). */
+static void stat_str(ipc_queue *q, const char *key, char *buf, size_t len)
+{
+	msgpack_unpacked u;
+	size_t mlen, off = 0;
+	void *mp;
+
+	buf[0] = '\0';
+	ck_assert_ipc(ipc_queue_stat(q, &mp, &mlen), 0);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, mp, mlen, &off) == MSGPACK_UNPACK_SUCCESS) {
+		const msgpack_object *v = proto_map_get(&u.data, key);
+
+		if (v && v->type == MSGPACK_OBJECT_STR)
+			snprintf(buf, len, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+	}
+	msgpack_unpacked_destroy(&u);
+	free(mp);
+}
+
+static void setup(void)
+{
+	char dir[200];
+
+	harness_setup(&h);
+	natsc_start(&nc, h.dir);
+	snprintf(dir, sizeof dir, "%s/a", h.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	{
+		char state[400];
+		const char *args[] = { "--cluster", nc.urls, "--state-dir", state,
+				       "--cluster-ack-wait", "2", "--cluster-queues", "x.*",
+				       "--cluster-replicas", "1", NULL };
+
+		snprintf(state, sizeof state, "%s/state", dir);
+		harness_start(&h, args);
+	}
+	snprintf(dir, sizeof dir, "%s/b", h.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_lt(snprintf(sock_b, sizeof sock_b, "%s/ipcd.sock", dir), (int)sizeof sock_b);
+	pid_b = start_ipcd(sock_b, dir, NULL);
+	wait_connected(h.sock, 1);
+	wait_connected(sock_b, 1);
+}
+
+static void teardown(void)
+{
+	if (pid_b > 0) {
+		kill(pid_b, SIGTERM);
+		harness_wait_child(pid_b, HARNESS_HANG_MS);
+		pid_b = 0;
+	}
+	harness_cleanup(&h);
+	natsc_stop(&nc);
+}
+
+START_TEST(test_put_on_a_get_on_b)
+{
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	ipc_queue *qa = open_ok(a, "jobs", IPC_CREATE | IPC_EXCLUSIVE, &r3), *qb;
+	char where[32];
+	void *data;
+	size_t len;
+
+	stat_str(qa, "where", where, sizeof where);
+	ck_assert_str_eq(where, "cluster");
+	ck_assert_int_eq(stat_key(qa, "replicas"), 3);
+	/* B opens it by name alone; a second exclusive create is refused. */
+	ck_assert_ipc(ipc_queue_open(b, "jobs", IPC_CREATE | IPC_EXCLUSIVE, &r3, &qb), -EEXIST);
+	qb = open_ok(b, "jobs", 0, NULL);
+	stat_str(qb, "where", where, sizeof where);
+	ck_assert_str_eq(where, "cluster");
+	ck_assert_int_eq(stat_key(qb, "replicas"), 3);
+	ck_assert_ipc(put_str(qa, "one", HARNESS_HANG_MS), 0);
+	ck_assert_ipc(put_str(qa, "two", HARNESS_HANG_MS), 0);
+	ck_assert_int_eq(ipc_queue_size(qb), 2);
+	ck_assert_ipc(ipc_queue_peek(qb, &data, &len), 0);
+	ck_assert_msg(len == 3 && memcmp(data, "one", 3) == 0, "peek saw '%.*s'", (int)len,
+		      (char *)data);
+	free(data);
+	get_expect(qb, "one", HARNESS_HANG_MS);
+	get_expect(qb, "two", HARNESS_HANG_MS);
+	/* Empty: a get waits out its timeout; a put on the other side wakes one. */
+	ck_assert_ipc(ipc_queue_get(qb, &data, &len, 200), -ETIMEDOUT);
+	ck_assert_ipc(ipc_queue_get(qb, &data, &len, 0), -EAGAIN);
+	ck_assert_ipc(put_str(qa, "three", HARNESS_HANG_MS), 0);
+	get_expect(qb, "three", HARNESS_HANG_MS);
+	ck_assert_int_eq(ipc_queue_size(qa), 0);
+	/* Purge on B empties it for A too. */
+	for (int i = 0; i < 5; i++)
+		ck_assert_ipc(put_str(qa, "p", HARNESS_HANG_MS), 0);
+	ck_assert_int_eq(ipc_queue_purge(qb), 5);
+	ck_assert_int_eq(ipc_queue_size(qa), 0);
+	/* Unlink on A removes the stream: B learns it at a call after that. */
+	ck_assert_ipc(ipc_queue_unlink(a, "jobs"), 0);
+	{
+		int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+		int n;
+
+		while ((n = ipc_queue_size(qb)) >= 0 && harness_now_ms() < end)
+			harness_sleep_ms(20);
+		ck_assert_ipc(n, -EIDRM);
+	}
+	ck_assert_ipc(put_str(qb, "late", HARNESS_HANG_MS), -EIDRM);
+	ipc_queue_close(qa);
+	ipc_queue_close(qb);
+	ck_assert_ipc(ipc_queue_open(a, "jobs", 0, NULL, &qa), -ENOENT);
+	ipc_disconnect(a);
+	ipc_disconnect(b);
+}
+END_TEST
+
+START_TEST(test_batches_across_hosts)
+{
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	ipc_queue *qa = open_ok(a, "batch", IPC_CREATE, &r3), *qb = open_ok(b, "batch", 0, NULL);
+	struct iovec in[100], out[100];
+	char bufs[100][16];
+	int got = 0, n;
+
+	for (int i = 0; i < 100; i++) {
+		in[i].iov_base = bufs[i];
+		in[i].iov_len = (size_t)snprintf(bufs[i], sizeof bufs[i], "m%d", i);
+	}
+	ck_assert_int_eq(ipc_queue_put_many(qa, in, 100, HARNESS_HANG_MS), 100);
+	for (int i = 0; i < 50; i++)
+		ck_assert_ipc(ipc_queue_put_async(qa, "async", 5), 0);
+	ck_assert_ipc(ipc_queue_flush(qa, HARNESS_HANG_MS), 0);
+	while (got < 100) {
+		n = ipc_queue_get_many(qb, out, 100 - (size_t)got, HARNESS_HANG_MS);
+		ck_assert_msg(n > 0, "get_many: %s", ipc_strerror(n));
+		for (int i = 0; i < n; i++) {
+			char want[16];
+
+			snprintf(want, sizeof want, "m%d", got + i);
+			ck_assert_msg(out[i].iov_len == strlen(want) &&
+				      memcmp(out[i].iov_base, want, out[i].iov_len) == 0,
+				      "message %d is '%.*s'", got + i, (int)out[i].iov_len,
+				      (char *)out[i].iov_base);
+			free(out[i].iov_base);
+		}
+		got += n;
+	}
+	ck_assert_int_eq(ipc_queue_size(qb), 50);
+	ipc_queue_close(qa);
+	ipc_queue_close(qb);
+	ipc_disconnect(a);
+	ipc_disconnect(b);
+}
+END_TEST
+
+START_TEST(test_maxsize_is_exact_and_puts_wait)
+{
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	const ipc_queue_attr attr = { .maxsize = 3, .replicas = 3 };
+	ipc_queue *qa = open_ok(a, "bounded", IPC_CREATE, &attr), *qb = open_ok(b, "bounded", 0, NULL);
+	int64_t t0;
+
+	ck_assert_int_eq(stat_key(qb, "maxsize"), 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ipc(put_str(qa, "x", HARNESS_HANG_MS), 0);
+	ck_assert_ipc(put_str(qa, "full", 0), -EAGAIN);
+	t0 = harness_now_ms();
+	ck_assert_ipc(put_str(qb, "full", 300), -ETIMEDOUT);
+	ck_assert_msg(harness_now_ms() - t0 >= 250, "the put did not wait for its timeout");
+	ck_assert_int_eq(ipc_queue_size(qa), 3);
+	/* A get on A frees room: B's waiting put goes in. */
+	get_expect(qa, "x", HARNESS_HANG_MS);
+	ck_assert_ipc(put_str(qb, "in", HARNESS_HANG_MS), 0);
+	ck_assert_int_eq(ipc_queue_size(qa), 3);
+	ipc_queue_close(qa);
+	ipc_queue_close(qb);
+	ipc_disconnect(a);
+	ipc_disconnect(b);
+}
+END_TEST
+
+START_TEST(test_cluster_queues_maps_names)
+{
+	ipc_client *a = connect_ok(h.sock);
+	ipc_queue *mapped = open_ok(a, "x.orders", IPC_CREATE, NULL);
+	ipc_queue *local = open_ok(a, "y.orders", IPC_CREATE, NULL);
+	char where[32];
+
+	stat_str(mapped, "where", where, sizeof where);
+	ck_assert_str_eq(where, "cluster");
+	ck_assert_int_eq(stat_key(mapped, "replicas"), 1);
+	stat_str(local, "where", where, sizeof where);
+	ck_assert_str_eq(where, "local");
+	ck_assert_int_eq(stat_key(local, "replicas"), 0);
+	ipc_queue_close(mapped);
+	ipc_queue_close(local);
+	ipc_disconnect(a);
+}
+END_TEST
+
+/* No cluster configured: replicas is refused, local queues are as before. */
+START_TEST(test_replicas_without_cluster_is_eopnotsupp)
+{
+	ipc_client *c;
+	ipc_queue *q;
+
+	harness_setup(&h);
+	harness_start(&h, NULL);
+	c = connect_ok(h.sock);
+	ck_assert_ipc(ipc_queue_open(c, "r", IPC_CREATE, &r3, &q), -EOPNOTSUPP);
+	q = open_ok(c, "r", IPC_CREATE, NULL);
+	ck_assert_int_eq(stat_key(q, "replicas"), 0);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+	harness_cleanup(&h);
+}
+END_TEST
+
+static Suite *cluster_suite(void)
+{
+	Suite *s = suite_create("cluster");
+	TCase *tc;
+
+	tc = harness_tcase(s, "basic", 120 * SLOWDOWN, setup, teardown);
+	tcase_add_test(tc, test_put_on_a_get_on_b);
+	tcase_add_test(tc, test_batches_across_hosts);
+	tcase_add_test(tc, test_maxsize_is_exact_and_puts_wait);
+	tcase_add_test(tc, test_cluster_queues_maps_names);
+	tc = harness_tcase(s, "nocluster", 30, NULL, NULL);
+	tcase_add_test(tc, test_replicas_without_cluster_is_eopnotsupp);
+	return s;
+}
+
+int main(void)
+{
+	return harness_main(cluster_suite());
+}
