@@ -118,8 +118,10 @@ static void setup(void)
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	{
 		char state[400];
+		/* A's queues wait 30 s for an ack, B's 2 s: a redelivery by NAK and
+		 * one by the ack wait tell apart by time. */
 		const char *args[] = { "--cluster", nc.urls, "--state-dir", state,
-				       "--cluster-ack-wait", "2", "--cluster-queues", "x.*",
+				       "--cluster-ack-wait", "30", "--cluster-queues", "x.*",
 				       "--cluster-replicas", "1", NULL };
 
 		snprintf(state, sizeof state, "%s/state", dir);
@@ -284,6 +286,289 @@ START_TEST(test_cluster_queues_maps_names)
 }
 END_TEST
 
+
+/* Get one message within timeout_ms, check its text and its redelivered flag. */
+static void get_flagged(ipc_queue *q, const char *want, unsigned want_flags, int timeout_ms)
+{
+	void *data = NULL;
+	size_t len = 0;
+	unsigned flags = 99;
+
+	ck_assert_ipc(ipc_queue_get_info(q, &data, &len, timeout_ms, &flags), 0);
+	ck_assert_msg(len == strlen(want) && memcmp(data, want, len) == 0,
+		      "got '%.*s', want '%s'", (int)len, (char *)data, want);
+	ck_assert_msg(flags == want_flags, "'%s' has flags %u, want %u", want, flags, want_flags);
+	free(data);
+}
+
+/* A child on B gets n of queue name (ack) and says so on fd, then waits to be killed. */
+static pid_t child_gets(const char *name, int n, int fd)
+{
+	pid_t pid = fork_ok();
+
+	if (pid == 0) {
+		ipc_client *c;
+		ipc_queue *q;
+
+		if (ipc_connect(sock_b, &c) < 0 || ipc_queue_open(c, name, 0, NULL, &q) < 0)
+			child_fail("cannot open %s on B", name);
+		for (int i = 0; i < n; i++) {
+			void *data;
+			size_t len;
+
+			if (ipc_queue_get(q, &data, &len, HARNESS_HANG_MS) < 0)
+				child_fail("get %d of %s", i, name);
+			free(data);
+		}
+		if (write(fd, "x", 1) != 1)
+			child_fail("write");
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+START_TEST(test_killed_consumer_messages_back_at_once_in_order)
+{
+	const ipc_queue_attr attr = { .ack = 1, .replicas = 3 };
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	ipc_queue *qa = open_ok(a, "acked", IPC_CREATE, &attr), *qb = open_ok(b, "acked", 0, NULL);
+	int fds[2];
+	pid_t child;
+	int64_t t0;
+
+	ck_assert_int_eq(stat_key(qb, "ack"), 1);
+	for (int i = 0; i < 5; i++) {
+		char m[8];
+
+		snprintf(m, sizeof m, "m%d", i);
+		ck_assert_ipc(put_str(qa, m, HARNESS_HANG_MS), 0);
+	}
+	ck_assert_int_eq(pipe(fds), 0);
+	child = child_gets("acked", 3, fds[1]);
+	ck_assert_int_eq(wait_byte(fds[0], HARNESS_HANG_MS), 0);
+	t0 = harness_now_ms();
+	kill(child, SIGKILL);
+	harness_wait_child(child, HARNESS_HANG_MS);
+	/* Its ipcd NAKs them: back at once (the ack wait is 30 s), first, in order, marked. */
+	get_flagged(qb, "m0", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
+	get_flagged(qb, "m1", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
+	get_flagged(qb, "m2", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
+	ck_assert_msg(harness_now_ms() - t0 < 25000, "redelivered after %lld ms: not by the NAK",
+		      (long long)(harness_now_ms() - t0));
+	get_flagged(qb, "m3", 0, HARNESS_HANG_MS);
+	get_flagged(qb, "m4", 0, HARNESS_HANG_MS);
+	/* join waits for the five task_dones. */
+	ck_assert_ipc(ipc_queue_join(qa, 0), -EAGAIN);
+	for (int i = 0; i < 5; i++)
+		ck_assert_ipc(ipc_queue_task_done(qb), 0);
+	ck_assert_ipc(ipc_queue_task_done(qb), -EINVAL);
+	ck_assert_ipc(ipc_queue_join(qa, HARNESS_HANG_MS), 0);
+	close(fds[0]);
+	close(fds[1]);
+	ipc_queue_close(qa);
+	ipc_queue_close(qb);
+	ipc_disconnect(a);
+	ipc_disconnect(b);
+}
+END_TEST
+
+START_TEST(test_killed_ipcd_messages_back_after_ack_wait)
+{
+	const ipc_queue_attr attr = { .ack = 1, .replicas = 3 };
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	/* Made on B: its ack wait is 2 s. */
+	ipc_queue *qb = open_ok(b, "hostdies", IPC_CREATE, &attr), *qa;
+	int fds[2];
+	pid_t child;
+
+	qa = open_ok(a, "hostdies", 0, NULL);
+	ck_assert_ipc(put_str(qa, "h0", HARNESS_HANG_MS), 0);
+	ck_assert_ipc(put_str(qa, "h1", HARNESS_HANG_MS), 0);
+	ck_assert_int_eq(pipe(fds), 0);
+	child = child_gets("hostdies", 2, fds[1]);
+	ck_assert_int_eq(wait_byte(fds[0], HARNESS_HANG_MS), 0);
+	ipc_queue_close(qb);
+	ipc_disconnect(b);
+	/* The whole host goes: no NAK, the engine waits out the ack wait. */
+	kill(pid_b, SIGKILL);
+	harness_wait_child(pid_b, HARNESS_HANG_MS);
+	pid_b = 0;
+	kill(child, SIGKILL);
+	harness_wait_child(child, HARNESS_HANG_MS);
+	get_flagged(qa, "h0", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
+	get_flagged(qa, "h1", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
+	ck_assert_ipc(ipc_queue_task_done(qa), 0);
+	ck_assert_ipc(ipc_queue_task_done(qa), 0);
+	ck_assert_ipc(ipc_queue_join(qa, HARNESS_HANG_MS), 0);
+	close(fds[0]);
+	close(fds[1]);
+	ipc_queue_close(qa);
+	ipc_disconnect(a);
+}
+END_TEST
+
+START_TEST(test_server_killed_while_streaming_loses_no_acknowledged_put)
+{
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	ipc_queue *qa = open_ok(a, "survive", IPC_CREATE, &r3), *qb = open_ok(b, "survive", 0, NULL);
+	enum { N = 600 };
+	static char acked[N], seen[N];
+	int nacked = 0, nseen = 0;
+
+	for (int i = 0; i < N; i++) {
+		char m[16];
+
+		if (i == N / 3)
+			natsc_kill(&nc, 0, SIGKILL);
+		snprintf(m, sizeof m, "%d", i);
+		/* A put that fails during the failover is not acknowledged: not counted. */
+		if (put_str(qa, m, 2000) == 0) {
+			acked[i] = 1;
+			nacked++;
+		}
+	}
+	ck_assert_msg(nacked > N / 2, "only %d of %d puts acknowledged", nacked, N);
+	/* Until every acknowledged one came, or the bound: the consumer's leader may move too. */
+	for (int64_t end = harness_now_ms() + HARNESS_HANG_MS; nseen < nacked &&
+	     harness_now_ms() < end;) {
+		void *data;
+		size_t len;
+		char num[16];
+		int id, r = ipc_queue_get(qb, &data, &len, 1000);
+
+		if (r == -ETIMEDOUT)
+			continue;
+		ck_assert_ipc(r, 0);
+		snprintf(num, sizeof num, "%.*s", (int)len, (char *)data);
+		id = atoi(num);
+		ck_assert_msg(id >= 0 && id < N, "unknown message '%s'", num);
+		nseen += acked[id] && !seen[id];
+		seen[id] = 1;
+		free(data);
+	}
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(!acked[i] || seen[i], "acknowledged put %d was lost", i);
+	ipc_queue_close(qa);
+	ipc_queue_close(qb);
+	ipc_disconnect(a);
+	ipc_disconnect(b);
+}
+END_TEST
+
+START_TEST(test_cluster_down_and_back)
+{
+	ipc_client *a = connect_ok(h.sock);
+	ipc_queue *cq = open_ok(a, "outage", IPC_CREATE, &r3), *lq = open_ok(a, "here", IPC_CREATE, NULL);
+	void *data;
+	size_t len;
+	int64_t t0;
+	int r;
+
+	ck_assert_ipc(put_str(cq, "before", HARNESS_HANG_MS), 0);
+	natsc_stop(&nc);
+	wait_connected(h.sock, 0);
+	/* Clear errors within the calls' timeouts; local queues are unaffected. */
+	ck_assert_ipc(put_str(cq, "x", 0), -EHOSTUNREACH);
+	t0 = harness_now_ms();
+	r = put_str(cq, "x", 500);
+	ck_assert_msg(r == -EHOSTUNREACH || r == -ETIMEDOUT, "put: %s", ipc_strerror(r));
+	ck_assert_msg(harness_now_ms() - t0 < 20000, "the put took %lld ms",
+		      (long long)(harness_now_ms() - t0));
+	ck_assert_ipc(ipc_queue_size(cq), -EHOSTUNREACH);
+	r = ipc_queue_get(cq, &data, &len, 300);
+	ck_assert_ipc(r, -ETIMEDOUT);
+	ck_assert_ipc(put_str(lq, "local", 0), 0);
+	get_expect(lq, "local", HARNESS_HANG_MS);
+	ck_assert_int_eq(cluster_key(a, "connected"), 0);
+	/* The cluster comes back on its ports and stores: ipcd reconnects by itself. */
+	for (int i = 0; i < NATSC_SERVERS; i++)
+		natsc_start_one(&nc, i);
+	ck_assert_int_eq(natsc_wait_ready(&nc, HARNESS_HANG_MS), 0);
+	wait_connected(h.sock, 1);
+	ck_assert_msg(cluster_key(a, "reconnects") >= 1, "no reconnect counted");
+	ck_assert_ipc(put_str(cq, "after", HARNESS_HANG_MS), 0);
+	get_expect(cq, "before", HARNESS_HANG_MS);
+	get_expect(cq, "after", HARNESS_HANG_MS);
+	ipc_queue_close(cq);
+	ipc_queue_close(lq);
+	ipc_disconnect(a);
+}
+END_TEST
+
+/* A producer on A; two consumers on B, one with prefetch: each message once, FIFO. */
+START_TEST(test_many_messages_exactly_once_fifo)
+{
+	long n = getenv("IPCD_TEST_MESSAGES") && atol(getenv("IPCD_TEST_MESSAGES")) > 0 ?
+		 atol(getenv("IPCD_TEST_MESSAGES")) : 100000;
+	ipc_client *a = connect_ok(h.sock);
+	ipc_queue *qa = open_ok(a, "flood", IPC_CREATE, &r3);
+	char *seen = calloc((size_t)n, 1);
+	int fds[2][2];
+	pid_t kids[2];
+
+	ck_assert_ptr_nonnull(seen);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(pipe(fds[k]), 0);
+		kids[k] = fork_ok();
+		if (kids[k] == 0) {
+			ipc_client *c;
+			ipc_queue *q;
+			long last = -1;
+			struct iovec v[256];
+
+			if (ipc_connect(sock_b, &c) < 0 || ipc_queue_open(c, "flood", 0, NULL, &q) < 0)
+				child_fail("open on B");
+			if (k == 1 && ipc_queue_set_prefetch(q, 128) < 0)
+				child_fail("prefetch");
+			for (;;) {
+				int got = ipc_queue_get_many(q, v, 256, 5000 * SLOWDOWN);
+
+				if (got == -ETIMEDOUT)
+					break;
+				if (got < 0)
+					child_fail("get_many: %s", ipc_strerror(got));
+				for (int i = 0; i < got; i++) {
+					long id = atol(v[i].iov_base);
+
+					if (id <= last)
+						child_fail("%ld after %ld: not FIFO", id, last);
+					last = id;
+					if (write(fds[k][1], &id, sizeof id) != sizeof id)
+						child_fail("write");
+					free(v[i].iov_base);
+				}
+			}
+			_exit(0);
+		}
+		close(fds[k][1]);
+	}
+	for (long i = 0; i < n; i++) {
+		char m[24];
+
+		snprintf(m, sizeof m, "%ld", i);
+		ck_assert_ipc(ipc_queue_put_async(qa, m, strlen(m) + 1), 0);
+	}
+	ck_assert_ipc(ipc_queue_flush(qa, HARNESS_HANG_MS), 0);
+	for (int k = 0; k < 2; k++) {
+		long id;
+
+		while (read(fds[k][0], &id, sizeof id) == sizeof id) {
+			ck_assert_msg(id >= 0 && id < n, "unknown message %ld", id);
+			ck_assert_msg(!seen[id], "message %ld got twice", id);
+			seen[id] = 1;
+		}
+		harness_expect_child_ok(kids[k], HARNESS_HANG_MS * SLOWDOWN, "consumer");
+		close(fds[k][0]);
+	}
+	for (long i = 0; i < n; i++)
+		ck_assert_msg(seen[i], "message %ld never got", i);
+	free(seen);
+	ipc_queue_close(qa);
+	ipc_disconnect(a);
+}
+END_TEST
+
 /* No cluster configured: replicas is refused, local queues are as before. */
 START_TEST(test_replicas_without_cluster_is_eopnotsupp)
 {
@@ -312,6 +597,14 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_batches_across_hosts);
 	tcase_add_test(tc, test_maxsize_is_exact_and_puts_wait);
 	tcase_add_test(tc, test_cluster_queues_maps_names);
+	tc = harness_tcase(s, "ack", 120 * SLOWDOWN, setup, teardown);
+	tcase_add_test(tc, test_killed_consumer_messages_back_at_once_in_order);
+	tcase_add_test(tc, test_killed_ipcd_messages_back_after_ack_wait);
+	tc = harness_tcase(s, "faults", 180 * SLOWDOWN, setup, teardown);
+	tcase_add_test(tc, test_server_killed_while_streaming_loses_no_acknowledged_put);
+	tcase_add_test(tc, test_cluster_down_and_back);
+	tc = harness_tcase(s, "flood", 300 * SLOWDOWN, setup, teardown);
+	tcase_add_test(tc, test_many_messages_exactly_once_fifo);
 	tc = harness_tcase(s, "nocluster", 30, NULL, NULL);
 	tcase_add_test(tc, test_replicas_without_cluster_is_eopnotsupp);
 	return s;
