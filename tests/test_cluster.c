@@ -569,6 +569,48 @@ START_TEST(test_many_messages_exactly_once_fifo)
 }
 END_TEST
 
+/* ipcctl's output for args on A's socket (from malloc), checked to exit 0. */
+static char *ctl_out(const char *const *args)
+{
+	const char *argv[16] = { IPCCTL_BIN, "-s", h.sock };
+	size_t n = 3;
+	char *out = NULL;
+	int status;
+
+	while (*args)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	status = harness_run(NULL, argv, &out, HARNESS_HANG_MS);
+	ck_assert_msg(status == 0, "ipcctl %s: status 0x%x, output: %s", argv[3], status,
+		      out ? out : "");
+	return out;
+}
+
+START_TEST(test_ipcctl_shows_where_queues_live)
+{
+	const char *create[] = { "queue", "create", "viactl", "--replicas", "1", NULL };
+	const char *local[] = { "queue", "create", "here", NULL };
+	const char *ls[] = { "ls", NULL };
+	const char *stat[] = { "--json", "queue", "stat", "viactl", NULL };
+	const char *status[] = { "status", NULL };
+	char *out;
+
+	free(ctl_out(create));
+	free(ctl_out(local));
+	out = ctl_out(ls);
+	ck_assert_msg(strstr(out, "WHERE") && strstr(out, "cluster R1") && strstr(out, "local"),
+		      "ls: %s", out);
+	free(out);
+	out = ctl_out(stat);
+	ck_assert_msg(strstr(out, "\"where\":\"cluster\"") && strstr(out, "\"replicas\":1"),
+		      "stat --json: %s", out);
+	free(out);
+	out = ctl_out(status);
+	ck_assert_msg(strstr(out, nc.urls) && strstr(out, "\"connected\":1"), "status: %s", out);
+	free(out);
+}
+END_TEST
+
 /* No cluster configured: replicas is refused, local queues are as before. */
 START_TEST(test_replicas_without_cluster_is_eopnotsupp)
 {
@@ -597,6 +639,7 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_batches_across_hosts);
 	tcase_add_test(tc, test_maxsize_is_exact_and_puts_wait);
 	tcase_add_test(tc, test_cluster_queues_maps_names);
+	tcase_add_test(tc, test_ipcctl_shows_where_queues_live);
 	tc = harness_tcase(s, "ack", 120 * SLOWDOWN, setup, teardown);
 	tcase_add_test(tc, test_killed_consumer_messages_back_at_once_in_order);
 	tcase_add_test(tc, test_killed_ipcd_messages_back_after_ack_wait);

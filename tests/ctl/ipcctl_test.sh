@@ -126,7 +126,7 @@ pass
 
 ctl ls
 check_rc "ls" 0
-printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
+printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES +WHERE +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
 	fail "ls: no title line" "$out"
 pass
 # A queue has no pipe ends nor array columns: '-' in those.
