@@ -283,7 +283,7 @@ static void render_where(char *buf, const msgpack_object *row)
 	uint64_t r = 0;
 
 	if (!w || w->type != MSGPACK_OBJECT_STR) {
-		buf[0] = '\0';
+		snprintf(buf, CELL_MAX, "-");
 		return;
 	}
 	get_u64(find(row, "replicas"), &r);

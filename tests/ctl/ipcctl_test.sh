@@ -130,7 +130,7 @@ printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES
 	fail "ls: no title line" "$out"
 pass
 # A queue has no pipe ends nor array columns: '-' in those.
-printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +[0-9-]+ [0-9:]+ +1 +[0-9]+ +- +- +- +- +- +-$' ||
+printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +[0-9-]+ [0-9:]+ +1 +[0-9]+ +local +- +- +- +- +- +-$' ||
 	fail "ls: no row for jobs" "$out"
 pass
 
