@@ -143,10 +143,13 @@ static void link_post(struct cluster_link *l, struct cev *e)
 		return;
 	}
 	e->next = NULL;
+	/* The loop drains the whole list: only the first event of a batch wakes it. */
+	if (!l->head) {
+		n = write(l->wake_fd, &one, sizeof one);
+		(void)n;  /* a full counter still wakes the loop */
+	}
 	*l->tail = e;
 	l->tail = &e->next;
-	n = write(l->wake_fd, &one, sizeof one);
-	(void)n;  /* a full counter still wakes the loop */
 	pthread_mutex_unlock(&l->lock);
 }
 

@@ -223,7 +223,12 @@ static int put_send(struct cop *op, size_t i)
 	struct cmsg *cm = &op->msgs[i];
 	char id[64];
 
-	snprintf(id, sizeof id, "%d-%llx-%llu", (int)getpid(), (unsigned long long)op->srv->started,
+	static pid_t pid;
+
+	/* Unique in the duplicate window: this ipcd (pid, start) and a counter. */
+	if (!pid)
+		pid = getpid();
+	snprintf(id, sizeof id, "%d-%llx-%llu", (int)pid, (unsigned long long)op->srv->started,
 		 (unsigned long long)(op->id_base + i));
 	return cluster_request(op->srv->cluster, q->cq->subject, id, op->buf + cm->off, cm->len,
 			       CQ_API_MS, false, put_ack_cb, cm, &cm->token);
