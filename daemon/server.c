@@ -28,6 +28,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
+#include "cqueue.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgstore.h"
@@ -284,6 +285,7 @@ static int cluster_set(struct server *srv, const char *urls, char *err, size_t e
 		return 0;
 	if (urls && cluster_create(srv, urls, &cl, err, errlen) < 0)
 		return -1;
+	cqueue_cluster_gone(srv);
 	srv->cluster = NULL;
 	cluster_destroy(old);
 	srv->cluster = cl;

@@ -611,6 +611,52 @@ START_TEST(test_ipcctl_shows_where_queues_live)
 }
 END_TEST
 
+static void write_conf(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* SIGHUP connects to a cluster the file now names, and disconnects from it. */
+START_TEST(test_reload_connects_and_disconnects)
+{
+	char conf[300], text[400];
+	const char *args[] = { "-c", conf, NULL };
+	ipc_client *c;
+	ipc_queue *q;
+	int64_t end;
+
+	harness_setup(&h);
+	natsc_start(&nc, h.dir);
+	snprintf(conf, sizeof conf, "%s/ipcd.conf", h.dir);
+	write_conf(conf, "log-level = warn\n");
+	harness_start(&h, args);
+	c = connect_ok(h.sock);
+	ck_assert_int_eq(cluster_key(c, "connected"), -ENOENT);
+	ck_assert_ipc(ipc_queue_open(c, "later", IPC_CREATE, &r3, &q), -EOPNOTSUPP);
+	snprintf(text, sizeof text, "cluster = %s\n", nc.urls);
+	write_conf(conf, text);
+	kill(h.pid, SIGHUP);
+	wait_connected(h.sock, 1);
+	q = open_ok(c, "later", IPC_CREATE, &r3);
+	ck_assert_int_eq(stat_key(q, "replicas"), 3);
+	ipc_queue_close(q);
+	write_conf(conf, "cluster = off\n");
+	kill(h.pid, SIGHUP);
+	end = harness_now_ms() + HARNESS_HANG_MS;
+	while (cluster_key(c, "connected") != -ENOENT && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	ck_assert_int_eq(cluster_key(c, "connected"), -ENOENT);
+	ck_assert_ipc(ipc_queue_open(c, "other", IPC_CREATE, &r3, &q), -EOPNOTSUPP);
+	ipc_disconnect(c);
+	harness_cleanup(&h);
+	natsc_stop(&nc);
+}
+END_TEST
+
 /* No cluster configured: replicas is refused, local queues are as before. */
 START_TEST(test_replicas_without_cluster_is_eopnotsupp)
 {
@@ -648,8 +694,9 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_cluster_down_and_back);
 	tc = harness_tcase(s, "flood", 300 * SLOWDOWN, setup, teardown);
 	tcase_add_test(tc, test_many_messages_exactly_once_fifo);
-	tc = harness_tcase(s, "nocluster", 30, NULL, NULL);
+	tc = harness_tcase(s, "nocluster", 60 * SLOWDOWN, NULL, NULL);
 	tcase_add_test(tc, test_replicas_without_cluster_is_eopnotsupp);
+	tcase_add_test(tc, test_reload_connects_and_disconnects);
 	return s;
 }
 

@@ -519,6 +519,9 @@ void cluster_destroy(struct cluster *cl)
 		l->wake_fd = -1;
 		pthread_mutex_unlock(&l->lock);
 	}
+	/* Requests in flight hear that this connection is gone (they may try again
+	 * on the server's next one); subscriptions go without a word. */
+	fail_all(cl, -EHOSTUNREACH);
 	for (size_t i = 0; i < CREQ_BUCKETS; i++)
 		while (cl->buckets[i])
 			creq_free(cl->buckets[i]);

@@ -37,7 +37,10 @@ void cluster_loop_init(void);
 int cluster_create(struct server *srv, const char *urls, struct cluster **out, char *err,
 		   size_t errlen);
 
-/* Close the connection and free cl; pending requests are dropped without their callbacks. */
+/*
+ * Close the connection and free cl.  Requests in flight are answered
+ * -EHOSTUNREACH first; subscriptions are dropped silently (cqueue_cluster_gone).
+ */
 void cluster_destroy(struct cluster *cl);
 
 /* Free the NATS library's global state at exit (after every cluster_destroy). */

@@ -364,6 +364,21 @@ int cq_attach(struct queue *q, const char *stream, unsigned replicas)
 	return 0;
 }
 
+void cqueue_cluster_gone(struct server *srv)
+{
+	struct object *o;
+
+	TAILQ_FOREACH(o, &srv->objects, link) {
+		struct queue *q = o->kind == &queue_kind ? container_of(o, struct queue, obj) : NULL;
+
+		if (!q || !q->cq)
+			continue;
+		cluster_cancel(srv->cluster, q->cq->sub);
+		q->cq->sub = 0;
+		pull_over(q);
+	}
+}
+
 void cqueue_cluster_state(struct server *srv, bool up)
 {
 	struct object *o, *next;
