@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include "cluster.h"
 #include "cmd.h"
 #include "codec.h"
 #include "conn.h"
@@ -66,7 +67,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 22);
+	msgpack_pack_map(pk, 24);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -90,6 +91,12 @@ void cmd_status(struct req *r)
 	proto_pack_kv_str(pk, "metrics", metrics_address(srv->metrics) ? metrics_address(srv->metrics)
 									 : "");
 	proto_pack_kv_u64(pk, "metrics_pending", srv->metrics ? metrics_pending(srv->metrics) : 0);
+	proto_pack_cstr(pk, "cluster");
+	if (srv->cluster)
+		cluster_pack_status(srv->cluster, pk);
+	else
+		msgpack_pack_nil(pk);
+	proto_pack_kv_str(pk, "cluster_queues", srv->cluster_queues ? srv->cluster_queues : "");
 	reply_end(r->conn);
 }
 
