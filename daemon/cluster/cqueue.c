@@ -330,26 +330,61 @@ static void cq_destroy(struct queue *q)
 		event_free(cq->pull_end);
 	if (cq->hold)
 		event_free(cq->hold);
+	if (cq->progress)
+		event_free(cq->progress);
 	free(cq);
 	q->cq = NULL;
+}
+
+/*
+ * Every message this ipcd holds (fetched and waiting for a get, pushed to a
+ * consumer, or got from an ack queue and not yet acknowledged) is in
+ * progress as far as the engine knows: +WPI restarts its ack wait.  Without
+ * it a message held longer than the ack wait (a slow consumer's prefetch, a
+ * long task) would be delivered again elsewhere, behind newer ones, while
+ * still held here.  Only when this ipcd dies do its messages come back, once
+ * their ack wait runs out.
+ */
+static void progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+	struct cqueue *cq = q->cq;
+	struct cluster *cl = q->obj.srv->cluster;
+
+	if (!cl || !cluster_connected(cl))
+		return;
+	for (uint64_t k = cq->lo; k < cq->hi; k++) {
+		const char *ack = cq->acks[k & (cq->cap - 1)];
+
+		if (ack)
+			cluster_publish(cl, ack, "+WPI", 4);
+	}
 }
 
 int cq_attach(struct queue *q, const char *stream, unsigned replicas)
 {
 	struct cqueue *cq = calloc(1, sizeof *cq);
+	/* A third of the ack wait: two chances before it runs out. */
+	unsigned ms = q->obj.srv->lim.cluster_ack_wait * 1000 / 3 < 100 ? 100 :
+		      q->obj.srv->lim.cluster_ack_wait * 1000 / 3;
+	struct timeval every = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (!cq)
 		return -ENOMEM;
 	cq->backoff = evtimer_new(q->obj.srv->base, backoff_cb, q);
 	cq->pull_end = evtimer_new(q->obj.srv->base, pull_end_cb, q);
 	cq->hold = evtimer_new(q->obj.srv->base, hold_cb, q);
-	if (!cq->backoff || !cq->pull_end || !cq->hold) {
+	cq->progress = event_new(q->obj.srv->base, -1, EV_PERSIST, progress_cb, q);
+	if (!cq->backoff || !cq->pull_end || !cq->hold || !cq->progress ||
+	    event_add(cq->progress, &every) < 0) {
 		if (cq->backoff)
 			event_free(cq->backoff);
 		if (cq->pull_end)
 			event_free(cq->pull_end);
 		if (cq->hold)
 			event_free(cq->hold);
+		if (cq->progress)
+			event_free(cq->progress);
 		free(cq);
 		return -ENOMEM;
 	}

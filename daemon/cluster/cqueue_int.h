@@ -38,6 +38,7 @@ struct cqueue {
 	struct event *pull_end;           /* a pull the engine never ended ends here */
 	struct event *backoff;            /* pending: no pull before it fires */
 	struct event *hold;               /* fetched messages nobody wants go back then */
+	struct event *progress;           /* periodic: +WPI for every message held here */
 	struct cop_list puts;             /* put requests in arrival order */
 	size_t puts_sent;                 /* messages of them published, not answered */
 	uint64_t msg_ids;                 /* Nats-Msg-Id counter */
