@@ -153,7 +153,8 @@ static void link_post(struct cluster_link *l, struct cev *e)
 	pthread_mutex_unlock(&l->lock);
 }
 
-static void link_post_type(struct cluster_link *l, enum cev_type type, natsMsg *msg)
+static void link_post_type(struct cluster_link *l, enum cev_type type, natsMsg *msg,
+			   uint32_t token)
 {
 	struct cev *e = calloc(1, sizeof *e);
 
@@ -164,27 +165,20 @@ static void link_post_type(struct cluster_link *l, enum cev_type type, natsMsg *
 	}
 	e->type = type;
 	e->msg = msg;
+	e->token = token;
 	link_post(l, e);
 }
 
 static void inbox_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-	link_post_type(closure, CEV_MSG, msg);
+	link_post_type(closure, CEV_MSG, msg, 0);
 }
 
 static void sub_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
 	struct csub *cs = closure;
-	struct cev *e = calloc(1, sizeof *e);
 
-	if (!e) {
-		natsMsg_Destroy(msg);
-		return;
-	}
-	e->type = CEV_MSG;
-	e->msg = msg;
-	e->token = cs->token;
-	link_post(cs->link, e);
+	link_post_type(cs->link, CEV_MSG, msg, cs->token);
 }
 
 static void csub_done_cb(void *closure)
@@ -197,12 +191,12 @@ static void csub_done_cb(void *closure)
 
 static void up_cb(natsConnection *nc, void *closure)
 {
-	link_post_type(closure, CEV_UP, NULL);
+	link_post_type(closure, CEV_UP, NULL, 0);
 }
 
 static void down_cb(natsConnection *nc, void *closure)
 {
-	link_post_type(closure, CEV_DOWN, NULL);
+	link_post_type(closure, CEV_DOWN, NULL, 0);
 }
 
 /* The connection's and the subscription's last callbacks: their reference goes. */

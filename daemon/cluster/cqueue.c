@@ -149,8 +149,15 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 
-	if (q->store.count && !demand(q))
-		give_back_store(q, &q->store);
+	if (!q->store.count || demand(q))
+		return;
+	/* Newer messages may still come from the pull in flight: given back
+	 * now, these would be delivered again after them.  Wait for its end. */
+	if (q->cq->pulling) {
+		give_back_unwanted(q);
+		return;
+	}
+	give_back_store(q, &q->store);
 }
 
 static void add_fetched(struct queue *q, natsMsg *m)
@@ -315,6 +322,17 @@ static void cq_unlinked(struct queue *q)
 	}
 }
 
+static void free_timers(struct cqueue *cq)
+{
+	struct event **ev[] = { &cq->backoff, &cq->pull_end, &cq->hold, &cq->progress };
+
+	for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
+		if (*ev[i]) {
+			event_free(*ev[i]);
+			*ev[i] = NULL;
+		}
+}
+
 static void cq_destroy(struct queue *q)
 {
 	struct cqueue *cq = q->cq;
@@ -324,14 +342,7 @@ static void cq_destroy(struct queue *q)
 	for (uint64_t k = cq->lo; k < cq->hi; k++)
 		free(cq->acks[k & (cq->cap - 1)]);
 	free(cq->acks);
-	if (cq->backoff)
-		event_free(cq->backoff);
-	if (cq->pull_end)
-		event_free(cq->pull_end);
-	if (cq->hold)
-		event_free(cq->hold);
-	if (cq->progress)
-		event_free(cq->progress);
+	free_timers(cq);
 	free(cq);
 	q->cq = NULL;
 }
@@ -377,14 +388,7 @@ int cq_attach(struct queue *q, const char *stream, unsigned replicas)
 	cq->progress = event_new(q->obj.srv->base, -1, EV_PERSIST, progress_cb, q);
 	if (!cq->backoff || !cq->pull_end || !cq->hold || !cq->progress ||
 	    event_add(cq->progress, &every) < 0) {
-		if (cq->backoff)
-			event_free(cq->backoff);
-		if (cq->pull_end)
-			event_free(cq->pull_end);
-		if (cq->hold)
-			event_free(cq->hold);
-		if (cq->progress)
-			event_free(cq->progress);
+		free_timers(cq);
 		free(cq);
 		return -ENOMEM;
 	}
