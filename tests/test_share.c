@@ -541,11 +541,14 @@ END_TEST
  * A malformed frame after requests whose replies fill the socket: the
  * client reads every reply, then the error push, then the end.
  */
-START_TEST(test_error_push_is_sent_before_the_close)
+/*
+ * Start ipcd; on a raw connection put a 64 KiB message in queue "wide", ask
+ * for peeks of it (ids 100 on) and send a malformed frame after them, reading
+ * nothing.  Returns the connection.
+ */
+static int peeks_then_garbage(int peeks)
 {
-	enum { PEEKS = 40, SIZE = 64 << 10 };
-	static char data[SIZE];
-	msgpack_sbuffer all;
+	static char data[64 << 10];
 	uint64_t handle;
 	int fd;
 
@@ -553,12 +556,17 @@ START_TEST(test_error_push_is_sent_before_the_close)
 	fd = raw_connect_greeted(h.sock);
 	handle = child_open(fd, "wide");
 	raw_put(fd, handle, data, sizeof data, 3);
-	/* 2.5 MiB of replies, then garbage, in one write. */
-	send_many(fd, IPC_OP_Q_PEEK, handle, PEEKS, 100);
-	msgpack_sbuffer_init(&all);
-	msgpack_sbuffer_write(&all, "\0\0\0\1\xc1", 5);
-	ck_assert_int_eq(raw_send(fd, all.data, all.size), 0);
-	msgpack_sbuffer_destroy(&all);
+	send_many(fd, IPC_OP_Q_PEEK, handle, peeks, 100);
+	ck_assert_int_eq(raw_send(fd, "\0\0\0\1\xc1", 5), 0);
+	return fd;
+}
+
+START_TEST(test_error_push_is_sent_before_the_close)
+{
+	enum { PEEKS = 40 };
+	/* 2.5 MiB of replies, then garbage. */
+	int fd = peeks_then_garbage(PEEKS);
+
 	for (int i = 0; i < PEEKS; i++)
 		hostile_expect_reply(fd, 100 + (uint32_t)i, 0, "a peek before the malformed frame");
 	hostile_expect_close(fd, -EPROTO, "the malformed frame after the peeks");
@@ -572,17 +580,8 @@ END_TEST
 /* A client that reads none of it is closed anyway, after a short grace. */
 START_TEST(test_unread_error_push_closes_after_grace)
 {
-	enum { PEEKS = 10, SIZE = 64 << 10 };
-	static char data[SIZE];
-	uint64_t handle;
-	int fd;
+	int fd = peeks_then_garbage(10);
 
-	hostile_start();
-	fd = raw_connect_greeted(h.sock);
-	handle = child_open(fd, "wide");
-	raw_put(fd, handle, data, sizeof data, 3);
-	send_many(fd, IPC_OP_Q_PEEK, handle, PEEKS, 100);
-	ck_assert_int_eq(raw_send(fd, "\0\0\0\1\xc1", 5), 0);
 	/* It stops counting as a client at once, and is closed within the grace. */
 	wait_clients(normal, 1, 5000);
 	ck_assert_int_eq(raw_wait_hangup(fd, 15000), 0);
