@@ -632,6 +632,7 @@ int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32
 {
 	struct creq *r;
 	struct csub *cs;
+	char wild[128];
 
 	if (!cl || !cl->nc)
 		return -EHOSTUNREACH;
@@ -646,9 +647,10 @@ int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32
 		r->token = next_token++;
 	while (!r->token || *creq_slot(cl, r->token));
 	snprintf(subject, len, "%s.s%u", cl->inbox, r->token);
+	snprintf(wild, sizeof wild, "%s.*", subject);
 	cs->link = cl->link;
 	cs->token = r->token;
-	if (natsConnection_Subscribe(&r->sub, cl->nc, subject, sub_msg_cb, cs) != NATS_OK) {
+	if (natsConnection_Subscribe(&r->sub, cl->nc, wild, sub_msg_cb, cs) != NATS_OK) {
 		free(r);
 		free(cs);
 		return -ENOMEM;

@@ -69,11 +69,13 @@ int cluster_publish_reply(struct cluster *cl, const char *subject, const char *r
 			  const void *data, size_t len);
 
 /*
- * Subscribe to a subject of this connection's own (written to subject, len
- * bytes) and have fn(arg, msg, 0) run on the loop for every message sent
- * there, over reconnects, until cluster_cancel(token).  A pull's messages
- * carry their stream's subject, not the request's reply subject, so they
- * need a subscription of their own.  0, -EHOSTUNREACH or -ENOMEM.
+ * Subscribe to the subjects below a prefix of this connection's own (the
+ * prefix written to subject, len bytes) and have fn(arg, msg, 0) run on the
+ * loop for every message sent to subject.<token>, over reconnects, until
+ * cluster_cancel(token).  A pull's messages carry their stream's subject,
+ * not the request's reply subject, so they need a subscription of their
+ * own; a status (the end of a pull) carries the reply subject, which tells
+ * the pull.  0, -EHOSTUNREACH or -ENOMEM.
  */
 int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32_t *token,
 		      char *subject, size_t len);

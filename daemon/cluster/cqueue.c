@@ -36,9 +36,17 @@
 /* A pull waits this long for messages before the engine ends it (ms). */
 #define CQ_PULL_EXPIRES 2000
 
+/* A pull ended here for want of an answer may bring messages this long after (ms). */
+#define CQ_STALE_MS 30000
+
 unsigned cqueue_replicas(const struct queue *q)
 {
 	return q->cq ? q->cq->replicas : 0;
+}
+
+uint64_t cqueue_duplicates(const struct queue *q)
+{
+	return q->cq ? q->cq->duplicates : 0;
 }
 
 static int key_add(struct cqueue *cq, const char *subject, uint64_t *key)
@@ -67,6 +75,7 @@ static int key_add(struct cqueue *cq, const char *subject, uint64_t *key)
 
 void cq_finish_key(struct cqueue *cq, uint64_t key, bool ack)
 {
+	uint64_t delivered, sseq;
 	char **slot;
 
 	if (key < cq->lo || key >= cq->hi)
@@ -74,6 +83,8 @@ void cq_finish_key(struct cqueue *cq, uint64_t key, bool ack)
 	slot = &cq->acks[key & (cq->cap - 1)];
 	if (!*slot)
 		return;
+	js_ack_info(*slot, &delivered, &sseq);
+	cseen_finished(&cq->seen, sseq, ack);
 	/* Fire and forget: a lost ack or NAK means a redelivery after the ack wait. */
 	if (cluster_publish(cq->q->obj.srv->cluster, *slot, ack ? "+ACK" : "-NAK", 4) < 0)
 		log_debug("queue '%s': %s not sent: the cluster is unreachable", cq->q->obj.name,
@@ -153,28 +164,55 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* Newer messages may still come from the pull in flight: given back
 	 * now, these would be delivered again after them.  Wait for its end. */
-	if (q->cq->pulling) {
+	if (q->cq->pulling || q->cq->stale) {
 		give_back_unwanted(q);
 		return;
 	}
 	give_back_store(q, &q->store);
 }
 
+/*
+ * A delivery again of a message this ipcd still holds, or acknowledged and
+ * the engine had not heard yet (its ack wait ran out on the way, on a loaded
+ * machine): the same message, not a new one to hand out after newer ones.
+ * A held one stays where it is (its first ack subject still settles it); a
+ * finished one is acknowledged again, in case the first was lost.
+ */
+static bool seen_again(struct queue *q, const char *ack, uint64_t sseq)
+{
+	switch (cseen_state(&q->cq->seen, sseq)) {
+	case CSEEN_UNKNOWN:
+		return false;
+	case CSEEN_DONE:
+		cluster_publish(q->obj.srv->cluster, ack, "+ACK", 4);
+		break;
+	case CSEEN_HELD:
+		break;
+	}
+	q->cq->duplicates++;
+	log_debug("queue '%s': message %llu delivered again while here: dropped", q->obj.name,
+		  (unsigned long long)sseq);
+	return true;
+}
+
 static void add_fetched(struct queue *q, natsMsg *m)
 {
 	const char *ack = natsMsg_GetReply(m);
 	int len = natsMsg_GetDataLength(m);
-	uint64_t key;
+	uint64_t key, delivered, sseq;
 
 	if (!ack || len < 0)
 		return;
-	if (key_add(q->cq, ack, &key) < 0) {
+	js_ack_info(ack, &delivered, &sseq);
+	if (delivered > 1 && seen_again(q, ack, sseq))
+		return;
+	if (key_add(q->cq, ack, &key) < 0 || cseen_fetched(&q->cq->seen, sseq) < 0) {
 		/* Cannot track it: give it back rather than lose it. */
 		cluster_publish(q->obj.srv->cluster, ack, "-NAK", 4);
 		return;
 	}
 	if (msgstore_put_rec(&q->store, natsMsg_GetData(m), (size_t)len, key,
-			     js_delivered(ack) > 1 ? MSG_REDELIVERED : 0) < 0) {
+			     delivered > 1 ? MSG_REDELIVERED : 0) < 0) {
 		cq_finish_key(q->cq, key, false);
 		return;
 	}
@@ -193,13 +231,54 @@ static void pull_over(struct queue *q)
 	evtimer_del(q->cq->pull_end);
 }
 
+/* The pull in flight is given up on (no answer in time, the connection
+ * lost): the next may go, but its late messages could still come. */
+static void pull_abandon(struct queue *q)
+{
+	struct cqueue *cq = q->cq;
+	struct timeval tv = { CQ_STALE_MS / 1000, 0 };
+
+	if (!cq->pulling)
+		return;
+	pull_over(q);
+	cq->stale = true;
+	cq->stale_no = cq->pull_no;
+	evtimer_add(cq->stale_end, &tv);
+}
+
+/* No pull is in flight, nor will any late message come (the subscription went). */
+static void pull_forget(struct queue *q)
+{
+	pull_over(q);
+	q->cq->stale = false;
+	evtimer_del(q->cq->stale_end);
+}
+
 static void pull_end_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 
-	pull_over(q);
+	log_debug("queue '%s': pull %llu not ended by the engine in time", q->obj.name,
+		  (unsigned long long)q->cq->pull_no);
+	pull_abandon(q);
 	queue_settle(q);
 	give_back_unwanted(q);
+}
+
+static void stale_end_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+
+	q->cq->stale = false;
+	give_back_unwanted(q);
+}
+
+/* The number of the pull a status was sent for: the last token of its subject. */
+static uint64_t status_pull(natsMsg *m)
+{
+	const char *subj = natsMsg_GetSubject(m), *dot = subj ? strrchr(subj, '.') : NULL;
+
+	return dot ? strtoull(dot + 1, NULL, 10) : 0;
 }
 
 /* A message or a status to the pulls' subscription. */
@@ -210,6 +289,15 @@ static bool pull_cb(void *arg, natsMsg *m, int status)
 	int st = cluster_msg_status(m);
 
 	if (st) {
+		uint64_t no = status_pull(m);
+
+		/* Every pull up to no is over: their messages came before this. */
+		if (cq->stale && no >= cq->stale_no) {
+			cq->stale = false;
+			evtimer_del(cq->stale_end);
+		}
+		if (no != cq->pull_no || !cq->pulling)
+			goto out;  /* the late end of a pull given up on */
 		/* 408/404: the pull ended empty.  Anything else (the consumer or the
 		 * stream gone, no leader yet): wait a little before the next one. */
 		pull_over(q);
@@ -221,9 +309,10 @@ static bool pull_cb(void *arg, natsMsg *m, int status)
 		}
 	} else {
 		add_fetched(q, m);
-		if (cq->pull_left && --cq->pull_left == 0)
+		if (cq->pulling && cq->pull_left && --cq->pull_left == 0)
 			pull_over(q);
 	}
+out:
 	queue_settle(q);
 	give_back_unwanted(q);
 	return true;
@@ -236,7 +325,7 @@ static void cq_take(struct queue *q)
 	struct cluster *cl = q->obj.srv->cluster;
 	struct timeval tv = { CQ_PULL_EXPIRES / 1000 + 3, 0 };
 	size_t want = demand(q);
-	char body[96];
+	char body[96], reply[sizeof cq->inbox + 24];
 	int rc;
 
 	if (cq->pulling || !q->obj.linked || evtimer_pending(cq->backoff, NULL) ||
@@ -250,7 +339,8 @@ static void cq_take(struct queue *q)
 		want = CQ_PULL_MAX;
 	snprintf(body, sizeof body, "{\"batch\":%zu,\"expires\":%lld}", want,
 		 (long long)CQ_PULL_EXPIRES * 1000000);
-	rc = cluster_publish_reply(cl, cq->next, cq->inbox, body, strlen(body));
+	snprintf(reply, sizeof reply, "%s.%llu", cq->inbox, (unsigned long long)++cq->pull_no);
+	rc = cluster_publish_reply(cl, cq->next, reply, body, strlen(body));
 	if (rc == 0) {
 		cq->pulling = true;
 		cq->pull_left = want;
@@ -304,7 +394,7 @@ static void cq_unlinked(struct queue *q)
 
 	cluster_cancel(cl, cq->sub);
 	cq->sub = 0;
-	pull_over(q);
+	pull_forget(q);
 	if (q->obj.srv->destroying) {
 		/* ipcd stops; the queue stays in the cluster for the others. */
 		cq_drop_store(q, true);
@@ -324,7 +414,8 @@ static void cq_unlinked(struct queue *q)
 
 static void free_timers(struct cqueue *cq)
 {
-	struct event **ev[] = { &cq->backoff, &cq->pull_end, &cq->hold, &cq->progress };
+	struct event **ev[] = { &cq->backoff, &cq->pull_end, &cq->stale_end, &cq->hold,
+				&cq->progress };
 
 	for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++)
 		if (*ev[i]) {
@@ -342,6 +433,7 @@ static void cq_destroy(struct queue *q)
 	for (uint64_t k = cq->lo; k < cq->hi; k++)
 		free(cq->acks[k & (cq->cap - 1)]);
 	free(cq->acks);
+	cseen_free(&cq->seen);
 	free_timers(cq);
 	free(cq);
 	q->cq = NULL;
@@ -384,9 +476,10 @@ int cq_attach(struct queue *q, const char *stream, unsigned replicas)
 		return -ENOMEM;
 	cq->backoff = evtimer_new(q->obj.srv->base, backoff_cb, q);
 	cq->pull_end = evtimer_new(q->obj.srv->base, pull_end_cb, q);
+	cq->stale_end = evtimer_new(q->obj.srv->base, stale_end_cb, q);
 	cq->hold = evtimer_new(q->obj.srv->base, hold_cb, q);
 	cq->progress = event_new(q->obj.srv->base, -1, EV_PERSIST, progress_cb, q);
-	if (!cq->backoff || !cq->pull_end || !cq->hold || !cq->progress ||
+	if (!cq->backoff || !cq->pull_end || !cq->stale_end || !cq->hold || !cq->progress ||
 	    event_add(cq->progress, &every) < 0) {
 		free_timers(cq);
 		free(cq);
@@ -414,7 +507,7 @@ void cqueue_cluster_gone(struct server *srv)
 			continue;
 		cluster_cancel(srv->cluster, q->cq->sub);
 		q->cq->sub = 0;
-		pull_over(q);
+		pull_forget(q);
 	}
 }
 
@@ -433,8 +526,10 @@ void cqueue_cluster_state(struct server *srv, bool up)
 		if (up) {
 			cq_put_pump(q);
 			queue_settle(q);
-		} else if (q->cq->pulling) {
-			pull_over(q);  /* the engine forgot it: a new one on the next connection */
+		} else {
+			/* The engine forgot it: a new one on the next connection.  Messages
+			 * it sent before may still be on their way to the loop. */
+			pull_abandon(q);
 		}
 	}
 }

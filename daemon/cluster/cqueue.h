@@ -26,6 +26,9 @@ int cqueue_lookup(struct req *r, const char *name, size_t len, uint64_t flags,
 /* The replicas of cluster queue q. */
 unsigned cqueue_replicas(const struct queue *q);
 
+/* Deliveries again of messages q's ipcd held or had acknowledged, dropped. */
+uint64_t cqueue_duplicates(const struct queue *q);
+
 /* The cluster connection is about to be replaced: the queues drop their subscriptions. */
 void cqueue_cluster_gone(struct server *srv);
 

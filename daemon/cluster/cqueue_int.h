@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "cseen.h"
 #include "hold.h"
 #include "js.h"
 #include "queue.h"
@@ -32,10 +33,19 @@ struct cqueue {
 	size_t cap;
 	uint64_t lo, hi;
 	uint32_t sub;                     /* the subscription pulls deliver to (a token), 0: none */
-	char inbox[96];                   /* its subject */
+	char inbox[96];                   /* its prefix: pull n replies to <inbox>.<n> */
 	bool pulling;                     /* a pull is in flight */
 	size_t pull_left;                 /* messages it may still bring */
+	uint64_t pull_no;                 /* the last pull's number: it replies to inbox.<no> */
 	struct event *pull_end;           /* a pull the engine never ended ends here */
+	/* A pull ended by pull_end may still bring messages (late, not lost):
+	 * none of those fetched is given back until it or a newer one ends, or
+	 * stale_end fires. */
+	bool stale;
+	uint64_t stale_no;
+	struct event *stale_end;
+	struct cseen seen;                /* the sequences fetched lately */
+	uint64_t duplicates;              /* deliveries again of messages here, dropped */
 	struct event *backoff;            /* pending: no pull before it fires */
 	struct event *hold;               /* fetched messages nobody wants go back then */
 	struct event *progress;           /* periodic: +WPI for every message held here */

@@ -160,22 +160,27 @@ int js_attrs_of(json_t *reply, struct js_attrs *a)
 	return 0;
 }
 
-uint64_t js_delivered(const char *s)
+void js_ack_info(const char *s, uint64_t *delivered, uint64_t *sseq)
 {
 	/* $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or
 	 * with <domain>.<account hash> before the stream and a token after. */
 	const char *tok[16];
-	unsigned n = 0;
+	unsigned n = 0, at = 0;
 
+	*delivered = 1;
+	*sseq = 0;
 	if (!s || strncmp(s, "$JS.ACK.", 8) != 0)
-		return 1;
+		return;
 	for (const char *p = s; p && n < 16; p = strchr(p, '.'), p = p ? p + 1 : NULL)
 		tok[n++] = p;
 	if (n == 9)
-		return strtoull(tok[4], NULL, 10);
-	if (n >= 11)
-		return strtoull(tok[6], NULL, 10);
-	return 1;
+		at = 4;
+	else if (n >= 11)
+		at = 6;
+	if (!at)
+		return;
+	*delivered = strtoull(tok[at], NULL, 10);
+	*sseq = strtoull(tok[at + 1], NULL, 10);
 }
 
 int64_t js_int(json_t *v, const char *a, const char *b, int64_t dflt)

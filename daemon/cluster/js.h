@@ -59,8 +59,11 @@ int js_reply(natsMsg *msg, json_t **out, char *err, size_t errlen);
 /* The attributes in a stream's config (from an info or create reply). -EINVAL: not ipcd's. */
 int js_attrs_of(json_t *reply, struct js_attrs *a);
 
-/* How many times a delivered message was delivered, from its ack subject (1 if unknown). */
-uint64_t js_delivered(const char *ack_subject);
+/*
+ * From a delivered message's ack subject: how many times it was delivered
+ * (1 if unknown) and its sequence in the stream (0 if unknown).
+ */
+void js_ack_info(const char *ack_subject, uint64_t *delivered, uint64_t *sseq);
 
 /* A JSON integer field path a.b of v, or dflt. */
 int64_t js_int(json_t *v, const char *a, const char *b, int64_t dflt);

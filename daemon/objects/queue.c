@@ -82,7 +82,7 @@ static void queue_owner_changed(struct object *o)
 
 static unsigned queue_nstat(const struct object *o)
 {
-	return 18;
+	return 19;
 }
 
 static void queue_stat(const struct object *o, msgpack_packer *pk)
@@ -114,6 +114,7 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
 	proto_pack_kv_str(pk, "where", q->be->where);
 	proto_pack_kv_u64(pk, "replicas", q->cq ? cqueue_replicas(q) : 0);
+	proto_pack_kv_u64(pk, "duplicates", q->cq ? cqueue_duplicates(q) : 0);
 }
 
 struct queue *queue_new(bool ids)
