@@ -33,6 +33,7 @@ static char sock_b[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static pid_t pid_b;
 
 static const ipc_queue_attr r3 = { .replicas = 3 };
+static const ipc_queue_attr r1 = { .replicas = 1 };
 
 /* Start ipcd at sock with its state dir under dir, on the cluster, plus extra args. */
 static pid_t start_ipcd(const char *sock, const char *dir, const char *const *extra)
@@ -197,6 +198,28 @@ START_TEST(test_put_on_a_get_on_b)
 	ipc_queue_close(qa);
 	ipc_queue_close(qb);
 	ck_assert_ipc(ipc_queue_open(a, "jobs", 0, NULL, &qa), -ENOENT);
+	ipc_disconnect(a);
+	ipc_disconnect(b);
+}
+END_TEST
+
+/* B removes by name a queue only A ever opened: the stream goes, A learns it. */
+START_TEST(test_unlink_on_a_host_that_never_opened_it)
+{
+	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
+	ipc_queue *qa = open_ok(a, "elsewhere", IPC_CREATE | IPC_EXCLUSIVE, &r1);
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	int n;
+
+	ck_assert_ipc(put_str(qa, "x", HARNESS_HANG_MS), 0);
+	ck_assert_ipc(ipc_queue_unlink(b, "elsewhere"), 0);
+	while ((n = ipc_queue_size(qa)) >= 0 && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	ck_assert_ipc(n, -EIDRM);
+	/* Neither here nor in the cluster. */
+	ck_assert_ipc(ipc_queue_unlink(b, "elsewhere"), -ENOENT);
+	ck_assert_ipc(ipc_queue_unlink(b, "nowhere"), -ENOENT);
+	ipc_queue_close(qa);
 	ipc_disconnect(a);
 	ipc_disconnect(b);
 }
@@ -682,6 +705,7 @@ static Suite *cluster_suite(void)
 
 	tc = harness_tcase(s, "basic", 120 * SLOWDOWN, setup, teardown);
 	tcase_add_test(tc, test_put_on_a_get_on_b);
+	tcase_add_test(tc, test_unlink_on_a_host_that_never_opened_it);
 	tcase_add_test(tc, test_batches_across_hosts);
 	tcase_add_test(tc, test_maxsize_is_exact_and_puts_wait);
 	tcase_add_test(tc, test_cluster_queues_maps_names);

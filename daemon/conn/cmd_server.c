@@ -4,6 +4,7 @@
  * kind-independent unlink and close.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "metrics.h"
 #include "object.h"
 #include "qlog.h"
+#include "queue.h"
 #include "reply.h"
 #include "server.h"
 
@@ -177,6 +179,25 @@ void cmd_unlink(struct req *r)
 			    proto_kind_name((unsigned)kind), (int)len, name, o->name,
 			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
 		return;
+	}
+	if (!o && (!kind || kind == IPC_KIND_QUEUE) && !r->srv->open_again) {
+		/* A cluster queue this ipcd never opened: it is fetched, and this
+		 * request dispatched again once it is here (or known not to be). */
+		union {
+			max_align_t align;
+			unsigned char bytes[OBJECT_OPEN_ARGS_MAX];
+		} none;
+		char err[256];
+		int rc;
+
+		memset(&none, 0, sizeof none);
+		rc = queue_kind.open.lookup(r, name, len, 0, &none, err, sizeof err);
+		if (rc > 0)
+			return;
+		if (rc < 0) {
+			reply_error(r->conn, r->id, rc, "%s", err);
+			return;
+		}
 	}
 	if (!o) {
 		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'",
