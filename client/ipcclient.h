@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 /* The version of ipcd and of this library; the build takes it from here. */
-#define IPC_CLIENT_VERSION "0.2.0"
+#define IPC_CLIENT_VERSION "0.3.0"
 
 /* Flags of the open calls.  (Not IPC_CREAT/IPC_EXCL: <sys/ipc.h> may be included too.) */
 #define IPC_CREATE    0x1   /* create the object if it does not exist */
@@ -62,6 +62,8 @@ typedef struct ipc_queue_attr {
 	unsigned mode;       /* permission bits for other processes */
 	int ack;             /* a message got stays in flight until ipc_queue_task_done */
 	int durable;         /* kept in a log in ipcd's state directory: survives a restart */
+	unsigned replicas;   /* 0: a local queue; N >= 1: a cluster queue stored with N
+				replicas (-EOPNOTSUPP from an ipcd without a cluster) */
 } ipc_queue_attr;
 
 /*

@@ -40,7 +40,8 @@ struct ctl {
 	int create;             /* --create */
 	int raw;                /* --raw: messages are the bytes as typed, printed as they are */
 	int hex;                /* --hex: messages are hex digits, printed as hex */
-	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
+	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable,
+				   --replicas; 0 when not given */
 	int interval_ms;        /* --interval of stat and top (ms); 1000 when not given */
 	unsigned long count;    /* --count of stat: lines to print; 0 for no end */
 	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */

@@ -26,6 +26,7 @@ static const struct ctl_column object_cols[] = {
 	{ "CREATED", "ctime", CTL_COL_TIME },
 	{ "DEPTH", "depth", CTL_COL_NUMBER },
 	{ "BYTES", "bytes", CTL_COL_NUMBER },
+	{ "WHERE", NULL,    CTL_COL_WHERE },
 	{ "TYPE",  "typecode", CTL_COL_TEXT },
 	{ "LENGTH", "length", CTL_COL_NUMBER },
 	{ "MAPPED", "mapped", CTL_COL_NUMBER },

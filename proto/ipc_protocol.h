@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define IPC_PROTO_VERSION 2
+#define IPC_PROTO_VERSION 3
 
 /*
  * A frame is a 4-byte big-endian body length followed by that many bytes of
@@ -145,6 +145,7 @@ enum ipc_op {
 #define IPC_ATTR_MODE     "mode"      /* permission bits; 0 means 0600 */
 #define IPC_ATTR_ACK      "ack"       /* 1: gets stay in flight until task_done */
 #define IPC_ATTR_DURABLE  "durable"   /* 1: kept in a log, survives a restart */
+#define IPC_ATTR_REPLICAS "replicas"  /* N >= 1: a cluster queue stored with N replicas */
 
 /*
  * Permissions, as System V IPC has them: an object has an owner uid and gid

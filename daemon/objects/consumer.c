@@ -99,13 +99,20 @@ void consumer_return(struct consumer *cs, bool all)
 			drop_all(cs, &cs->unacked);
 		return;
 	}
+	q->be->give_back(cs, all);
+	queue_settle(q);
+}
+
+void consumer_splice_back(struct consumer *cs, bool all)
+{
+	struct queue *q = cs->q;
+
 	msgstore_splice_front(&q->store, &cs->inflight);
 	if (all && cs->unacked.count) {
 		q->redelivered += cs->unacked.count;
 		msgstore_mark(&cs->unacked, MSG_REDELIVERED);
 		msgstore_splice_front(&q->store, &cs->unacked);
 	}
-	queue_settle(q);
 }
 
 /* The handle is closed (or its connection gone): give everything back. */

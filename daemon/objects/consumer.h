@@ -58,6 +58,13 @@ int consumer_ack(struct consumer *cs);
  */
 void consumer_return(struct consumer *cs, bool all);
 
+/*
+ * The local backend's return: cs's pushed messages, and with all its
+ * unacknowledged ones marked redelivered before them, to the head of the
+ * queue's store.
+ */
+void consumer_splice_back(struct consumer *cs, bool all);
+
 /* Room for pushes: how many more may be in flight. */
 static inline size_t consumer_room(const struct consumer *cs)
 {

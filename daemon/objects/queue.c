@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "codec.h"
 #include "conn.h"
+#include "cqueue.h"
 #include "consumer.h"
 #include "log.h"
 #include "qlog.h"
@@ -39,6 +40,8 @@ static void queue_unlinked(struct object *o)
 			reply_end(cs->conn);
 		}
 	}
+	if (q->be->unlinked)
+		q->be->unlinked(q);
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
 }
@@ -47,6 +50,8 @@ static void queue_destroy(struct object *o)
 {
 	struct queue *q = queue_of(o);
 
+	if (q->be->destroy)
+		q->be->destroy(q);
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
 	free(q);
@@ -77,7 +82,7 @@ static void queue_owner_changed(struct object *o)
 
 static unsigned queue_nstat(const struct object *o)
 {
-	return 16;
+	return 19;
 }
 
 static void queue_stat(const struct object *o, msgpack_packer *pk)
@@ -107,16 +112,19 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "consumers", consumers);
 	proto_pack_kv_u64(pk, "ack", q->ack);
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
+	proto_pack_kv_str(pk, "where", q->be->where);
+	proto_pack_kv_u64(pk, "replicas", q->cq ? cqueue_replicas(q) : 0);
+	proto_pack_kv_u64(pk, "duplicates", q->cq ? cqueue_duplicates(q) : 0);
 }
 
-/* A new queue, not yet named. */
-static struct queue *queue_new(bool durable)
+struct queue *queue_new(bool ids)
 {
 	struct queue *q = calloc(1, sizeof *q);
 
 	if (!q)
 		return NULL;
-	msgstore_init_ids(&q->store, durable);
+	q->be = &queue_local;
+	msgstore_init_ids(&q->store, ids);
 	TAILQ_INIT(&q->getters);
 	TAILQ_INIT(&q->putters);
 	TAILQ_INIT(&q->joiners);
@@ -156,13 +164,6 @@ int queue_restore_msg(struct queue *q, uint64_t id, const void *data, size_t len
 
 /* ---- open: the kind's part (the gate in cmd.c does the rest) ---- */
 
-/* A queue.open's attributes. */
-struct queue_open_args {
-	size_t maxsize, maxbytes;    /* 0: the daemon's defaults */
-	mode_t mode;                 /* 0: IPC_MODE_DEFAULT */
-	bool ack, durable;
-};
-
 _Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
 	       "queue.open's arguments exceed OBJECT_OPEN_ARGS_MAX");
 
@@ -170,7 +171,7 @@ _Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
 static int queue_open_parse(const struct req *r, void *args, char *err, size_t errlen)
 {
 	static const char *const known[] = { IPC_ATTR_MAXSIZE, IPC_ATTR_MAXBYTES, IPC_ATTR_MODE,
-					     IPC_ATTR_ACK, IPC_ATTR_DURABLE };
+					     IPC_ATTR_ACK, IPC_ATTR_DURABLE, IPC_ATTR_REPLICAS };
 	const msgpack_object *m = &r->argv[2];
 	struct queue_open_args *a = args;
 
@@ -187,7 +188,7 @@ static int queue_open_parse(const struct req *r, void *args, char *err, size_t e
 		if (j == sizeof known / sizeof known[0] ||
 		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 			snprintf(err, errlen, "queue attributes are unsigned integers named maxsize, "
-				 "maxbytes, mode, ack, durable");
+				 "maxbytes, mode, ack, durable, replicas");
 			return -EINVAL;
 		}
 		if (j == 0) {
@@ -202,9 +203,19 @@ static int queue_open_parse(const struct req *r, void *args, char *err, size_t e
 			a->mode = (mode_t)v->via.u64;
 		} else if (j == 3) {
 			a->ack = v->via.u64 != 0;
-		} else {
+		} else if (j == 4) {
 			a->durable = v->via.u64 != 0;
+		} else if (v->via.u64 > QUEUE_REPLICAS_MAX) {
+			snprintf(err, errlen, "replicas: at most %d", QUEUE_REPLICAS_MAX);
+			return -EINVAL;
+		} else {
+			a->replicas = (unsigned)v->via.u64;
 		}
+	}
+	if (a->durable && a->replicas) {
+		snprintf(err, errlen, "a cluster queue (replicas) is kept by the cluster, not "
+			 "in a durable log: ask for one or the other");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -214,7 +225,13 @@ static int queue_open_create(struct req *r, const char *name, size_t len, const 
 {
 	const struct queue_open_args *a = args;
 	struct server *srv = r->srv;
-	struct queue *q = queue_new(a->durable);
+	struct queue *q;
+
+	if (a->replicas) {
+		snprintf(err, errlen, "ipcd has no cluster: it makes local queues only (replicas 0)");
+		return -EOPNOTSUPP;
+	}
+	q = queue_new(a->durable);
 
 	if (!q || object_link(srv, &q->obj, &queue_kind, name, len, r->conn->uid, r->conn->gid,
 			      a->mode ? a->mode : IPC_MODE_DEFAULT) < 0) {
@@ -256,6 +273,7 @@ const struct object_kind queue_kind = {
 	.open = {
 		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_AUTOREMOVE,
 		.parse = queue_open_parse,
+		.lookup = cqueue_lookup,
 		.create = queue_open_create,
 		.finish = queue_open_finish,
 	},

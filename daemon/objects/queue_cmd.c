@@ -107,29 +107,39 @@ static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object 
 	waiter_on_leave(w, queue_settle_cb, q, 0);
 }
 
-void queue_cmd_put(struct req *r)
+/* The local backend's store: what fits now, the rest parked or refused. */
+static void local_put(struct req *r, struct queue *q, const msgpack_object *msgs, size_t n,
+		      bool many)
 {
-	struct queue *q = queue_of(r->obj);
 	char err[160];
+	size_t k;
 	int why;
 
-	if (queue_put_some(q, &r->argv[2], 1, &why, err, sizeof err) == 1) {
-		queue_reply_stored(q, r->conn, r->id, false, 1);
+	k = queue_put_some(q, msgs, n, &why, err, sizeof err);
+	if (n == 0) {
+		reply_uint(r->conn, r->id, 0);
+	} else if (k > 0) {
+		/* A partial count: the client sends the rest again and meets the refusal. */
+		queue_reply_stored(q, r->conn, r->id, many, k);
 		queue_settle(q);
 	} else if (why == -EAGAIN) {
-		queue_put_wait(r, q, &r->argv[2], proto_i64(&r->argv[1]));
+		queue_put_wait(r, q, &msgs[0], proto_i64(&r->argv[1]));
 	} else {
 		reply_error(r->conn, r->id, why, "%s", err);
 	}
+}
+
+void queue_cmd_put(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->put(r, q, &r->argv[2], 1, false);
 }
 
 void queue_cmd_put_many(struct req *r)
 {
 	struct queue *q = queue_of(r->obj);
 	const msgpack_object_array *msgs = &r->argv[2].via.array;
-	char err[160];
-	size_t k;
-	int why;
 
 	if (msgs->size > IPC_BATCH_MAX_MSGS) {
 		reply_error(r->conn, r->id, -EINVAL, "queue.put_many takes at most %u messages",
@@ -143,18 +153,7 @@ void queue_cmd_put_many(struct req *r)
 			return;
 		}
 	}
-	k = queue_put_some(q, msgs->ptr, msgs->size, &why, err, sizeof err);
-	if (msgs->size == 0) {
-		reply_uint(r->conn, r->id, 0);
-	} else if (k > 0) {
-		/* A partial count: the client sends the rest again and meets the refusal. */
-		queue_reply_stored(q, r->conn, r->id, true, k);
-		queue_settle(q);
-	} else if (why == -EAGAIN) {
-		queue_put_wait(r, q, &msgs->ptr[0], proto_i64(&r->argv[1]));
-	} else {
-		reply_error(r->conn, r->id, why, "%s", err);
-	}
+	q->be->put(r, q, msgs->ptr, msgs->size, true);
 }
 
 /* A get or get_many of up to max messages. */
@@ -182,6 +181,8 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 	}
 	w->max = max;
 	w->handle = r->handle->num;
+	if (q->be->take)
+		q->be->take(q);
 }
 
 void queue_cmd_get(struct req *r)
@@ -235,14 +236,20 @@ void queue_cmd_credit(struct req *r)
 	queue_settle(cs->q);
 }
 
-void queue_cmd_size(struct req *r)
+static void local_size(struct req *r, struct queue *q)
 {
-	reply_uint(r->conn, r->id, queue_of(r->obj)->store.count);
+	reply_uint(r->conn, r->id, q->store.count);
 }
 
-void queue_cmd_peek(struct req *r)
+void queue_cmd_size(struct req *r)
 {
 	struct queue *q = queue_of(r->obj);
+
+	q->be->size(r, q);
+}
+
+static void local_peek(struct req *r, struct queue *q)
+{
 	const void *data;
 	size_t len;
 
@@ -253,15 +260,21 @@ void queue_cmd_peek(struct req *r)
 	reply_data(r->conn, r->id, data, len);
 }
 
+void queue_cmd_peek(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->peek(r, q);
+}
+
 void queue_cmd_stat(struct req *r)
 {
 	object_pack_stat(r->obj, reply_begin(r->conn, r->id, 0, 1));
 	reply_end(r->conn);
 }
 
-void queue_cmd_purge(struct req *r)
+static void local_purge(struct req *r, struct queue *q)
 {
-	struct queue *q = queue_of(r->obj);
 	size_t n = q->store.count;
 
 	if (q->log) {
@@ -275,6 +288,13 @@ void queue_cmd_purge(struct req *r)
 		 (unsigned long long)r->conn->id, (int)r->conn->pid, n, q->obj.name);
 	reply_uint(r->conn, r->id, n);
 	queue_settle(q);
+}
+
+void queue_cmd_purge(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->purge(r, q);
 }
 
 void queue_cmd_task_done(struct req *r)
@@ -296,10 +316,8 @@ void queue_cmd_task_done(struct req *r)
 	queue_settle(q);
 }
 
-void queue_cmd_join(struct req *r)
+static void local_join(struct req *r, struct queue *q, int64_t timeout)
 {
-	struct queue *q = queue_of(r->obj);
-	int64_t timeout = proto_i64(&r->argv[1]);
 	size_t n = queue_unfinished(q);
 
 	if (!n) {
@@ -315,3 +333,28 @@ void queue_cmd_join(struct req *r)
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
 }
 
+
+void queue_cmd_join(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->join(r, q, proto_i64(&r->argv[1]));
+}
+
+/* A durable queue's log learns that a message is finished. */
+static void local_done(struct queue *q, const struct msgrec *rec)
+{
+	if (q->log)
+		qlog_done(q, rec->id, rec->len);
+}
+
+const struct queue_backend queue_local = {
+	.where = "local",
+	.put = local_put,
+	.size = local_size,
+	.peek = local_peek,
+	.purge = local_purge,
+	.join = local_join,
+	.done = local_done,
+	.give_back = consumer_splice_back,
+};

@@ -97,8 +97,7 @@ void queue_forget(struct queue *q, struct msgstore *s)
 
 	msgstore_peek_rec(s, &rec);
 	q->obj.srv->mem_used -= rec.len;
-	if (q->log)
-		qlog_done(q, rec.id, rec.len);
+	q->be->done(q, &rec);
 	msgstore_pop(s);
 }
 
@@ -315,7 +314,10 @@ void queue_settle(struct queue *q)
 			break;
 		}
 	}
-	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q)) {
+	/* Gets or credit left unserved: the backend may have more to fetch. */
+	if (q->be->take && !q->store.count)
+		q->be->take(q);
+	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q) && q->be == &queue_local) {
 		struct waiter *w;
 
 		while ((w = TAILQ_FIRST(&q->joiners))) {
