@@ -5,12 +5,18 @@
  * Threads: natsConnection_Connect runs once in a short-lived thread of its
  * own, because its first attempt opens TCP connections and may wait out a
  * connect timeout; from then on libnats reconnects by itself.  Its
- * callbacks run on libnats's threads (one global delivery thread for every
- * subscription, so no thread per queue) and touch nothing but a struct
+ * callbacks run on libnats's threads (one global delivery thread for the
+ * inbox, so no thread per queue) and touch nothing but a struct
  * cluster_link: a locked list of events and an eventfd that wakes the loop.
  * The link outlives the cluster until libnats's last callbacks have run
  * (the connection's closed callback, the inbox subscription's completion),
  * so a late callback never meets freed memory.
+ *
+ * The socket is read and written on the loop (the adapter below, after
+ * libnats's nats/adapters/libevent.h).  Subscriptions (a queue's pulls) are
+ * synchronous: what a read brought them is taken on the loop right after
+ * it, with no hand-over to a delivery thread and back, which on a loaded
+ * machine costs a wait for a CPU each way.
  *
  * Requests: one wildcard subscription on an inbox prefix of this
  * connection; each request's reply subject ends with its token, and a hash
@@ -27,7 +33,6 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <nats/adapters/libevent.h>
 
 #include "cluster.h"
 #include "codec.h"
@@ -54,12 +59,15 @@ struct cluster_link {
 	struct cev *head, **tail;
 	int wake_fd;                   /* -1 once the cluster is gone */
 	unsigned refs;                 /* the cluster, the connection, the inbox subscription */
+	struct event_base *base;       /* the loop (set once) */
+	struct cluster *cl;            /* on the loop only: NULL once the cluster is gone */
 };
 
-/* A subscription's closure: freed by its completion callback. */
-struct csub {
+/* The adapter's state of one connection: freed by libnats's detach. */
+struct cl_events {
 	struct cluster_link *link;
-	uint32_t token;
+	natsConnection *nc;
+	struct event *read, *write;
 };
 
 /* A request waiting for its reply, or a subscription (sub set). */
@@ -93,6 +101,10 @@ struct cluster {
 	char server[256];              /* the server connected to, or the last one */
 	struct creq *buckets[CREQ_BUCKETS];
 	size_t nreqs;
+	uint32_t *subs;                /* the subscriptions' tokens, to drain */
+	size_t nsubs, capsubs;
+	unsigned subs_gen;             /* changes when one goes */
+	struct event *drain_ev;        /* periodic: a drain in case no read came */
 };
 
 static bool nats_used;             /* nats_Open ran: nats_CloseAndWait at exit */
@@ -102,7 +114,7 @@ static uint32_t next_token = 1;
 
 void cluster_loop_init(void)
 {
-	natsLibevent_Init();
+	evthread_use_pthreads();
 }
 
 static void link_unref(struct cluster_link *l)
@@ -174,20 +186,6 @@ static void inbox_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 	link_post_type(closure, CEV_MSG, msg, 0);
 }
 
-static void sub_msg_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-	struct csub *cs = closure;
-
-	link_post_type(cs->link, CEV_MSG, msg, cs->token);
-}
-
-static void csub_done_cb(void *closure)
-{
-	struct csub *cs = closure;
-
-	link_unref(cs->link);
-	free(cs);
-}
 
 static void up_cb(natsConnection *nc, void *closure)
 {
@@ -263,9 +261,14 @@ static void creq_free(struct creq *r)
 	if (r->timer)
 		event_free(r->timer);
 	if (r->sub) {
-		/* Its completion callback frees the closure, once no message is in flight. */
 		natsSubscription_Unsubscribe(r->sub);
 		natsSubscription_Destroy(r->sub);
+		for (size_t i = 0; i < r->cl->nsubs; i++)
+			if (r->cl->subs[i] == r->token) {
+				r->cl->subs[i] = r->cl->subs[--r->cl->nsubs];
+				r->cl->subs_gen++;
+				break;
+			}
 	}
 	free(r);
 }
@@ -324,6 +327,127 @@ static void dispatch_msg(struct cluster *cl, natsMsg *msg, uint32_t sub_token)
 		if (*creq_slot(cl, (uint32_t)token) == r)
 			creq_free(r);
 	}
+}
+
+/* A "no responders" status came to subscription token; libnats kept its message. */
+static void dispatch_none(struct cluster *cl, uint32_t token)
+{
+	struct creq *r = *creq_slot(cl, token);
+
+	if (r && !r->fn(r->arg, NULL, -ENOENT) && *creq_slot(cl, token) == r)
+		creq_free(r);
+}
+
+/* Take on the loop what the reads brought the subscriptions, in order each. */
+static void drain(struct cluster *cl)
+{
+	unsigned gen;
+
+	do {
+		gen = cl->subs_gen;
+		for (size_t i = 0; i < cl->nsubs && gen == cl->subs_gen; i++) {
+			uint32_t token = cl->subs[i];
+			struct creq *r;
+			int msgs = 0;
+
+			/* The callback may cancel its subscription: look it up each time. */
+			while ((r = *creq_slot(cl, token)) && r->sub &&
+			       natsSubscription_GetPending(r->sub, &msgs, NULL) == NATS_OK && msgs > 0) {
+				natsMsg *m = NULL;
+				natsStatus st = natsSubscription_NextMsg(&m, r->sub, 0);
+
+				if (st == NATS_OK) {
+					dispatch_msg(cl, m, token);
+					natsMsg_Destroy(m);
+				} else if (st == NATS_NO_RESPONDERS) {
+					dispatch_none(cl, token);
+				} else {
+					break;
+				}
+			}
+		}
+	} while (gen != cl->subs_gen);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	drain(arg);
+}
+
+/* ---- the adapter: libnats's socket on the loop ---- */
+
+static void ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cl_events *ev = arg;
+
+	if (what & EV_READ) {
+		natsConnection_ProcessReadEvent(ev->nc);
+		if (ev->link->cl)
+			drain(ev->link->cl);
+	}
+	if (what & EV_WRITE)
+		natsConnection_ProcessWriteEvent(ev->nc);
+}
+
+static void ev_free(struct cl_events *ev)
+{
+	if (ev->read)
+		event_free(ev->read);
+	if (ev->write)
+		event_free(ev->write);
+	ev->read = ev->write = NULL;
+}
+
+static natsStatus ev_detach(void *user)
+{
+	struct cl_events *ev = user;
+
+	if (ev) {
+		ev_free(ev);
+		free(ev);
+	}
+	return NATS_OK;
+}
+
+/* On the connect or reconnect thread (the base is thread-safe): the new socket's events. */
+static natsStatus ev_attach(void **user, void *loop, natsConnection *nc, natsSock sock)
+{
+	struct cluster_link *l = loop;
+	struct cl_events *ev = *user;
+
+	if (!ev) {
+		ev = calloc(1, sizeof *ev);
+		if (!ev)
+			return NATS_NO_MEMORY;
+		ev->link = l;
+		ev->nc = nc;
+	}
+	ev_free(ev);
+	ev->read = event_new(l->base, sock, EV_READ | EV_PERSIST, ev_cb, ev);
+	ev->write = event_new(l->base, sock, EV_WRITE | EV_PERSIST, ev_cb, ev);
+	if (!ev->read || !ev->write || event_add(ev->read, NULL) < 0) {
+		ev_detach(ev);
+		*user = NULL;
+		return NATS_NO_MEMORY;
+	}
+	*user = ev;
+	return NATS_OK;
+}
+
+static natsStatus ev_read(void *user, bool add)
+{
+	struct cl_events *ev = user;
+
+	return (add ? event_add(ev->read, NULL) : event_del_noblock(ev->read)) == 0 ? NATS_OK :
+										       NATS_ERR;
+}
+
+static natsStatus ev_write(void *user, bool add)
+{
+	struct cl_events *ev = user;
+
+	return (add ? event_add(ev->write, NULL) : event_del_noblock(ev->write)) == 0 ? NATS_OK :
+											NATS_ERR;
 }
 
 static void set_state(struct cluster *cl, bool up)
@@ -413,9 +537,7 @@ static int make_options(struct cluster *cl, char *err, size_t errlen)
 		s = natsOptions_SetServers(o, servers, n);
 	free(list);
 	if (s == NATS_OK)
-		s = natsOptions_SetEventLoop(o, cl->srv->base, natsLibevent_Attach,
-					     natsLibevent_Read, natsLibevent_Write,
-					     natsLibevent_Detach);
+		s = natsOptions_SetEventLoop(o, cl->link, ev_attach, ev_read, ev_write, ev_detach);
 	if (s == NATS_OK)
 		s = natsOptions_UseGlobalMessageDelivery(o, true);
 	if (s == NATS_OK)
@@ -457,6 +579,8 @@ int cluster_create(struct server *srv, const char *urls, struct cluster **out, c
 	pthread_mutex_init(&cl->link->lock, NULL);
 	cl->link->tail = &cl->link->head;
 	cl->link->refs = 1;
+	cl->link->base = srv->base;
+	cl->link->cl = cl;
 	cl->link->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (cl->link->wake_fd < 0) {
 		rc = -errno;
@@ -465,6 +589,10 @@ int cluster_create(struct server *srv, const char *urls, struct cluster **out, c
 	}
 	cl->wake_ev = event_new(srv->base, cl->link->wake_fd, EV_READ | EV_PERSIST, wake_cb, cl);
 	if (!cl->wake_ev || event_add(cl->wake_ev, NULL) < 0)
+		goto nomem;
+	/* Reads drain the subscriptions; this only in case one ever did not. */
+	cl->drain_ev = event_new(srv->base, -1, EV_PERSIST, drain_cb, cl);
+	if (!cl->drain_ev || event_add(cl->drain_ev, &(struct timeval){ 1, 0 }) < 0)
 		goto nomem;
 	nats_used = true;
 	if (natsInbox_Create(&inbox) != NATS_OK)
@@ -511,6 +639,7 @@ void cluster_destroy(struct cluster *cl)
 		if (l->wake_fd >= 0)
 			close(l->wake_fd);
 		l->wake_fd = -1;
+		l->cl = NULL;
 		pthread_mutex_unlock(&l->lock);
 	}
 	/* Requests in flight hear that this connection is gone (they may try again
@@ -526,6 +655,9 @@ void cluster_destroy(struct cluster *cl)
 	natsOptions_Destroy(cl->opts);
 	if (cl->wake_ev)
 		event_free(cl->wake_ev);
+	if (cl->drain_ev)
+		event_free(cl->drain_ev);
+	free(cl->subs);
 	if (l)
 		link_unref(l);
 	free(cl->urls);
@@ -631,36 +763,31 @@ int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32
 		      char *subject, size_t len)
 {
 	struct creq *r;
-	struct csub *cs;
 	char wild[128];
 
 	if (!cl || !cl->nc)
 		return -EHOSTUNREACH;
-	r = calloc(1, sizeof *r);
-	cs = calloc(1, sizeof *cs);
-	if (!r || !cs) {
-		free(r);
-		free(cs);
-		return -ENOMEM;
+	if (cl->nsubs == cl->capsubs) {
+		size_t cap = cl->capsubs ? cl->capsubs * 2 : 16;
+		uint32_t *subs = realloc(cl->subs, cap * sizeof *subs);
+
+		if (!subs)
+			return -ENOMEM;
+		cl->subs = subs;
+		cl->capsubs = cap;
 	}
+	r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
 	do
 		r->token = next_token++;
 	while (!r->token || *creq_slot(cl, r->token));
 	snprintf(subject, len, "%s.s%u", cl->inbox, r->token);
 	snprintf(wild, sizeof wild, "%s.*", subject);
-	cs->link = cl->link;
-	cs->token = r->token;
-	if (natsConnection_Subscribe(&r->sub, cl->nc, wild, sub_msg_cb, cs) != NATS_OK) {
+	/* Synchronous: drained on the loop after each read (drain). */
+	if (natsConnection_SubscribeSync(&r->sub, cl->nc, wild) != NATS_OK) {
 		free(r);
-		free(cs);
 		return -ENOMEM;
-	}
-	pthread_mutex_lock(&cl->link->lock);
-	cl->link->refs++;
-	pthread_mutex_unlock(&cl->link->lock);
-	if (natsSubscription_SetOnCompleteCB(r->sub, csub_done_cb, cs) != NATS_OK) {
-		/* Without it the closure could be freed under a callback: keep it. */
-		log_warn("cluster: a subscription's completion callback could not be set");
 	}
 	r->many = true;
 	r->fn = fn;
@@ -669,6 +796,7 @@ int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32
 	r->next = cl->buckets[r->token & (CREQ_BUCKETS - 1)];
 	cl->buckets[r->token & (CREQ_BUCKETS - 1)] = r;
 	cl->nreqs++;
+	cl->subs[cl->nsubs++] = r->token;
 	*token = r->token;
 	return 0;
 }

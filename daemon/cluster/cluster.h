@@ -75,7 +75,10 @@ int cluster_publish_reply(struct cluster *cl, const char *subject, const char *r
  * cluster_cancel(token).  A pull's messages carry their stream's subject,
  * not the request's reply subject, so they need a subscription of their
  * own; a status (the end of a pull) carries the reply subject, which tells
- * the pull.  0, -EHOSTUNREACH or -ENOMEM.
+ * the pull.  A "no responders" status (503) comes as msg NULL with status
+ * -ENOENT: the client library keeps that message, its subject too.
+ * fn runs right after the read that brought the message, on the loop.
+ * 0, -EHOSTUNREACH or -ENOMEM.
  */
 int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32_t *token,
 		      char *subject, size_t len);

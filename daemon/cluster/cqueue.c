@@ -286,10 +286,11 @@ static bool pull_cb(void *arg, natsMsg *m, int status)
 {
 	struct queue *q = arg;
 	struct cqueue *cq = q->cq;
-	int st = cluster_msg_status(m);
+	/* No message: "no responders" (the consumer is gone), for the pull in flight. */
+	int st = m ? cluster_msg_status(m) : 503;
 
 	if (st) {
-		uint64_t no = status_pull(m);
+		uint64_t no = m ? status_pull(m) : cq->pull_no;
 
 		/* Every pull up to no is over: their messages came before this. */
 		if (cq->stale && no >= cq->stale_no) {

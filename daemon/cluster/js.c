@@ -116,18 +116,22 @@ int js_reply(natsMsg *msg, json_t **out, char *err, size_t errlen)
 	if (e) {
 		const char *desc = json_string_value(json_object_get(e, "description"));
 		int64_t code = json_integer_value(json_object_get(e, "err_code"));
-
+		int64_t http = json_integer_value(json_object_get(e, "code"));
 		int rc = -EIO;
 
 		snprintf(err, errlen, "JetStream: %s", desc ? desc : "error");
+		/* Stream (10059) or consumer (10014) not found. */
 		if (code == 10059 || code == 10014)
 			rc = -ENOENT;
 		else if (desc && strstr(desc, "exceeded"))
 			rc = -EAGAIN;
-		else if (code == 10008 || (desc && strstr(desc, "insufficient resources")))
+		/* Insufficient resources (10023): the servers' storage limits. */
+		else if (code == 10023 || (desc && strstr(desc, "insufficient resources")))
 			rc = -ENOSPC;
-		/* No leader or quorum yet: the cluster is not (all) there. */
-		else if (code == 10023 || code == 10025 || (desc && strstr(desc, "unavailable")))
+		/* No leader or quorum yet, a leader changing, too few servers up for
+		 * the replicas (10008, 10009, 10004, 10005, any 503): for now. */
+		else if (http == 503 || code == 10008 || code == 10009 || code == 10004 ||
+			 code == 10005 || (desc && strstr(desc, "unavailable")))
 			rc = -EHOSTUNREACH;
 		json_decref(j);
 		return rc;
