@@ -12,7 +12,7 @@
  * (the connection's closed callback, the inbox subscription's completion),
  * so a late callback never meets freed memory.
  *
- * The socket is read and written on the loop (the adapter below, after
+ * The socket is read and written on the loop (cluster_ev.c, after
  * libnats's nats/adapters/libevent.h).  Subscriptions (a queue's pulls) are
  * synchronous: what a read brought them is taken on the loop right after
  * it, with no hand-over to a delivery thread and back, which on a loaded
@@ -35,6 +35,7 @@
 #include <event2/thread.h>
 
 #include "cluster.h"
+#include "cluster_int.h"
 #include "codec.h"
 #include "cqueue.h"
 #include "log.h"
@@ -51,23 +52,6 @@ struct cev {
 	natsConnection *nc;            /* CEV_READY: the connection made, or NULL */
 	natsSubscription *sub;         /* CEV_READY: the inbox subscription */
 	natsStatus status;             /* CEV_READY: what the connect said */
-};
-
-/* Shared with libnats's threads; freed by whoever drops the last reference. */
-struct cluster_link {
-	pthread_mutex_t lock;
-	struct cev *head, **tail;
-	int wake_fd;                   /* -1 once the cluster is gone */
-	unsigned refs;                 /* the cluster, the connection, the inbox subscription */
-	struct event_base *base;       /* the loop (set once) */
-	struct cluster *cl;            /* on the loop only: NULL once the cluster is gone */
-};
-
-/* The adapter's state of one connection: freed by libnats's detach. */
-struct cl_events {
-	struct cluster_link *link;
-	natsConnection *nc;
-	struct event *read, *write;
 };
 
 /* A request waiting for its reply, or a subscription (sub set). */
@@ -250,6 +234,30 @@ static struct creq **creq_slot(struct cluster *cl, uint32_t token)
 	return p;
 }
 
+/* A token no request or subscription of cl has. */
+static uint32_t creq_new_token(struct cluster *cl)
+{
+	uint32_t token;
+
+	do
+		token = next_token++;
+	while (!token || *creq_slot(cl, token));
+	return token;
+}
+
+/* r (its token taken) waits: fn(arg, ...) for what comes to it. */
+static void creq_hash(struct cluster *cl, struct creq *r, bool many, cluster_reply_fn fn,
+		      void *arg)
+{
+	r->many = many;
+	r->fn = fn;
+	r->arg = arg;
+	r->cl = cl;
+	r->next = cl->buckets[r->token & (CREQ_BUCKETS - 1)];
+	cl->buckets[r->token & (CREQ_BUCKETS - 1)] = r;
+	cl->nreqs++;
+}
+
 /* Unhash and free r. */
 static void creq_free(struct creq *r)
 {
@@ -339,7 +347,7 @@ static void dispatch_none(struct cluster *cl, uint32_t token)
 }
 
 /* Take on the loop what the reads brought the subscriptions, in order each. */
-static void drain(struct cluster *cl)
+void cluster_drain(struct cluster *cl)
 {
 	unsigned gen;
 
@@ -371,83 +379,7 @@ static void drain(struct cluster *cl)
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	drain(arg);
-}
-
-/* ---- the adapter: libnats's socket on the loop ---- */
-
-static void ev_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct cl_events *ev = arg;
-
-	if (what & EV_READ) {
-		natsConnection_ProcessReadEvent(ev->nc);
-		if (ev->link->cl)
-			drain(ev->link->cl);
-	}
-	if (what & EV_WRITE)
-		natsConnection_ProcessWriteEvent(ev->nc);
-}
-
-static void ev_free(struct cl_events *ev)
-{
-	if (ev->read)
-		event_free(ev->read);
-	if (ev->write)
-		event_free(ev->write);
-	ev->read = ev->write = NULL;
-}
-
-static natsStatus ev_detach(void *user)
-{
-	struct cl_events *ev = user;
-
-	if (ev) {
-		ev_free(ev);
-		free(ev);
-	}
-	return NATS_OK;
-}
-
-/* On the connect or reconnect thread (the base is thread-safe): the new socket's events. */
-static natsStatus ev_attach(void **user, void *loop, natsConnection *nc, natsSock sock)
-{
-	struct cluster_link *l = loop;
-	struct cl_events *ev = *user;
-
-	if (!ev) {
-		ev = calloc(1, sizeof *ev);
-		if (!ev)
-			return NATS_NO_MEMORY;
-		ev->link = l;
-		ev->nc = nc;
-	}
-	ev_free(ev);
-	ev->read = event_new(l->base, sock, EV_READ | EV_PERSIST, ev_cb, ev);
-	ev->write = event_new(l->base, sock, EV_WRITE | EV_PERSIST, ev_cb, ev);
-	if (!ev->read || !ev->write || event_add(ev->read, NULL) < 0) {
-		ev_detach(ev);
-		*user = NULL;
-		return NATS_NO_MEMORY;
-	}
-	*user = ev;
-	return NATS_OK;
-}
-
-static natsStatus ev_read(void *user, bool add)
-{
-	struct cl_events *ev = user;
-
-	return (add ? event_add(ev->read, NULL) : event_del_noblock(ev->read)) == 0 ? NATS_OK :
-										       NATS_ERR;
-}
-
-static natsStatus ev_write(void *user, bool add)
-{
-	struct cl_events *ev = user;
-
-	return (add ? event_add(ev->write, NULL) : event_del_noblock(ev->write)) == 0 ? NATS_OK :
-											NATS_ERR;
+	cluster_drain(arg);
 }
 
 static void set_state(struct cluster *cl, bool up)
@@ -537,7 +469,7 @@ static int make_options(struct cluster *cl, char *err, size_t errlen)
 		s = natsOptions_SetServers(o, servers, n);
 	free(list);
 	if (s == NATS_OK)
-		s = natsOptions_SetEventLoop(o, cl->link, ev_attach, ev_read, ev_write, ev_detach);
+		s = cluster_ev_options(o, cl->link);
 	if (s == NATS_OK)
 		s = natsOptions_UseGlobalMessageDelivery(o, true);
 	if (s == NATS_OK)
@@ -738,9 +670,7 @@ int cluster_request(struct cluster *cl, const char *subject, const char *msg_id,
 		free(r);
 		return -ENOMEM;
 	}
-	do
-		r->token = next_token++;
-	while (!r->token || *creq_slot(cl, r->token));
+	r->token = creq_new_token(cl);
 	snprintf(reply, sizeof reply, "%s.%u", cl->inbox, r->token);
 	rc = publish(cl, subject, reply, msg_id, data, len);
 	if (rc < 0) {
@@ -748,13 +678,7 @@ int cluster_request(struct cluster *cl, const char *subject, const char *msg_id,
 		free(r);
 		return rc;
 	}
-	r->many = many;
-	r->fn = fn;
-	r->arg = arg;
-	r->cl = cl;
-	r->next = cl->buckets[r->token & (CREQ_BUCKETS - 1)];
-	cl->buckets[r->token & (CREQ_BUCKETS - 1)] = r;
-	cl->nreqs++;
+	creq_hash(cl, r, many, fn, arg);
 	*token = r->token;
 	return 0;
 }
@@ -779,9 +703,7 @@ int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32
 	r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
-	do
-		r->token = next_token++;
-	while (!r->token || *creq_slot(cl, r->token));
+	r->token = creq_new_token(cl);
 	snprintf(subject, len, "%s.s%u", cl->inbox, r->token);
 	snprintf(wild, sizeof wild, "%s.*", subject);
 	/* Synchronous: drained on the loop after each read (drain). */
@@ -789,13 +711,7 @@ int cluster_subscribe(struct cluster *cl, cluster_reply_fn fn, void *arg, uint32
 		free(r);
 		return -ENOMEM;
 	}
-	r->many = true;
-	r->fn = fn;
-	r->arg = arg;
-	r->cl = cl;
-	r->next = cl->buckets[r->token & (CREQ_BUCKETS - 1)];
-	cl->buckets[r->token & (CREQ_BUCKETS - 1)] = r;
-	cl->nreqs++;
+	creq_hash(cl, r, true, fn, arg);
 	cl->subs[cl->nsubs++] = r->token;
 	*token = r->token;
 	return 0;
