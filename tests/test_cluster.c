@@ -227,6 +227,28 @@ START_TEST(test_unlink_on_a_host_that_never_opened_it)
 }
 END_TEST
 
+/* Puts waiting for the engine count in ipcd's memory budget, and leave it when answered. */
+START_TEST(test_cluster_puts_count_in_the_memory_budget)
+{
+	ipc_client *a = connect_ok(h.sock);
+	ipc_queue *qa = open_ok(a, "budget", IPC_CREATE | IPC_EXCLUSIVE, &r1);
+	char big[8192];
+	long before = status_key(a, "memory");
+
+	memset(big, 'b', sizeof big);
+	ck_assert_ipc(ipc_queue_put(qa, big, sizeof big, HARNESS_HANG_MS), 0);
+	ck_assert_int_eq(status_key(a, "memory"), before);
+	ck_assert_ipc(ipc_config_set(a, "max-memory", "4096"), 0);
+	ck_assert_ipc(ipc_queue_put(qa, big, sizeof big, HARNESS_HANG_MS), -ENOBUFS);
+	ck_assert_ipc(ipc_config_set(a, "max-memory", "1G"), 0);
+	ck_assert_ipc(ipc_queue_put(qa, big, sizeof big, HARNESS_HANG_MS), 0);
+	ck_assert_int_eq(ipc_queue_size(qa), 2);
+	ck_assert_ipc(ipc_queue_unlink(a, "budget"), 0);
+	ipc_queue_close(qa);
+	ipc_disconnect(a);
+}
+END_TEST
+
 START_TEST(test_batches_across_hosts)
 {
 	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
@@ -753,6 +775,7 @@ static Suite *cluster_suite(void)
 	tc = harness_tcase(s, "basic", 120 * SLOWDOWN, setup, teardown);
 	tcase_add_test(tc, test_put_on_a_get_on_b);
 	tcase_add_test(tc, test_unlink_on_a_host_that_never_opened_it);
+	tcase_add_test(tc, test_cluster_puts_count_in_the_memory_budget);
 	tcase_add_test(tc, test_batches_across_hosts);
 	tcase_add_test(tc, test_maxsize_is_exact_and_puts_wait);
 	tcase_add_test(tc, test_cluster_queues_maps_names);

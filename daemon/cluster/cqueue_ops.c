@@ -60,7 +60,7 @@ struct cop {
 	size_t n, stored, next;      /* a put's messages, stored, next to send */
 	struct cmsg *msgs;
 	char *buf;                   /* a put's messages; an open's frame */
-	size_t buflen;
+	size_t buflen;               /* an open's frame; a put's bytes, in srv->mem_used */
 	uint64_t id_base;            /* a put's first Nats-Msg-Id number */
 	uint64_t seq;                /* a peek's: the stream's first sequence */
 	/* An open. */
@@ -147,6 +147,8 @@ static void cop_free(struct cop *op)
 	if (op->deadline)
 		event_free(op->deadline);
 	event_free(op->again);
+	if (op->kind == COP_PUT)
+		op->srv->mem_used -= op->buflen;
 	free(op->msgs);
 	free(op->buf);
 	free(op);
@@ -334,11 +336,14 @@ void cq_put(struct req *r, struct queue *q, const msgpack_object *msgs, size_t n
 	size_t bytes = 0, k;
 	struct cop *op;
 
+	/* Waiting for the engine, the messages count in ipcd's memory budget. */
 	for (k = 0; k < n; k++) {
 		uint32_t len;
 
 		proto_bytes(&msgs[k], &len);
-		if (len > srv->lim.max_message || (q->maxbytes && len > q->maxbytes))
+		if (len > srv->lim.max_message || (q->maxbytes && len > q->maxbytes) ||
+		    (srv->lim.max_memory &&
+		     server_mem_total(srv) + bytes + len > srv->lim.max_memory))
 			break;
 		bytes += len;
 	}
@@ -346,8 +351,14 @@ void cq_put(struct req *r, struct queue *q, const msgpack_object *msgs, size_t n
 		uint32_t len;
 
 		proto_bytes(&msgs[0], &len);
-		reply_error(r->conn, r->id, -EMSGSIZE, "message of %u bytes exceeds the limit of %zu",
-			    len, len > srv->lim.max_message ? srv->lim.max_message : q->maxbytes);
+		if (len > srv->lim.max_message || (q->maxbytes && len > q->maxbytes))
+			reply_error(r->conn, r->id, -EMSGSIZE,
+				    "message of %u bytes exceeds the limit of %zu", len,
+				    len > srv->lim.max_message ? srv->lim.max_message : q->maxbytes);
+		else
+			reply_error(r->conn, r->id, -ENOBUFS,
+				    "ipcd's memory budget of %zu bytes is used up",
+				    srv->lim.max_memory);
 		return;
 	}
 	if (n == 0) {
@@ -373,6 +384,8 @@ void cq_put(struct req *r, struct queue *q, const msgpack_object *msgs, size_t n
 	op->kind = COP_PUT;
 	op->many = many;
 	op->n = k;
+	op->buflen = bytes;
+	srv->mem_used += bytes;
 	op->id_base = q->cq->msg_ids;
 	q->cq->msg_ids += k;
 	bytes = 0;
