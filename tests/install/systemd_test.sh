@@ -77,10 +77,13 @@ systemd-nspawn -D / --volatile=yes --register=no --keep-unit -b --console=read-o
 	--machine="ipcd-test-$$" "${binds[@]}" >"$box/boot.log" 2>&1 </dev/null &
 nspawn_pid=$!
 
-# The container's PID 1: the child of systemd-nspawn.
+# The container's PID 1: the child of systemd-nspawn that runs systemd (a
+# loaded machine may first show nspawn's short-lived intermediate child).
 leader=""
 for _ in $(seq 600); do
-	leader=$(pgrep -P "$nspawn_pid" | head -n 1 || true)
+	for p in $(pgrep -P "$nspawn_pid" || true); do
+		case $(cat "/proc/$p/comm" 2>/dev/null) in systemd | init) leader=$p ;; esac
+	done
 	[ -n "$leader" ] && break
 	kill -0 "$nspawn_pid" 2>/dev/null || break
 	sleep 0.1
