@@ -242,7 +242,6 @@ static void pull_abandon(struct queue *q)
 		return;
 	pull_over(q);
 	cq->stale = true;
-	cq->stale_no = cq->pull_no;
 	evtimer_add(cq->stale_end, &tv);
 }
 
@@ -292,8 +291,10 @@ static bool pull_cb(void *arg, natsMsg *m, int status)
 	if (st) {
 		uint64_t no = m ? status_pull(m) : cq->pull_no;
 
-		/* Every pull up to no is over: their messages came before this. */
-		if (cq->stale && no >= cq->stale_no) {
+		/* The newest pull is over, so is every one before it: their
+		 * messages came before this.  (An older one's end says nothing of
+		 * the newer ones, which it may have been counted for.) */
+		if (cq->stale && no >= cq->pull_no) {
 			cq->stale = false;
 			evtimer_del(cq->stale_end);
 		}

@@ -39,10 +39,9 @@ struct cqueue {
 	uint64_t pull_no;                 /* the last pull's number: it replies to inbox.<no> */
 	struct event *pull_end;           /* a pull the engine never ended ends here */
 	/* A pull ended by pull_end may still bring messages (late, not lost):
-	 * none of those fetched is given back until it or a newer one ends, or
+	 * none of those fetched is given back until the newest pull ends, or
 	 * stale_end fires. */
 	bool stale;
-	uint64_t stale_no;
 	struct event *stale_end;
 	struct cseen seen;                /* the sequences fetched lately */
 	uint64_t duplicates;              /* deliveries again of messages here, dropped */
