@@ -148,6 +148,18 @@ static void teardown(void)
 	natsc_stop(&nc);
 }
 
+/* Until a call on q reaches the engine and learns its stream is gone (-EIDRM). */
+static void wait_removed(ipc_queue *q)
+{
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	int n;
+
+	/* -ETIMEDOUT: the engine did not answer in time (a loaded machine): ask again. */
+	while (((n = ipc_queue_size(q)) >= 0 || n == -ETIMEDOUT) && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	ck_assert_ipc(n, -EIDRM);
+}
+
 START_TEST(test_put_on_a_get_on_b)
 {
 	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
@@ -196,15 +208,7 @@ START_TEST(test_put_on_a_get_on_b)
 	}
 	/* Unlink on A removes the stream: B learns it at a call after that. */
 	ck_assert_ipc(ipc_queue_unlink(a, "jobs"), 0);
-	{
-		int64_t end = harness_now_ms() + HARNESS_HANG_MS;
-		int n;
-
-		/* -ETIMEDOUT: the engine did not answer in time (a loaded machine): ask again. */
-		while (((n = ipc_queue_size(qb)) >= 0 || n == -ETIMEDOUT) && harness_now_ms() < end)
-			harness_sleep_ms(20);
-		ck_assert_ipc(n, -EIDRM);
-	}
+	wait_removed(qb);
 	ck_assert_ipc(put_str(qb, "late", HARNESS_HANG_MS), -EIDRM);
 	ipc_queue_close(qa);
 	ipc_queue_close(qb);
@@ -219,14 +223,10 @@ START_TEST(test_unlink_on_a_host_that_never_opened_it)
 {
 	ipc_client *a = connect_ok(h.sock), *b = connect_ok(sock_b);
 	ipc_queue *qa = open_ok(a, "elsewhere", IPC_CREATE | IPC_EXCLUSIVE, &r1);
-	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
-	int n;
 
 	ck_assert_ipc(put_str(qa, "x", HARNESS_HANG_MS), 0);
 	ck_assert_ipc(ipc_queue_unlink(b, "elsewhere"), 0);
-	while (((n = ipc_queue_size(qa)) >= 0 || n == -ETIMEDOUT) && harness_now_ms() < end)
-		harness_sleep_ms(20);
-	ck_assert_ipc(n, -EIDRM);
+	wait_removed(qa);
 	/* Neither here nor in the cluster. */
 	ck_assert_ipc(ipc_queue_unlink(b, "elsewhere"), -ENOENT);
 	ck_assert_ipc(ipc_queue_unlink(b, "nowhere"), -ENOENT);
@@ -732,6 +732,8 @@ START_TEST(test_reload_connects_and_disconnects)
 
 	harness_setup(&h);
 	natsc_start(&nc, h.dir);
+	/* JetStream answers once its cluster has a leader: the open below needs it. */
+	ck_assert_int_eq(natsc_wait_ready(&nc, HARNESS_HANG_MS), 0);
 	snprintf(conf, sizeof conf, "%s/ipcd.conf", h.dir);
 	write_conf(conf, "log-level = warn\n");
 	harness_start(&h, args);
