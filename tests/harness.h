@@ -141,6 +141,12 @@ int raw_send_frame(int fd, const void *body, size_t len);
 int raw_recv_frame(int fd, char **body, size_t *len, int timeout_ms);
 
 /*
+ * The descriptor the daemon passed with the last frame read by these
+ * helpers that carried one (the caller's to close), or -1.
+ */
+int raw_take_fd(void);
+
+/*
  * Wait up to timeout_ms for the daemon to close fd, discarding what it
  * sends.  0 when it closed, -ETIMEDOUT when it did not.
  */

@@ -3,7 +3,8 @@
  * being served and the daemon's memory returns to its level: random bytes,
  * truncated frames, huge length prefixes, valid frames of the wrong types,
  * unknown operations, a client that writes one byte at a time, and 500
- * connections at once.  After each, a normal client must get correct
+ * connections at once, a client scribbling over the page it shares with
+ * the daemon.  After each, a normal client must get correct
  * answers and ipcd's resident memory must be back within 2 MiB of where it
  * was (not checked under AddressSanitizer, whose quarantine keeps freed
  * memory by design; there LeakSanitizer checks the daemon's exit instead).
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -265,6 +267,124 @@ START_TEST(test_500_connections_at_once)
 }
 END_TEST
 
+/* Raw prefetch and credit requests on handle hnum of fd. */
+static void raw_prefetch(int fd, uint32_t id, uint32_t hnum, uint32_t n, msgpack_unpacked *u,
+			 struct proto_reply *rep, char **body)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	raw_begin(&sb, &pk, IPC_OP_Q_PREFETCH, id, 2);
+	msgpack_pack_uint32(&pk, hnum);
+	msgpack_pack_uint32(&pk, n);
+	ck_assert_int_eq(raw_call(fd, &sb, u, rep, body), 0);
+}
+
+static void raw_credit(int fd, uint32_t hnum)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	raw_begin(&sb, &pk, IPC_OP_Q_CREDIT, 9, 2);
+	msgpack_pack_uint32(&pk, hnum);
+	msgpack_pack_uint64(&pk, 0);
+	ck_assert_int_eq(raw_end(fd, &sb), 0);
+}
+
+/* Read a push of n messages of handle hnum on fd. */
+static void raw_pushed(int fd, uint32_t n)
+{
+	msgpack_unpacked u;
+	struct proto_reply rep;
+	char *body;
+
+	ck_assert_int_eq(raw_recv_reply(fd, &u, &rep, &body, HARNESS_HANG_MS), 0);
+	ck_assert_uint_eq(rep.id, 0);
+	ck_assert_int_ge(rep.nres, 2);
+	ck_assert_uint_eq(rep.res[1].via.array.size, n);
+	msgpack_unpacked_destroy(&u);
+	free(body);
+}
+
+/*
+ * The page in which a prefetching client counts what it took is shared
+ * memory the client writes: whatever it writes there, the daemon goes on
+ * serving, and only that client's own pushed messages count as taken.
+ */
+START_TEST(test_scribbled_taken_page_touches_only_its_consumer)
+{
+	ipc_queue *q;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	struct proto_reply rep;
+	char *body, msg[16];
+	uint32_t hnum;
+	volatile uint64_t *page;
+	int fd, pfd;
+
+	hostile_start();
+	q = open_ok(normal, "scribbled", IPC_CREATE, NULL);
+	for (int i = 0; i < 100; i++) {
+		snprintf(msg, sizeof msg, "m%d", i);
+		ck_assert_ipc(put_str(q, msg, 0), 0);
+	}
+	fd = raw_connect_greeted(h.sock);
+	raw_begin(&sb, &pk, IPC_OP_Q_OPEN, 2, 3);
+	msgpack_pack_str_with_body(&pk, "scribbled", 9);
+	msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_nil(&pk);
+	ck_assert_int_eq(raw_call(fd, &sb, &u, &rep, &body), 0);
+	hnum = (uint32_t)rep.res[0].via.u64;
+	msgpack_unpacked_destroy(&u);
+	free(body);
+
+	/* The page rides with the first prefetch reply, sealed at its size. */
+	raw_prefetch(fd, 3, hnum, 10, &u, &rep, &body);
+	ck_assert(rep.nres == 1 && rep.res[0].type == MSGPACK_OBJECT_BOOLEAN &&
+		  rep.res[0].via.boolean);
+	msgpack_unpacked_destroy(&u);
+	free(body);
+	pfd = raw_take_fd();
+	ck_assert_int_ge(pfd, 0);
+	ck_assert_int_eq(ftruncate(pfd, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+		    pfd, 0);
+	ck_assert(page != MAP_FAILED);
+	close(pfd);
+	raw_pushed(fd, 10);
+	ck_assert_int_eq(stat_key(q, "inflight"), 10);
+
+	/* Behind what was applied: nothing is taken. */
+	page[0] = UINT64_MAX;
+	raw_credit(fd, hnum);
+	ck_assert_int_eq(stat_key(q, "inflight"), 10);
+	/* Three taken: they are finished, and three more are pushed. */
+	page[0] = 3;
+	raw_credit(fd, hnum);
+	raw_pushed(fd, 3);
+	ck_assert_int_eq(stat_key(q, "inflight"), 10);
+	ck_assert_int_eq(stat_key(q, "depth"), 87);
+	/* Gone with a count far past what was pushed: only the ten in flight
+	 * count as taken (like a get, a count can take only what is pushed). */
+	page[0] = 1u << 30;
+	close(fd);
+	wait_stat(q, "consumers", 0, HARNESS_HANG_MS);
+	ck_assert_int_eq(stat_key(q, "inflight"), 0);
+	ck_assert_int_eq(stat_key(q, "depth"), 87);
+	for (int i = 13; i < 100; i++) {
+		snprintf(msg, sizeof msg, "m%d", i);
+		get_expect(q, msg, 0);
+	}
+	ck_assert_int_eq(stat_key(q, "depth"), 0);
+	munmap((void *)page, (size_t)sysconf(_SC_PAGESIZE));
+	ipc_queue_close(q);
+	hostile_still_serving("a scribbled page of taken counts");
+	hostile_stop();
+}
+END_TEST
+
 /* The decoder refuses containers that claim more items than bytes remain. */
 START_TEST(test_decoder_bounds_container_headers)
 {
@@ -296,6 +416,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_hostile_input_leaves_daemon_serving);
 	tcase_add_test(tc, test_slow_client_byte_by_byte);
 	tcase_add_test(tc, test_500_connections_at_once);
+	tcase_add_test(tc, test_scribbled_taken_page_touches_only_its_consumer);
 	return s;
 }
 

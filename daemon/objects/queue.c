@@ -91,9 +91,12 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	const struct consumer *cs;
 	size_t pushed = 0, unacked = 0, consumers = 0;
 
+	/* What a page says was taken counts as a credit would have. */
 	TAILQ_FOREACH(cs, &q->consumers, link) {
-		pushed += cs->inflight.count;
-		unacked += cs->unacked.count;
+		size_t taken = consumer_unsynced(cs);
+
+		pushed += cs->inflight.count - taken;
+		unacked += cs->unacked.count + (q->ack ? taken : 0);
 		consumers++;
 	}
 	proto_pack_kv_u64(pk, "depth", q->store.count);

@@ -206,6 +206,8 @@ void queue_cmd_prefetch(struct req *r)
 {
 	uint64_t n = r->argv[1].via.u64;
 	struct consumer *cs = consumer_of(r->handle, n > 0);
+	msgpack_packer *pk;
+	bool shared = false;
 
 	if (n > 0 && !cs) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
@@ -213,12 +215,29 @@ void queue_cmd_prefetch(struct req *r)
 	}
 	if (cs) {
 		cs->prefetch = n > IPC_PREFETCH_MAX ? IPC_PREFETCH_MAX : (unsigned)n;
-		/* Turned off: what was pushed and not taken goes back; the client drops
-		 * the pushes it receives before this reply. */
+		/* Turned off: what was taken is applied, what was pushed and not
+		 * taken goes back; the client drops the pushes it receives before
+		 * this reply. */
+		consumer_sync(cs);
 		if (!n)
 			consumer_return(cs, false);
 	}
-	reply_ok(r->conn, r->id);
+	/* The first time on: the page of taken counts rides with the reply.
+	 * Without it (no memory, no descriptor) the client credits each take. */
+	if (n > 0 && !cs->taken_page) {
+		int fd = consumer_share_taken(cs);
+
+		if (fd >= 0 && conn_attach_fd(r->conn, fd) == 0)
+			shared = true;
+		else if (fd >= 0)
+			consumer_unshare_taken(cs);
+	}
+	pk = reply_begin(r->conn, r->id, 0, 1);
+	if (shared)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	reply_end(r->conn);
 	queue_settle(queue_of(r->obj));
 }
 
@@ -229,6 +248,7 @@ void queue_cmd_credit(struct req *r)
 	/* No reply: the client streams credits and waits for none. */
 	if (!cs)
 		return;
+	consumer_sync(cs);
 	if (cs->q->ack)
 		consumer_take(cs, r->argv[1].via.u64);
 	else
@@ -307,6 +327,9 @@ void queue_cmd_task_done(struct req *r)
 			    "is in flight", q->obj.name);
 		return;
 	}
+	/* The message acknowledged may be one the page says was taken. */
+	if (cs)
+		consumer_sync(cs);
 	if (!cs || consumer_ack(cs) < 0) {
 		reply_error(r->conn, r->id, -EINVAL, "nothing got from '%s' through this open "
 			    "waits for task_done", q->obj.name);

@@ -247,8 +247,9 @@ size_t queue_unfinished(const struct queue *q)
 	const struct consumer *cs;
 	size_t n = q->store.count;
 
+	/* Taken per a page and not yet applied are finished, or unacknowledged. */
 	TAILQ_FOREACH(cs, &q->consumers, link)
-		n += cs->inflight.count + cs->unacked.count;
+		n += cs->inflight.count + cs->unacked.count - (q->ack ? 0 : consumer_unsynced(cs));
 	return n;
 }
 
@@ -305,6 +306,7 @@ void queue_settle(struct queue *q)
 			next = TAILQ_NEXT(cs, link);
 			/* What is pushed to a consumer returns when its connection
 			 * goes: no system call per batch to ask whether it went. */
+			consumer_sync(cs);
 			if (!consumer_room(cs) || conn_going(cs->conn))
 				continue;
 			queue_push(q, cs);
@@ -314,9 +316,15 @@ void queue_settle(struct queue *q)
 			break;
 		}
 	}
-	/* Gets or credit left unserved: the backend may have more to fetch. */
-	if (q->be->take && !q->store.count)
+	/* Gets or credit left unserved: the backend may have more to fetch
+	 * (for the room that consumers' pages say they made). */
+	if (q->be->take && !q->store.count) {
+		struct consumer *cs;
+
+		TAILQ_FOREACH(cs, &q->consumers, link)
+			consumer_sync(cs);
 		q->be->take(q);
+	}
 	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q) && q->be == &queue_local) {
 		struct waiter *w;
 
