@@ -249,9 +249,14 @@ static size_t array_chunk(const ipc_array *a)
 	return bytes >= a->itemsize ? bytes / a->itemsize : 1;
 }
 
-static int range_check(const ipc_array *a, size_t start, size_t count)
+/* The checks of a brokered read or write of count elements at start from or to buf. */
+static int array_begin(ipc_array *a, size_t start, size_t count, const void *buf)
 {
-	return start <= a->length && count <= a->length - start ? 0 : -ERANGE;
+	if (!a || (!buf && count))
+		return -EINVAL;
+	if (start > a->length || count > a->length - start)
+		return -ERANGE;
+	return array_ready(a);
 }
 
 int ipc_array_read(ipc_array *a, size_t start, size_t count, void *out)
@@ -259,12 +264,7 @@ int ipc_array_read(ipc_array *a, size_t start, size_t count, void *out)
 	size_t chunk, done = 0;
 	int rc;
 
-	if (!a || (!out && count))
-		return -EINVAL;
-	rc = range_check(a, start, count);
-	if (rc < 0)
-		return rc;
-	rc = array_ready(a);
+	rc = array_begin(a, start, count, out);
 	if (rc < 0)
 		return rc;
 	chunk = array_chunk(a);
@@ -301,12 +301,7 @@ int ipc_array_write(ipc_array *a, size_t start, size_t count, const void *in)
 	size_t chunk, done = 0;
 	int rc;
 
-	if (!a || (!in && count))
-		return -EINVAL;
-	rc = range_check(a, start, count);
-	if (rc < 0)
-		return rc;
-	rc = array_ready(a);
+	rc = array_begin(a, start, count, in);
 	if (rc < 0)
 		return rc;
 	chunk = array_chunk(a);

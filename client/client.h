@@ -193,6 +193,12 @@ struct ipc_queue {
 	pid_t pend_pid;            /* the process whose puts pend holds */
 	unsigned last_flags;       /* IPC_MSG_* of the message the last get returned */
 	size_t unacked;            /* ack queue: got on connection gen, task_done not sent */
+	/* The daemon's page counting what this process took of the pushes
+	 * (NULL: each take is credited on the socket), and that count as last
+	 * written and as last sent in a credit. */
+	uint64_t *taken_page;
+	pid_t page_pid;            /* the process that mapped it (not inherited by fork) */
+	uint64_t taken, credited;
 	struct cring *ring;        /* the queue's shared-memory ring mapped here, or NULL */
 };
 

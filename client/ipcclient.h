@@ -62,6 +62,8 @@ typedef struct ipc_queue_attr {
 	unsigned mode;       /* permission bits for other processes */
 	int ack;             /* a message got stays in flight until ipc_queue_task_done */
 	int durable;         /* kept in a log in ipcd's state directory: survives a restart */
+	unsigned replicas;   /* 0: a local queue; N >= 1: a cluster queue stored with N
+				replicas (-EOPNOTSUPP from an ipcd without a cluster) */
 	int noring;          /* no shared-memory ring: created without one, or this handle
 				goes by the socket although the queue has one */
 } ipc_queue_attr;

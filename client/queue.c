@@ -26,7 +26,7 @@ static int queue_open_remote(ipc_queue *q, int flags)
 	msgpack_pack_uint32(pk, (uint32_t)flags);
 	/* ack and durable are sent only when asked for, so an ipcd without them can say so. */
 	extra = q->attr.ack || q->attr.durable;
-	msgpack_pack_map(pk, 3 + 2 * extra + (q->attr.noring != 0));
+	msgpack_pack_map(pk, 3 + 2 * extra + (q->attr.replicas != 0) + (q->attr.noring != 0));
 	proto_pack_kv_u64(pk, IPC_ATTR_MAXSIZE, q->attr.maxsize);
 	proto_pack_kv_u64(pk, IPC_ATTR_MAXBYTES, q->attr.maxbytes);
 	proto_pack_kv_u64(pk, IPC_ATTR_MODE, q->attr.mode);
@@ -34,6 +34,9 @@ static int queue_open_remote(ipc_queue *q, int flags)
 		proto_pack_kv_u64(pk, "ack", q->attr.ack != 0);
 		proto_pack_kv_u64(pk, "durable", q->attr.durable != 0);
 	}
+	/* Likewise replicas: an ipcd without a cluster answers -EOPNOTSUPP. */
+	if (q->attr.replicas)
+		proto_pack_kv_u64(pk, IPC_ATTR_REPLICAS, q->attr.replicas);
 	if (q->attr.noring)
 		proto_pack_kv_u64(pk, IPC_ATTR_NORING, 1);
 	rc = client_call(c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);

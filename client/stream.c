@@ -5,13 +5,18 @@
  * Asynchronous puts are packed, ready to send, into the handle's pend buffer
  * and go out as one queue.put_many frame when it fills or on a flush; they
  * belong to the process that made them (a forked child starts empty).
- * Prefetched messages arrive as "msgs" pushes into the handle's ahead ring;
- * taking one sends a queue.credit that waits for no reply, so a get costs no
- * round trip while the daemon still knows exactly what was taken.
+ * Prefetched messages arrive as "msgs" pushes into the handle's ahead ring.
+ * Taking one is counted in a page the daemon shares with this process, which
+ * the daemon reads when it pushes, reports, or the connection goes: a get
+ * costs no system call while the daemon still knows exactly what was taken.
+ * A queue.credit (which waits for no reply) wakes the daemon when half the
+ * window was taken, or all that was pushed: when it may be waiting for room.
+ * Without the page (the daemon could not share one) each take is credited.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -68,8 +73,40 @@ static void pend_clear(ipc_queue *q)
 	q->npend = 0;
 }
 
+/* Forget the taken page; only the process that mapped it unmaps it (a child
+ * of fork() never had it: MADV_DONTFORK). */
+static void page_drop(ipc_queue *q)
+{
+	if (q->taken_page && q->page_pid == client_pid())
+		munmap(q->taken_page, (size_t)sysconf(_SC_PAGESIZE));
+	q->taken_page = NULL;
+	q->taken = q->credited = 0;
+}
+
+/* Map the page whose descriptor came with a prefetch reply. */
+static int page_map(ipc_queue *q)
+{
+	size_t bytes = (size_t)sysconf(_SC_PAGESIZE);
+	int fd = client_take_fd(q->c);
+	void *mem;
+
+	if (fd < 0)
+		return fd;
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (mem == MAP_FAILED)
+		return -errno;
+	/* A forked child takes nothing on this connection's behalf. */
+	madvise(mem, bytes, MADV_DONTFORK);
+	page_drop(q);
+	q->taken_page = mem;
+	q->page_pid = client_pid();
+	return 0;
+}
+
 void stream_free(ipc_queue *q)
 {
+	page_drop(q);
 	ahead_clear(&q->ahead);
 	free(q->ahead.v);
 	free(q->ahead.flags);
@@ -81,13 +118,22 @@ static int prefetch_call(ipc_queue *q, unsigned n)
 {
 	struct proto_reply rep;
 	msgpack_packer *pk = client_req(q->c, IPC_OP_Q_PREFETCH, 2);
+	bool shared;
 	int rc;
 
 	msgpack_pack_uint32(pk, q->num);
 	msgpack_pack_uint32(pk, n);
 	rc = client_call(q->c, NULL, 0, CLIENT_CALL_TIMEOUT_MS, &rep);
-	if (rc == 0)
-		client_done(q->c);
+	if (rc < 0)
+		return rc;
+	shared = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_BOOLEAN &&
+		 rep.res[0].via.boolean;
+	client_done(q->c);
+	/* No page: credits count each take.  A descriptor that cannot be
+	 * mapped leaves the daemon reading a page nobody writes, so the
+	 * connection is dropped, and with it what was pushed. */
+	if (shared && (rc = page_map(q)) < 0)
+		client_drop(q->c);
 	return rc;
 }
 
@@ -96,6 +142,7 @@ int stream_reopened(ipc_queue *q)
 	/* Messages pushed on an earlier connection went back to the queue when it
 	 * closed (or belong to the parent process): never hand them out here. */
 	ahead_clear(&q->ahead);
+	page_drop(q);   /* the earlier connection's consumer, and its page, are gone */
 	q->removed = false;
 	if (q->npend && q->pend_pid != client_pid())
 		pend_clear(q);
@@ -187,7 +234,23 @@ static int ahead_wait(ipc_queue *q, int timeout_ms)
 	return 0;
 }
 
-/* Take up to max prefetched messages (waiting for one), crediting them. */
+/* n prefetched messages were taken: count them, and wake the daemon if it
+ * may be waiting for room. */
+static void taken(ipc_queue *q, size_t n)
+{
+	if (!q->taken_page) {
+		credit_send(q, n);
+		return;
+	}
+	q->taken += n;
+	__atomic_store_n(q->taken_page, q->taken, __ATOMIC_RELEASE);
+	if (q->ahead.count && q->taken - q->credited < (q->prefetch + 1) / 2)
+		return;
+	q->credited = q->taken;
+	credit_send(q, 0);   /* the daemon reads the page */
+}
+
+/* Take up to max prefetched messages (waiting for one), counting them. */
 static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms)
 {
 	size_t n = 0;
@@ -201,7 +264,7 @@ static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_
 			q->unacked++;
 		q->last_flags &= ~MSGBUF_ACK;
 	}
-	credit_send(q, n);
+	taken(q, n);
 	return (int)n;
 }
 

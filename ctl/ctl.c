@@ -170,6 +170,22 @@ int ctl_show(struct ctl *ctl, void *mp, size_t len, msgpack_object_type want,
 	return rc;
 }
 
+int ctl_fetch_show(struct ctl *ctl, ctl_fetch_fn fn, msgpack_object_type want,
+		   const struct ctl_column *cols, size_t ncols)
+{
+	ipc_client *c = ctl_connect(ctl);
+	void *mp = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!c)
+		return CTL_EXIT_CONNECT;
+	r = fn(c, &mp, &len);
+	if (r < 0)
+		return ctl_fail(ctl, r, "%s", ctl->what);
+	return ctl_show(ctl, mp, len, want, cols, ncols);
+}
+
 int ctl_emit_json(json_t *v)
 {
 	char *text = v ? ctl_json_dumps(v) : NULL;

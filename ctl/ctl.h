@@ -40,7 +40,8 @@ struct ctl {
 	int create;             /* --create */
 	int raw;                /* --raw: messages are the bytes as typed, printed as they are */
 	int hex;                /* --hex: messages are hex digits, printed as hex */
-	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable; 0 when not given */
+	ipc_queue_attr attr;    /* --maxsize, --maxbytes, --mode, --ack, --durable,
+				   --replicas; 0 when not given */
 	int interval_ms;        /* --interval of stat and top (ms); 1000 when not given */
 	unsigned long count;    /* --count of stat: lines to print; 0 for no end */
 	ipc_client *client;     /* set by ctl_connect(); main() disconnects it */
@@ -85,6 +86,16 @@ void ctl_report_json(int on);
  */
 int ctl_show(struct ctl *ctl, void *mp, size_t len, msgpack_object_type want,
 	     const struct ctl_column *cols, size_t ncols);
+
+/* An introspection call of libipcclient (ipc_server_list, ...). */
+typedef int (*ctl_fetch_fn)(ipc_client *c, void **mp, size_t *len);
+
+/*
+ * Connect, fetch with fn and ctl_show() the reply; a failure is reported
+ * with ctl->what.  Returns an exit status.
+ */
+int ctl_fetch_show(struct ctl *ctl, ctl_fetch_fn fn, msgpack_object_type want,
+		   const struct ctl_column *cols, size_t ncols);
 
 /*
  * Print v (any JSON value) compactly on its own line of stdout, and drop

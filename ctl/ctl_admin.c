@@ -23,18 +23,8 @@ static const struct ctl_column config_cols[] = {
 
 int ctl_admin_config(struct ctl *ctl)
 {
-	ipc_client *c = ctl_connect(ctl);
-	void *mp = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!c)
-		return CTL_EXIT_CONNECT;
-	r = ipc_server_config(c, &mp, &len);
-	if (r < 0)
-		return ctl_fail(ctl, r, "%s", ctl->what);
-	return ctl_show(ctl, mp, len, MSGPACK_OBJECT_ARRAY, config_cols,
-			sizeof config_cols / sizeof config_cols[0]);
+	return ctl_fetch_show(ctl, ipc_server_config, MSGPACK_OBJECT_ARRAY, config_cols,
+			      sizeof config_cols / sizeof config_cols[0]);
 }
 
 int ctl_admin_config_set(struct ctl *ctl)

@@ -76,7 +76,7 @@ int ctl_array_create(struct ctl *ctl)
 	}
 	if (number_operand(ctl, "length", ctl->args[2], &length) < 0)
 		return CTL_EXIT_USAGE;
-	if (ctl->attr.maxsize || ctl->attr.maxbytes || ctl->attr.ack) {
+	if (ctl->attr.maxsize || ctl->attr.maxbytes || ctl->attr.ack || ctl->attr.replicas) {
 		return ctl_report(ctl, CTL_EXIT_USAGE, 0, "%s %s: arrays take only --mode and "
 				  "--durable", ctl->what, ctl->args[0]);
 	}

@@ -276,6 +276,24 @@ static void render_owner(char *buf, const msgpack_object *row)
 	sanitise(buf, buf, strlen(buf));
 }
 
+/* Where a queue lives: local, or cluster with its replicas (cluster R3). */
+static void render_where(char *buf, const msgpack_object *row)
+{
+	const msgpack_object *w = find(row, "where");
+	uint64_t r = 0;
+
+	if (!w || w->type != MSGPACK_OBJECT_STR) {
+		snprintf(buf, CELL_MAX, "-");
+		return;
+	}
+	get_u64(find(row, "replicas"), &r);
+	if (r)
+		snprintf(buf, CELL_MAX, "%.*s R%llu", (int)w->via.str.size, w->via.str.ptr,
+			 (unsigned long long)r);
+	else
+		snprintf(buf, CELL_MAX, "%.*s", (int)w->via.str.size, w->via.str.ptr);
+}
+
 /* The strings of an array joined by ", ", '-' when there are none. */
 static void render_list(char *buf, const msgpack_object *o)
 {
@@ -374,6 +392,8 @@ void ctl_print_table(FILE *out, const struct ctl_column *cols, size_t ncols,
 				render_list(cell, find(row, cols[c].key));
 			else if (cols[c].kind == CTL_COL_PIPE_END)
 				render_pipe_end(cell, find(row, cols[c].key));
+			else if (cols[c].kind == CTL_COL_WHERE)
+				render_where(cell, row);
 			else if (cols[c].kind == CTL_COL_MODE)
 				render_mode(cell, find(row, cols[c].key));
 			else if (cols[c].kind == CTL_COL_TIME)

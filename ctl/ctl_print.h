@@ -21,6 +21,7 @@ enum ctl_col_kind {
 	CTL_COL_OWNER,    /* "uid" and "gid" as user:group names (key unused) */
 	CTL_COL_LIST,     /* the array of strings at key, joined by ", " */
 	CTL_COL_PIPE_END, /* the pipe end map at key: its holder's pid, or its state */
+	CTL_COL_WHERE,    /* a queue's "where" with its "replicas": local, or cluster R3 */
 	CTL_COL_TIME,     /* unix seconds at key as local "YYYY-MM-DD HH:MM:SS" */
 	CTL_COL_AGE_MS,   /* milliseconds at key as a duration: "850ms", "3m 12s" */
 };

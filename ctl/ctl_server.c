@@ -17,7 +17,6 @@
 #include "ctl.h"
 #include "ctl_parse.h"
 
-typedef int (*fetch_fn)(ipc_client *c, void **mp, size_t *len);
 
 static const struct ctl_column object_cols[] = {
 	{ "KIND",  "kind",  CTL_COL_TEXT },
@@ -27,6 +26,7 @@ static const struct ctl_column object_cols[] = {
 	{ "CREATED", "ctime", CTL_COL_TIME },
 	{ "DEPTH", "depth", CTL_COL_NUMBER },
 	{ "BYTES", "bytes", CTL_COL_NUMBER },
+	{ "WHERE", NULL,    CTL_COL_WHERE },
 	{ "TYPE",  "typecode", CTL_COL_TEXT },
 	{ "LENGTH", "length", CTL_COL_NUMBER },
 	{ "MAPPED", "mapped", CTL_COL_NUMBER },
@@ -50,22 +50,6 @@ static const struct ctl_column client_cols[] = {
 	{ "OPEN",    "open",    CTL_COL_LIST },
 	{ "HELD",    "held",    CTL_COL_LIST },
 };
-
-static int fetch_and_show(struct ctl *ctl, fetch_fn fn, msgpack_object_type want,
-			  const struct ctl_column *cols, size_t ncols)
-{
-	ipc_client *c = ctl_connect(ctl);
-	void *mp = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!c)
-		return CTL_EXIT_CONNECT;
-	r = fn(c, &mp, &len);
-	if (r < 0)
-		return ctl_fail(ctl, r, "%s", ctl->what);
-	return ctl_show(ctl, mp, len, want, cols, ncols);
-}
 
 /* An unsigned key of a status map, or -1. */
 static long long status_u64(const msgpack_object *map, const char *key)
@@ -128,13 +112,13 @@ int ctl_server_status(struct ctl *ctl)
 
 int ctl_server_ls(struct ctl *ctl)
 {
-	return fetch_and_show(ctl, ipc_server_list, MSGPACK_OBJECT_ARRAY,
+	return ctl_fetch_show(ctl, ipc_server_list, MSGPACK_OBJECT_ARRAY,
 			      object_cols, sizeof(object_cols) / sizeof(object_cols[0]));
 }
 
 int ctl_server_clients(struct ctl *ctl)
 {
-	return fetch_and_show(ctl, ipc_server_clients, MSGPACK_OBJECT_ARRAY,
+	return ctl_fetch_show(ctl, ipc_server_clients, MSGPACK_OBJECT_ARRAY,
 			      client_cols, sizeof(client_cols) / sizeof(client_cols[0]));
 }
 

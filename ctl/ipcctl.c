@@ -19,7 +19,8 @@
 enum {
 	OPT_TIMEOUT = 1u << 0,
 	OPT_CREATE  = 1u << 1,
-	OPT_ATTR    = 1u << 2,   /* --maxsize, --maxbytes, --mode, --ack, --durable, --noring */
+	OPT_ATTR    = 1u << 2,   /* --maxsize, --maxbytes, --mode, --ack, --durable, --replicas,
+				    --noring */
 	OPT_INTERVAL = 1u << 3,
 	OPT_COUNT   = 1u << 4,
 	OPT_BYTES   = 1u << 5,   /* --raw, --hex: commands that put or print messages */
@@ -65,7 +66,8 @@ static const struct command commands[] = {
 	{ NULL, "monitor", 0, 0, OPT_TIMEOUT, IPC_FOREVER, ctl_admin_monitor, "[--timeout MS]",
 	  "print every request other clients make, as it happens; root and ipcd's user" },
 	{ "queue", "create", 1, 1, OPT_ATTR, 0, ctl_queue_create,
-	  "NAME [--maxsize N] [--maxbytes SIZE] [--mode OCTAL] [--ack] [--durable] [--noring]",
+	  "NAME [--maxsize N] [--maxbytes SIZE] [--mode OCTAL] [--ack] [--durable] [--replicas N]"
+	  " [--noring]",
 	  "create a queue; fails if it exists" },
 	{ "queue", "put", 2, 2, OPT_TIMEOUT | OPT_CREATE | OPT_ATTR | OPT_BYTES, IPC_FOREVER,
 	  ctl_queue_put,
@@ -112,8 +114,8 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 enum opt_id { O_SOCKET, O_JSON, O_HELP, O_VERSION, O_TIMEOUT, O_CREATE,
-	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE, O_NORING, O_INTERVAL, O_COUNT, O_RAW,
-	      O_HEX };
+	      O_MAXSIZE, O_MAXBYTES, O_MODE, O_ACK, O_DURABLE, O_REPLICAS, O_NORING, O_INTERVAL,
+	      O_COUNT, O_RAW, O_HEX };
 
 static const struct opt_spec {
 	enum opt_id id;
@@ -133,6 +135,7 @@ static const struct opt_spec {
 	{ O_MODE,     "mode",     0,   1, OPT_ATTR },
 	{ O_ACK,      "ack",      0,   0, OPT_ATTR },
 	{ O_DURABLE,  "durable",  0,   0, OPT_ATTR },
+	{ O_REPLICAS, "replicas", 0,   1, OPT_ATTR },
 	{ O_NORING,   "noring",   0,   0, OPT_ATTR },
 	{ O_INTERVAL, "interval", 'i', 1, OPT_INTERVAL },
 	{ O_COUNT,    "count",    'n', 1, OPT_COUNT },
@@ -356,6 +359,12 @@ static int apply_option(struct ctl *ctl, struct cmdline *cl, const struct opt_sp
 		break;
 	case O_DURABLE:
 		ctl->attr.durable = 1;
+		break;
+	case O_REPLICAS:
+		r = ctl_parse_u64(value, &v);
+		if (r == 0 && v > 5)
+			r = -ERANGE;
+		ctl->attr.replicas = (unsigned)v;
 		break;
 	case O_NORING:
 		ctl->attr.noring = 1;

@@ -74,6 +74,16 @@ const struct config_key config_keys[] = {
 	  "serve Prometheus metrics over HTTP at\n"
 	  "http://ADDR:PORT/metrics, e.g. 127.0.0.1:9464\n"
 	  "(anyone who reaches it sees the objects' names)" },
+	{ "cluster", 0, CONFIG_TEXT, KEY(cluster), 0, 0, true, "URL[,URL...]",
+	  "the NATS JetStream cluster that holds cluster\n"
+	  "queues, e.g. nats://h1:4222,nats://h2:4222; off: none" },
+	{ "cluster-queues", 0, CONFIG_TEXT, KEY(cluster_queues), 0, 0, true, "GLOB",
+	  "queues created with a matching name are cluster\nqueues (fnmatch pattern); off: none" },
+	{ "cluster-replicas", 0, CONFIG_UINT, KEY(lim.cluster_replicas), 1, 5, true, "N",
+	  "replicas of a queue cluster-queues sends there" },
+	{ "cluster-ack-wait", 0, CONFIG_UINT, KEY(lim.cluster_ack_wait), 1, 86400, true, "SECONDS",
+	  "how long the cluster waits for the ack of a\n"
+	  "message whose ipcd vanished before delivering it\nagain (cluster queues created afterwards)" },
 };
 
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
@@ -101,6 +111,10 @@ void config_free(struct config *cfg)
 	cfg->state_dir = NULL;
 	free(cfg->metrics);
 	cfg->metrics = NULL;
+	free(cfg->cluster);
+	cfg->cluster = NULL;
+	free(cfg->cluster_queues);
+	cfg->cluster_queues = NULL;
 }
 
 const struct config_key *config_find(const char *name)
@@ -126,7 +140,7 @@ static void *value_of(const struct config *cfg, const struct config_key *k)
 static size_t value_size(const struct config_key *k)
 {
 	switch (k->type) {
-	case CONFIG_PATH: case CONFIG_ADDR: return sizeof(char *);
+	case CONFIG_PATH: case CONFIG_ADDR: case CONFIG_TEXT: return sizeof(char *);
 	case CONFIG_BYTES: case CONFIG_COUNT: return sizeof(size_t);
 	case CONFIG_UINT: return sizeof(unsigned);
 	case CONFIG_LEVEL: return sizeof(enum log_level);
@@ -173,6 +187,20 @@ static void format_size(size_t v, bool bytes, char *buf, size_t len)
 	snprintf(buf, len, "%zu", v);
 }
 
+/* Replace the string setting at p by a copy of value (NULL: unset).  0 or -ENOMEM. */
+static int set_string(void *p, const char *value, char *err, size_t errlen)
+{
+	char *copy = NULL;
+
+	if (value && !(copy = strdup(value))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*(char **)p);
+	*(char **)p = copy;
+	return 0;
+}
+
 int config_set(struct config *cfg, const struct config_key *k, const char *value,
 	       char *err, size_t errlen)
 {
@@ -181,22 +209,14 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 	int level;
 
 	switch (k->type) {
-	case CONFIG_PATH: {
-		char *copy;
-
+	case CONFIG_PATH:
 		if (!*value) {
 			snprintf(err, errlen, "empty path");
 			return -EINVAL;
 		}
-		copy = strdup(value);
-		if (!copy) {
-			snprintf(err, errlen, "out of memory");
+		if (set_string(p, value, err, errlen) < 0)
 			return -ENOMEM;
-		}
-		free(*(char **)p);
-		*(char **)p = copy;
 		break;
-	}
 	case CONFIG_BYTES:
 	case CONFIG_COUNT:
 	case CONFIG_UINT:
@@ -251,22 +271,20 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 		}
 		break;
 	}
-	case CONFIG_ADDR: {
-		char *copy = NULL;
-
-		if (strcmp(value, "off") != 0) {
-			if (metrics_addr_check(value, err, errlen) < 0)
-				return -EINVAL;
-			copy = strdup(value);
-			if (!copy) {
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-		}
-		free(*(char **)p);
-		*(char **)p = copy;
+	case CONFIG_ADDR:
+		if (strcmp(value, "off") == 0)
+			value = NULL;
+		else if (metrics_addr_check(value, err, errlen) < 0)
+			return -EINVAL;
+		if (set_string(p, value, err, errlen) < 0)
+			return -ENOMEM;
 		break;
-	}
+	case CONFIG_TEXT:
+		/* Empty or "off" unsets it. */
+		if (set_string(p, *value && strcmp(value, "off") != 0 ? value : NULL, err,
+			       errlen) < 0)
+			return -ENOMEM;
+		break;
 	case CONFIG_FSYNC:
 		level = qlog_fsync_parse(value);
 		if (level < 0) {
@@ -283,7 +301,7 @@ int config_set(struct config *cfg, const struct config_key *k, const char *value
 /* Copy k's value from src to dst. */
 static int copy_value(struct config *dst, const struct config *src, const struct config_key *k)
 {
-	if (k->type == CONFIG_PATH || k->type == CONFIG_ADDR) {
+	if (k->type == CONFIG_PATH || k->type == CONFIG_ADDR || k->type == CONFIG_TEXT) {
 		const char *s = *(char **)value_of(src, k);
 		char *copy = s ? strdup(s) : NULL;
 
@@ -465,6 +483,7 @@ void config_format(const struct config *cfg, const struct config_key *k, char *b
 		snprintf(buf, len, "%s", qlog_fsync_name((enum qlog_fsync)*(const int *)p));
 		break;
 	case CONFIG_ADDR:
+	case CONFIG_TEXT:
 		snprintf(buf, len, "%s", *(char *const *)p ? *(char *const *)p : "off");
 		break;
 	}
@@ -472,7 +491,7 @@ void config_format(const struct config *cfg, const struct config_key *k, char *b
 
 static bool value_equal(const struct config *a, const struct config *b, const struct config_key *k)
 {
-	if (k->type == CONFIG_PATH || k->type == CONFIG_ADDR) {
+	if (k->type == CONFIG_PATH || k->type == CONFIG_ADDR || k->type == CONFIG_TEXT) {
 		const char *x = *(char **)value_of(a, k), *y = *(char **)value_of(b, k);
 
 		return x == y || (x && y && strcmp(x, y) == 0);
@@ -489,7 +508,7 @@ int config_apply_live(struct config *cur, const struct config *next)
 		const struct config_key *k = &config_keys[i];
 
 		/* The server applies an address itself: it must bind it first. */
-		if (k->type == CONFIG_ADDR || value_equal(cur, next, k))
+		if (k->type == CONFIG_ADDR || k->type == CONFIG_TEXT || value_equal(cur, next, k))
 			continue;
 		config_format(cur, k, was, sizeof was);
 		config_format(next, k, now, sizeof now);

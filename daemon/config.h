@@ -24,6 +24,8 @@ struct config {
 	char *state_dir;            /* owned; NULL: the default (qlog_default_dir) */
 	int fsync;                  /* enum qlog_fsync */
 	char *metrics;              /* owned; ADDR:PORT of /metrics, NULL: off */
+	char *cluster;              /* owned; the cluster's URLs, NULL: none */
+	char *cluster_queues;       /* owned; the glob of names made cluster queues, NULL: none */
 	uint32_t set;               /* bit i: config_keys[i] was given explicitly */
 };
 
@@ -38,6 +40,8 @@ enum config_type {
 	CONFIG_GROUP,               /* a group name or number (gid_t) */
 	CONFIG_FSYNC,               /* always, everysec or no (int, enum qlog_fsync) */
 	CONFIG_ADDR,                /* ADDR:PORT, or off (char *, NULL for off) */
+	CONFIG_TEXT,                /* a string, or off (char *, NULL for off); the server
+				       applies a change itself, like an address */
 };
 
 /*

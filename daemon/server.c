@@ -24,9 +24,11 @@
 
 #include <event2/event.h>
 
+#include "cluster.h"
 #include "cmd.h"
 #include "config.h"
 #include "conn.h"
+#include "cqueue.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgstore.h"
@@ -269,6 +271,58 @@ static int reload_metrics(struct server *srv, const char *addr)
 	return r;
 }
 
+/*
+ * Connect to the cluster urls names (NULL: none), replacing a connection to
+ * other URLs.  Requests in flight on the old one fail (their callers try
+ * again or answer).  1 if it changed, 0, or -1 when the new one could not be
+ * set up (err says why).
+ */
+static int cluster_set(struct server *srv, const char *urls, char *err, size_t errlen)
+{
+	struct cluster *old = srv->cluster, *cl = NULL;
+
+	if ((!old && !urls) || (old && urls && strcmp(cluster_urls(old), urls) == 0))
+		return 0;
+	if (urls && cluster_create(srv, urls, &cl, err, errlen) < 0)
+		return -1;
+	cqueue_cluster_gone(srv);
+	srv->cluster = NULL;
+	cluster_destroy(old);
+	srv->cluster = cl;
+	return 1;
+}
+
+/* SIGHUP: the cluster and the names mapped to it, as the configuration now says. */
+static int reload_cluster(struct server *srv, const struct config *next)
+{
+	char was[512], err[512];
+	int changed = 0, r;
+
+	snprintf(was, sizeof was, "%s", srv->cluster ? cluster_urls(srv->cluster) : "off");
+	r = cluster_set(srv, next->cluster, err, sizeof err);
+	if (r < 0)
+		log_error("reload: cluster: %s; keeping %s", err, was);
+	if (r > 0) {
+		log_info("cluster: %s -> %s", was, next->cluster ? next->cluster : "off");
+		changed++;
+	}
+	if ((srv->cluster_queues == NULL) != (next->cluster_queues == NULL) ||
+	    (srv->cluster_queues && strcmp(srv->cluster_queues, next->cluster_queues) != 0)) {
+		char *copy = next->cluster_queues ? strdup(next->cluster_queues) : NULL;
+
+		if (next->cluster_queues && !copy) {
+			log_error("reload: cluster-queues: out of memory");
+			return changed;
+		}
+		log_info("cluster-queues: %s -> %s", srv->cluster_queues ? srv->cluster_queues : "off",
+			 copy ? copy : "off");
+		free(srv->cluster_queues);
+		srv->cluster_queues = copy;
+		changed++;
+	}
+	return changed;
+}
+
 bool server_is_admin(const struct server *srv, const struct conn *c)
 {
 	(void)srv;
@@ -286,6 +340,8 @@ void server_config_get(const struct server *srv, struct config *cur)
 	cur->state_dir = (char *)qlog_dir(srv);
 	cur->fsync = (int)qlog_policy(srv);
 	cur->metrics = (char *)metrics_address(srv->metrics);
+	cur->cluster = srv->cluster ? (char *)cluster_urls(srv->cluster) : NULL;
+	cur->cluster_queues = srv->cluster_queues;
 	cur->set = srv->cfg_set;
 }
 
@@ -327,6 +383,7 @@ void server_reload(struct server *srv)
 		next.state_dir = qlog_default_dir();
 	changed = server_config_apply(srv, &next);
 	changed += reload_metrics(srv, next.metrics);
+	changed += reload_cluster(srv, &next);
 	/* The file and the command line are in force again, over `config.set`. */
 	srv->cfg_set = next.set;
 	srv->live_set = 0;
@@ -536,6 +593,9 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	TAILQ_INIT(&srv->objects);
 	srv->started = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The cluster's client calls the loop from its threads (cluster.c): the base
+	 * locks, whether or not a cluster is configured yet (a reload may add one). */
+	cluster_loop_init();
 	srv->base = event_base_new();
 	if (cfg->socket)
 		srv->config_socket = strdup(cfg->socket);
@@ -576,6 +636,16 @@ struct server *server_create(const struct config *cfg, const struct config_sourc
 	fd_limit_check(srv->lim.max_clients);
 	if (start_metrics(srv, cfg) < 0)
 		goto fail;
+	if (cfg->cluster_queues && !(srv->cluster_queues = strdup(cfg->cluster_queues)))
+		goto fail;
+	{
+		char err[512];
+
+		if (cluster_set(srv, cfg->cluster, err, sizeof err) < 0) {
+			fprintf(stderr, "ipcd: %s\n", err);
+			goto fail;
+		}
+	}
 	srv->service = service_create(srv);
 	if (!srv->service)
 		goto fail;
@@ -636,6 +706,7 @@ void server_destroy(struct server *srv)
 
 	if (!srv)
 		return;
+	srv->destroying = true;
 	/* Durable queues' logs first: written, fsynced and closed, their files kept. */
 	qlog_stop(srv);
 	while ((c = TAILQ_FIRST(&srv->conns)))
@@ -644,6 +715,9 @@ void server_destroy(struct server *srv)
 		conn_close(c, "shutdown");
 	object_destroy_all(srv);
 	qlog_free(srv);
+	/* After the queues, whose last acknowledgements and NAKs it sends. */
+	cluster_destroy(srv->cluster);
+	srv->cluster = NULL;
 	/* Run the deferred frees of closed connections. */
 	if (srv->base)
 		event_base_loop(srv->base, EVLOOP_NONBLOCK);
@@ -674,6 +748,8 @@ void server_destroy(struct server *srv)
 	cmd_cleanup();
 	reply_cleanup();
 	msgstore_cleanup();
+	cluster_cleanup();
+	free(srv->cluster_queues);
 	free(srv->socket_path);
 	free(srv->config_socket);
 	free(srv->users);

@@ -39,6 +39,9 @@ struct limits {
 	size_t max_array_bytes;  /* bytes in one shared array */
 	size_t max_shm;          /* bytes of all shared arrays together */
 	size_t pipe_maxbytes;    /* payload bytes buffered in each direction of a pipe */
+	unsigned cluster_replicas; /* replicas of a queue that cluster-queues sends to the cluster */
+	unsigned cluster_ack_wait; /* seconds the engine waits for a cluster queue's ack before
+				      delivering again (for queues created afterwards) */
 	size_t ring_slots;       /* slots of a local queue's shared-memory ring; 0: no rings */
 	size_t ring_slot_bytes;  /* bytes of one slot, its 16-byte header included */
 };
@@ -48,7 +51,7 @@ struct limits {
 	.idle_timeout = 0, .queue_maxsize = 0, \
 	.queue_maxbytes = 0, .max_memory = (size_t)1 << 30, .max_output = 64u << 20, \
 	.max_objects = 65536, .max_array_bytes = (size_t)1 << 30, .max_shm = (size_t)4 << 30, \
-	.pipe_maxbytes = 64u << 10, \
+	.pipe_maxbytes = 64u << 10, .cluster_replicas = 3, .cluster_ack_wait = 30, \
 	.ring_slots = 1024, .ring_slot_bytes = 256 }
 
 #define SERVER_SOCKET_MODE 0666  /* who may connect; each object has its own mode */
@@ -113,6 +116,13 @@ struct server {
 	uint64_t cutoffs;            /* clients cut off for unread output, total */
 	time_t started;
 	int exit_code;
+	struct cluster *cluster;     /* the JetStream cluster's connection, or NULL (cluster.c) */
+	char *cluster_queues;        /* owned; names matching this glob go to the cluster, or NULL */
+	/* An open dispatched again by its kind's lookup (cmd.c): the object it made
+	 * for it (reported as created), and whether to skip the lookup this time. */
+	struct object *open_made;
+	bool open_again;
+	bool destroying;             /* server_destroy runs: objects go, but not from the cluster */
 };
 
 /*

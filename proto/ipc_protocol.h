@@ -146,6 +146,7 @@ enum ipc_op {
 #define IPC_ATTR_MODE     "mode"      /* permission bits; 0 means 0600 */
 #define IPC_ATTR_ACK      "ack"       /* 1: gets stay in flight until task_done */
 #define IPC_ATTR_DURABLE  "durable"   /* 1: kept in a log, survives a restart */
+#define IPC_ATTR_REPLICAS "replicas"  /* N >= 1: a cluster queue stored with N replicas */
 #define IPC_ATTR_NORING   "noring"    /* 1: no shared-memory ring (created), no mapping (this open) */
 
 /*

@@ -61,7 +61,7 @@ ext = Extension(
 
 setup(
     name="ipcd",
-    version="0.2.0",
+    version="0.3.0",
     description="multiprocessing's Queue, Pipe, Array and Value, served by ipcd",
     packages=["ipcd"],
     ext_modules=[ext],

@@ -13,17 +13,19 @@ set -euo pipefail
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build the
 # fuzz targets.  prometheus: promtool, which checks ipcd's /metrics in the
 # tests; curl fetches it in the documentation's examples; tmux runs
-# ipcctl top in a real terminal for its test.  g++ and libboost-dev build the
-# Boost.Interprocess message_queue beside the queue ring in bench/.
+# ipcctl top in a real terminal for its test.  libnats-dev: the NATS client
+# that cluster queues use; nats-server: the JetStream cluster the tests start.
+# g++ and libboost-dev build the Boost.Interprocess message_queue beside the
+# queue ring in bench/.
 #
 # scripts/deps.sh --build installs only what building ipcd, ipcctl, the library
 # and the examples needs (scripts/demo.sh uses it); without it, the tests' and
 # fuzzers' tools too.
-build_packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev libjansson-dev
+build_packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev libjansson-dev libnats-dev
 		libsystemd-dev)
 packages=("${build_packages[@]}" check systemd systemd-container man-db clang libclang-rt-14-dev
 	  python3-dev python3-setuptools python3-pip libpython3.11-testsuite prometheus curl tmux
-	  g++ libboost-dev)
+	  nats-server g++ libboost-dev)
 if [ "${1:-}" = --build ]; then
 	packages=("${build_packages[@]}")
 fi

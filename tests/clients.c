@@ -157,14 +157,19 @@ void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms)
 	ck_assert_msg(n == want, "%s of %s is %ld, want %ld", key, ipc_queue_name(q), n, want);
 }
 
-void wait_clients(ipc_client *c, long want, int timeout_ms)
+void wait_status(ipc_client *c, const char *key, long want, int timeout_ms)
 {
 	int64_t end = harness_now_ms() + timeout_ms;
 	long n;
 
-	while ((n = status_key(c, "clients")) != want && harness_now_ms() < end)
+	while ((n = status_key(c, key)) != want && harness_now_ms() < end)
 		harness_sleep_ms(10);
-	ck_assert_msg(n == want, "ipcd counts %ld clients, want %ld", n, want);
+	ck_assert_msg(n == want, "ipcd's status says %s %ld, want %ld", key, n, want);
+}
+
+void wait_clients(ipc_client *c, long want, int timeout_ms)
+{
+	wait_status(c, "clients", want, timeout_ms);
 }
 
 long poll_waiting(ipc_client *c, pid_t pid, long want, int timeout_ms)

@@ -62,6 +62,9 @@ long client_key(ipc_client *c, pid_t pid, const char *key);
 /* Wait up to timeout_ms until stat key of q equals want; fail the test if not. */
 void wait_stat(ipc_queue *q, const char *key, long want, int timeout_ms);
 
+/* Wait up to timeout_ms until key of the daemon's status is want; fail the test if not. */
+void wait_status(ipc_client *c, const char *key, long want, int timeout_ms);
+
 /* Wait up to timeout_ms until the daemon counts want clients; fail the test if not. */
 void wait_clients(ipc_client *c, long want, int timeout_ms);
 

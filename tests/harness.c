@@ -26,6 +26,23 @@
 /* The running test's harness, for reports on its daemon; one per test process. */
 static struct harness *current;
 
+bool harness_file_has(const char *path, const char *s)
+{
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+	bool found;
+
+	if (buf && fd >= 0)
+		n = read(fd, buf, cap - 1);
+	if (fd >= 0)
+		close(fd);
+	found = n > 0 && (buf[n] = '\0', strstr(buf, s) != NULL);
+	free(buf);
+	return found;
+}
+
 int64_t harness_now_ms(void)
 {
 	struct timespec ts;
@@ -406,6 +423,42 @@ int raw_send_frame(int fd, const void *body, size_t len)
 }
 
 /* Read exactly len bytes before end (monotonic ms). */
+/* The last descriptor the daemon passed with a frame read raw (SCM_RIGHTS). */
+static int passed_fd = -1;
+
+int raw_take_fd(void)
+{
+	int fd = passed_fd;
+
+	passed_fd = -1;
+	return fd;
+}
+
+/* recv() that keeps a descriptor riding with the bytes in passed_fd. */
+static ssize_t recv_keep_fd(int fd, void *buf, size_t len)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm;
+
+	if (n <= 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (passed_fd >= 0)
+			close(passed_fd);
+		memcpy(&passed_fd, CMSG_DATA(cm), sizeof passed_fd);
+	}
+	return n;
+}
+
 static int read_full(int fd, void *buf, size_t len, int64_t end)
 {
 	char *p = buf;
@@ -425,7 +478,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t end)
 			return -errno;
 		if (r == 0)
 			return -ETIMEDOUT;
-		n = recv(fd, p, len, 0);
+		n = recv_keep_fd(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

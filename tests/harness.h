@@ -11,6 +11,7 @@
 #define IPCD_TEST_HARNESS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -113,6 +114,9 @@ int64_t harness_now_ms(void);
 /* Sleep ms milliseconds. */
 void harness_sleep_ms(int ms);
 
+/* Does the file at path (its first MiB: a daemon's log) contain s? */
+bool harness_file_has(const char *path, const char *s);
+
 /* A path inside the test's directory. */
 void harness_path(const struct harness *h, const char *name, char *out, size_t outlen);
 
@@ -135,6 +139,12 @@ int raw_send_frame(int fd, const void *body, size_t len);
  * connection (cleanly or not) before a whole frame.
  */
 int raw_recv_frame(int fd, char **body, size_t *len, int timeout_ms);
+
+/*
+ * The descriptor the daemon passed with the last frame read by these
+ * helpers that carried one (the caller's to close), or -1.
+ */
+int raw_take_fd(void);
 
 /*
  * Wait up to timeout_ms for the daemon to close fd, discarding what it

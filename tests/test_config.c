@@ -89,6 +89,10 @@ START_TEST(test_every_key_is_read_from_the_file)
 		"state-dir = /var/tmp/ipcd state\n"
 		"fsync = everysec\n"
 		"metrics = [::1]:9464\n"
+		"cluster = nats://h1:4222,nats://h2:4222\n"
+		"cluster-queues = jobs.*\n"
+		"cluster-replicas = 5\n"
+		"cluster-ack-wait = 7\n"
 		"log-level = debug\r\n", path, sizeof path), 0);
 	ck_assert_str_eq(cfg.socket, "/tmp/x y.sock");
 	ck_assert_uint_eq(cfg.lim.max_message, 1024);
@@ -111,6 +115,10 @@ START_TEST(test_every_key_is_read_from_the_file)
 	ck_assert_str_eq(cfg.state_dir, "/var/tmp/ipcd state");
 	ck_assert_int_eq(cfg.fsync, QLOG_FSYNC_EVERYSEC);
 	ck_assert_str_eq(cfg.metrics, "[::1]:9464");
+	ck_assert_str_eq(cfg.cluster, "nats://h1:4222,nats://h2:4222");
+	ck_assert_str_eq(cfg.cluster_queues, "jobs.*");
+	ck_assert_uint_eq(cfg.lim.cluster_replicas, 5);
+	ck_assert_uint_eq(cfg.lim.cluster_ack_wait, 7);
 	ck_assert_uint_eq(cfg.set, (1u << config_nkeys) - 1);
 	config_free(&cfg);
 }

@@ -66,18 +66,7 @@ static void start(const char *policy)
 /* Does the daemon's stderr contain s? */
 static bool logged(const char *s)
 {
-	char buf[65536];
-	int fd = open(errlog, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, s) != NULL;
+	return harness_file_has(errlog, s);
 }
 
 /* The path of the one log file in the state directory. */

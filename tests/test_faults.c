@@ -102,18 +102,7 @@ static void start(const char *policy)
 /* Does the daemon's stderr contain s? */
 static bool logged(const char *s)
 {
-	static char buf[1 << 20];
-	int fd = open(errlog, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, s) != NULL;
+	return harness_file_has(errlog, s);
 }
 
 static void msg_name(int i, char *s, size_t len)

@@ -181,7 +181,7 @@ static void fill_handles(int fd, const char *name)
 			struct proto_reply rep;
 			msgpack_unpacked u;
 			char *body = NULL;
-			int r = raw_recv_reply(fd, &u, &rep, &body, 10000);
+			int r = raw_recv_reply(fd, &u, &rep, &body, HARNESS_HANG_MS);
 
 			ck_assert_msg(r == 0, "open %d of %d: no reply (%s)", done + i + 1, TOTAL,
 				      strerror(-r));
@@ -372,7 +372,7 @@ static Suite *open_suite(void)
 	tcase_add_test(tc, test_open_of_another_kinds_name_is_einval_for_every_kind);
 	tcase_add_test(tc, test_failed_durable_create_leaves_no_object);
 	/* 65,536 pipelined opens each: allow for a sanitizer on a loaded machine. */
-	tc = harness_tcase(s, "limit", 120, setup, teardown);
+	tc = harness_tcase(s, "limit", 300, setup, teardown);
 	tcase_add_loop_test(tc, test_open_at_handle_limit_is_emfile_and_leaves_nothing, 0, NKINDS);
 	return s;
 }

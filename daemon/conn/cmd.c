@@ -221,7 +221,15 @@ static void gate_open(const struct object_kind *k, struct req *r)
 		rc = k->open.parse(r, &args, err, sizeof err);
 	if (rc == 0) {
 		o = object_find(r->srv, name, len);
-		rc = open_check(k, r, o, name, len, reserved, flags, &args, err, sizeof err);
+		/* Made elsewhere for this very request (lookup): created by it. */
+		if (o && o == r->srv->open_made)
+			made = o;
+		else if (!o && !reserved && k->open.lookup && !r->srv->open_again)
+			rc = k->open.lookup(r, name, len, flags, &args, err, sizeof err);
+		if (rc > 0)
+			return;
+		if (rc == 0 && !made)
+			rc = open_check(k, r, o, name, len, reserved, flags, &args, err, sizeof err);
 	}
 	if (rc < 0)
 		goto fail;
@@ -230,9 +238,12 @@ static void gate_open(const struct object_kind *k, struct req *r)
 		snprintf(err, sizeof err, "a connection may have %u handles open", CONN_MAX_HANDLES);
 	else if (rc < 0)
 		snprintf(err, sizeof err, "out of memory");
-	if (rc < 0)
+	if (rc < 0) {
+		if (made)
+			object_unlink(made);
 		goto fail;
-	if (!o) {
+	}
+	if (!made && !o) {
 		rc = k->open.create(r, name, len, &args, &made, err, sizeof err);
 		if (rc < 0) {
 			conn_handle_unreserve(h);
@@ -337,6 +348,8 @@ int cmd_dispatch(struct conn *c, const char *body, size_t len)
 	r.op = pr.op;
 	r.argc = pr.argc;
 	r.argv = pr.argv;
+	r.body = body;
+	r.len = len;
 	if (cmd->kind || cmd->any_handle) {
 		r.handle = conn_handle_find(c, r.argv[0].via.u64);
 		if (!r.handle) {

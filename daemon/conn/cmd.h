@@ -27,6 +27,8 @@ struct req {
 	struct handle *handle;       /* when the op names a handle (argv[0]) */
 	struct object *obj;          /* its object, linked and of the op's kind; for an
 					owner's op, the object named (or NULL) */
+	const char *body;            /* the frame's body, borrowed like argv (to dispatch */
+	size_t len;                  /* it again: object_open.lookup) */
 };
 
 /*

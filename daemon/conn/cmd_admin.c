@@ -132,8 +132,8 @@ void cmd_config_set(struct req *r)
 	}
 	/* Paths are never live, and an address is bound by a reload (it may fail),
 	 * so the copy below never owns a string. */
-	if (k->type == CONFIG_ADDR) {
-		reply_error(r->conn, r->id, -EINVAL, "%s is bound by a reload: change it in the "
+	if (k->type == CONFIG_ADDR || k->type == CONFIG_TEXT) {
+		reply_error(r->conn, r->id, -EINVAL, "%s is applied by a reload: change it in the "
 			    "configuration file, then reload (SIGHUP)", k->name);
 		return;
 	}

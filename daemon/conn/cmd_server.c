@@ -4,11 +4,13 @@
  * kind-independent unlink and close.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
+#include "cluster.h"
 #include "cmd.h"
 #include "codec.h"
 #include "conn.h"
@@ -16,6 +18,7 @@
 #include "metrics.h"
 #include "object.h"
 #include "qlog.h"
+#include "queue.h"
 #include "reply.h"
 #include "server.h"
 
@@ -66,7 +69,7 @@ void cmd_status(struct req *r)
 	struct server *srv = r->srv;
 	msgpack_packer *pk = reply_begin(r->conn, r->id, 0, 1);
 
-	msgpack_pack_map(pk, 21);
+	msgpack_pack_map(pk, 24);
 	proto_pack_kv_str(pk, "version", IPCD_VERSION);
 	proto_pack_kv_u64(pk, "protocol", IPC_PROTO_VERSION);
 	proto_pack_kv_u64(pk, "pid", (uint64_t)getpid());
@@ -89,6 +92,13 @@ void cmd_status(struct req *r)
 	proto_pack_kv_u64(pk, "max_array_bytes", srv->lim.max_array_bytes);
 	proto_pack_kv_str(pk, "metrics", metrics_address(srv->metrics) ? metrics_address(srv->metrics)
 									 : "");
+	proto_pack_kv_u64(pk, "metrics_pending", srv->metrics ? metrics_pending(srv->metrics) : 0);
+	proto_pack_cstr(pk, "cluster");
+	if (srv->cluster)
+		cluster_pack_status(srv->cluster, pk);
+	else
+		msgpack_pack_nil(pk);
+	proto_pack_kv_str(pk, "cluster_queues", srv->cluster_queues ? srv->cluster_queues : "");
 	reply_end(r->conn);
 }
 
@@ -169,6 +179,25 @@ void cmd_unlink(struct req *r)
 			    proto_kind_name((unsigned)kind), (int)len, name, o->name,
 			    o->kind->kind == IPC_KIND_ARRAY ? "an" : "a", o->kind->name);
 		return;
+	}
+	if (!o && (!kind || kind == IPC_KIND_QUEUE) && !r->srv->open_again) {
+		/* A cluster queue this ipcd never opened: it is fetched, and this
+		 * request dispatched again once it is here (or known not to be). */
+		union {
+			max_align_t align;
+			unsigned char bytes[OBJECT_OPEN_ARGS_MAX];
+		} none;
+		char err[256];
+		int rc;
+
+		memset(&none, 0, sizeof none);
+		rc = queue_kind.open.lookup(r, name, len, 0, &none, err, sizeof err);
+		if (rc > 0)
+			return;
+		if (rc < 0) {
+			reply_error(r->conn, r->id, rc, "%s", err);
+			return;
+		}
 	}
 	if (!o) {
 		reply_error(r->conn, r->id, -ENOENT, "no %s named '%.*s'",

@@ -447,11 +447,16 @@ void conn_cut_off(struct conn *c)
 	event_active(c->rev, EV_READ, 0);
 }
 
+bool conn_going(const struct conn *c)
+{
+	return c->dead || c->closing || c->cutoff || c->hungup;
+}
+
 bool conn_gone(struct conn *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
 
-	if (c->dead || c->closing || c->cutoff || c->hungup)
+	if (conn_going(c))
 		return true;
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
 		/* Its reader serves what is left, sees the end of file and closes it. */

@@ -132,6 +132,14 @@ void conn_want_write(struct conn *c);
  */
 bool conn_gone(struct conn *c);
 
+/*
+ * Whether c is already known to be going (closed, closing, cut off or hung
+ * up), without asking the kernel.  Enough where what is handed to c comes
+ * back when it goes, as pushed messages do through conn_release; a parked
+ * request's answer needs conn_gone.
+ */
+bool conn_going(const struct conn *c);
+
 /* Cut c off: its unread output passed the limit.  It is closed on its next callback. */
 void conn_cut_off(struct conn *c);
 

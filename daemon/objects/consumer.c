@@ -5,9 +5,18 @@
  * when finished (queue_forget, which also tells a durable queue's log).
  * Returning them is an O(1) splice of the in-flight chunks in front of the
  * queue's; unacknowledged messages are marked redelivered on the way.
+ *
+ * A prefetching client counts what it takes in a page it shares with the
+ * daemon (consumer_share_taken), so a take needs no credit on the socket:
+ * the daemon reads the count when it pushes, reports or settles a request,
+ * and when the connection goes, so a consumer killed between two credits
+ * is still exact.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "consumer.h"
@@ -42,6 +51,66 @@ struct consumer *consumer_of(struct handle *h, bool create)
 	TAILQ_INSERT_TAIL(&q->consumers, cs, link);
 	h->ext = &cs->hold;
 	return cs;
+}
+
+static size_t page_bytes(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+int consumer_share_taken(struct consumer *cs)
+{
+	struct server *srv = cs->q->obj.srv;
+	size_t bytes = page_bytes();
+	void *mem;
+	int fd, err;
+
+	if (cs->taken_page)
+		return -EEXIST;
+	/* Counted with the shared arrays; past the budget the client credits. */
+	if (srv->shm_used > srv->lim.max_shm || bytes > srv->lim.max_shm - srv->shm_used)
+		return -ENOSPC;
+	fd = memfd_create("ipcd-taken", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	/* Sealed at one page: the client can neither shrink it under the
+	 * daemon's reads (SIGBUS) nor grow it. */
+	if (ftruncate(fd, (off_t)bytes) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	mem = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		goto fail;
+	cs->taken_page = mem;
+	cs->taken = 0;
+	srv->shm_used += bytes;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+void consumer_unshare_taken(struct consumer *cs)
+{
+	if (!cs->taken_page)
+		return;
+	munmap((void *)cs->taken_page, page_bytes());
+	cs->taken_page = NULL;
+	cs->q->obj.srv->shm_used -= page_bytes();
+}
+
+void consumer_sync(struct consumer *cs)
+{
+	size_t n = consumer_unsynced(cs);
+
+	if (!n)
+		return;
+	cs->taken += n;
+	if (cs->q->ack)
+		consumer_take(cs, n);
+	else
+		consumer_finish(cs, n);
 }
 
 void consumer_finish(struct consumer *cs, size_t n)
@@ -99,13 +168,20 @@ void consumer_return(struct consumer *cs, bool all)
 			drop_all(cs, &cs->unacked);
 		return;
 	}
+	q->be->give_back(cs, all);
+	queue_settle(q);
+}
+
+void consumer_splice_back(struct consumer *cs, bool all)
+{
+	struct queue *q = cs->q;
+
 	msgstore_splice_front(&q->store, &cs->inflight);
 	if (all && cs->unacked.count) {
 		q->redelivered += cs->unacked.count;
 		msgstore_mark(&cs->unacked, MSG_REDELIVERED);
 		msgstore_splice_front(&q->store, &cs->unacked);
 	}
-	queue_settle(q);
 }
 
 /* The handle is closed (or its connection gone): give everything back. */
@@ -114,6 +190,9 @@ static void consumer_release(struct hold *h)
 	struct consumer *cs = container_of(h, struct consumer, hold);
 	struct queue *q = cs->q;
 
+	/* What the client took before it went is finished, or unacknowledged. */
+	consumer_sync(cs);
+	consumer_unshare_taken(cs);
 	TAILQ_REMOVE(&q->consumers, cs, link);
 	cs->prefetch = 0;
 	/* Off the list first, so that the settle below pushes nothing back to it. */

@@ -39,6 +39,14 @@ struct object_open {
 	 * exists.
 	 */
 	int (*parse)(const struct req *r, void *args, char *err, size_t errlen);
+	/*
+	 * Optional: the name is not found here; may another place hold it (a
+	 * cluster queue)?  0: go on here; 1: the kind took the request over and
+	 * will answer it, or dispatch its frame again once the object is here
+	 * (see server.open_made); or an error with its message in err.
+	 */
+	int (*lookup)(struct req *r, const char *name, size_t len, uint64_t flags,
+		      const void *args, char *err, size_t errlen);
 	/* Optional: do args agree with obj, the existing object opened? */
 	int (*match)(const struct object *obj, const void *args, char *err, size_t errlen);
 	/*

@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "codec.h"
 #include "conn.h"
+#include "cqueue.h"
 #include "consumer.h"
 #include "log.h"
 #include "qlog.h"
@@ -40,6 +41,8 @@ static void queue_unlinked(struct object *o)
 			reply_end(cs->conn);
 		}
 	}
+	if (q->be->unlinked)
+		q->be->unlinked(q);
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
 	if (q->ring) {
@@ -52,6 +55,8 @@ static void queue_destroy(struct object *o)
 {
 	struct queue *q = queue_of(o);
 
+	if (q->be->destroy)
+		q->be->destroy(q);
 	o->srv->mem_used -= q->store.bytes;
 	msgstore_clear(&q->store);
 	qring_destroy(q);
@@ -105,7 +110,7 @@ static unsigned queue_nstat(const struct object *o)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
 
-	return 17 + (q->ring ? QRING_NSTAT : 0);
+	return 20 + (q->ring ? QRING_NSTAT : 0);
 }
 
 static void queue_stat(const struct object *o, msgpack_packer *pk)
@@ -114,9 +119,12 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	const struct consumer *cs;
 	size_t pushed = 0, unacked = 0, consumers = 0;
 
+	/* What a page says was taken counts as a credit would have. */
 	TAILQ_FOREACH(cs, &q->consumers, link) {
-		pushed += cs->inflight.count;
-		unacked += cs->unacked.count;
+		size_t taken = consumer_unsynced(cs);
+
+		pushed += cs->inflight.count - taken;
+		unacked += cs->unacked.count + (q->ack ? taken : 0);
 		consumers++;
 	}
 	proto_pack_kv_u64(pk, "depth", queue_depth(q));
@@ -135,19 +143,22 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "consumers", consumers);
 	proto_pack_kv_u64(pk, "ack", q->ack);
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
+	proto_pack_kv_str(pk, "where", q->be->where);
+	proto_pack_kv_u64(pk, "replicas", q->cq ? cqueue_replicas(q) : 0);
+	proto_pack_kv_u64(pk, "duplicates", q->cq ? cqueue_duplicates(q) : 0);
 	proto_pack_kv_str(pk, "path", q->ring ? "ring" : "socket");
 	if (q->ring)
 		qring_stat(q, pk);
 }
 
-/* A new queue, not yet named. */
-static struct queue *queue_new(bool durable)
+struct queue *queue_new(bool ids)
 {
 	struct queue *q = calloc(1, sizeof *q);
 
 	if (!q)
 		return NULL;
-	msgstore_init_ids(&q->store, durable);
+	q->be = &queue_local;
+	msgstore_init_ids(&q->store, ids);
 	TAILQ_INIT(&q->getters);
 	TAILQ_INIT(&q->putters);
 	TAILQ_INIT(&q->joiners);
@@ -187,14 +198,6 @@ int queue_restore_msg(struct queue *q, uint64_t id, const void *data, size_t len
 
 /* ---- open: the kind's part (the gate in cmd.c does the rest) ---- */
 
-/* A queue.open's attributes. */
-struct queue_open_args {
-	size_t maxsize, maxbytes;    /* 0: the daemon's defaults */
-	mode_t mode;                 /* 0: IPC_MODE_DEFAULT */
-	bool ack, durable;
-	bool noring;                 /* no ring for a queue created, no mapping for this handle */
-};
-
 _Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
 	       "queue.open's arguments exceed OBJECT_OPEN_ARGS_MAX");
 
@@ -202,7 +205,8 @@ _Static_assert(sizeof(struct queue_open_args) <= OBJECT_OPEN_ARGS_MAX,
 static int queue_open_parse(const struct req *r, void *args, char *err, size_t errlen)
 {
 	static const char *const known[] = { IPC_ATTR_MAXSIZE, IPC_ATTR_MAXBYTES, IPC_ATTR_MODE,
-					     IPC_ATTR_ACK, IPC_ATTR_DURABLE, IPC_ATTR_NORING };
+					     IPC_ATTR_ACK, IPC_ATTR_DURABLE, IPC_ATTR_REPLICAS,
+					     IPC_ATTR_NORING };
 	const msgpack_object *m = &r->argv[2];
 	struct queue_open_args *a = args;
 
@@ -219,7 +223,7 @@ static int queue_open_parse(const struct req *r, void *args, char *err, size_t e
 		if (j == sizeof known / sizeof known[0] ||
 		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 			snprintf(err, errlen, "queue attributes are unsigned integers named maxsize, "
-				 "maxbytes, mode, ack, durable, noring");
+				 "maxbytes, mode, ack, durable, replicas, noring");
 			return -EINVAL;
 		}
 		if (j == 0) {
@@ -236,9 +240,19 @@ static int queue_open_parse(const struct req *r, void *args, char *err, size_t e
 			a->ack = v->via.u64 != 0;
 		} else if (j == 4) {
 			a->durable = v->via.u64 != 0;
+		} else if (j == 5 && v->via.u64 > QUEUE_REPLICAS_MAX) {
+			snprintf(err, errlen, "replicas: at most %d", QUEUE_REPLICAS_MAX);
+			return -EINVAL;
+		} else if (j == 5) {
+			a->replicas = (unsigned)v->via.u64;
 		} else {
 			a->noring = v->via.u64 != 0;
 		}
+	}
+	if (a->durable && a->replicas) {
+		snprintf(err, errlen, "a cluster queue (replicas) is kept by the cluster, not "
+			 "in a durable log: ask for one or the other");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -248,7 +262,13 @@ static int queue_open_create(struct req *r, const char *name, size_t len, const 
 {
 	const struct queue_open_args *a = args;
 	struct server *srv = r->srv;
-	struct queue *q = queue_new(a->durable);
+	struct queue *q;
+
+	if (a->replicas) {
+		snprintf(err, errlen, "ipcd has no cluster: it makes local queues only (replicas 0)");
+		return -EOPNOTSUPP;
+	}
+	q = queue_new(a->durable);
 
 	if (!q || object_link(srv, &q->obj, &queue_kind, name, len, r->conn->uid, r->conn->gid,
 			      a->mode ? a->mode : IPC_MODE_DEFAULT) < 0) {
@@ -323,6 +343,7 @@ const struct object_kind queue_kind = {
 	.open = {
 		.flags = IPC_OPEN_CREATE | IPC_OPEN_EXCLUSIVE | IPC_OPEN_AUTOREMOVE,
 		.parse = queue_open_parse,
+		.lookup = cqueue_lookup,
 		.create = queue_open_create,
 		.finish = queue_open_finish,
 		.nresults = 1,

@@ -4,6 +4,7 @@
 #ifndef IPCD_QUEUE_H
 #define IPCD_QUEUE_H
 
+#include <msgpack.h>
 #include <stdint.h>
 
 #include "consumer.h"
@@ -11,10 +12,45 @@
 #include "object.h"
 #include "waiter.h"
 
+struct cqueue;
+struct msgrec;
 struct qlog;
 struct qlog_meta;
 struct qring;
+struct queue;
+struct req;
 struct server;
+
+/*
+ * Where a queue keeps its messages: in ipcd's memory (queue_local), or in a
+ * stream of the cluster engine (cqueue.c).  The gate, permissions, waiters,
+ * the consumers' holdings and the admin view are common to every backend;
+ * what differs is behind these few calls.  A backend is chosen when the
+ * queue is made and never changes.
+ */
+struct queue_backend {
+	const char *where;           /* "local" or "cluster", for ls and stat */
+	/* Store: answer put (many: put_many) request r of msgs[0..n), all binary. */
+	void (*put)(struct req *r, struct queue *q, const msgpack_object *msgs, size_t n,
+		    bool many);
+	/* Count: answer queue.size, queue.peek, queue.purge, queue.join. */
+	void (*size)(struct req *r, struct queue *q);
+	void (*peek)(struct req *r, struct queue *q);
+	void (*purge)(struct req *r, struct queue *q);
+	void (*join)(struct req *r, struct queue *q, int64_t timeout);
+	/* Take: gets or prefetch credit wait and q->store is empty; NULL: nothing to fetch. */
+	void (*take)(struct queue *q);
+	/* A message left q for good (got without ack, acknowledged, purged). */
+	void (*done)(struct queue *q, const struct msgrec *rec);
+	/* Return: cs's pushed messages, and with all its unacknowledged ones, go back. */
+	void (*give_back)(struct consumer *cs, bool all);
+	/* The queue's name was removed / its memory is about to be freed (may be NULL). */
+	void (*unlinked)(struct queue *q);
+	void (*destroy)(struct queue *q);
+};
+
+/* The local backend: messages in q->store, a durable queue's in its log too. */
+extern const struct queue_backend queue_local;
 
 struct queue {
 	struct object obj;
@@ -34,6 +70,8 @@ struct queue {
 				    holds every queued message, else the front (qring.h) */
 	bool open_mapped;        /* the open being answered sends the ring's descriptor */
 	uint64_t next_id;        /* durable: the id of the next message put */
+	const struct queue_backend *be; /* where the messages live */
+	struct cqueue *cq;       /* a cluster queue's stream, or NULL */
 };
 
 extern const struct object_kind queue_kind;

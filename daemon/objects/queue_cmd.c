@@ -114,29 +114,39 @@ static void queue_put_wait(struct req *r, struct queue *q, const msgpack_object 
 		qring_sync(q);   /* ring consumers must now tell ipcd of their gets */
 }
 
-void queue_cmd_put(struct req *r)
+/* The local backend's store: what fits now, the rest parked or refused. */
+static void local_put(struct req *r, struct queue *q, const msgpack_object *msgs, size_t n,
+		      bool many)
 {
-	struct queue *q = queue_of(r->obj);
 	char err[160];
+	size_t k;
 	int why;
 
-	if (queue_put_some(q, &r->argv[2], 1, &why, err, sizeof err) == 1) {
-		queue_reply_stored(q, r->conn, r->id, false, 1);
+	k = queue_put_some(q, msgs, n, &why, err, sizeof err);
+	if (n == 0) {
+		reply_uint(r->conn, r->id, 0);
+	} else if (k > 0) {
+		/* A partial count: the client sends the rest again and meets the refusal. */
+		queue_reply_stored(q, r->conn, r->id, many, k);
 		queue_settle(q);
 	} else if (why == -EAGAIN) {
-		queue_put_wait(r, q, &r->argv[2], proto_i64(&r->argv[1]));
+		queue_put_wait(r, q, &msgs[0], proto_i64(&r->argv[1]));
 	} else {
 		reply_error(r->conn, r->id, why, "%s", err);
 	}
+}
+
+void queue_cmd_put(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->put(r, q, &r->argv[2], 1, false);
 }
 
 void queue_cmd_put_many(struct req *r)
 {
 	struct queue *q = queue_of(r->obj);
 	const msgpack_object_array *msgs = &r->argv[2].via.array;
-	char err[160];
-	size_t k;
-	int why;
 
 	if (msgs->size > IPC_BATCH_MAX_MSGS) {
 		reply_error(r->conn, r->id, -EINVAL, "queue.put_many takes at most %u messages",
@@ -150,18 +160,7 @@ void queue_cmd_put_many(struct req *r)
 			return;
 		}
 	}
-	k = queue_put_some(q, msgs->ptr, msgs->size, &why, err, sizeof err);
-	if (msgs->size == 0) {
-		reply_uint(r->conn, r->id, 0);
-	} else if (k > 0) {
-		/* A partial count: the client sends the rest again and meets the refusal. */
-		queue_reply_stored(q, r->conn, r->id, true, k);
-		queue_settle(q);
-	} else if (why == -EAGAIN) {
-		queue_put_wait(r, q, &msgs->ptr[0], proto_i64(&r->argv[1]));
-	} else {
-		reply_error(r->conn, r->id, why, "%s", err);
-	}
+	q->be->put(r, q, msgs->ptr, msgs->size, true);
 }
 
 /* A get or get_many of up to max messages. */
@@ -199,6 +198,8 @@ static void queue_get(struct req *r, int64_t timeout, uint32_t max)
 	w->handle = r->handle->num;
 	if (q->ring)
 		qring_sync(q);   /* ring producers must now tell ipcd of their puts */
+	if (q->be->take)
+		q->be->take(q);
 }
 
 void queue_cmd_get(struct req *r)
@@ -222,6 +223,8 @@ void queue_cmd_prefetch(struct req *r)
 {
 	uint64_t n = r->argv[1].via.u64;
 	struct consumer *cs = consumer_of(r->handle, n > 0);
+	msgpack_packer *pk;
+	bool shared = false;
 
 	if (n > 0 && !cs) {
 		reply_error(r->conn, r->id, -ENOMEM, "out of memory");
@@ -229,12 +232,29 @@ void queue_cmd_prefetch(struct req *r)
 	}
 	if (cs) {
 		cs->prefetch = n > IPC_PREFETCH_MAX ? IPC_PREFETCH_MAX : (unsigned)n;
-		/* Turned off: what was pushed and not taken goes back; the client drops
-		 * the pushes it receives before this reply. */
+		/* Turned off: what was taken is applied, what was pushed and not
+		 * taken goes back; the client drops the pushes it receives before
+		 * this reply. */
+		consumer_sync(cs);
 		if (!n)
 			consumer_return(cs, false);
 	}
-	reply_ok(r->conn, r->id);
+	/* The first time on: the page of taken counts rides with the reply.
+	 * Without it (no memory, no descriptor) the client credits each take. */
+	if (n > 0 && !cs->taken_page) {
+		int fd = consumer_share_taken(cs);
+
+		if (fd >= 0 && conn_attach_fd(r->conn, fd) == 0)
+			shared = true;
+		else if (fd >= 0)
+			consumer_unshare_taken(cs);
+	}
+	pk = reply_begin(r->conn, r->id, 0, 1);
+	if (shared)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	reply_end(r->conn);
 	queue_settle(queue_of(r->obj));
 }
 
@@ -245,6 +265,7 @@ void queue_cmd_credit(struct req *r)
 	/* No reply: the client streams credits and waits for none. */
 	if (!cs)
 		return;
+	consumer_sync(cs);
 	if (cs->q->ack)
 		consumer_take(cs, r->argv[1].via.u64);
 	else
@@ -252,14 +273,20 @@ void queue_cmd_credit(struct req *r)
 	queue_settle(cs->q);
 }
 
-void queue_cmd_size(struct req *r)
+static void local_size(struct req *r, struct queue *q)
 {
-	reply_uint(r->conn, r->id, queue_depth(queue_of(r->obj)));
+	reply_uint(r->conn, r->id, queue_depth(q));
 }
 
-void queue_cmd_peek(struct req *r)
+void queue_cmd_size(struct req *r)
 {
 	struct queue *q = queue_of(r->obj);
+
+	q->be->size(r, q);
+}
+
+static void local_peek(struct req *r, struct queue *q)
+{
 	const void *data;
 	size_t len;
 
@@ -284,15 +311,21 @@ void queue_cmd_peek(struct req *r)
 	reply_data(r->conn, r->id, data, len);
 }
 
+void queue_cmd_peek(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->peek(r, q);
+}
+
 void queue_cmd_stat(struct req *r)
 {
 	object_pack_stat(r->obj, reply_begin(r->conn, r->id, 0, 1));
 	reply_end(r->conn);
 }
 
-void queue_cmd_purge(struct req *r)
+static void local_purge(struct req *r, struct queue *q)
 {
-	struct queue *q = queue_of(r->obj);
 	size_t n = q->store.count;
 
 	if (q->log) {
@@ -310,6 +343,13 @@ void queue_cmd_purge(struct req *r)
 	queue_settle(q);
 }
 
+void queue_cmd_purge(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->purge(r, q);
+}
+
 void queue_cmd_task_done(struct req *r)
 {
 	struct queue *q = queue_of(r->obj);
@@ -320,6 +360,9 @@ void queue_cmd_task_done(struct req *r)
 			    "is in flight", q->obj.name);
 		return;
 	}
+	/* The message acknowledged may be one the page says was taken. */
+	if (cs)
+		consumer_sync(cs);
 	if (!cs || consumer_ack(cs) < 0) {
 		reply_error(r->conn, r->id, -EINVAL, "nothing got from '%s' through this open "
 			    "waits for task_done", q->obj.name);
@@ -329,10 +372,8 @@ void queue_cmd_task_done(struct req *r)
 	queue_settle(q);
 }
 
-void queue_cmd_join(struct req *r)
+static void local_join(struct req *r, struct queue *q, int64_t timeout)
 {
-	struct queue *q = queue_of(r->obj);
-	int64_t timeout = proto_i64(&r->argv[1]);
 	size_t n = queue_unfinished(q);
 
 	if (!n) {
@@ -361,3 +402,27 @@ void queue_cmd_ring_kick(struct req *r)
 	}
 }
 
+void queue_cmd_join(struct req *r)
+{
+	struct queue *q = queue_of(r->obj);
+
+	q->be->join(r, q, proto_i64(&r->argv[1]));
+}
+
+/* A durable queue's log learns that a message is finished. */
+static void local_done(struct queue *q, const struct msgrec *rec)
+{
+	if (q->log)
+		qlog_done(q, rec->id, rec->len);
+}
+
+const struct queue_backend queue_local = {
+	.where = "local",
+	.put = local_put,
+	.size = local_size,
+	.peek = local_peek,
+	.purge = local_purge,
+	.join = local_join,
+	.done = local_done,
+	.give_back = consumer_splice_back,
+};

@@ -9,10 +9,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "queue.h"
 
 struct conn;
+
+/* A queue.open's attributes. */
+struct queue_open_args {
+	size_t maxsize, maxbytes;    /* 0: the daemon's defaults */
+	mode_t mode;                 /* 0: IPC_MODE_DEFAULT */
+	bool ack, durable;
+	unsigned replicas;           /* 0: local; N: a cluster queue with N replicas */
+	bool noring;                 /* no ring for a queue created, no mapping for this handle */
+};
+
+#define QUEUE_REPLICAS_MAX 5     /* JetStream's limit on a stream's replicas */
+
+/* A new local queue, not yet named, whose store has ids if ids is set. */
+struct queue *queue_new(bool ids);
 
 static inline struct queue *queue_of(struct object *o)
 {

@@ -114,8 +114,7 @@ void queue_forget(struct queue *q, struct msgstore *s)
 
 	msgstore_peek_rec(s, &rec);
 	q->obj.srv->mem_used -= rec.len;
-	if (q->log)
-		qlog_done(q, rec.id, rec.len);
+	q->be->done(q, &rec);
 	msgstore_pop(s);
 }
 
@@ -265,8 +264,9 @@ size_t queue_unfinished(const struct queue *q)
 	const struct consumer *cs;
 	size_t n = queue_depth(q);
 
+	/* Taken per a page and not yet applied are finished, or unacknowledged. */
 	TAILQ_FOREACH(cs, &q->consumers, link)
-		n += cs->inflight.count + cs->unacked.count;
+		n += cs->inflight.count + cs->unacked.count - (q->ack ? 0 : consumer_unsynced(cs));
 	return n;
 }
 
@@ -332,7 +332,10 @@ void queue_settle(struct queue *q)
 		/* Prefetching consumers, in turn; one served goes to the back. */
 		for (cs = TAILQ_FIRST(&q->consumers); cs && TAILQ_EMPTY(&q->getters); cs = next) {
 			next = TAILQ_NEXT(cs, link);
-			if (!consumer_room(cs) || conn_gone(cs->conn))
+			/* What is pushed to a consumer returns when its connection
+			 * goes: no system call per batch to ask whether it went. */
+			consumer_sync(cs);
+			if (!consumer_room(cs) || conn_going(cs->conn))
 				continue;
 			if (!queue_has_msgs(q, consumer_room(cs) < IPC_BATCH_MAX_MSGS ?
 						  consumer_room(cs) : IPC_BATCH_MAX_MSGS))
@@ -346,7 +349,16 @@ void queue_settle(struct queue *q)
 	}
 	if (q->ring)
 		qring_sync(q);
-	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q)) {
+	/* Gets or credit left unserved: the backend may have more to fetch
+	 * (for the room that consumers' pages say they made). */
+	if (q->be->take && !q->store.count) {
+		struct consumer *cs;
+
+		TAILQ_FOREACH(cs, &q->consumers, link)
+			consumer_sync(cs);
+		q->be->take(q);
+	}
+	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q) && q->be == &queue_local) {
 		struct waiter *w;
 
 		while ((w = TAILQ_FIRST(&q->joiners))) {

@@ -1,6 +1,7 @@
 /*
  * qlog.c - durable queues' logs (see qlog.h): the state directory's life,
- * appending, writing, fsync, the replies that wait for it, and rewriting.
+ * appending, writing and fsync.  The replies that wait for an fsync are in
+ * qlog_reply.c, rewriting a log from memory in qlog_rewrite.c.
  *
  * A log file is "q-N.log" in the state directory, framed as record.h says.
  * A put's records are encoded at the end of the log's buffer, behind the
@@ -44,9 +45,6 @@
 #include "sio.h"
 #include "store.h"
 
-#define COMPACT_MIN ((off_t)1 << 20)     /* rewrite only logs past 1 MiB... */
-#define COMPACT_RATIO 2                  /* ...and twice their live data */
-#define REWRITE_CHUNK (1u << 20)         /* a rewrite writes this much at a time */
 
 char *qlog_default_dir(void)
 {
@@ -83,12 +81,12 @@ const char *qlog_fsync_name(enum qlog_fsync policy)
 	       policy == QLOG_FSYNC_EVERYSEC ? "everysec" : "no";
 }
 
-static void log_name(unsigned num, const char *suffix, char *out, size_t outlen)
+void qlog_file_name(unsigned num, const char *suffix, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "q-%u.log%s", num, suffix);
 }
 
-static const char *queue_name(const struct qlog *l)
+const char *qlog_queue_name(const struct qlog *l)
 {
 	return l->q ? l->q->obj.name : "?";
 }
@@ -98,8 +96,7 @@ static const char *queue_name(const struct qlog *l)
 
 static void turn_end_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Put l on the list of logs the end of this turn looks at. */
-static void mark_dirty(struct qlog *l)
+void qlog_mark_dirty(struct qlog *l)
 {
 	if (l->dirty)
 		return;
@@ -110,8 +107,7 @@ static void mark_dirty(struct qlog *l)
 	event_active(l->dir->turn_ev, EV_TIMEOUT, 0);
 }
 
-/* Room for need more bytes in buf.  0 or -ENOMEM. */
-static int reserve(unsigned char **buf, size_t *cap, size_t len, size_t need)
+int qlog_reserve(unsigned char **buf, size_t *cap, size_t len, size_t need)
 {
 	size_t ncap = *cap ? *cap : 4096;
 	unsigned char *nb;
@@ -136,7 +132,7 @@ static size_t append(struct qlog *l, unsigned type, const void *a, size_t alen,
 
 	if (l->fd < 0)
 		return 0;
-	if (reserve(&l->buf, &l->cap, l->len, RECORD_HEAD + alen + blen) < 0)
+	if (qlog_reserve(&l->buf, &l->cap, l->len, RECORD_HEAD + alen + blen) < 0)
 		return 0;
 	n = record_encode(l->buf + l->len, type, a, alen, b, blen);
 	l->len += n;
@@ -179,14 +175,13 @@ off_t qlog_meta_size(const struct qlog_meta *m)
 	return n;
 }
 
-/* Encode m as a META record into *buf (at *len).  Its size, or 0 without memory. */
-static size_t encode_meta(unsigned char **buf, size_t *cap, size_t *len, const struct qlog_meta *m)
+size_t qlog_encode_meta(unsigned char **buf, size_t *cap, size_t *len, const struct qlog_meta *m)
 {
 	msgpack_sbuffer sb;
 	size_t n = 0;
 
 	pack_meta(&sb, m);
-	if (reserve(buf, cap, *len, RECORD_HEAD + sb.size) == 0) {
+	if (qlog_reserve(buf, cap, *len, RECORD_HEAD + sb.size) == 0) {
 		n = record_encode(*buf + *len, RECORD_META, sb.data, sb.size, NULL, 0);
 		*len += n;
 	}
@@ -217,7 +212,7 @@ static int write_buf(struct qlog *l)
 	}
 	if (sio->ftruncate(l->fd, l->size) < 0 && !l->broken) {
 		log_error("queue '%s': cannot cut its log q-%u.log back after a failed write: %s; "
-			  "it takes no puts until it is rewritten", queue_name(l), l->num,
+			  "it takes no puts until it is rewritten", qlog_queue_name(l), l->num,
 			  strerror(errno));
 		l->broken = -EIO;
 	}
@@ -230,7 +225,7 @@ static void flush_buf(struct qlog *l)
 	int rc = write_buf(l);
 
 	if (rc < 0 && !l->warned) {
-		log_warn("queue '%s': cannot write its log q-%u.log: %s; retrying", queue_name(l),
+		log_warn("queue '%s': cannot write its log q-%u.log: %s; retrying", qlog_queue_name(l),
 			 l->num, strerror(-rc));
 		l->warned = true;
 	}
@@ -246,12 +241,11 @@ static int repair(struct qlog *l)
 	rc = qlog_rewrite(l);
 	if (rc == 0)
 		log_warn("queue '%s': log q-%u.log rewritten from memory; it takes puts again",
-			 queue_name(l), l->num);
+			 qlog_queue_name(l), l->num);
 	return rc;
 }
 
-/* fdatasync(fd) through the I/O table, timed for /metrics' fsync histogram. */
-static int timed_fdatasync(struct server *srv, int fd)
+int qlog_fdatasync(struct server *srv, int fd)
 {
 	struct timespec a, b;
 	int rc, err;
@@ -266,20 +260,16 @@ static int timed_fdatasync(struct server *srv, int fd)
 	return rc;
 }
 
-/*
- * fsync what was written to l.  A failure breaks it (the kernel may have
- * dropped the pages it could not write), and the rewrite is tried at once.
- */
-static void sync_log(struct qlog *l)
+void qlog_sync(struct qlog *l)
 {
 	if (!l->unsynced || l->fd < 0 || l->broken)
 		return;
-	if (timed_fdatasync(l->dir->srv, l->fd) == 0) {
+	if (qlog_fdatasync(l->dir->srv, l->fd) == 0) {
 		l->unsynced = false;
 		return;
 	}
 	log_error("queue '%s': cannot fsync its log q-%u.log: %s; rewriting it from memory",
-		  queue_name(l), l->num, strerror(errno));
+		  qlog_queue_name(l), l->num, strerror(errno));
 	l->broken = -EIO;
 	repair(l);
 }
@@ -320,7 +310,7 @@ int qlog_put_commit(struct queue *q)
 	}
 	l->live += l->put_live;
 	/* The end of the turn fsyncs (always) and looks at the size. */
-	mark_dirty(l);
+	qlog_mark_dirty(l);
 	return 0;
 }
 
@@ -332,14 +322,14 @@ static void lost_record(struct qlog *l)
 {
 	if (!l->broken)
 		log_error("queue '%s': out of memory for a record of its log q-%u.log; it takes "
-			  "no puts until it is rewritten", queue_name(l), l->num);
+			  "no puts until it is rewritten", qlog_queue_name(l), l->num);
 	l->broken = -ENOMEM;
 }
 
 void qlog_take(struct queue *q, uint64_t id)
 {
 	if (append_id(q->log, RECORD_TAKE, id, NULL, 0))
-		mark_dirty(q->log);
+		qlog_mark_dirty(q->log);
 	else if (q->log->fd >= 0)
 		lost_record(q->log);
 }
@@ -349,7 +339,7 @@ void qlog_done(struct queue *q, uint64_t id, size_t len)
 	struct qlog *l = q->log;
 
 	if (append_id(l, RECORD_DONE, id, NULL, 0))
-		mark_dirty(l);
+		qlog_mark_dirty(l);
 	else if (l->fd >= 0)
 		lost_record(l);
 	l->live -= (off_t)(RECORD_HEAD + RECORD_ID + len);
@@ -358,7 +348,7 @@ void qlog_done(struct queue *q, uint64_t id, size_t len)
 void qlog_set_meta(struct queue *q, const struct qlog_meta *meta)
 {
 	struct qlog *l = q->log;
-	size_t n = encode_meta(&l->buf, &l->cap, &l->len, meta);
+	size_t n = qlog_encode_meta(&l->buf, &l->cap, &l->len, meta);
 
 	if (!n) {
 		lost_record(l);
@@ -367,236 +357,7 @@ void qlog_set_meta(struct queue *q, const struct qlog_meta *meta)
 	/* A rewrite keeps only the newest META. */
 	l->live += (off_t)n - l->meta;
 	l->meta = (off_t)n;
-	mark_dirty(l);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Replies that wait for the fsync */
-
-/* Hold c until the end of the turn: false without memory for it. */
-static bool hold_conn(struct qlog_dir *d, struct conn *c)
-{
-	if (c->held)
-		return true;
-	if (d->nheld == d->heldcap) {
-		size_t cap = d->heldcap ? d->heldcap * 2 : 16;
-		struct conn **v = realloc(d->held, cap * sizeof *v);
-
-		if (!v)
-			return false;
-		d->held = v;
-		d->heldcap = cap;
-	}
-	c->held = true;
-	d->held[d->nheld++] = c;
-	return true;
-}
-
-static void answer(struct conn *c, uint32_t id, bool many, uint32_t count, int err,
-		   const struct qlog *l)
-{
-	if (err)
-		reply_error(c, id, -EIO, "the log of durable queue '%s' could not be made durable: "
-			    "%s", queue_name(l), strerror(-err));
-	else if (many)
-		reply_uint(c, id, count);
-	else
-		reply_ok(c, id);
-}
-
-void qlog_reply_put(struct queue *q, struct conn *c, uint32_t id, bool many, uint32_t count)
-{
-	struct qlog *l = q->log;
-	struct qlog_dir *d = l->dir;
-
-	if (d->policy != QLOG_FSYNC_ALWAYS) {
-		answer(c, id, many, count, 0, l);
-		return;
-	}
-	if (d->nacks == d->ackcap) {
-		size_t cap = d->ackcap ? d->ackcap * 2 : 64;
-		struct qlog_ack *v = realloc(d->acks, cap * sizeof *v);
-
-		if (v) {
-			d->acks = v;
-			d->ackcap = cap;
-		}
-	}
-	if (d->nacks == d->ackcap || !hold_conn(d, c)) {
-		/* No memory to wait with: sync this log now and answer. */
-		sync_log(l);
-		answer(c, id, many, count, l->broken, l);
-		return;
-	}
-	d->acks[d->nacks++] = (struct qlog_ack){ c, l, id, many, count };
-	mark_dirty(l);
-}
-
-/* Answer the puts that waited; their logs were synced (or broke). */
-static void answer_acks(struct qlog_dir *d)
-{
-	for (size_t i = 0; i < d->nacks; i++) {
-		struct qlog_ack *a = &d->acks[i];
-
-		answer(a->c, a->id, a->many, a->count, a->l->broken, a->l);
-	}
-	d->nacks = 0;
-}
-
-/* Let the held connections write and read again. */
-static void release_held(struct qlog_dir *d)
-{
-	while (d->nheld) {
-		struct conn *c = d->held[--d->nheld];
-
-		c->held = false;
-		if (c->dead)
-			continue;
-		conn_flush(c);
-		/* It stopped reading frames while held. */
-		event_active(c->rev, EV_READ, 0);
-	}
-}
-
-/* ------------------------------------------------------------------------ */
-/* Rewriting */
-
-/* Collect every live message of q: queued, and in flight with its consumers. */
-static size_t collect(const struct queue *q, struct msgrec **out)
-{
-	const struct consumer *cs;
-	struct msgrec *v;
-	size_t n = q->store.count, k = 0;
-
-	TAILQ_FOREACH(cs, &q->consumers, link)
-		n += cs->inflight.count + cs->unacked.count;
-	v = malloc((n ? n : 1) * sizeof *v);
-	if (!v)
-		return (size_t)-1;
-	for (struct msgcursor cur = msgstore_cursor(&q->store); msgstore_next_rec(&cur, &v[k]); k++)
-		;
-	TAILQ_FOREACH(cs, &q->consumers, link) {
-		struct msgcursor cur = msgstore_cursor(&cs->unacked);
-
-		/* What a consumer was handed counts as taken. */
-		for (; msgstore_next_rec(&cur, &v[k]); k++)
-			v[k].flags |= MSG_REDELIVERED;
-		for (cur = msgstore_cursor(&cs->inflight); msgstore_next_rec(&cur, &v[k]); k++)
-			;
-	}
-	*out = v;
-	return k;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	const struct msgrec *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Write the live records of l's queue to fd; *size and *live, *meta get the totals. */
-static int rewrite_to(struct qlog *l, int fd, off_t *size, off_t *live, off_t *meta)
-{
-	unsigned char *buf = NULL, idb[RECORD_ID];
-	size_t len = RECORD_FILE_HEADER, cap = 0;
-	struct qlog_meta m;
-	struct msgrec *recs;
-	size_t n = collect(l->q, &recs);
-	int rc = 0;
-
-	if (n == (size_t)-1 || reserve(&buf, &cap, 0, REWRITE_CHUNK) < 0) {
-		free(n == (size_t)-1 ? NULL : recs);
-		free(buf);
-		return -ENOMEM;
-	}
-	qsort(recs, n, sizeof *recs, by_id);
-	record_file_header(buf);
-	queue_meta(l->q, &m);
-	*meta = (off_t)encode_meta(&buf, &cap, &len, &m);
-	*size = 0;
-	*live = RECORD_FILE_HEADER + *meta;
-	if (!*meta)
-		rc = -ENOMEM;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		size_t need = 2 * RECORD_HEAD + 2 * RECORD_ID + recs[i].len;
-
-		if (len && len + need > REWRITE_CHUNK) {
-			rc = sio_write_all(fd, buf, len);
-			*size += (off_t)len;
-			len = 0;
-		}
-		if (rc == 0)
-			rc = reserve(&buf, &cap, len, need);
-		if (rc < 0)
-			break;
-		record_put_le64(idb, recs[i].id);
-		len += record_encode(buf + len, RECORD_PUT, idb, sizeof idb, recs[i].data,
-				     recs[i].len);
-		*live += (off_t)(RECORD_HEAD + RECORD_ID + recs[i].len);
-		if (recs[i].flags & MSG_REDELIVERED)
-			len += record_encode(buf + len, RECORD_TAKE, idb, sizeof idb, NULL, 0);
-	}
-	if (rc == 0 && len)
-		rc = sio_write_all(fd, buf, len);
-	*size += (off_t)len;
-	free(recs);
-	free(buf);
-	return rc;
-}
-
-int qlog_rewrite(struct qlog *l)
-{
-	struct qlog_dir *d = l->dir;
-	char tmp[32], name[32];
-	off_t size, live, meta;
-	int fd, rc;
-
-	log_name(l->num, ".tmp", tmp, sizeof tmp);
-	log_name(l->num, "", name, sizeof name);
-	fd = statedir_create_tmp(&d->sd, tmp, O_APPEND);
-	if (fd < 0)
-		return fd;
-	rc = rewrite_to(l, fd, &size, &live, &meta);
-	if (rc == 0 && timed_fdatasync(d->srv, fd) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = statedir_rename(&d->sd, tmp, name);
-	if (rc < 0) {
-		close(fd);
-		statedir_unlink(&d->sd, tmp);
-		return rc;
-	}
-	/* The name is the new file's now, whatever follows. */
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = fd;
-	l->size = size;
-	l->live = live;
-	l->meta = meta;
-	l->len = 0;
-	l->unsynced = false;
-	l->warned = false;
-	rc = statedir_sync(&d->sd);
-	/* Its name may not be on disk: still broken, tried again. */
-	l->broken = rc < 0 ? -EIO : 0;
-	return rc;
-}
-
-void qlog_maybe_compact(struct qlog *l)
-{
-	off_t old = l->size;
-	int rc;
-
-	if (l->broken || l->size < COMPACT_MIN || l->size < COMPACT_RATIO * l->live)
-		return;
-	rc = qlog_rewrite(l);
-	if (rc < 0)
-		log_warn("queue '%s': cannot rewrite its log q-%u.log: %s; it goes on as it is",
-			 queue_name(l), l->num, strerror(-rc));
-	else
-		log_info("queue '%s': log q-%u.log rewritten, %lld bytes to %lld", queue_name(l),
-			 l->num, (long long)old, (long long)l->size);
+	qlog_mark_dirty(l);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -617,9 +378,9 @@ static void turn_end(struct qlog_dir *d)
 			continue;
 		flush_buf(l);
 		if (d->policy == QLOG_FSYNC_ALWAYS)
-			sync_log(l);
+			qlog_sync(l);
 	}
-	answer_acks(d);
+	qlog_reply_answer(d);
 	while ((l = d->dirty)) {
 		d->dirty = l->next_dirty;
 		l->dirty = false;
@@ -628,7 +389,7 @@ static void turn_end(struct qlog_dir *d)
 		else
 			qlog_maybe_compact(l);
 	}
-	release_held(d);
+	qlog_reply_release(d);
 	if (d->arrays_changed && d->policy == QLOG_FSYNC_ALWAYS)
 		asnap_save_all(d, false, false);
 }
@@ -676,7 +437,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		flush_buf(l);
 		if (d->policy == QLOG_FSYNC_EVERYSEC)
-			sync_log(l);
+			qlog_sync(l);
 	}
 	asnap_save_all(d, false, true);
 }
@@ -721,7 +482,7 @@ int qlog_create(struct server *srv, struct queue *q, const struct qlog_meta *met
 	rc = qlog_dir_ready(d, err, errlen);
 	if (rc < 0)
 		return rc;
-	log_name(d->next_num, "", name, sizeof name);
+	qlog_file_name(d->next_num, "", name, sizeof name);
 	fd = statedir_open(&d->sd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create %s/%s: %s", d->sd.path, name, strerror(-fd));
@@ -730,10 +491,10 @@ int qlog_create(struct server *srv, struct queue *q, const struct qlog_meta *met
 	d->next_num++;
 	/* Header and META in one write, synced: the queue exists on disk before
 	 * anyone is told it does.  Nothing of it is shared until then. */
-	rc = reserve(&buf, &cap, 0, RECORD_FILE_HEADER) < 0 ? -ENOMEM : 0;
+	rc = qlog_reserve(&buf, &cap, 0, RECORD_FILE_HEADER) < 0 ? -ENOMEM : 0;
 	if (rc == 0) {
 		record_file_header(buf);
-		mlen = (off_t)encode_meta(&buf, &cap, &len, meta);
+		mlen = (off_t)qlog_encode_meta(&buf, &cap, &len, meta);
 		rc = mlen ? sio_write_all(fd, buf, len) : -ENOMEM;
 	}
 	if (rc == 0 && sio->fdatasync(fd) < 0)
@@ -765,7 +526,7 @@ void qlog_remove(struct queue *q)
 	q->log = NULL;
 	l->q = NULL;
 	if (!d->stopping) {
-		log_name(l->num, "", name, sizeof name);
+		qlog_file_name(l->num, "", name, sizeof name);
 		rc = statedir_unlink(&d->sd, name);
 		if (rc < 0)
 			log_warn("cannot remove the log %s/%s of queue '%s': %s", d->sd.path, name,
@@ -850,7 +611,7 @@ void qlog_stop(struct server *srv)
 		if (q->log->broken)
 			repair(q->log);
 		else
-			sync_log(q->log);
+			qlog_sync(q->log);
 		qlog_remove(q);
 	}
 	TAILQ_FOREACH(o, &srv->objects, link)

@@ -15,6 +15,7 @@
 #include "statedir.h"
 
 struct event;
+struct server;
 
 /* The log of one durable queue: q-N.log. */
 struct qlog {
@@ -72,6 +73,37 @@ struct qlog *qlog_new(struct qlog_dir *d, struct queue *q, unsigned num, int fd,
 
 /* The bytes of l's newest META record, as a rewrite would write it. */
 off_t qlog_meta_size(const struct qlog_meta *m);
+
+/* "q-N.log" followed by suffix, into out. */
+void qlog_file_name(unsigned num, const char *suffix, char *out, size_t outlen);
+
+/* The name of l's queue for messages ("?" once the queue was removed). */
+const char *qlog_queue_name(const struct qlog *l);
+
+/* Put l on the list of logs the end of this turn looks at. */
+void qlog_mark_dirty(struct qlog *l);
+
+/* Room for need more bytes in *buf of *cap, len used.  0 or -ENOMEM. */
+int qlog_reserve(unsigned char **buf, size_t *cap, size_t len, size_t need);
+
+/* Encode m as a META record into *buf (at *len).  Its size, or 0 without memory. */
+size_t qlog_encode_meta(unsigned char **buf, size_t *cap, size_t *len, const struct qlog_meta *m);
+
+/* fdatasync(fd) through the I/O table, timed for /metrics' fsync histogram. */
+int qlog_fdatasync(struct server *srv, int fd);
+
+/*
+ * fsync what was written to l.  A failure breaks it (the kernel may have
+ * dropped the pages it could not write), and the rewrite is tried at once.
+ */
+void qlog_sync(struct qlog *l);
+
+/* Answer the puts whose replies waited for this turn's fsync (qlog_reply.c);
+ * their logs were synced, or broke. */
+void qlog_reply_answer(struct qlog_dir *d);
+
+/* Let the connections held for those replies write and read again. */
+void qlog_reply_release(struct qlog_dir *d);
 
 /*
  * Rewrite l from its queue's memory: q-N.log.tmp written, fsynced, renamed

@@ -83,7 +83,7 @@ expect_out "get an empty range at the end" "[]" --json array get sq 10 0
 
 # ls shows the array's type, length, bytes, mappings and lock holder.
 ok "ls" ls
-printf '%s\n' "$out" | grep -Eq '^array +sq +.* +40 +i +10 +0 +- +- +-$' ||
+printf '%s\n' "$out" | grep -Eq '^array +sq +.* +40 +- +i +10 +0 +- +- +-$' ||
 	fail "ls: no line for sq with bytes, type, length, mapped, locker" "$out"
 pass
 ok "stat" array stat sq

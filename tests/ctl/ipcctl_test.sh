@@ -126,11 +126,11 @@ pass
 
 ctl ls
 check_rc "ls" 0
-printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
+printf '%s\n' "$out" | grep -Eq '^KIND +NAME +OWNER +MODE +CREATED +DEPTH +BYTES +WHERE +TYPE +LENGTH +MAPPED +LOCKER +END0 +END1$' ||
 	fail "ls: no title line" "$out"
 pass
 # A queue has no pipe ends nor array columns: '-' in those.
-printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +[0-9-]+ [0-9:]+ +1 +[0-9]+ +- +- +- +- +- +-$' ||
+printf '%s\n' "$out" | grep -Eq '^queue +jobs +[^ ]+:[^ ]+ +0640 +[0-9-]+ [0-9:]+ +1 +[0-9]+ +local +- +- +- +- +- +-$' ||
 	fail "ls: no row for jobs" "$out"
 pass
 

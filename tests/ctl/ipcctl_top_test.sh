@@ -74,7 +74,9 @@ ctl queue create beta
 t new-session -d -s top -x 100 -y 20 "env PS1='PROMPT\$ ' bash --norc --noprofile" ||
 	fail "tmux could not start a session"
 wait_prompt "the shell in tmux"
-t send-keys -t top "stty -g > '$dir/before'; '$IPCCTL' -s '$sock' top -i 0.3" Enter
+# Screens 2 s apart: on a loaded machine the producer below (one ipcctl
+# process per put) may put nothing for a shorter while, and in/s reads 0.
+t send-keys -t top "stty -g > '$dir/before'; '$IPCCTL' -s '$sock' top -i 2" Enter
 wait_screen "top's header" '^QUEUE +IN/S +OUT/S +DEPTH +IN FLIGHT +CONSUMERS +REDELIV/S'
 wait_screen "queue alpha with its depth" '^alpha +[0-9.k-]+ +[0-9.k-]+ +3 +0 +0 '
 wait_screen "the keys' line at the bottom" 'q quit'
@@ -173,7 +175,7 @@ pass
 # Its rates: gets while it watches.
 ( for i in $(seq 200); do "$IPCCTL" -s "$sock" queue put alpha "$i" >/dev/null || exit; done ) &
 producer=$!
-ctl --json stat -i 0.5 -n 4
+ctl --json stat -i 1 -n 4
 wait "$producer"
 producer=
 [ $rc -eq 0 ] || fail "stat --json: status $rc" "$err"

@@ -191,7 +191,8 @@ pkgconfig)
 	export PKG_CONFIG_PATH=$prefix/$(rel "$IPCD_LIBDIR")/pkgconfig
 	read -r -a flags <<< "$(pkg-config --cflags --libs ipcclient)"
 	"$IPCD_CC" "${sanitize_flags[@]}" -o "$work/consumer-pc" \
-		"$IPCD_SOURCE_DIR/tests/install/consumer/consumer.c" "${flags[@]}"
+		"$IPCD_SOURCE_DIR/tests/install/consumer/consumer.c" \
+		"$IPCD_SOURCE_DIR/tests/install/consumer/round_trip.c" "${flags[@]}"
 	export LD_LIBRARY_PATH=$prefix/$(rel "$IPCD_LIBDIR")
 	linked=$(ldd "$work/consumer-pc")
 	grep -q "libipcclient.so.1 => $LD_LIBRARY_PATH/" <<< "$linked" ||
@@ -202,7 +203,8 @@ pkgconfig)
 	read -r -a flags <<< "$(pkg-config --static --cflags --libs ipcclient)"
 	flags=("${flags[@]/#-lipcclient/-l:libipcclient.a}")
 	"$IPCD_CC" "${sanitize_flags[@]}" -o "$work/static-pc" \
-		"$IPCD_SOURCE_DIR/tests/install/consumer/static_names.c" "${flags[@]}" ||
+		"$IPCD_SOURCE_DIR/tests/install/consumer/static_names.c" \
+		"$IPCD_SOURCE_DIR/tests/install/consumer/round_trip.c" "${flags[@]}" ||
 		fail "static_names.c does not link with libipcclient.a (pkg-config --static)"
 	check_static "$work/static-pc"
 	with_daemon spc sh -c '"$0" "$1" pkg-config-static' "$work/static-pc"

@@ -11,6 +11,8 @@
 
 #include <ipcclient.h>
 
+#include "round_trip.h"
+
 /* Names libipcclient uses inside (taken from its objects' symbol tables). */
 int stream_flush(int x);
 int stream_get(int x);
@@ -36,12 +38,7 @@ int proto_op_name(int x) { return x + 10; }
 
 int main(int argc, char **argv)
 {
-	char msg[128];
-	ipc_client *c;
-	ipc_queue *q;
-	void *data;
-	size_t len;
-	int own, rc;
+	int own;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: static_names SOCKET NAME\n");
@@ -54,28 +51,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "static_names: own functions gave %d, not 55\n", own);
 		return 1;
 	}
-	snprintf(msg, sizeof msg, "hello from %s", argv[2]);
-	rc = ipc_connect(argv[1], &c);
-	if (rc < 0) {
-		fprintf(stderr, "static_names: connect %s: %s\n", argv[1], ipc_strerror(rc));
+	if (round_trip("static_names", argv[1], argv[2]))
 		return 1;
-	}
-	rc = ipc_queue_open(c, argv[2], IPC_CREATE, NULL, &q);
-	if (rc == 0) {
-		rc = ipc_queue_put(q, msg, strlen(msg), IPC_FOREVER);
-		if (rc == 0)
-			rc = ipc_queue_get(q, &data, &len, 10000);
-		if (rc == 0) {
-			rc = len == strlen(msg) && memcmp(data, msg, len) == 0 ? 0 : -1;
-			free(data);
-		}
-		ipc_queue_close(q);
-	}
-	ipc_disconnect(c);
-	if (rc < 0) {
-		fprintf(stderr, "static_names: %s\n", rc == -1 ? "wrong message" : ipc_strerror(rc));
-		return 1;
-	}
 	printf("static_names %s: ok with the static libipcclient %s\n", argv[2], IPC_CLIENT_VERSION);
 	return 0;
 }
