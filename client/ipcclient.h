@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 /* The version of ipcd and of this library; the build takes it from here. */
-#define IPC_CLIENT_VERSION "0.3.0"
+#define IPC_CLIENT_VERSION "0.4.0"
 
 /* Flags of the open calls.  (Not IPC_CREAT/IPC_EXCL: <sys/ipc.h> may be included too.) */
 #define IPC_CREATE    0x1   /* create the object if it does not exist */

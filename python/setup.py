@@ -61,7 +61,7 @@ ext = Extension(
 
 setup(
     name="ipcd",
-    version="0.3.0",
+    version="0.4.0",
     description="multiprocessing's Queue, Pipe, Array and Value, served by ipcd",
     packages=["ipcd"],
     ext_modules=[ext],

@@ -84,12 +84,12 @@ layout)
 	done
 	lib=$r$IPCD_LIBDIR
 	[ -f "$lib/libipcclient.so.$IPCD_VERSION" ] || fail "no libipcclient.so.$IPCD_VERSION"
-	[ "$(readlink "$lib/libipcclient.so.1")" = "libipcclient.so.$IPCD_VERSION" ] ||
-		fail "libipcclient.so.1 does not link to libipcclient.so.$IPCD_VERSION"
-	[ "$(readlink "$lib/libipcclient.so")" = "libipcclient.so.1" ] ||
-		fail "libipcclient.so does not link to libipcclient.so.1"
+	[ "$(readlink "$lib/libipcclient.so.2")" = "libipcclient.so.$IPCD_VERSION" ] ||
+		fail "libipcclient.so.2 does not link to libipcclient.so.$IPCD_VERSION"
+	[ "$(readlink "$lib/libipcclient.so")" = "libipcclient.so.2" ] ||
+		fail "libipcclient.so does not link to libipcclient.so.2"
 	soname=$(objdump -p "$lib/libipcclient.so.$IPCD_VERSION" | awk '$1 == "SONAME" { print $2 }')
-	[ "$soname" = "libipcclient.so.1" ] || fail "SONAME is '$soname'"
+	[ "$soname" = "libipcclient.so.2" ] || fail "SONAME is '$soname'"
 	for f in "$IPCD_INCLUDEDIR/ipcclient.h" \
 		 "$IPCD_LIBDIR/pkgconfig/ipcclient.pc" \
 		 "$IPCD_LIBDIR/cmake/ipcclient/ipcclientConfig.cmake" \
@@ -195,7 +195,7 @@ pkgconfig)
 		"$IPCD_SOURCE_DIR/tests/install/consumer/round_trip.c" "${flags[@]}"
 	export LD_LIBRARY_PATH=$prefix/$(rel "$IPCD_LIBDIR")
 	linked=$(ldd "$work/consumer-pc")
-	grep -q "libipcclient.so.1 => $LD_LIBRARY_PATH/" <<< "$linked" ||
+	grep -q "libipcclient.so.2 => $LD_LIBRARY_PATH/" <<< "$linked" ||
 		fail "consumer-pc does not use the installed library: $linked"
 	with_daemon pc sh -c '"$0" "$1" pkg-config' "$work/consumer-pc"
 
