@@ -177,6 +177,9 @@ START_TEST(test_put_on_a_get_on_b)
 	stat_str(qb, "where", where, sizeof where);
 	ck_assert_str_eq(where, "cluster");
 	ck_assert_int_eq(stat_key(qb, "replicas"), 3);
+	/* A cluster queue's messages are the stream's: no shared-memory ring. */
+	stat_str(qb, "path", where, sizeof where);
+	ck_assert_str_eq(where, "socket");
 	ck_assert_ipc(put_str(qa, "one", HARNESS_HANG_MS), 0);
 	ck_assert_ipc(put_str(qa, "two", HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(ipc_queue_size(qb), 2);
@@ -336,6 +339,12 @@ START_TEST(test_cluster_queues_maps_names)
 	stat_str(local, "where", where, sizeof where);
 	ck_assert_str_eq(where, "local");
 	ck_assert_int_eq(stat_key(local, "replicas"), 0);
+	/* Both opened with the same (no) attributes: only the local one has a ring. */
+	stat_str(mapped, "path", where, sizeof where);
+	ck_assert_str_eq(where, "socket");
+	ck_assert_int_eq(stat_key(mapped, "ring_slots"), -ENOENT);
+	stat_str(local, "path", where, sizeof where);
+	ck_assert_str_eq(where, "ring");
 	ipc_queue_close(mapped);
 	ipc_queue_close(local);
 	ipc_disconnect(a);
