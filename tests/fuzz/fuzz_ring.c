@@ -71,6 +71,7 @@ static struct queue *ring_queue(size_t maxsize, size_t maxbytes)
 	TAILQ_INIT(&q->putters);
 	TAILQ_INIT(&q->joiners);
 	TAILQ_INIT(&q->consumers);
+	q->be = &queue_local;   /* only the local backend has rings */
 	q->maxsize = maxsize;
 	q->maxbytes = maxbytes;
 	if (object_link(srv, &q->obj, &queue_kind, "fuzz", 4, 0, 0, 0600) < 0 ||
