@@ -428,7 +428,10 @@ START_TEST(test_killed_consumer_messages_back_at_once_in_order)
 	t0 = harness_now_ms();
 	kill(child, SIGKILL);
 	harness_wait_child(child, HARNESS_HANG_MS);
-	/* Its ipcd NAKs them: back at once (the ack wait is 30 s), first, in order, marked. */
+	/* Once B has seen the consumer go (a get it served before would take the
+	 * next message, m3, as on one host), */
+	wait_stat(qb, "consumers", 0, HARNESS_HANG_MS);
+	/* its ipcd NAKs them: back at once (the ack wait is 30 s), first, in order, marked. */
 	get_flagged(qb, "m0", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
 	get_flagged(qb, "m1", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
 	get_flagged(qb, "m2", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
