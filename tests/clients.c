@@ -2,6 +2,7 @@
  * clients.c - client-side helpers of the integration tests (see clients.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -300,6 +301,24 @@ pid_t start_blocked_getter(const char *sock, ipc_queue *watch, int *rfd)
 	ck_assert_msg(read_within(p[0], &b, 1, 5000) == 0, "getter never got ready");
 	wait_stat(watch, "getters", 1, HARNESS_HANG_MS);
 	*rfd = p[0];
+	return pid;
+}
+
+pid_t spawn_logged(const char *const *argv, const char *errpath, const char *const *envs)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		for (; envs && *envs; envs++)
+			putenv((char *)*envs);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
 	return pid;
 }
 

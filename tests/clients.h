@@ -111,6 +111,13 @@ struct outcome {
  */
 pid_t start_blocked_getter(const char *sock, ipc_queue *watch, int *rfd);
 
+/*
+ * Fork and exec argv[0] with argv, its stderr appended to errpath (created
+ * 0600) and each "NAME=value" of envs (NULL: none) set in the child; the
+ * child's pid.  How a test starts a daemon whose messages it reads.
+ */
+pid_t spawn_logged(const char *const *argv, const char *errpath, const char *const *envs);
+
 /* Assert that h's daemon still runs. */
 void daemon_still_running(struct harness *h);
 

@@ -1,7 +1,6 @@
 /*
  * durable_env.c - the world of a durable-state test (see durable_env.h).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,18 +28,8 @@ void durable_start(const char *policy)
 {
 	const char *argv[] = { harness_ipcd_bin(), "-s", h.sock, "--state-dir", state,
 			       "--fsync", policy, "--log-level", "info", NULL };
-	pid_t pid = fork();
 
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	h.pid = pid;
+	h.pid = spawn_logged(argv, errlog, NULL);
 	if (harness_wait_socket(h.sock, HARNESS_HANG_MS) < 0) {
 		harness_kill(&h);
 		ck_abort_msg("ipcd did not start on %s", state);

@@ -28,16 +28,7 @@ static int run_refused(const char *sock, const char *const *args)
 	for (; args && *args && n < 15; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+	pid = spawn_logged(argv, errlog, NULL);
 	return harness_wait_child(pid, 20000);
 }
 
