@@ -190,6 +190,7 @@ START_TEST(test_status_shows_state_dir_and_policy)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Killed under load */
 
 #define LOAD_PRODUCERS 3
 
