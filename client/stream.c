@@ -236,7 +236,7 @@ static int ahead_wait(ipc_queue *q, int timeout_ms)
 
 /* n prefetched messages were taken: count them, and wake the daemon if it
  * may be waiting for room. */
-static void taken(ipc_queue *q, size_t n)
+static void count_taken(ipc_queue *q, size_t n)
 {
 	if (!q->taken_page) {
 		credit_send(q, n);
@@ -264,7 +264,7 @@ static int ahead_take(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_
 			q->unacked++;
 		q->last_flags &= ~MSGBUF_ACK;
 	}
-	taken(q, n);
+	count_taken(q, n);
 	return (int)n;
 }
 

@@ -211,7 +211,7 @@ static void render_daemon(struct text *t, struct server *srv, const struct metri
 	       srv->lim.max_memory);
 	single(t, "ipcd_resident_memory_bytes", "gauge", "ipcd's resident set size.",
 	       resident_bytes());
-	single(t, "ipcd_shm_bytes", "gauge", "Bytes of shared arrays.", srv->shm_used);
+	single(t, "ipcd_shm_bytes", "gauge", "Bytes of shared arrays and consumers' pages.", srv->shm_used);
 	single(t, "ipcd_max_shm_bytes", "gauge", "The max-shm budget of shared arrays.",
 	       srv->lim.max_shm);
 	family(t, "ipcd_objects", "gauge", "Named objects, by kind.");

@@ -2,6 +2,7 @@
  * clients.c - client-side helpers of the integration tests (see clients.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -209,6 +210,133 @@ int wait_byte(int fd, int timeout_ms)
 	if (poll(&pfd, 1, timeout_ms) <= 0)
 		return -1;
 	return read(fd, &b, 1) == 1 ? 0 : -1;
+}
+
+void pipe_ok(int fds[2])
+{
+	ck_assert_msg(pipe(fds) == 0, "pipe: %s", strerror(errno));
+}
+
+int read_within(int fd, void *buf, size_t len, int timeout_ms)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	char *p = buf;
+
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = end - harness_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+			if (errno == EINTR && left > 0)
+				continue;
+			return -1;
+		}
+		n = read(fd, p, len);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			child_fail("write to pipe: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* In a child: connect, open qname, say ready on fd, then block in a get and report. */
+static void blocked_getter(const char *sock, const char *qname, int fd)
+{
+	struct outcome o;
+	ipc_client *c;
+	ipc_queue *q;
+	void *data;
+	size_t len;
+	int64_t t0;
+	int r;
+
+	if ((r = ipc_connect(sock, &c)) < 0)
+		child_fail("connect: %s", ipc_strerror(r));
+	if ((r = ipc_queue_open(c, qname, IPC_CREATE, NULL, &q)) < 0)
+		child_fail("open: %s", ipc_strerror(r));
+	write_all(fd, "R", 1);
+	t0 = harness_now_ms();
+	o.r = ipc_queue_get(q, &data, &len, IPC_FOREVER);
+	o.ms = harness_now_ms() - t0;
+	if (o.r == 0)
+		free(data);
+	write_all(fd, &o, sizeof o);
+	_exit(0);
+}
+
+pid_t start_blocked_getter(const char *sock, ipc_queue *watch, int *rfd)
+{
+	int p[2];
+	pid_t pid;
+	char b;
+
+	pipe_ok(p);
+	pid = fork_ok();
+	if (pid == 0) {
+		close(p[0]);
+		blocked_getter(sock, ipc_queue_name(watch), p[1]);
+	}
+	close(p[1]);
+	ck_assert_msg(read_within(p[0], &b, 1, 5000) == 0, "getter never got ready");
+	wait_stat(watch, "getters", 1, HARNESS_HANG_MS);
+	*rfd = p[0];
+	return pid;
+}
+
+pid_t spawn_logged(const char *const *argv, const char *errpath, const char *const *envs)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0)
+			dup2(fd, 2);
+		for (; envs && *envs; envs++)
+			putenv((char *)*envs);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+void daemon_still_running(struct harness *h)
+{
+	ck_assert_msg(h->pid > 0, "no ipcd");
+	harness_check_daemon(h);
+}
+
+void daemon_serves(const char *sock, const char *qname)
+{
+	ipc_client *c = connect_ok(sock);
+	ipc_queue *q = open_ok(c, qname, IPC_CREATE, NULL);
+
+	ck_assert_ipc(put_str(q, "still here", 1000), 0);
+	get_expect(q, "still here", 1000);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
 }
 
 /* The value in KiB of key ("VmRSS") in /proc/PID/status, or -1. */

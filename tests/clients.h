@@ -1,8 +1,9 @@
 /*
  * clients.h - what the integration tests share on top of harness.h: calls
  * through libipcclient that must succeed, reading keys of the daemon's
- * introspection maps, forking and a child's way to fail, a one-byte signal
- * between processes, and the daemon's memory use.
+ * introspection maps, forking and a child's way to fail, pipes between
+ * processes (a one-byte signal, a report read within a bound), a child
+ * parked in a get, whether the daemon still serves, and its memory use.
  *
  * Helpers named *_ok fail the test (a Check assertion) when the call does
  * not succeed; in a forked child use the plain library calls and child_fail.
@@ -86,6 +87,42 @@ int child_wait_parent_parked(const char *sock);
 
 /* Wait up to timeout_ms for one byte on fd and read it: 0, or -1. */
 int wait_byte(int fd, int timeout_ms);
+
+/* A pipe whose ends the caller closes. */
+void pipe_ok(int fds[2]);
+
+/* Read exactly len bytes from fd within timeout_ms: 0, or -1 on timeout or EOF. */
+int read_within(int fd, void *buf, size_t len, int timeout_ms);
+
+/* Write all of buf to fd; in a forked child (child_fail when it cannot). */
+void write_all(int fd, const void *buf, size_t len);
+
+/* What a blocked child reports: the call's result and how long it took. */
+struct outcome {
+	int r;
+	int64_t ms;
+};
+
+/*
+ * Fork a child that connects to sock, opens the queue watch is a handle of,
+ * blocks in a get and writes its struct outcome to a pipe; return its pid
+ * and the pipe's read end (*rfd, the caller closes it) once the get is
+ * parked (watch's stat "getters" is 1).
+ */
+pid_t start_blocked_getter(const char *sock, ipc_queue *watch, int *rfd);
+
+/*
+ * Fork and exec argv[0] with argv, its stderr appended to errpath (created
+ * 0600) and each "NAME=value" of envs (NULL: none) set in the child; the
+ * child's pid.  How a test starts a daemon whose messages it reads.
+ */
+pid_t spawn_logged(const char *const *argv, const char *errpath, const char *const *envs);
+
+/* Assert that h's daemon still runs. */
+void daemon_still_running(struct harness *h);
+
+/* A fresh client of sock can still create queue qname, put and get: the daemon serves. */
+void daemon_serves(const char *sock, const char *qname);
 
 /* Resident memory of process pid in KiB (VmRSS), or -1. */
 long rss_kib(pid_t pid);

@@ -14,19 +14,10 @@
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define UNDER_ASAN 1
-/* Append a complete frame of body (a request packed by the caller) to out. */
-void hostile_frame_into(msgpack_sbuffer *out, const msgpack_sbuffer *body);
-
 #endif
-/* Append a complete frame of body (a request packed by the caller) to out. */
-void hostile_frame_into(msgpack_sbuffer *out, const msgpack_sbuffer *body);
-
 #endif
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
-/* Append a complete frame of body (a request packed by the caller) to out. */
-void hostile_frame_into(msgpack_sbuffer *out, const msgpack_sbuffer *body);
-
 #endif
 
 extern struct harness h;         /* the daemon under attack */

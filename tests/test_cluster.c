@@ -90,6 +90,27 @@ static void wait_connected(const char *sock, long want)
 	ipc_disconnect(c);
 }
 
+/*
+ * Until the cluster through ipcd at sock creates a stream of 3 replicas: on a
+ * loaded machine JetStream answers its API well before its meta group has
+ * placed every peer, and an open meeting that gives up after 10 s.
+ */
+static void wait_streams(const char *sock)
+{
+	ipc_client *c = connect_ok(sock);
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	ipc_queue *q = NULL;
+	int rc;
+
+	while ((rc = ipc_queue_open(c, "probe", IPC_CREATE, &r3, &q)) < 0 &&
+	       (rc == -EHOSTUNREACH || rc == -ETIMEDOUT) && harness_now_ms() < end)
+		harness_sleep_ms(100);
+	ck_assert_msg(rc == 0, "the cluster made no stream of 3 replicas: %s", ipc_strerror(rc));
+	ipc_queue_close(q);
+	ck_assert_ipc(ipc_queue_unlink(c, "probe"), 0);
+	ipc_disconnect(c);
+}
+
 /* A stat key of q that is a string, copied to buf ("" if missing). */
 static void stat_str(ipc_queue *q, const char *key, char *buf, size_t len)
 {
@@ -135,6 +156,7 @@ static void setup(void)
 	pid_b = start_ipcd(sock_b, dir, NULL);
 	wait_connected(h.sock, 1);
 	wait_connected(sock_b, 1);
+	wait_streams(sock_b);
 }
 
 static void teardown(void)
@@ -415,7 +437,10 @@ START_TEST(test_killed_consumer_messages_back_at_once_in_order)
 	t0 = harness_now_ms();
 	kill(child, SIGKILL);
 	harness_wait_child(child, HARNESS_HANG_MS);
-	/* Its ipcd NAKs them: back at once (the ack wait is 30 s), first, in order, marked. */
+	/* Once B has seen the consumer go (a get it served before would take the
+	 * next message, m3, as on one host), */
+	wait_stat(qb, "consumers", 0, HARNESS_HANG_MS);
+	/* its ipcd NAKs them: back at once (the ack wait is 30 s), first, in order, marked. */
 	get_flagged(qb, "m0", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
 	get_flagged(qb, "m1", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);
 	get_flagged(qb, "m2", IPC_MSGFLAG_REDELIVERED, HARNESS_HANG_MS);

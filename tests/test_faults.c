@@ -75,19 +75,11 @@ static void start_in(const char *dir, const char *policy)
 	const char *bin = getenv("IPCD_FAULTY_BIN");
 	const char *argv[] = { bin && *bin ? bin : IPCD_FAULTY_BIN, "-s", h.sock, "--state-dir", dir,
 			       "--fsync", policy, "--log-level", "info", NULL };
-	pid_t pid = fork();
+	char env[sizeof ctl + 16];
+	const char *const envs[] = { env, NULL };
 
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd >= 0)
-			dup2(fd, 2);
-		setenv("IPCD_FAULTS", ctl, 1);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	h.pid = pid;
+	snprintf(env, sizeof env, "IPCD_FAULTS=%s", ctl);
+	h.pid = spawn_logged(argv, errlog, envs);
 	if (harness_wait_socket(h.sock, 20000) < 0) {
 		harness_kill(&h);
 		ck_abort_msg("ipcd did not start on %s", dir);

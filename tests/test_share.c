@@ -85,12 +85,6 @@ static int child_connect(const char *sock)
 	return fd;
 }
 
-/* A pipe that fails the test when it cannot be made. */
-static void pipe_ok(int p[2])
-{
-	ck_assert_int_eq(pipe(p), 0);
-}
-
 /*
  * [ping, 5, [{} x n]]: 4 MB that msgpack-c would turn into 4 million
  * objects (96 MB and a quarter of a second of the loop) before the gate

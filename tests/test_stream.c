@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -480,6 +481,62 @@ START_TEST(test_prefetching_get_sees_its_queue_removed)
 }
 END_TEST
 
+/*
+ * A prefetching handle of a plain local queue shares one page of taken
+ * counts with the daemon, counted in its shared memory until the handle
+ * goes; a durable queue's handle credits each take instead (no page).
+ */
+START_TEST(test_taken_pages_are_counted_and_freed)
+{
+	const ipc_queue_attr dur = { .durable = 1 };
+	long page = sysconf(_SC_PAGESIZE);
+	ipc_client *c = connect_ok(h.sock);
+	/* Pages are the socket path's: a handle with the queue's ring prefetches through it. */
+	ipc_queue *q1 = open_ok(c, "paged", IPC_CREATE, &by_socket);
+	ipc_queue *q2 = open_ok(c, "paged", 0, &by_socket);
+	ipc_queue *qr = open_ok(c, "ringed", IPC_CREATE, NULL), *qd;
+	char state[400];
+	const char *args[] = { "--state-dir", state, NULL };
+	struct iovec v;
+
+	ck_assert_int_eq(status_key(c, "shm"), 0);
+	ck_assert_ipc(ipc_queue_set_prefetch(qr, 16), 0);
+	ck_assert_int_eq(stat_key(qr, "ring_mapped"), 1);
+	ck_assert_int_eq(status_key(c, "shm"), 0);
+	ipc_queue_close(qr);
+	ck_assert_ipc(ipc_queue_set_prefetch(q1, 16), 0);
+	ck_assert_int_eq(status_key(c, "shm"), page);
+	/* Off and on again: the same page. */
+	ck_assert_ipc(ipc_queue_set_prefetch(q1, 0), 0);
+	ck_assert_ipc(ipc_queue_set_prefetch(q1, 16), 0);
+	ck_assert_int_eq(status_key(c, "shm"), page);
+	ck_assert_ipc(ipc_queue_set_prefetch(q2, 16), 0);
+	ck_assert_int_eq(status_key(c, "shm"), 2 * page);
+	/* Taken through the page: stat's in-flight count follows without a credit. */
+	put_range(q1, 0, 10);
+	ck_assert_ipc(ipc_queue_get(q1, &v.iov_base, &v.iov_len, HARNESS_HANG_MS), 0);
+	ck_assert(check_msg(&v, 0));
+	ck_assert_int_eq(stat_key(q1, "inflight") + stat_key(q1, "depth"), 9);
+	ipc_queue_close(q1);
+	ipc_queue_close(q2);
+	wait_status(c, "shm", 0, HARNESS_HANG_MS);
+	ipc_disconnect(c);
+
+	harness_path(&h, "state", state, sizeof state);
+	ck_assert_int_eq(mkdir(state, 0700), 0);
+	ck_assert_int_eq(harness_stop(&h), 0);
+	harness_start(&h, args);
+	c = connect_ok(h.sock);
+	qd = open_ok(c, "kept", IPC_CREATE, &dur);
+	ck_assert_ipc(ipc_queue_set_prefetch(qd, 16), 0);
+	ck_assert_int_eq(status_key(c, "shm"), 0);
+	put_range(qd, 0, 3);
+	ck_assert_uint_eq(get_range(qd, 0, 3, 1), 3);
+	ipc_queue_close(qd);
+	ipc_disconnect(c);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
@@ -498,6 +555,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_put_many_counts_only_what_was_put);
 	tcase_add_test(tc, test_put_keeps_its_timeout_behind_async_puts);
 	tcase_add_test(tc, test_prefetching_get_sees_its_queue_removed);
+	tcase_add_test(tc, test_taken_pages_are_counted_and_freed);
 	return s;
 }
 

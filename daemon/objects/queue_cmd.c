@@ -240,8 +240,11 @@ void queue_cmd_prefetch(struct req *r)
 			consumer_return(cs, false);
 	}
 	/* The first time on: the page of taken counts rides with the reply.
-	 * Without it (no memory, no descriptor) the client credits each take. */
-	if (n > 0 && !cs->taken_page) {
+	 * Without it the client credits each take: when there is no memory or
+	 * no descriptor, and on durable and cluster queues, whose takes are
+	 * recorded (in the log, to the engine) as each credit comes, so that a
+	 * crash of ipcd gives back no more of what was got than before. */
+	if (n > 0 && !cs->taken_page && cs->q->be == &queue_local && !cs->q->log) {
 		int fd = consumer_share_taken(cs);
 
 		if (fd >= 0 && conn_attach_fd(r->conn, fd) == 0)

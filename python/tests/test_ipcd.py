@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import sys
 import time
 import unittest
@@ -191,6 +192,29 @@ class BatchingTest(unittest.TestCase):
         p.start()
         self.assertEqual(out.get(timeout=60), 1)
         p.join()
+
+    def test_consumer_killed_between_credits_took_exactly_what_it_got(self):
+        # A get counts itself in memory shared with ipcd, with no credit on
+        # the socket: after a SIGKILL right after its fifth get, ipcd knows
+        # it took five, neither more nor fewer.
+        q = ipcd.Queue()
+        for i in range(100):
+            q.put(i)
+        q._w.flush()
+
+        def take_five_and_die():
+            for i in range(5):
+                if q.get(timeout=60) != i:
+                    os._exit(1)
+            os.kill(os.getpid(), signal.SIGKILL)
+        p = multiprocessing.get_context("fork").Process(target=take_five_and_die)
+        p.start()
+        p.join()
+        self.assertEqual(p.exitcode, -signal.SIGKILL)
+        wait_until(lambda: q._w.stat()["consumers"] == 0, "the dead consumer to be gone")
+        self.assertEqual(q.qsize(), 95)
+        self.assertEqual([q.get(timeout=60) for _ in range(95)], list(range(5, 100)))
+        self.assertEqual(q.qsize(), 0)
 
     def test_puts_of_a_child_are_sent_before_it_exits(self):
         q = ipcd.Queue()
