@@ -5,8 +5,9 @@
  * and slots) as a hostile client would leave it, and the rest are
  * operations ipcd performs on it (taking messages into the front for socket
  * gets, peeking, storing messages by the socket, publishing its counts,
- * purging, stat).  Everything ipcd took must fit a slot; nothing may crash,
- * hang or leak.  The queue is then removed and freed as in ipcd.
+ * purging, stat).  What ipcd holds must be what the design lets it hold
+ * (check_held); nothing may crash, hang or leak.  The queue is then removed
+ * and freed as in ipcd.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,20 +81,41 @@ static struct queue *ring_queue(size_t maxsize, size_t maxbytes)
 	return q;
 }
 
-/* Everything the front holds fits a slot, and is read whole. */
-static void check_front(const struct queue *q)
+/*
+ * Is this message one ipcd may hold?  The front (the queue's msgstore) gets
+ * what ipcd took out of a slot, never more than a slot's payload, and the
+ * spill's head once the ring is empty (DESIGN.md, Shared-memory rings); the
+ * spill gets only what came by the socket, of any length up to the queue's
+ * bounds.  Here every socket put is the first len bytes of the operations,
+ * so a message longer than a slot must be exactly that: anything else came
+ * out of shared memory past a slot's bounds.  The bytes are read whole.
+ */
+static bool may_hold(const struct queue *q, const void *data, size_t len, bool from_slot,
+		     const uint8_t *put, size_t put_len)
+{
+	volatile unsigned sink = 0;
+
+	for (size_t i = 0; i < len; i++)
+		sink += ((const unsigned char *)data)[i];
+	(void)sink;
+	if (from_slot && len <= q->ring->payload_max)
+		return true;
+	return len <= put_len && memcmp(data, put, len) == 0;
+}
+
+/* Everything in the front and the spill is what may_hold allows. */
+static void check_held(const struct queue *q, const uint8_t *put, size_t put_len)
 {
 	struct msgcursor cur = msgstore_cursor(&q->store);
-	volatile unsigned sink = 0;
 	struct msgrec rec;
 
-	while (msgstore_next_rec(&cur, &rec)) {
-		if (rec.len > q->ring->payload_max)
+	while (msgstore_next_rec(&cur, &rec))
+		if (!may_hold(q, rec.data, rec.len, true, put, put_len))
 			abort();
-		for (size_t i = 0; i < rec.len; i++)
-			sink += ((const unsigned char *)rec.data)[i];
-	}
-	(void)sink;
+	cur = msgstore_cursor(&q->ring->spill);
+	while (msgstore_next_rec(&cur, &rec))
+		if (!may_hold(q, rec.data, rec.len, false, put, put_len))
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -123,14 +145,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op % 6) {
 		case 0:
 			qring_fill(q, 1 + op / 6 % 8);
-			check_front(q);
+			check_held(q, data, size);
 			/* Hand them out, as a socket get does. */
 			while (q->store.count && op & 0x80)
 				queue_forget(q, &q->store);
 			break;
 		case 1:
+			/* The ring's head, else the spill's: a slot's payload or a socket put. */
 			if (qring_peek(q, &copy, &len) == 0) {
-				if (len > q->ring->payload_max && !q->ring->spill.count)
+				if (!may_hold(q, copy, len, true, data, size) ||
+				    (len > q->ring->payload_max && !q->ring->spill.count))
 					abort();
 				free(copy);
 			}
@@ -138,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			len = op / 6 * 3;
 			qring_put(q, data, len < size ? len : size);
+			check_held(q, data, size);
 			break;
 		case 3:
 			qring_sync(q);

@@ -6,8 +6,9 @@ corpus/codec/ holds single requests, replies and pushes for fuzz_codec;
 corpus/qlog/ holds durable queue logs (both formats, whole, torn, damaged)
 for fuzz_qlog; corpus/ring/ holds queue rings (proto/ipc_ring.h) with
 messages, half-written, corrupt, then operations, for fuzz_ring.  Run it from
-anywhere; it rewrites the four directories.  Op codes and keys are
-those of proto/ipc_protocol.h."""
+anywhere; it rewrites the four directories, but for the inputs named crash-*:
+those a fuzzer failed on, kept as found so that every run replays them.  Op
+codes and keys are those of proto/ipc_protocol.h."""
 import os
 import struct
 
@@ -141,7 +142,14 @@ def logs():
 RING_SLOTS, RING_SLOT_BYTES, RING_HDR_BYTES = 8, 64, 4096
 
 
-def ring(msgs, head=0, claimed=0, bad_len=False):
+RING_OPS = bytes([0x06, 0x01, 0x03, 0x86, 0x0c, 0x05, 0x44, 0x00, 0x02, 0x03])
+# A socket put of 56 bytes (op 0x86 puts the first 66 of the operations, or all
+# of them), larger than a slot's 48: it goes to the spill, and the next get
+# (0x0c) finds the ring empty and brings it to the front.  Ops 0x04 do nothing.
+RING_OPS_SPILL = bytes([0x86, 0x0c]) + bytes([0x04] * 54)
+
+
+def ring(msgs, head=0, claimed=0, bad_len=False, ops=RING_OPS):
     """fuzz_ring's input: bounds, then a ring of 8 slots of 64 bytes holding msgs
     from position head, claimed more slots not yet published, then operations.
     A slot keeps its sequence number minus its index."""
@@ -162,7 +170,6 @@ def ring(msgs, head=0, claimed=0, bad_len=False):
             slots[i * RING_SLOT_BYTES + 16:i * RING_SLOT_BYTES + 16 + len(m)] = m
         else:
             struct.pack_into('<QII', slots, i * RING_SLOT_BYTES, pos - i, 0, 0)
-    ops = bytes([0x06, 0x01, 0x03, 0x86, 0x0c, 0x05, 0x44, 0x00, 0x02, 0x03])
     return b'\x03\x81' + bytes(hdr) + bytes(slots) + ops
 
 
@@ -173,12 +180,14 @@ def rings():
     yield 'full', ring([b'x' * 48] * 8)
     yield 'half_written', ring([b'a', b'b'], claimed=2)
     yield 'bad_length', ring([b'a', b'b'], bad_len=True)
+    yield 'oversized_to_front', ring([], ops=RING_OPS_SPILL)
 
 
 def write(dirname, items):
     os.makedirs(dirname, exist_ok=True)
     for f in os.listdir(dirname):
-        os.remove(os.path.join(dirname, f))
+        if not f.startswith('crash-'):
+            os.remove(os.path.join(dirname, f))
     for name, data in items:
         with open(os.path.join(dirname, name), 'wb') as f:
             f.write(data)
