@@ -373,3 +373,12 @@ int running_as_root(void)
 {
 	return geteuid() == 0;
 }
+
+ipc_array *array_open_ok(ipc_client *c, const char *name, int flags, char tc, size_t length)
+{
+	ipc_array *a = NULL;
+
+	ck_assert_ipc(ipc_array_open(c, name, flags, tc, length, &a), 0);
+	ck_assert_ptr_nonnull(a);
+	return a;
+}

@@ -42,6 +42,9 @@ int connect_retry(const char *sock, ipc_client **c);
 
 ipc_queue *open_ok(ipc_client *c, const char *name, int flags, const ipc_queue_attr *attr);
 
+/* ipc_array_open that must succeed: the array. */
+ipc_array *array_open_ok(ipc_client *c, const char *name, int flags, char tc, size_t length);
+
 /* Get one message within timeout_ms and check it equals the string want. */
 void get_expect(ipc_queue *q, const char *want, int timeout_ms);
 

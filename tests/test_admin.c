@@ -104,6 +104,8 @@ START_TEST(test_autoremoved_objects_go_when_their_creator_is_killed)
 
 	harness_start(&h, NULL);
 	c = connect_ok(h.sock);
+	/* Made before the child runs, so that the child's open of it creates nothing. */
+	kept = open_ok(c, "shared", IPC_CREATE, NULL);
 	ck_assert_int_eq(pipe(sync), 0);
 	pid = fork_ok();
 	if (pid == 0) {
@@ -126,7 +128,6 @@ START_TEST(test_autoremoved_objects_go_when_their_creator_is_killed)
 		pause();
 		_exit(0);
 	}
-	kept = open_ok(c, "shared", IPC_CREATE, NULL);
 	ck_assert_int_eq(wait_byte(sync[0], 10000), 0);
 	q = open_ok(c, "mine", 0, NULL);
 	ck_assert_int_eq(status_key(c, "objects"), 4);

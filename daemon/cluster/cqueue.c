@@ -356,16 +356,17 @@ static void cq_done(struct queue *q, const struct msgrec *rec)
 	cq_finish_key(q->cq, rec->id, true);
 }
 
-/* The backend's return: NAK, so the engine delivers them again at once, in order. */
+/*
+ * The backend's return: to the head of this ipcd's store, as a local queue
+ * does, so that its next gets take them before anything fetched after them
+ * (a NAK at once would let a message this ipcd had already fetched, newer in
+ * the stream, go first).  If nobody here wants them, they go back to the
+ * engine after the hold, oldest first, and are delivered again in order.
+ */
 static void cq_give_back(struct consumer *cs, bool all)
 {
-	struct queue *q = cs->q;
-
-	if (all && cs->unacked.count) {
-		q->redelivered += cs->unacked.count;
-		give_back_store(q, &cs->unacked);
-	}
-	give_back_store(q, &cs->inflight);
+	consumer_splice_back(cs, all);
+	give_back_unwanted(cs->q);
 }
 
 static void delete_cb_log(void *arg, natsMsg *m, int status, const char *stream)

@@ -714,8 +714,11 @@ static void open_step(struct cop *op, int rc, json_t *j, const char *err)
 		api_start(op);
 		return;
 	}
+	/* The stream was made a moment ago, or found: a server that has not
+	 * heard of it yet may answer the consumer's create "not found". */
 	if (rc < 0) {
-		if (!((rc == -EHOSTUNREACH || rc == -ETIMEDOUT) && cop_retry(op, rc, 200)))
+		if (!((rc == -EHOSTUNREACH || rc == -ETIMEDOUT || (rc == -ENOENT && op->stage == 2)) &&
+		      cop_retry(op, rc, 200)))
 			cop_fail(op, rc == -EIO ? -EIO : rc, "the cluster: %s", err);
 		return;
 	}

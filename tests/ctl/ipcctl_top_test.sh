@@ -142,7 +142,7 @@ terminal_restored "after Ctrl-C"
 t send-keys -t top "'$IPCCTL' -s '$sock' top -i 0.3" Enter
 wait_screen "top once more" '^alpha '
 kill "$daemon"
-wait "$daemon" 2>/dev/null
+wait_exit "$daemon" "ipcd after SIGTERM"
 daemon=
 wait_screen "the daemon's absence" 'ipcd does not answer'
 t send-keys -t top q
@@ -176,7 +176,10 @@ pass
 ( for i in $(seq 200); do "$IPCCTL" -s "$sock" queue put alpha "$i" >/dev/null || exit; done ) &
 producer=$!
 ctl --json stat -i 1 -n 4
-wait "$producer"
+# Its puts were for stat to see; the rest would only take time (each ipcctl
+# is a process, slow to start under AddressSanitizer on a loaded machine).
+kill "$producer" 2>/dev/null
+wait "$producer" 2>/dev/null
 producer=
 [ $rc -eq 0 ] || fail "stat --json: status $rc" "$err"
 [ "$(printf '%s\n' "$out" | wc -l)" = 4 ] || fail "stat --json -n 4: not 4 lines" "$out"
@@ -190,8 +193,8 @@ pass
 stat_pid=$!
 for _ in $(seq 400); do [ "$(wc -l <"$dir/out")" -ge 3 ] && break; sleep 0.05; done
 kill -INT "$stat_pid"
-wait "$stat_pid"
-rc=$?
+wait_exit "$stat_pid" "ipcctl stat after SIGINT"
+rc=$exit_rc
 [ $rc -eq 0 ] || fail "stat after SIGINT: status $rc" "$(cat "$dir/err")"
 pass
 

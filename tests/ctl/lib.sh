@@ -4,8 +4,8 @@
 # makes a fresh temporary directory $dir with the socket path $sock in it
 # and removes it on exit, stopping the daemon that start_daemon started.
 # Provides fail (stop at the first failing check, saying what differed),
-# pass (count a passed check in $passed), ctl (run ipcctl on $sock) and
-# start_daemon.
+# pass (count a passed check in $passed), wait_exit (a bounded wait for a
+# child), ctl (run ipcctl on $sock) and start_daemon.
 
 set -u
 
@@ -45,6 +45,19 @@ fail() {
 
 pass() {
 	passed=$((passed + 1))
+}
+
+# wait_exit PID WHAT [SECONDS]: until process PID (a child) exits, within the
+# bound (default 60 s); its status in exit_rc.  Fails, naming WHAT, if not.
+wait_exit() {
+	local i
+	for i in $(seq $((${3:-60} * 20))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$1" 2>/dev/null && fail "$2: still running after ${3:-60} s"
+	wait "$1" 2>/dev/null
+	exit_rc=$?
 }
 
 # ctl ARGS...: run ipcctl on the test socket; sets rc, out and err.
