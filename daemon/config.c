@@ -49,7 +49,7 @@ const struct config_key config_keys[] = {
 	{ "max-array-bytes", 0, CONFIG_BYTES, KEY(lim.max_array_bytes), 1, SIZE_MAX, true, "BYTES",
 	  "size of one shared array created afterwards" },
 	{ "max-shm", 0, CONFIG_BYTES, KEY(lim.max_shm), 1, SIZE_MAX, true, "BYTES",
-	  "bytes of all shared arrays together; arrays\nover it are refused, existing ones stay" },
+	  "bytes of all shared arrays (and consumers'\npages) together; arrays over it are refused,\nexisting ones stay" },
 	{ "max-objects", 0, CONFIG_COUNT, KEY(lim.max_objects), 1, SIZE_MAX, true, "N",
 	  "named objects (queues, arrays, pipes) at once" },
 	{ "log-level", 0, CONFIG_LEVEL, KEY(log_level), 0, 0, true, "LEVEL",
