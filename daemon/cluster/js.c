@@ -1,9 +1,9 @@
 /*
  * js.c - names, request JSON and reply parsing for the JetStream API, and
- * the base64 of the message data it returns (see
- * js.h).  Streams are made with work-queue retention and discard-new, so a
- * message leaves the stream when it is acknowledged and a full stream
- * refuses a publish instead of dropping its oldest message.
+ * the base64 of the message data it returns (see js.h).  Streams are made
+ * with work-queue retention and discard-new, so a message leaves the stream
+ * when it is acknowledged and a full stream refuses a publish instead of
+ * dropping its oldest message.
  */
 #include <errno.h>
 #include <stdio.h>
