@@ -529,46 +529,13 @@ void cq_join(struct req *r, struct queue *q, int64_t timeout)
 	cq_api(r, q, COP_JOIN, timeout);
 }
 
-static const signed char b64[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
-	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
-	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
-	['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
-	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
-	['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
-	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
-	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-};
-
-/* Decode base64 s in place; its length, or -1. */
-static ssize_t base64_decode(char *s)
-{
-	unsigned bits = 0, nbits = 0;
-	size_t o = 0;
-
-	for (const char *p = s; *p && *p != '='; p++) {
-		int v = b64[(unsigned char)*p] - 1;
-
-		if (v < 0)
-			return -1;
-		bits = bits << 6 | (unsigned)v;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			s[o++] = (char)(bits >> nbits & 0xff);
-		}
-	}
-	return (ssize_t)o;
-}
-
 /* The peek's second reply: the message itself. */
 static void peek_reply(struct cop *op, json_t *j)
 {
 	const char *data = json_string_value(json_object_get(json_object_get(j, "message"),
 							     "data"));
 	char *copy = strdup(data ? data : "");
-	ssize_t len = copy ? base64_decode(copy) : -1;
+	ssize_t len = copy ? js_base64_decode(copy) : -1;
 
 	if (len < 0)
 		reply_error(op->conn, op->id, -EIO, "JetStream sent a message it cannot decode");

@@ -68,4 +68,7 @@ void js_ack_info(const char *ack_subject, uint64_t *delivered, uint64_t *sseq);
 /* A JSON integer field path a.b of v, or dflt. */
 int64_t js_int(json_t *v, const char *a, const char *b, int64_t dflt);
 
+/* Decode the base64 of a message's data (a stream's get) in place: its length, or -1. */
+ssize_t js_base64_decode(char *s);
+
 #endif

@@ -349,15 +349,9 @@ void queue_settle(struct queue *q)
 	}
 	if (q->ring)
 		qring_sync(q);
-	/* Gets or credit left unserved: the backend may have more to fetch
-	 * (for the room that consumers' pages say they made). */
-	if (q->be->take && !q->store.count) {
-		struct consumer *cs;
-
-		TAILQ_FOREACH(cs, &q->consumers, link)
-			consumer_sync(cs);
+	/* Gets or credit left unserved: the backend may have more to fetch. */
+	if (q->be->take && !q->store.count)
 		q->be->take(q);
-	}
 	if (!TAILQ_EMPTY(&q->joiners) && !queue_unfinished(q) && q->be == &queue_local) {
 		struct waiter *w;
 
