@@ -205,8 +205,9 @@ struct ipc_queue {
 /* ring.c: a call the ring cannot serve, to send by the socket instead (never a count). */
 #define RING_SOCKET INT_MAX
 
-/* ring.c: map the ring whose descriptor fd (taken over) came with q's open.  0 or -errno. */
-int ring_map(ipc_queue *q, int fd);
+/* ring.c: map the ring whose descriptor fd (taken over) came with q's open, as the owner
+ * of lane (also from the open).  0 or -errno. */
+int ring_map(ipc_queue *q, int fd, uint64_t lane);
 /* ring.c: unmap q's ring, if any. */
 void ring_unmap(ipc_queue *q);
 /*
@@ -227,6 +228,12 @@ int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, 
  * Sleeping consumers are woken per batch, and by ring_publish (every flush).
  */
 int ring_put_async(ipc_queue *q, const void *data, size_t len);
+/*
+ * ring.c: task_done of the oldest lease of an ack queue's handle: 0;
+ * -EINVAL when ipcd took the leases back (the connection went);
+ * RING_SOCKET when the handle holds no lease (task_done goes by the socket).
+ */
+int ring_ack(ipc_queue *q);
 void ring_publish(ipc_queue *q);
 
 /* An entry of an ack queue's push: taking it makes one more message to task_done. */

@@ -18,6 +18,7 @@ static int queue_open_remote(ipc_queue *q, int flags)
 	struct proto_reply rep;
 	msgpack_packer *pk;
 	uint64_t num;
+	uint64_t lane;
 	bool mapped;
 	int rc, extra;
 
@@ -44,15 +45,16 @@ static int queue_open_remote(ipc_queue *q, int flags)
 		return rc;
 	num = rep.nres >= 1 && rep.res[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
 	      rep.res[0].via.u64 : 0;
-	mapped = rep.nres >= 3 && rep.res[2].type == MSGPACK_OBJECT_BOOLEAN &&
-		 rep.res[2].via.boolean;
+	mapped = rep.nres >= 4 && rep.res[2].type == MSGPACK_OBJECT_BOOLEAN &&
+		 rep.res[2].via.boolean && rep.res[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+	lane = mapped ? rep.res[3].via.u64 : 0;
 	client_done(c);
 	/* A mapping of an earlier connection (or of the parent) gives way to this one. */
 	ring_unmap(q);
 	if (mapped && !q->attr.noring) {
 		int fd = client_take_fd(c);
 
-		rc = fd < 0 ? fd : ring_map(q, fd);
+		rc = fd < 0 ? fd : ring_map(q, fd, lane);
 		if (rc < 0) {
 			/* The handle works by the socket: the ring is only a faster way. */
 			ring_unmap(q);
@@ -286,6 +288,10 @@ int ipc_queue_task_done(ipc_queue *q)
 	if (!q)
 		return -EINVAL;
 	c = q->c;
+	/* The oldest unacknowledged message, if leased through the ring, is ended there. */
+	rc = ring_ack(q);
+	if (rc != RING_SOCKET)
+		return rc;
 	/* Messages got on an earlier connection went back to the queue with it. */
 	if (!client_handle_live(c, q->gen) || !q->unacked)
 		return -EINVAL;

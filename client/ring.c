@@ -44,6 +44,11 @@ struct cring {
 	/* Copied once at map time: another process may scribble on the header. */
 	uint32_t slots, slot_bytes, payload_max;
 	uint64_t maxsize, maxbytes;
+	struct ipc_ring_lane *lane;  /* this handle's, in the header */
+	uint64_t gen;                /* the lane's gen when it was given: ours while it stays */
+	uint64_t ops;                /* operations begun and ended, as the lane says */
+	bool ack;                    /* an ack queue: a take leases its slot until task_done */
+	uint64_t lease_head, lease_tail; /* this handle's leases, as the lane says */
 	unsigned unwoken;            /* asynchronous puts whose consumers were not woken yet */
 };
 
@@ -56,7 +61,7 @@ static inline void ring_relax(void)
 #endif
 }
 
-int ring_map(ipc_queue *q, int fd)
+int ring_map(ipc_queue *q, int fd, uint64_t lane)
 {
 	struct cring *r;
 	struct stat st;
@@ -77,7 +82,8 @@ int ring_map(ipc_queue *q, int fd)
 	if (!r || h->magic != IPC_RING_MAGIC || h->version != IPC_RING_VERSION ||
 	    h->hdr_bytes != IPC_RING_HDR_BYTES || h->slots < 2 || (h->slots & (h->slots - 1)) ||
 	    h->slot_bytes < IPC_RING_SLOT_HDR + 8 || h->slot_bytes % 8 ||
-	    (uint64_t)h->slots * h->slot_bytes > (uint64_t)st.st_size - IPC_RING_HDR_BYTES) {
+	    (uint64_t)h->slots * h->slot_bytes > (uint64_t)st.st_size - IPC_RING_HDR_BYTES ||
+	    lane >= IPC_RING_LANES) {
 		free(r);
 		munmap(mem, (size_t)st.st_size);
 		return -EPROTO;
@@ -91,6 +97,11 @@ int ring_map(ipc_queue *q, int fd)
 	r->payload_max = h->slot_bytes - IPC_RING_SLOT_HDR;
 	r->maxsize = h->maxsize;
 	r->maxbytes = h->maxbytes;
+	r->lane = &r->h->lane[lane];
+	r->gen = __atomic_load_n(&r->lane->gen, __ATOMIC_ACQUIRE);
+	r->ops = __atomic_load_n(&r->lane->ops, __ATOMIC_RELAXED) & ~(uint64_t)1;
+	r->ack = h->ack != 0;
+	r->lease_head = r->lease_tail = __atomic_load_n(&r->lane->lease_tail, __ATOMIC_RELAXED);
 	q->ring = r;
 	return 0;
 }
@@ -135,7 +146,32 @@ static void ring_after_put(ipc_queue *q, size_t n)
 		ring_kick(q);
 }
 
-/* n messages were taken: wake sleeping producers, tell ipcd if it waits. */
+static void ring_after_get(ipc_queue *q, size_t n);
+
+int ring_ack(ipc_queue *q)
+{
+	struct cring *r = q->ring;
+	struct ipc_ring_slot *s;
+	uint64_t pos;
+
+	if (!r || !r->ack || r->lease_head == r->lease_tail || q->c->pid != client_pid())
+		return RING_SOCKET;
+	if (!ipc_ring_enter(r->lane, &r->ops, r->gen)) {
+		/* ipcd took the lane back, and the leased messages with it. */
+		r->lease_head = r->lease_tail;
+		return -EINVAL;
+	}
+	pos = __atomic_load_n(&r->lane->lease[r->lease_head % IPC_RING_LEASES], __ATOMIC_RELAXED) - 1;
+	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
+	/* Freed, then counted: a slot of lease_head found freed was acknowledged. */
+	ipc_ring_free(s, pos, r->slots, NULL);
+	__atomic_store_n(&r->lane->lease_head, ++r->lease_head, __ATOMIC_RELEASE);
+	ipc_ring_leave(r->lane, &r->ops);
+	ring_after_get(q, 0);
+	return 0;
+}
+
+/* n messages were taken (or a lease ended): wake sleeping producers, tell ipcd if it waits. */
 static void ring_after_get(ipc_queue *q, size_t n)
 {
 	struct ipc_ring_hdr *h = q->ring->h;
@@ -170,8 +206,8 @@ void ring_publish(ipc_queue *q)
  * Sleep on word while ready() says no, until a wake-up, the deadline, or a
  * nap's end.  -ETIMEDOUT once the deadline passed; -ECONNRESET if ipcd went.
  */
-static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, int64_t deadline,
-		      bool (*ready)(const struct cring *, size_t), size_t arg)
+static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, uint32_t flag,
+		      int64_t deadline, bool (*ready)(const struct cring *, size_t), size_t arg)
 {
 	int left = io_left_ms(deadline);
 	struct pollfd p = { .fd = q->c->fd, .events = POLLIN | POLLRDHUP };
@@ -182,7 +218,10 @@ static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, int64_t 
 		return -ETIMEDOUT;
 	if (left < 0 || left > RING_NAP_MS)
 		left = RING_NAP_MS;
+	/* Counted in, then said in the lane: a death between the two leaves one
+	 * sleeper too many (a wake-up for nobody), never one too few. */
 	__atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&q->ring->lane->sleep, flag, __ATOMIC_RELEASE);
 	v = __atomic_load_n(word, __ATOMIC_SEQ_CST);
 	if (!ready(q->ring, arg)) {
 		struct timespec ts = { left / 1000, (long)(left % 1000) * 1000000 };
@@ -190,6 +229,7 @@ static int ring_sleep(ipc_queue *q, uint32_t *word, uint32_t *sleepers, int64_t 
 		napped = syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0) < 0 &&
 			 errno == ETIMEDOUT;
 	}
+	__atomic_store_n(&q->ring->lane->sleep, 0, __ATOMIC_RELEASE);
 	__atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
 	/* A sleeper has no socket call to notice that ipcd went: after a nap with
 	 * no wake-up, look, and read what it said last (an error push: shutting
@@ -213,7 +253,8 @@ static bool ring_room(const struct cring *r, size_t len)
 {
 	const struct ipc_ring_hdr *h = r->h;
 
-	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED))
+	if ((__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)) ||
+	    __atomic_load_n(&r->lane->gen, __ATOMIC_RELAXED) != r->gen)
 		return true;
 	if (r->maxsize && __atomic_load_n(&h->count, __ATOMIC_SEQ_CST) >= r->maxsize)
 		return false;
@@ -226,8 +267,9 @@ static bool ring_data(const struct cring *r, size_t unused)
 	const struct ipc_ring_hdr *h = r->h;
 	uint64_t p = __atomic_load_n(&h->head, __ATOMIC_SEQ_CST);
 
-	if (__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
-	    (IPC_RING_F_FRONT | IPC_RING_F_SPILL | IPC_RING_F_CLOSED))
+	if ((__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) &
+	     (IPC_RING_F_FRONT | IPC_RING_F_SPILL | IPC_RING_F_CLOSED)) ||
+	    __atomic_load_n(&r->lane->gen, __ATOMIC_RELAXED) != r->gen)
 		return true;
 	return ipc_ring_seq(ipc_ring_slot(r->base, r->slot_bytes, r->slots, p), p, r->slots) ==
 	       p + 1;
@@ -249,20 +291,27 @@ static int ring_try_put(struct cring *r, const void *data, size_t len)
 	if (len > r->payload_max ||
 	    (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)))
 		return RING_SOCKET;
-	if (ipc_ring_reserve(h, r->maxsize, r->maxbytes, 1, len) < 0)
+	if (!ipc_ring_enter(r->lane, &r->ops, r->gen))
+		return RING_SOCKET;  /* ipcd took the lane back: the socket says why */
+	if (ipc_ring_reserve(h, r->maxsize, r->maxbytes, 1, len) < 0) {
+		ipc_ring_leave(r->lane, &r->ops);
 		return -EAGAIN;
-	while ((rc = ipc_ring_claim(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES)) ==
-	       -EBUSY)
+	}
+	while ((rc = ipc_ring_claim(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES,
+				    r->lane)) == -EBUSY)
 		;
 	if (rc < 0) {
 		/* Reserved but no slot (the bound exceeds the ring): ipcd keeps it. */
+		__atomic_store_n(&r->lane->claim, 0, __ATOMIC_RELEASE);
 		ipc_ring_unreserve(h, 1, len);
+		ipc_ring_leave(r->lane, &r->ops);
 		return RING_SOCKET;
 	}
 	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 	s->len = (uint32_t)len;
 	memcpy(s->data, data, len);
-	ipc_ring_commit(s, pos, r->slots);
+	ipc_ring_commit(s, pos, r->slots, r->lane);
+	ipc_ring_leave(r->lane, &r->ops);
 	return 0;
 }
 
@@ -282,19 +331,41 @@ static int ring_try_get(struct cring *r, struct iovec *v)
 
 	if (flags & (IPC_RING_F_FRONT | IPC_RING_F_CLOSED))
 		return RING_SOCKET;
-	while ((rc = ipc_ring_take(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES)) ==
-	       -EBUSY)
-		;
-	if (rc < 0)
-		return flags & IPC_RING_F_SPILL ? RING_SOCKET : -EAGAIN;
-	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
-	len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+	if (!ipc_ring_enter(r->lane, &r->ops, r->gen))
+		return RING_SOCKET;
+	do {
+		while ((rc = ipc_ring_take(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES,
+					   r->lane)) == -EBUSY)
+			;
+		if (rc < 0) {
+			__atomic_store_n(&r->lane->take, 0, __ATOMIC_RELEASE);
+			ipc_ring_leave(r->lane, &r->ops);
+			return flags & IPC_RING_F_SPILL ? RING_SOCKET : -EAGAIN;
+		}
+		s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
+		len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+		/* A void holds nothing, and its producer's count is ipcd's to redo. */
+		if (len == IPC_RING_LEN_VOID)
+			ipc_ring_free(s, pos, r->slots, r->lane);
+	} while (len == IPC_RING_LEN_VOID);
 	v->iov_base = len <= r->payload_max ? malloc(len ? len : 1) : NULL;
 	if (v->iov_base)
 		memcpy(v->iov_base, s->data, len);
 	v->iov_len = len;
-	ipc_ring_free(s, pos, r->slots);
+	if (r->ack && v->iov_base) {
+		/* Leased, not freed: the slot is given back by task_done, or by ipcd
+		 * to the head of the queue if this process dies first. */
+		struct ipc_ring_lane *l = r->lane;
+
+		__atomic_store_n(&l->lease[r->lease_tail % IPC_RING_LEASES], pos + 1,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&l->lease_tail, ++r->lease_tail, __ATOMIC_RELEASE);
+		__atomic_store_n(&l->take, 0, __ATOMIC_RELEASE);
+	} else {
+		ipc_ring_free(s, pos, r->slots, r->lane);
+	}
 	ipc_ring_unreserve(h, 1, len <= r->payload_max ? len : 0);
+	ipc_ring_leave(r->lane, &r->ops);
 	if (!v->iov_base)
 		return len > r->payload_max ? -EPROTO : -ENOMEM;
 	return 0;
@@ -319,8 +390,8 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 			ring_relax();
 			continue;
 		}
-		rc = ring_sleep(q, &q->ring->h->room_futex, &q->ring->h->room_sleepers, deadline,
-				ring_room, len);
+		rc = ring_sleep(q, &q->ring->h->room_futex, &q->ring->h->room_sleepers,
+				IPC_RING_SLEEP_ROOM, deadline, ring_room, len);
 		if (rc < 0)
 			break;
 	}
@@ -361,12 +432,23 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 
 int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, int *left_ms)
 {
+	struct cring *r = q->ring;
 	int64_t deadline = -2;
 	unsigned spins = 0;
 	size_t n = 0;
 	int rc = -EAGAIN;
 
 	*left_ms = timeout_ms;
+	/* On an ack queue, gets by the socket wait for task_done first: the
+	 * leases are then always the oldest, and task_done knows which to end. */
+	if (r->ack) {
+		uint64_t room = IPC_RING_LEASES - (r->lease_tail - r->lease_head);
+
+		if (q->unacked || !room)
+			return RING_SOCKET;
+		if (max > room)
+			max = (size_t)room;
+	}
 	for (;;) {
 		while (n < max && n < INT_MAX - 1 && (rc = ring_try_get(q->ring, &msgs[n])) == 0)
 			n++;
@@ -387,8 +469,8 @@ int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, 
 			ring_relax();
 			continue;
 		}
-		rc = ring_sleep(q, &q->ring->h->data_futex, &q->ring->h->data_sleepers, deadline,
-				ring_data, 0);
+		rc = ring_sleep(q, &q->ring->h->data_futex, &q->ring->h->data_sleepers,
+				IPC_RING_SLEEP_DATA, deadline, ring_data, 0);
 		if (rc == -ETIMEDOUT)
 			return -ETIMEDOUT;
 		if (rc < 0)

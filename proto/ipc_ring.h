@@ -19,18 +19,34 @@
  * adds before it claims (which makes maxsize and maxbytes exact under many
  * producers), a consumer subtracts after it frees.
  *
+ * Each handle that maps the ring owns a lane (its index comes with the open
+ * reply): two cache lines where it says what it is in the middle of.
+ * Before it claims position p it writes p + 1 in claim, and clears it once
+ * p is published; before it takes p it writes p + 1 in take, and clears it
+ * once p is freed (or, on an ack queue, leased); ops is odd for the whole
+ * of an operation.  When the handle's process dies, ipcd reads its lane: a
+ * position claimed and never published is published as a void
+ * (IPC_RING_LEN_VOID, which consumers skip), a position taken and never
+ * freed goes back to the head of the queue (marked redelivered if it was
+ * leased), and a count left half-changed is recounted once no lane is busy.
+ * ipcd takes a lane back by changing its gen: a client checks gen at the
+ * start of each operation and goes by the socket once it is not its own.
+ *
  * Every word here may be written by any process that maps the ring: ipcd
- * keeps its own copy of the geometry and of the flags, and checks every
- * index and length it reads.
+ * keeps its own copy of the geometry, of the flags and of the lanes' gens,
+ * and checks every index and length it reads.
  */
 #ifndef IPC_RING_H
 #define IPC_RING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define IPC_RING_MAGIC   0x31474e4952435049ull   /* "IPCRING1" */
-#define IPC_RING_VERSION 1u
+#define IPC_RING_VERSION 2u
 #define IPC_RING_LINE    64u
+#define IPC_RING_LANES   256u     /* handles that may map one ring at once */
+#define IPC_RING_LEN_VOID 0xffffffffu /* a slot ipcd published for a producer that died */
 
 /* flags: written by ipcd alone (it never reads them back). */
 #define IPC_RING_F_FRONT    0x1u  /* ipcd holds messages older than the ring's: get by socket */
@@ -38,6 +54,31 @@
 #define IPC_RING_F_KICK_PUT 0x4u  /* ipcd waits to hear of puts: send queue.ring_kick */
 #define IPC_RING_F_KICK_GET 0x8u  /* ipcd waits to hear of gets: send queue.ring_kick */
 #define IPC_RING_F_CLOSED   0x10u /* removed or broken: use the socket, which says why */
+
+/* lane sleep: where the owner counted itself in, so that ipcd can count it out. */
+#define IPC_RING_SLEEP_DATA 0x1u
+#define IPC_RING_SLEEP_ROOM 0x2u
+
+/* Messages one handle of an ack queue may hold through the ring, not yet acknowledged. */
+#define IPC_RING_LEASES 8u
+
+struct ipc_ring_lane {
+	_Alignas(IPC_RING_LINE) uint64_t gen; /* ipcd's: the owner's, until ipcd takes it back */
+	uint64_t ops;                /* the owner's: odd during an operation */
+	uint64_t claim;              /* position + 1 being claimed or written; 0 none */
+	uint64_t take;               /* position + 1 taken, not yet freed; 0 none */
+	uint32_t sleep;              /* IPC_RING_SLEEP_* */
+	uint32_t pad;
+	/*
+	 * Ack queues: the owner's leases, a FIFO of positions + 1 it took and
+	 * has not acknowledged; their slots stay taken (never freed) until then.
+	 * lease_tail counts leases made, lease_head leases acknowledged: an
+	 * acknowledgement frees the slot, then moves lease_head, so a slot of
+	 * lease_head found freed is one acknowledged as its owner died.
+	 */
+	uint64_t lease_head, lease_tail;
+	uint64_t lease[IPC_RING_LEASES];
+};
 
 struct ipc_ring_hdr {
 	/* Geometry, written once before the ring is handed out. */
@@ -47,6 +88,7 @@ struct ipc_ring_hdr {
 	uint32_t slots;              /* a power of two */
 	uint32_t slot_bytes;         /* a multiple of 8, header included */
 	uint64_t maxsize, maxbytes;  /* the queue's bounds; 0 unbounded */
+	uint32_t ack;                /* 1: an ack queue, whose consumers lease what they take */
 	/* Producers' line: the next position to claim, puts through the ring. */
 	_Alignas(IPC_RING_LINE) uint64_t tail;
 	uint64_t puts;
@@ -63,6 +105,7 @@ struct ipc_ring_hdr {
 	/* Producers sleep on room_futex for room; consumers bump and wake. */
 	_Alignas(IPC_RING_LINE) uint32_t room_futex;
 	uint32_t room_sleepers;
+	struct ipc_ring_lane lane[IPC_RING_LANES];
 };
 
 struct ipc_ring_slot {
@@ -99,11 +142,15 @@ static inline void ipc_ring_set_seq(struct ipc_ring_slot *s, uint64_t pos, uint3
 
 /*
  * Claim the next free position for writing, trying at most tries times
- * against other producers.  0 with *pos; -EAGAIN when the ring has no free
- * slot; -EBUSY when others kept winning (try again later).
+ * against other producers, naming it in lane (NULL for ipcd, which never
+ * dies alone).  0 with *pos; -EAGAIN when the ring has no free slot; -EBUSY
+ * when others kept winning (try again later).  The lane may name a position
+ * it did not win: only one that tail passed and that nobody published
+ * counts.
  */
 static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
-				 uint32_t slots, uint64_t *pos, unsigned tries)
+				 uint32_t slots, uint64_t *pos, unsigned tries,
+				 struct ipc_ring_lane *lane)
 {
 	uint64_t p = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
 
@@ -112,7 +159,11 @@ static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, ui
 		int64_t dif = (int64_t)(ipc_ring_seq(s, p, slots) - p);
 
 		if (dif == 0) {
-			if (__atomic_compare_exchange_n(&h->tail, &p, p + 1, true, __ATOMIC_RELAXED,
+			/* Said before the claim (which releases it): whoever sees tail
+			 * past p sees this lane name p, until p is published. */
+			if (lane)
+				__atomic_store_n(&lane->claim, p + 1, __ATOMIC_RELEASE);
+			if (__atomic_compare_exchange_n(&h->tail, &p, p + 1, true, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
 				*pos = p;
 				return 0;
@@ -132,7 +183,8 @@ static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, ui
  * has not committed yet).
  */
 static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
-				uint32_t slots, uint64_t *pos, unsigned tries)
+				uint32_t slots, uint64_t *pos, unsigned tries,
+				struct ipc_ring_lane *lane)
 {
 	uint64_t p = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
 
@@ -141,7 +193,9 @@ static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uin
 		int64_t dif = (int64_t)(ipc_ring_seq(s, p, slots) - (p + 1));
 
 		if (dif == 0) {
-			if (__atomic_compare_exchange_n(&h->head, &p, p + 1, true, __ATOMIC_RELAXED,
+			if (lane)
+				__atomic_store_n(&lane->take, p + 1, __ATOMIC_RELEASE);
+			if (__atomic_compare_exchange_n(&h->head, &p, p + 1, true, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
 				*pos = p;
 				return 0;
@@ -155,16 +209,43 @@ static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uin
 	return -16;
 }
 
-/* Publish a claimed slot to consumers. */
-static inline void ipc_ring_commit(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots)
+/* Publish a claimed slot to consumers; the lane (if any) names it no more. */
+static inline void ipc_ring_commit(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots,
+				   struct ipc_ring_lane *lane)
 {
 	ipc_ring_set_seq(s, pos, slots, pos + 1);
+	if (lane)
+		__atomic_store_n(&lane->claim, 0, __ATOMIC_RELEASE);
 }
 
-/* Give a taken slot back to producers. */
-static inline void ipc_ring_free(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots)
+/* Give a taken slot back to producers; the lane (if any) names it no more. */
+static inline void ipc_ring_free(struct ipc_ring_slot *s, uint64_t pos, uint32_t slots,
+				 struct ipc_ring_lane *lane)
 {
 	ipc_ring_set_seq(s, pos, slots, pos + slots);
+	if (lane)
+		__atomic_store_n(&lane->take, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The lane's owner starts an operation (ops counts them, odd inside one):
+ * true, or false with nothing begun once ipcd took the lane back (its gen is
+ * no longer the owner's).  The gen is read after ops is written, and ipcd
+ * writes gen before it reads ops: one of the two sees the other.
+ */
+static inline bool ipc_ring_enter(struct ipc_ring_lane *lane, uint64_t *ops, uint64_t gen)
+{
+	__atomic_store_n(&lane->ops, ++*ops, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&lane->gen, __ATOMIC_SEQ_CST) == gen)
+		return true;
+	__atomic_store_n(&lane->ops, ++*ops, __ATOMIC_RELEASE);
+	return false;
+}
+
+/* The operation ended: every count it changed is whole again. */
+static inline void ipc_ring_leave(struct ipc_ring_lane *lane, uint64_t *ops)
+{
+	__atomic_store_n(&lane->ops, ++*ops, __ATOMIC_RELEASE);
 }
 
 /*

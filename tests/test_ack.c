@@ -5,7 +5,8 @@
  * the head in order, marked redelivered; join waits as Python's
  * JoinableQueue.join does.  The last test is the stress test: 2 producers
  * and 4 consumers, consumers SIGKILLed at random and restarted, 200,000
- * messages, each acknowledged exactly once.
+ * messages, each acknowledged exactly once; run twice, the consumers
+ * taking through the shared-memory ring (leases) and by the socket.
  */
 #include <errno.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 
 static struct harness h;
 static const ipc_queue_attr ack_attr = { .ack = 1 };
+static const ipc_queue_attr by_socket = { .noring = 1 };
 
 static void setup(void)
 {
@@ -201,7 +203,8 @@ START_TEST(test_prefetch_and_get_many_on_ack_queue)
 		snprintf(s, sizeof s, "m%d", i);
 		ck_assert_ipc(put_str(q, s, 0), 0);
 	}
-	q2 = open_ok(c, "pre", 0, NULL);
+	/* Pushed ahead by the socket (a handle with the ring takes from it instead). */
+	q2 = open_ok(c, "pre", 0, &by_socket);
 	ck_assert_ipc(ipc_queue_set_prefetch(q2, 4), 0);
 	get_flagged(q2, "m0", 0);
 	get_flagged(q2, "m1", 0);
@@ -373,6 +376,8 @@ struct board {
 };
 
 static struct board *board;
+/* The consumers of the stress: through the ring (leases) or by the socket (loop _i). */
+static const ipc_queue_attr *consumer_attr;
 
 static void producer(int p)
 {
@@ -404,7 +409,7 @@ static void consumer(int k)
 	ipc_client *c;
 	ipc_queue *q;
 
-	if (ipc_connect(h.sock, &c) < 0 || ipc_queue_open(c, "work", 0, NULL, &q) < 0)
+	if (ipc_connect(h.sock, &c) < 0 || ipc_queue_open(c, "work", 0, consumer_attr, &q) < 0)
 		child_fail("consumer %d: connect or open", k);
 	if (ipc_queue_set_prefetch(q, 32) < 0)
 		child_fail("consumer %d: prefetch", k);
@@ -468,6 +473,7 @@ START_TEST(test_killed_consumers_lose_nothing)
 	ipc_client *c;
 	ipc_queue *q;
 
+	consumer_attr = _i ? &by_socket : NULL;
 	board = mmap(NULL, sizeof *board, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(board, MAP_FAILED);
 	harness_start(&h, NULL);
@@ -518,13 +524,19 @@ START_TEST(test_killed_consumers_lose_nothing)
 		ambiguous += board->ambiguous[id] && !board->acked[id];
 	}
 	redelivered = stat_key(q, "redelivered");
-	fprintf(stderr, "test_killed_consumers_lose_nothing: %d messages, %ld consumers killed, "
+	fprintf(stderr, "test_killed_consumers_lose_nothing (%s): %d messages, %ld consumers killed, "
 		"%ld redelivered (%llu seen flagged), %llu gets, %ld acknowledged as the consumer "
-		"died\n", TOTAL, kills, redelivered, (unsigned long long)board->redelivered_seen,
+		"died\n", _i ? "socket" : "ring", TOTAL, kills, redelivered,
+		(unsigned long long)board->redelivered_seen,
 		(unsigned long long)board->got, ambiguous);
 	ck_assert_int_gt(kills, 10);
 	ck_assert_int_gt(redelivered, 0);
 	ck_assert_int_le((long)board->redelivered_seen, redelivered);
+	/* The consumers took through the ring, or never. */
+	if (_i)
+		ck_assert_int_eq(stat_key(q, "ring_gets"), 0);
+	else
+		ck_assert_int_gt(stat_key(q, "ring_gets"), TOTAL / 2);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 	munmap(board, sizeof *board);
@@ -555,7 +567,7 @@ static Suite *ack_suite(void)
 	tc = harness_tcase(s, "cutoff", 30, setup, teardown);
 	tcase_add_test(tc, test_cut_off_consumer_messages_redelivered);
 	tc = harness_tcase(s, "stress", 90 * SLOWDOWN, setup, teardown);
-	tcase_add_test(tc, test_killed_consumers_lose_nothing);
+	tcase_add_loop_test(tc, test_killed_consumers_lose_nothing, 0, 2);
 	return s;
 }
 

@@ -22,6 +22,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "qlog.h"
+#include "qring.h"
 #include "queue.h"
 #include "server.h"
 
@@ -45,6 +46,7 @@ struct consumer *consumer_of(struct handle *h, bool create)
 	cs->q = q;
 	cs->conn = h->conn;
 	cs->handle = h->num;
+	cs->lane = -1;
 	msgstore_init_ids(&cs->inflight, q->store.ids);
 	msgstore_init_ids(&cs->unacked, q->store.ids);
 	object_ref(&q->obj);
@@ -192,6 +194,8 @@ static void consumer_release(struct hold *h)
 
 	/* What the client took before it went is finished, or unacknowledged. */
 	consumer_sync(cs);
+	if (cs->lane >= 0 && q->ring)
+		qring_lane_give(q, (unsigned)cs->lane, cs->conn->pid);
 	consumer_unshare_taken(cs);
 	TAILQ_REMOVE(&q->consumers, cs, link);
 	cs->prefetch = 0;

@@ -37,6 +37,7 @@ struct consumer {
 	 * when its credits carry the counts.  taken: as applied here. */
 	const uint64_t *taken_page;
 	uint64_t taken;
+	int lane;                      /* the handle's lane of the queue's ring, or -1 */
 };
 
 TAILQ_HEAD(consumer_list, consumer);

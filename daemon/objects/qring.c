@@ -82,6 +82,12 @@ int qring_create(struct queue *q, size_t slots, size_t slot_bytes)
 	r->tick = event_new(q->obj.srv->base, -1, EV_PERSIST, qring_tick_cb, q);
 	if (!r->tick)
 		goto fail;
+	q->ring = r;
+	if (qring_lanes_init(q) < 0) {
+		q->ring = NULL;
+		errno = ENOMEM;
+		goto fail;
+	}
 	r->h = (struct ipc_ring_hdr *)(void *)r->mem;
 	r->base = r->mem + IPC_RING_HDR_BYTES;
 	/* The memfd is zeros: every slot holds its initial sequence (ipc_ring_seq). */
@@ -91,11 +97,13 @@ int qring_create(struct queue *q, size_t slots, size_t slot_bytes)
 	r->h->slot_bytes = r->slot_bytes;
 	r->h->maxsize = r->maxsize;
 	r->h->maxbytes = r->maxbytes;
+	r->h->ack = q->ack;
 	__atomic_store_n(&r->h->magic, IPC_RING_MAGIC, __ATOMIC_RELEASE);
-	q->ring = r;
 	return 0;
 fail:
 	err = errno ? -errno : -ENOMEM;
+	if (r->tick)
+		event_free(r->tick);
 	if (r->mem != MAP_FAILED)
 		munmap(r->mem, r->size);
 	if (r->memfd >= 0)
@@ -113,6 +121,7 @@ void qring_destroy(struct queue *q)
 		return;
 	q->obj.srv->mem_used -= r->spill.bytes;
 	msgstore_clear(&r->spill);
+	qring_lanes_free(r);
 	event_free(r->tick);
 	munmap(r->mem, r->size);
 	close(r->memfd);
@@ -126,8 +135,7 @@ int qring_fd(const struct queue *q)
 	return fcntl(q->ring->memfd, F_DUPFD_CLOEXEC, 0);
 }
 
-/* A client wrote what no client may: the queue fails, ipcd goes on. */
-static void qring_break(struct queue *q, const char *why, unsigned long long v)
+void qring_break(struct queue *q, const char *why, unsigned long long v)
 {
 	struct qring *r = q->ring;
 
@@ -142,14 +150,14 @@ static int qring_write(struct qring *r, const void *data, size_t len)
 {
 	struct ipc_ring_slot *s;
 	uint64_t pos;
-	int rc = ipc_ring_claim(r->h, r->base, r->slot_bytes, r->slots, &pos, QRING_TRIES);
+	int rc = ipc_ring_claim(r->h, r->base, r->slot_bytes, r->slots, &pos, QRING_TRIES, NULL);
 
 	if (rc < 0)
 		return -EAGAIN;
 	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 	s->len = (uint32_t)len;
 	memcpy(s->data, data, len);
-	ipc_ring_commit(s, pos, r->slots);
+	ipc_ring_commit(s, pos, r->slots, NULL);
 	r->added = true;
 	return 0;
 }
@@ -205,18 +213,23 @@ static int qring_pop(struct queue *q)
 		return qring_store_held(q) ? 0 : -ENOMEM;
 	if (r->broken)
 		return -EIO;
-	if (ipc_ring_take(r->h, r->base, r->slot_bytes, r->slots, &pos, QRING_TRIES) < 0)
+	if (ipc_ring_take(r->h, r->base, r->slot_bytes, r->slots, &pos, QRING_TRIES, NULL) < 0)
 		return -EAGAIN;
 	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 	len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+	if (len == IPC_RING_LEN_VOID) {
+		/* Nothing in it; its producer's count is mended by the recount. */
+		ipc_ring_free(s, pos, r->slots, NULL);
+		return 0;
+	}
 	if (len > r->payload_max) {
-		ipc_ring_free(s, pos, r->slots);
+		ipc_ring_free(s, pos, r->slots, NULL);
 		qring_break(q, "slot length", len);
 		return -EIO;
 	}
 	/* Copied once: a writer racing us cannot change what ipcd then checks. */
 	memcpy(r->scratch, s->data, len);
-	ipc_ring_free(s, pos, r->slots);
+	ipc_ring_free(s, pos, r->slots, NULL);
 	r->held = len;
 	r->has_held = true;
 	return qring_store_held(q) ? 0 : -ENOMEM;
@@ -259,6 +272,16 @@ int qring_peek(struct queue *q, void **data, size_t *len)
 		if (ipc_ring_seq(s, pos, r->slots) != pos + 1)
 			break;
 		n = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+		if (n == IPC_RING_LEN_VOID) {
+			/* Passed over; what the take moved to the front (if it raced) is the oldest. */
+			if (qring_pop(q) < 0)
+				break;
+			if (q->store.count) {
+				msgstore_peek_rec(&q->store, &rec);
+				goto copy;
+			}
+			continue;
+		}
 		if (n > r->payload_max)
 			break;
 		memcpy(r->scratch, s->data, n);
@@ -281,6 +304,7 @@ int qring_peek(struct queue *q, void **data, size_t *len)
 	} else {
 		return -EAGAIN;
 	}
+copy:
 	*data = malloc(rec.len ? rec.len : 1);
 	if (!*data)
 		return -ENOMEM;
@@ -378,8 +402,10 @@ void qring_sync(struct queue *q)
 	struct qring *r = q->ring;
 	size_t own, own_bytes;
 	uint32_t flags = 0;
-	bool room = false;
+	bool tick;
 
+	if (r->unsettled || r->recount)
+		qring_lanes_settle(q);
 	qring_unspill(q);
 	own = q->store.count + r->spill.count;
 	own_bytes = q->store.bytes + r->spill.bytes;
@@ -389,7 +415,7 @@ void qring_sync(struct queue *q)
 		r->added = true;
 	} else if (own < r->counted || own_bytes < r->counted_bytes) {
 		ipc_ring_unreserve(r->h, r->counted - own, r->counted_bytes - own_bytes);
-		room = true;
+		r->woke_room = true;
 	}
 	r->counted = own;
 	r->counted_bytes = own_bytes;
@@ -406,27 +432,29 @@ void qring_sync(struct queue *q)
 	if (flags != r->flags) {
 		__atomic_store_n(&r->h->flags, flags, __ATOMIC_SEQ_CST);
 		/* A flag a sleeper should act on: let it look. */
-		r->added = room = true;
+		r->added = r->woke_room = true;
 	}
-	if (flags & (IPC_RING_F_KICK_PUT | IPC_RING_F_KICK_GET)) {
-		if (!(r->flags & (IPC_RING_F_KICK_PUT | IPC_RING_F_KICK_GET))) {
-			struct timeval tv = { 0, QRING_TICK_MS * 1000 };
+	/* The tick looks again while ipcd waits to hear of the ring, or for lanes
+	 * and counts that dead clients left. */
+	tick = (flags & (IPC_RING_F_KICK_PUT | IPC_RING_F_KICK_GET)) || r->unsettled ||
+	       r->recount;
+	if (tick && !evtimer_pending(r->tick, NULL)) {
+		struct timeval tv = { 0, QRING_TICK_MS * 1000 };
 
-			evtimer_add(r->tick, &tv);
-		}
-		/* A client that changed the ring just before it could see the flag
-		 * sends no kick: look again once the flag is visible. */
-		if (flags & ~r->flags & (IPC_RING_F_KICK_PUT | IPC_RING_F_KICK_GET))
-			event_active(r->tick, EV_TIMEOUT, 0);
-	} else if (r->flags & (IPC_RING_F_KICK_PUT | IPC_RING_F_KICK_GET)) {
+		evtimer_add(r->tick, &tv);
+	} else if (!tick && evtimer_pending(r->tick, NULL)) {
 		evtimer_del(r->tick);
 	}
+	/* A client that changed the ring just before it could see the flag
+	 * sends no kick: look again once the flag is visible. */
+	if (flags & ~r->flags & (IPC_RING_F_KICK_PUT | IPC_RING_F_KICK_GET))
+		event_active(r->tick, EV_TIMEOUT, 0);
 	r->flags = flags;
 	if (r->added)
 		qring_wake(&r->h->data_futex, &r->h->data_sleepers);
-	if (room)
+	if (r->woke_room)
 		qring_wake(&r->h->room_futex, &r->h->room_sleepers);
-	r->added = false;
+	r->added = r->woke_room = false;
 }
 
 size_t qring_purge(struct queue *q)
@@ -436,11 +464,13 @@ size_t qring_purge(struct queue *q)
 	uint64_t pos;
 
 	while (!r->broken &&
-	       ipc_ring_take(r->h, r->base, r->slot_bytes, r->slots, &pos, QRING_TRIES) == 0) {
+	       ipc_ring_take(r->h, r->base, r->slot_bytes, r->slots, &pos, QRING_TRIES, NULL) == 0) {
 		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
 		uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
 
-		ipc_ring_free(s, pos, r->slots);
+		ipc_ring_free(s, pos, r->slots, NULL);
+		if (len == IPC_RING_LEN_VOID)
+			continue;
 		if (len > r->payload_max) {
 			qring_break(q, "slot length", len);
 			break;

@@ -18,11 +18,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ipc_ring.h"
 #include "msgstore.h"
 
 struct event;
+struct qlane;
 struct queue;
 
 struct qring {
@@ -42,9 +44,14 @@ struct qring {
 	bool has_held;
 	bool broken;                 /* a client wrote something impossible */
 	bool added;                  /* ipcd added messages since the last wake-up check */
+	bool woke_room;              /* ... or made room, or took a lane back */
 	struct event *tick;          /* re-checks the ring while ipcd waits to hear of it */
 	uint64_t kicks;              /* queue.ring_kick frames received */
-	unsigned mapped;             /* handles given the descriptor */
+	unsigned mapped;             /* lanes owned by handles that map the ring */
+	struct qlane *lanes;         /* IPC_RING_LANES: ipcd's side of each (qring_lane.c) */
+	unsigned unsettled;          /* lanes whose handle went, not yet free again */
+	bool recount;                /* a dead client may have left the counts half-changed */
+	uint64_t acked;              /* leases acknowledged through lanes since freed */
 };
 
 /*
@@ -106,6 +113,31 @@ size_t qring_purge(struct queue *q);
 
 /* The queue was removed: clients fall back to the socket, sleepers wake. */
 void qring_close(struct queue *q);
+
+/* A client wrote what no client may: the queue fails, ipcd goes on. */
+void qring_break(struct queue *q, const char *why, unsigned long long v);
+
+/* qring_lane.c: ipcd's side of the lanes of q's new ring (0, -ENOMEM); and freed. */
+int qring_lanes_init(struct queue *q);
+void qring_lanes_free(struct qring *r);
+
+/* qring_lane.c: a free lane for a handle that maps the ring, or -EBUSY (it goes by the socket). */
+int qring_lane_take(struct queue *q);
+
+/*
+ * qring_lane.c: lane i's handle went, its process pid: the lane is taken
+ * back, and what the process left in it is mended once it exited.
+ */
+void qring_lane_give(struct queue *q, unsigned i, pid_t pid);
+
+/* qring_lane.c: an ack queue's messages leased through the ring, not yet acknowledged. */
+size_t qring_leased(const struct queue *q);
+
+/* qring_lane.c: an ack queue's leases acknowledged, in all. */
+uint64_t qring_acked(const struct queue *q);
+
+/* qring_lane.c: lanes given back and counts left half-changed (from qring_sync). */
+void qring_lanes_settle(struct queue *q);
 
 /* Stat keys of a ring queue (QRING_NSTAT of them). */
 #define QRING_NSTAT 10

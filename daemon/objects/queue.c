@@ -125,8 +125,12 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 
 		pushed += cs->inflight.count - taken;
 		unacked += cs->unacked.count + (q->ack ? taken : 0);
-		consumers++;
+		/* A ring handle's lane alone does not make it a consumer. */
+		consumers += cs->lane < 0 || cs->prefetch || cs->inflight.count || cs->unacked.count;
 	}
+	/* An ack queue's messages leased through the ring are unacknowledged too. */
+	if (q->ring)
+		unacked += qring_leased(q);
 	proto_pack_kv_u64(pk, "depth", queue_depth(q));
 	proto_pack_kv_u64(pk, "bytes", queue_bytes(q));
 	proto_pack_kv_u64(pk, "maxsize", q->maxsize);
@@ -138,7 +142,7 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "gets", queue_gets(q));
 	proto_pack_kv_u64(pk, "inflight", pushed + unacked);
 	proto_pack_kv_u64(pk, "unacked", unacked);
-	proto_pack_kv_u64(pk, "acked", q->acked);
+	proto_pack_kv_u64(pk, "acked", q->acked + (q->ring ? qring_acked(q) : 0));
 	proto_pack_kv_u64(pk, "redelivered", q->redelivered);
 	proto_pack_kv_u64(pk, "consumers", consumers);
 	proto_pack_kv_u64(pk, "ack", q->ack);
@@ -279,8 +283,8 @@ static int queue_open_create(struct req *r, const char *name, size_t len, const 
 	q->maxsize = a->maxsize ? a->maxsize : srv->lim.queue_maxsize;
 	q->maxbytes = a->maxbytes ? a->maxbytes : srv->lim.queue_maxbytes;
 	q->ack = a->ack;
-	/* A durable queue's order is its log's, an ack queue's needs leases: the socket. */
-	if (srv->lim.ring_slots && !a->ack && !a->durable && !a->noring) {
+	/* A durable queue's order is its log's: the socket. */
+	if (srv->lim.ring_slots && !a->durable && !a->noring) {
 		size_t slots = q->maxsize && q->maxsize < srv->lim.ring_slots ? q->maxsize :
 			       srv->lim.ring_slots;
 		int rc = qring_create(q, slots, srv->lim.ring_slot_bytes);
@@ -306,18 +310,28 @@ static int queue_open_finish(struct req *r, struct handle *h, bool created, cons
 	int rc;
 
 	/* The ring goes only to who may both put and get: a consumer frees slots for
-	 * producers, and either side could take the other's part. */
+	 * producers, and either side could take the other's part.  The handle owns
+	 * a lane of it (held by its consumer state), or goes by the socket when
+	 * every lane is taken. */
 	q->open_mapped = false;
 	if (q->ring && !a->noring && h->rights == (IPC_PERM_READ | IPC_PERM_WRITE)) {
-		int fd = qring_fd(q);
+		struct consumer *cs = consumer_of(h, true);
+		int fd;
 
-		rc = fd < 0 ? -errno : conn_attach_fd(r->conn, fd);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot pass the queue's ring: %s", strerror(-rc));
-			return rc;
+		if (!cs) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
 		}
-		q->open_mapped = true;
-		q->ring->mapped++;
+		cs->lane = qring_lane_take(q);
+		if (cs->lane >= 0) {
+			fd = qring_fd(q);
+			rc = fd < 0 ? -errno : conn_attach_fd(r->conn, fd);
+			if (rc < 0) {
+				snprintf(err, errlen, "cannot pass the queue's ring: %s", strerror(-rc));
+				return rc;
+			}
+			q->open_mapped = true;
+		}
 	}
 	if (!created || !a->durable)
 		return 0;
@@ -328,13 +342,18 @@ static int queue_open_finish(struct req *r, struct handle *h, bool created, cons
 	return rc;
 }
 
-/* Whether a ring descriptor rides with the reply (set by the finish just before). */
+/* Whether a ring descriptor rides with the reply (set by the finish just before), and the lane. */
 static void queue_open_pack(const struct handle *h, msgpack_packer *pk)
 {
-	if (queue_of(h->obj)->open_mapped)
+	const struct consumer *cs = h->ext ? container_of(h->ext, const struct consumer, hold) : NULL;
+
+	if (queue_of(h->obj)->open_mapped && cs && cs->lane >= 0) {
 		msgpack_pack_true(pk);
-	else
+		msgpack_pack_uint32(pk, (uint32_t)cs->lane);
+	} else {
 		msgpack_pack_false(pk);
+		msgpack_pack_nil(pk);
+	}
 }
 
 const struct object_kind queue_kind = {
@@ -346,7 +365,7 @@ const struct object_kind queue_kind = {
 		.lookup = cqueue_lookup,
 		.create = queue_open_create,
 		.finish = queue_open_finish,
-		.nresults = 1,
+		.nresults = 2,
 		.pack = queue_open_pack,
 	},
 	.unlinked = queue_unlinked,

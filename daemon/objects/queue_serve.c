@@ -267,7 +267,7 @@ size_t queue_unfinished(const struct queue *q)
 	/* Taken per a page and not yet applied are finished, or unacknowledged. */
 	TAILQ_FOREACH(cs, &q->consumers, link)
 		n += cs->inflight.count + cs->unacked.count - (q->ack ? 0 : consumer_unsynced(cs));
-	return n;
+	return n + (q->ring ? qring_leased(q) : 0);
 }
 
 void queue_settle_cb(void *q, uint32_t unused)

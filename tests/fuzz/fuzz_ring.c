@@ -1,14 +1,16 @@
 /*
  * fuzz_ring.c - libFuzzer target for ipcd's reading of a queue's shared
  * ring, which any process that maps it may have written: the input's first
- * bytes choose the queue's bounds, the next cover the ring's memory (header
- * and slots) as a hostile client would leave it, and the rest are
- * operations ipcd performs on it (taking messages into the front for socket
- * gets, peeking, storing messages by the socket, publishing its counts,
- * purging, stat).  What ipcd holds must be what the design lets it hold
+ * bytes choose the queue's bounds, the next cover the ring's memory (the
+ * header's lines, the slots, the first lanes) as a hostile client would
+ * leave it, and the rest are operations ipcd performs on it (taking
+ * messages into the front for socket gets, peeking, storing messages by the
+ * socket, publishing its counts, purging, stat, giving a lane to a handle
+ * that then writes it and dies, and mending what it left).  What ipcd holds must be what the design lets it hold
  * (check_held); nothing may crash, hang or leak.  The queue is then removed
  * and freed as in ipcd.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,34 +120,51 @@ static void check_held(const struct queue *q, const uint8_t *put, size_t put_len
 			abort();
 }
 
+/* Copy up to len bytes of the input at *data into dst; the input moves on. */
+static void scribble(void *dst, size_t len, const uint8_t **data, size_t *size)
+{
+	size_t n = *size < len ? *size : len;
+
+	memcpy(dst, *data, n);
+	*data += n;
+	*size -= n;
+}
+
+/* The lanes the input covers and gives: a handle's lane is the first free one. */
+#define FUZZ_LANES 4
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct queue *q;
-	size_t n, ringbytes;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
+	bool owned[FUZZ_LANES] = { false };
+	const uint8_t *put;
+	size_t put_len;
 
 	if (size < 2)
 		return 0;
 	q = ring_queue(data[0] & 1 ? (data[0] >> 1) % 16 : 0, data[1] & 1 ? data[1] * 4u : 0);
 	data += 2;
 	size -= 2;
-	ringbytes = q->ring->size;
-	n = size < ringbytes ? size : ringbytes;
-	memcpy(q->ring->mem, data, n);
-	data += n;
-	size -= n;
+	scribble(q->ring->mem, offsetof(struct ipc_ring_hdr, lane), &data, &size);
+	scribble(q->ring->base, (size_t)q->ring->slots * q->ring->slot_bytes, &data, &size);
+	scribble(q->ring->h->lane, FUZZ_LANES * sizeof(struct ipc_ring_lane), &data, &size);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	for (size_t i = 0; i < size; i++) {
-		unsigned char op = data[i];
+	/* Every socket put is the first bytes of the operations (check_held). */
+	put = data;
+	put_len = size;
+	while (size) {
+		unsigned char op = *data++;
 		void *copy;
 		size_t len;
 
-		switch (op % 6) {
+		size--;
+		switch (op % 8) {
 		case 0:
 			qring_fill(q, 1 + op / 6 % 8);
-			check_held(q, data, size);
+			check_held(q, put, put_len);
 			/* Hand them out, as a socket get does. */
 			while (q->store.count && op & 0x80)
 				queue_forget(q, &q->store);
@@ -153,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1:
 			/* The ring's head, else the spill's: a slot's payload or a socket put. */
 			if (qring_peek(q, &copy, &len) == 0) {
-				if (!may_hold(q, copy, len, true, data, size) ||
+				if (!may_hold(q, copy, len, true, put, put_len) ||
 				    (len > q->ring->payload_max && !q->ring->spill.count))
 					abort();
 				free(copy);
@@ -161,8 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 2:
 			len = op / 6 * 3;
-			qring_put(q, data, len < size ? len : size);
-			check_held(q, data, size);
+			qring_put(q, put, len < put_len ? len : put_len);
+			check_held(q, put, put_len);
 			break;
 		case 3:
 			qring_sync(q);
@@ -178,9 +197,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				qring_purge(q);
 			}
 			break;
-		default:
+		case 5:
 			sb.size = 0;
 			object_pack_stat(&q->obj, &pk);
+			break;
+		case 6: {
+			/* A handle maps the ring, then writes its lane as it pleases. */
+			int lane = qring_lane_take(q);
+
+			if (lane >= 0 && lane < FUZZ_LANES) {
+				owned[lane] = true;
+				scribble(&q->ring->h->lane[lane].ops, 3 * sizeof(uint64_t) + 4, &data,
+					 &size);
+			}
+			break;
+		}
+		default:
+			/* Its process died (pid unknown: taken as gone): ipcd mends what it left. */
+			if (owned[op / 8 % FUZZ_LANES]) {
+				owned[op / 8 % FUZZ_LANES] = false;
+				qring_lane_give(q, op / 8 % FUZZ_LANES, 0);
+				check_held(q, put, put_len);
+			}
 			break;
 		}
 	}
