@@ -531,6 +531,37 @@ START_TEST(test_rings_turned_off)
 }
 END_TEST
 
+/* Rings count in --max-shm: past it, new queues go by the socket; a removed one gives its room back. */
+START_TEST(test_rings_count_in_max_shm)
+{
+	enum { RING = IPC_RING_HDR_BYTES + 16 * 64 };
+	char budget[32];
+	const char *args[] = { "--ring-slots", "16", "--ring-slot-bytes", "64", "--max-shm",
+			       budget, NULL };
+	ipc_client *c;
+	ipc_queue *a, *b, *d;
+
+	snprintf(budget, sizeof budget, "%d", RING + RING / 2);
+	harness_start(&h, args);
+	c = connect_ok(h.sock);
+	a = open_ok(c, "a", IPC_CREATE, NULL);
+	ck_assert_int_eq(stat_key(a, "ring_bytes"), RING);
+	ck_assert_int_eq(status_key(c, "shm"), RING);
+	b = open_ok(c, "b", IPC_CREATE, NULL);
+	ck_assert_int_eq(stat_key(b, "ring_bytes"), -ENOENT);
+	ck_assert_ipc(put_num(b, 1, 0), 0);
+	ck_assert_int_eq(get_num(b, 0), 1);
+	ipc_queue_close(a);
+	ck_assert_ipc(ipc_queue_unlink(c, "a"), 0);
+	ck_assert_int_eq(status_key(c, "shm"), 0);
+	d = open_ok(c, "d", IPC_CREATE, NULL);
+	ck_assert_int_eq(stat_key(d, "ring_bytes"), RING);
+	ipc_queue_close(d);
+	ipc_queue_close(b);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* A ring written with nonsense fails its queue; ipcd and other queues go on. */
 START_TEST(test_scribbled_ring_fails_its_queue_alone)
 {
@@ -582,6 +613,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_forked_children_keep_working);
 	tcase_add_test(tc, test_batches_prefetch_and_async_through_ring);
 	tcase_add_test(tc, test_rings_turned_off);
+	tcase_add_test(tc, test_rings_count_in_max_shm);
 	tcase_add_test(tc, test_scribbled_ring_fails_its_queue_alone);
 	return s;
 }

@@ -49,6 +49,7 @@ static void qring_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 int qring_create(struct queue *q, size_t slots, size_t slot_bytes)
 {
+	struct server *srv = q->obj.srv;
 	struct qring *r = calloc(1, sizeof *r);
 	size_t n = 2;
 	char name[32];
@@ -70,6 +71,11 @@ int qring_create(struct queue *q, size_t slots, size_t slot_bytes)
 	r->maxbytes = q->maxbytes;
 	r->size = IPC_RING_HDR_BYTES + n * slot_bytes;
 	msgstore_init(&r->spill);
+	/* Counted with the shared arrays: past the budget the queue goes by the socket. */
+	if (srv->shm_used > srv->lim.max_shm || r->size > srv->lim.max_shm - srv->shm_used) {
+		free(r);
+		return -ENOSPC;
+	}
 	snprintf(name, sizeof name, "ipcd-ring");
 	r->scratch = malloc(r->payload_max);
 	r->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -99,6 +105,7 @@ int qring_create(struct queue *q, size_t slots, size_t slot_bytes)
 	r->h->maxbytes = r->maxbytes;
 	r->h->ack = q->ack;
 	__atomic_store_n(&r->h->magic, IPC_RING_MAGIC, __ATOMIC_RELEASE);
+	srv->shm_used += r->size;
 	return 0;
 fail:
 	err = errno ? -errno : -ENOMEM;
@@ -120,6 +127,7 @@ void qring_destroy(struct queue *q)
 	if (!r)
 		return;
 	q->obj.srv->mem_used -= r->spill.bytes;
+	q->obj.srv->shm_used -= r->size;
 	msgstore_clear(&r->spill);
 	qring_lanes_free(r);
 	event_free(r->tick);
