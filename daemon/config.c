@@ -49,7 +49,7 @@ const struct config_key config_keys[] = {
 	{ "max-array-bytes", 0, CONFIG_BYTES, KEY(lim.max_array_bytes), 1, SIZE_MAX, true, "BYTES",
 	  "size of one shared array created afterwards" },
 	{ "max-shm", 0, CONFIG_BYTES, KEY(lim.max_shm), 1, SIZE_MAX, true, "BYTES",
-	  "bytes of all shared arrays (and consumers'\npages) together; arrays over it are refused,\nexisting ones stay" },
+	  "bytes of all shared arrays (and consumers'\npages, queues' rings) together; arrays over\nit are refused, existing ones stay" },
 	{ "ring-slots", 0, CONFIG_COUNT, KEY(lim.ring_slots), 0, 1u << 24, true, "N",
 	  "slots of the shared-memory ring of a local queue\ncreated afterwards (fewer if its maxsize is\nsmaller); 0: no rings, every queue by the socket" },
 	{ "ring-slot-bytes", 0, CONFIG_BYTES, KEY(lim.ring_slot_bytes), 32, 65536, true, "BYTES",

@@ -211,7 +211,7 @@ static void render_daemon(struct text *t, struct server *srv, const struct metri
 	       srv->lim.max_memory);
 	single(t, "ipcd_resident_memory_bytes", "gauge", "ipcd's resident set size.",
 	       resident_bytes());
-	single(t, "ipcd_shm_bytes", "gauge", "Bytes of shared arrays and consumers' pages.", srv->shm_used);
+	single(t, "ipcd_shm_bytes", "gauge", "Bytes of shared arrays, consumers' pages and queues' rings.", srv->shm_used);
 	single(t, "ipcd_max_shm_bytes", "gauge", "The max-shm budget of shared arrays.",
 	       srv->lim.max_shm);
 	family(t, "ipcd_objects", "gauge", "Named objects, by kind.");
@@ -274,32 +274,24 @@ static const struct fam {
 
 static uint64_t queue_fig(const struct queue *q, enum queue_fig f)
 {
-	const struct consumer *cs;
-	uint64_t n = 0;
+	struct queue_flight fl;
 
+	if (f == QF_IN_FLIGHT || f == QF_UNACKED || f == QF_CONSUMERS || f == QF_ACKED)
+		queue_flight(q, &fl);
 	switch (f) {
 	case QF_MESSAGES: return queue_depth(q);
 	case QF_BYTES: return queue_bytes(q);
 	case QF_MAX_MESSAGES: return q->maxsize;
 	case QF_MAX_BYTES: return q->maxbytes;
-	case QF_IN_FLIGHT:
-		TAILQ_FOREACH(cs, &q->consumers, link)
-			n += cs->inflight.count + cs->unacked.count;
-		return n;
-	case QF_UNACKED:
-		TAILQ_FOREACH(cs, &q->consumers, link)
-			n += cs->unacked.count;
-		return n;
+	case QF_IN_FLIGHT: return fl.pushed + fl.unacked;
+	case QF_UNACKED: return fl.unacked;
 	case QF_GETTERS: return waiter_count(&q->getters);
 	case QF_PUTTERS: return waiter_count(&q->putters);
 	case QF_JOINERS: return waiter_count(&q->joiners);
-	case QF_CONSUMERS:
-		TAILQ_FOREACH(cs, &q->consumers, link)
-			n++;
-		return n;
+	case QF_CONSUMERS: return fl.consumers;
 	case QF_PUTS: return queue_puts(q);
 	case QF_GETS: return queue_gets(q);
-	case QF_ACKED: return q->acked;
+	case QF_ACKED: return fl.acked;
 	case QF_REDELIVERED: return q->redelivered;
 	case QF_LOG_BYTES: return qlog_size(q);
 	}

@@ -69,7 +69,7 @@ enum ipc_kind {
 	X(CONFIG,    0x0c, "config",     "")     /* -> [{name, value, source, live}...] */ \
 	X(CONFIG_SET,0x0d, "config.set", "ss")   /* name, value -> ; a live setting */ \
 	X(MONITOR,   0x0e, "monitor",    "")     /* -> ; then pushes "monitor" */ \
-	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created, mapped; + ring fd if mapped */ \
+	X(Q_OPEN,    0x10, "queue.open", "sum")  /* name, flags, {attr} -> handle, created, mapped, lane; + ring fd if mapped */ \
 	X(Q_PUT,     0x11, "queue.put",  "hib")  /* handle, timeout ms, data -> */ \
 	X(Q_GET,     0x12, "queue.get",  "hi")   /* handle, timeout ms -> data */ \
 	X(Q_SIZE,    0x13, "queue.size", "h")    /* handle -> count */ \

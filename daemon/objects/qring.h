@@ -132,6 +132,7 @@ void qring_lane_give(struct queue *q, unsigned i, pid_t pid);
 
 /* qring_lane.c: an ack queue's messages leased through the ring, not yet acknowledged. */
 size_t qring_leased(const struct queue *q);
+size_t qring_lane_leased(const struct queue *q, unsigned lane);   /* of one lane */
 
 /* qring_lane.c: an ack queue's leases acknowledged, in all. */
 uint64_t qring_acked(const struct queue *q);

@@ -310,6 +310,13 @@ static bool lane_mend_leases(struct queue *q, unsigned i, bool cut, uint64_t *ac
 	return true;
 }
 
+size_t qring_lane_leased(const struct queue *q, unsigned i)
+{
+	uint64_t pos[IPC_RING_LEASES];
+
+	return q->ring->h->ack && i < IPC_RING_LANES ? lane_leases(q->ring, i, pos) : 0;
+}
+
 size_t qring_leased(const struct queue *q)
 {
 	const struct qring *r = q->ring;

@@ -106,6 +106,28 @@ uint64_t queue_gets(const struct queue *q)
 	return q->gets + (q->ring ? qring_total(q, false) : 0);
 }
 
+void queue_flight(const struct queue *q, struct queue_flight *f)
+{
+	const struct consumer *cs;
+
+	memset(f, 0, sizeof *f);
+	/* What a page says was taken counts as a credit would have. */
+	TAILQ_FOREACH(cs, &q->consumers, link) {
+		size_t taken = consumer_unsynced(cs);
+
+		f->pushed += cs->inflight.count - taken;
+		f->unacked += cs->unacked.count + (q->ack ? taken : 0);
+		/* A ring handle's lane alone does not make it a consumer; its leases do. */
+		f->consumers += cs->lane < 0 || cs->prefetch || cs->inflight.count ||
+				cs->unacked.count ||
+				(q->ring && qring_lane_leased(q, (unsigned)cs->lane));
+	}
+	/* An ack queue's messages leased through the ring are unacknowledged too. */
+	if (q->ring)
+		f->unacked += qring_leased(q);
+	f->acked = q->acked + (q->ring ? qring_acked(q) : 0);
+}
+
 static unsigned queue_nstat(const struct object *o)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
@@ -116,21 +138,9 @@ static unsigned queue_nstat(const struct object *o)
 static void queue_stat(const struct object *o, msgpack_packer *pk)
 {
 	const struct queue *q = container_of(o, const struct queue, obj);
-	const struct consumer *cs;
-	size_t pushed = 0, unacked = 0, consumers = 0;
+	struct queue_flight f;
 
-	/* What a page says was taken counts as a credit would have. */
-	TAILQ_FOREACH(cs, &q->consumers, link) {
-		size_t taken = consumer_unsynced(cs);
-
-		pushed += cs->inflight.count - taken;
-		unacked += cs->unacked.count + (q->ack ? taken : 0);
-		/* A ring handle's lane alone does not make it a consumer. */
-		consumers += cs->lane < 0 || cs->prefetch || cs->inflight.count || cs->unacked.count;
-	}
-	/* An ack queue's messages leased through the ring are unacknowledged too. */
-	if (q->ring)
-		unacked += qring_leased(q);
+	queue_flight(q, &f);
 	proto_pack_kv_u64(pk, "depth", queue_depth(q));
 	proto_pack_kv_u64(pk, "bytes", queue_bytes(q));
 	proto_pack_kv_u64(pk, "maxsize", q->maxsize);
@@ -140,11 +150,11 @@ static void queue_stat(const struct object *o, msgpack_packer *pk)
 	proto_pack_kv_u64(pk, "joiners", waiter_count(&q->joiners));
 	proto_pack_kv_u64(pk, "puts", queue_puts(q));
 	proto_pack_kv_u64(pk, "gets", queue_gets(q));
-	proto_pack_kv_u64(pk, "inflight", pushed + unacked);
-	proto_pack_kv_u64(pk, "unacked", unacked);
-	proto_pack_kv_u64(pk, "acked", q->acked + (q->ring ? qring_acked(q) : 0));
+	proto_pack_kv_u64(pk, "inflight", f.pushed + f.unacked);
+	proto_pack_kv_u64(pk, "unacked", f.unacked);
+	proto_pack_kv_u64(pk, "acked", f.acked);
 	proto_pack_kv_u64(pk, "redelivered", q->redelivered);
-	proto_pack_kv_u64(pk, "consumers", consumers);
+	proto_pack_kv_u64(pk, "consumers", f.consumers);
 	proto_pack_kv_u64(pk, "ack", q->ack);
 	proto_pack_kv_u64(pk, "durable", q->log != NULL);
 	proto_pack_kv_str(pk, "where", q->be->where);

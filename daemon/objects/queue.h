@@ -95,6 +95,15 @@ size_t queue_depth(const struct queue *q);
 size_t queue_bytes(const struct queue *q);
 
 /* Messages put and got since creation, by the socket and through the ring. */
+/* What q's consumers hold, as stat and /metrics report it. */
+struct queue_flight {
+	size_t pushed;           /* prefetched, not yet taken */
+	size_t unacked;          /* taken, not yet acknowledged (ring leases included) */
+	size_t consumers;        /* handles that prefetch or hold messages (or get by the socket) */
+	uint64_t acked;          /* acknowledged since creation */
+};
+void queue_flight(const struct queue *q, struct queue_flight *f);
+
 uint64_t queue_puts(const struct queue *q);
 uint64_t queue_gets(const struct queue *q);
 
