@@ -33,6 +33,8 @@
 #define RING_TRIES 256
 /* The longest sleep before looking whether ipcd is still there (ms). */
 #define RING_NAP_MS 1000
+/* Slots claimed or taken in one run, at most. */
+#define RING_RUN 64
 /* Asynchronous puts published before their consumers are woken, at most. */
 #define RING_ASYNC_BATCH 256
 
@@ -276,99 +278,164 @@ static bool ring_data(const struct cring *r, size_t unused)
 }
 
 /*
- * Put one message if the ring takes it now: 0; -EAGAIN when the queue is
- * full; RING_SOCKET when it must go by the socket.
+ * Put msgs[0..n) as far as the ring takes them now, in one claim of a run of
+ * slots: how many were put (*why 0), or 0 with *why: -EAGAIN when the queue
+ * is full, -EMSGSIZE when the first can never fit its bounds, RING_SOCKET
+ * when the first must go by the socket.
  */
-static int ring_try_put(struct cring *r, const void *data, size_t len)
+static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n, int *why)
 {
 	struct ipc_ring_hdr *h = r->h;
-	struct ipc_ring_slot *s;
-	uint64_t pos;
+	uint64_t pos, bytes = 0;
+	uint32_t k = 0, got;
 	int rc;
 
-	if (r->maxbytes && len > r->maxbytes)
-		return -EMSGSIZE;
-	if (len > r->payload_max ||
-	    (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)))
-		return RING_SOCKET;
-	if (!ipc_ring_enter(r->lane, &r->ops, r->gen))
-		return RING_SOCKET;  /* ipcd took the lane back: the socket says why */
-	if (ipc_ring_reserve(h, r->maxsize, r->maxbytes, 1, len) < 0) {
-		ipc_ring_leave(r->lane, &r->ops);
-		return -EAGAIN;
+	*why = 0;
+	if (r->maxbytes && msgs[0].iov_len > r->maxbytes) {
+		*why = -EMSGSIZE;
+		return 0;
 	}
-	while ((rc = ipc_ring_claim(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES,
-				    r->lane)) == -EBUSY)
-		;
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)) {
+		*why = RING_SOCKET;
+		return 0;
+	}
+	/* The run: messages that fit a slot, at most a batch. */
+	while (k < n && k < RING_RUN && msgs[k].iov_len <= r->payload_max)
+		bytes += msgs[k++].iov_len;
+	if (!k || !ipc_ring_enter(r->lane, &r->ops, r->gen)) {
+		*why = RING_SOCKET;   /* too large, or ipcd took the lane back: the socket says why */
+		return 0;
+	}
+	if (ipc_ring_reserve(h, r->maxsize, r->maxbytes, k, bytes) < 0) {
+		/* Not all of the run: as many as fit are put one by one. */
+		bytes = msgs[0].iov_len;
+		k = 1;
+		if (ipc_ring_reserve(h, r->maxsize, r->maxbytes, 1, bytes) < 0) {
+			ipc_ring_leave(r->lane, &r->ops);
+			*why = -EAGAIN;
+			return 0;
+		}
+	}
+	got = k;
+	while ((rc = ipc_ring_claim_n(h, r->base, r->slot_bytes, r->slots, &pos, &got, RING_TRIES,
+				      r->lane)) == -EBUSY)
+		got = k;
 	if (rc < 0) {
 		/* Reserved but no slot (the bound exceeds the ring): ipcd keeps it. */
 		__atomic_store_n(&r->lane->claim, 0, __ATOMIC_RELEASE);
-		ipc_ring_unreserve(h, 1, len);
+		ipc_ring_unreserve(h, k, bytes);
 		ipc_ring_leave(r->lane, &r->ops);
-		return RING_SOCKET;
+		*why = RING_SOCKET;
+		return 0;
 	}
-	s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
-	s->len = (uint32_t)len;
-	memcpy(s->data, data, len);
-	ipc_ring_commit(s, pos, r->slots, r->lane);
+	for (uint32_t i = 0; i < got; i++) {
+		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos + i);
+
+		s->len = (uint32_t)msgs[i].iov_len;
+		memcpy(s->data, msgs[i].iov_base, msgs[i].iov_len);
+		ipc_ring_commit(s, pos + i, r->slots, NULL);
+	}
+	__atomic_store_n(&r->lane->claim, 0, __ATOMIC_RELEASE);
+	if (got < k) {
+		/* The run was cut short by a slot not yet free: the rest is given back. */
+		uint64_t rest = 0;
+
+		for (uint32_t i = got; i < k; i++)
+			rest += msgs[i].iov_len;
+		ipc_ring_unreserve(h, k - got, rest);
+	}
 	ipc_ring_leave(r->lane, &r->ops);
-	return 0;
+	return got;
+}
+
+/* Put one message if the ring takes it now: 0, or as ring_try_put_n's *why. */
+static int ring_try_put(struct cring *r, const void *data, size_t len)
+{
+	struct iovec v = { (void *)data, len };
+	int why;
+
+	return ring_try_put_n(r, &v, 1, &why) ? 0 : why;
 }
 
 /*
- * Take one message if the ring has one now: 0 with it in v (malloc); -EAGAIN
- * when empty; RING_SOCKET when the next is ipcd's to give; -EPROTO when a
- * slot is corrupt; -ENOMEM.
+ * Take up to max messages (at least one) if the ring has them now, in one
+ * take of a run of slots: how many, in v (each malloc'd), with *why 0; or 0
+ * with *why: -EAGAIN when empty; RING_SOCKET when the next is ipcd's to
+ * give; -EPROTO when a slot is corrupt; -ENOMEM.  On an ack queue each is
+ * leased, not freed (max is at most the leases left).
  */
-static int ring_try_get(struct cring *r, struct iovec *v)
+static size_t ring_try_get_n(struct cring *r, struct iovec *v, size_t max, int *why)
 {
 	struct ipc_ring_hdr *h = r->h;
-	struct ipc_ring_slot *s;
 	uint32_t flags = __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
-	uint64_t pos;
-	uint32_t len;
+	uint64_t pos, bytes = 0;
+	size_t out = 0, counted = 0;
+	uint32_t got;
 	int rc;
 
-	if (flags & (IPC_RING_F_FRONT | IPC_RING_F_CLOSED))
-		return RING_SOCKET;
-	if (!ipc_ring_enter(r->lane, &r->ops, r->gen))
-		return RING_SOCKET;
+	*why = 0;
+	if (flags & (IPC_RING_F_FRONT | IPC_RING_F_CLOSED)) {
+		*why = RING_SOCKET;
+		return 0;
+	}
+	if (!ipc_ring_enter(r->lane, &r->ops, r->gen)) {
+		*why = RING_SOCKET;
+		return 0;
+	}
 	do {
-		while ((rc = ipc_ring_take(h, r->base, r->slot_bytes, r->slots, &pos, RING_TRIES,
-					   r->lane)) == -EBUSY)
-			;
+		got = max < RING_RUN ? (uint32_t)max : RING_RUN;
+		while ((rc = ipc_ring_take_n(h, r->base, r->slot_bytes, r->slots, &pos, &got,
+					     RING_TRIES, r->lane)) == -EBUSY)
+			got = max < RING_RUN ? (uint32_t)max : RING_RUN;
 		if (rc < 0) {
 			__atomic_store_n(&r->lane->take, 0, __ATOMIC_RELEASE);
 			ipc_ring_leave(r->lane, &r->ops);
-			return flags & IPC_RING_F_SPILL ? RING_SOCKET : -EAGAIN;
+			*why = flags & IPC_RING_F_SPILL ? RING_SOCKET : -EAGAIN;
+			return 0;
 		}
-		s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos);
-		len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
-		/* A void holds nothing, and its producer's count is ipcd's to redo. */
-		if (len == IPC_RING_LEN_VOID)
-			ipc_ring_free(s, pos, r->slots, r->lane);
-	} while (len == IPC_RING_LEN_VOID);
-	v->iov_base = len <= r->payload_max ? malloc(len ? len : 1) : NULL;
-	if (v->iov_base)
-		memcpy(v->iov_base, s->data, len);
-	v->iov_len = len;
-	if (r->ack && v->iov_base) {
-		/* Leased, not freed: the slot is given back by task_done, or by ipcd
-		 * to the head of the queue if this process dies first. */
-		struct ipc_ring_lane *l = r->lane;
+		for (uint32_t i = 0; i < got; i++) {
+			struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots,
+							       pos + i);
+			uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
 
-		__atomic_store_n(&l->lease[r->lease_tail % IPC_RING_LEASES], pos + 1,
-				 __ATOMIC_RELEASE);
-		__atomic_store_n(&l->lease_tail, ++r->lease_tail, __ATOMIC_RELEASE);
-		__atomic_store_n(&l->take, 0, __ATOMIC_RELEASE);
-	} else {
-		ipc_ring_free(s, pos, r->slots, r->lane);
-	}
-	ipc_ring_unreserve(h, 1, len <= r->payload_max ? len : 0);
+			/* A void holds nothing, and its producer's count is ipcd's to redo. */
+			if (len == IPC_RING_LEN_VOID) {
+				ipc_ring_free(s, pos + i, r->slots, NULL);
+				continue;
+			}
+			counted++;
+			bytes += len <= r->payload_max ? len : 0;
+			v[out].iov_base = len <= r->payload_max ? malloc(len ? len : 1) : NULL;
+			if (!v[out].iov_base) {
+				/* Dropped: the message is lost to this process, as a socket get's
+				 * reply would be; reported once nothing else was got. */
+				ipc_ring_free(s, pos + i, r->slots, NULL);
+				if (!*why)
+					*why = len > r->payload_max ? -EPROTO : -ENOMEM;
+				continue;
+			}
+			memcpy(v[out].iov_base, s->data, len);
+			v[out].iov_len = len;
+			out++;
+			if (r->ack) {
+				/* Leased, not freed: the slot is given back by task_done, or by
+				 * ipcd to the head of the queue if this process dies first. */
+				struct ipc_ring_lane *l = r->lane;
+
+				__atomic_store_n(&l->lease[r->lease_tail % IPC_RING_LEASES], pos + i + 1,
+						 __ATOMIC_RELEASE);
+				__atomic_store_n(&l->lease_tail, ++r->lease_tail, __ATOMIC_RELEASE);
+			} else {
+				ipc_ring_free(s, pos + i, r->slots, NULL);
+			}
+		}
+		__atomic_store_n(&r->lane->take, 0, __ATOMIC_RELEASE);
+	} while (!counted);   /* only voids: take the next run */
+	ipc_ring_unreserve(h, counted, bytes);
 	ipc_ring_leave(r->lane, &r->ops);
-	if (!v->iov_base)
-		return len > r->payload_max ? -EPROTO : -ENOMEM;
-	return 0;
+	if (out)
+		*why = 0;
+	return out;
 }
 
 int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *left_ms)
@@ -407,10 +474,11 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 
 	*left_ms = timeout_ms;
 	while (done < n) {
-		rc = ring_try_put(q->ring, msgs[done].iov_base, msgs[done].iov_len);
-		if (rc == 0) {
-			done++;
-			fresh++;
+		size_t k = ring_try_put_n(q->ring, msgs + done, n - done, &rc);
+
+		if (k) {
+			done += k;
+			fresh += k;
 			continue;
 		}
 		if (fresh)
@@ -450,8 +518,13 @@ int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, 
 			max = (size_t)room;
 	}
 	for (;;) {
-		while (n < max && n < INT_MAX - 1 && (rc = ring_try_get(q->ring, &msgs[n])) == 0)
-			n++;
+		while (n < max && n < INT_MAX - 1) {
+			size_t k = ring_try_get_n(q->ring, msgs + n, max - n, &rc);
+
+			if (!k)
+				break;
+			n += k;
+		}
 		if (n) {
 			ring_after_get(q, n);
 			return (int)n;

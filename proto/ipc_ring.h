@@ -65,9 +65,10 @@
 struct ipc_ring_lane {
 	_Alignas(IPC_RING_LINE) uint64_t gen; /* ipcd's: the owner's, until ipcd takes it back */
 	uint64_t ops;                /* the owner's: odd during an operation */
-	uint64_t claim;              /* position + 1 being claimed or written; 0 none */
-	uint64_t take;               /* position + 1 taken, not yet freed; 0 none */
+	uint64_t claim;              /* first position + 1 being claimed or written; 0 none */
+	uint64_t take;               /* first position + 1 taken, not yet freed; 0 none */
 	uint32_t sleep;              /* IPC_RING_SLEEP_* */
+	uint32_t claim_n, take_n;    /* how many positions from claim, from take */
 	uint32_t pad;
 	/*
 	 * Ack queues: the owner's leases, a FIFO of positions + 1 it took and
@@ -141,16 +142,17 @@ static inline void ipc_ring_set_seq(struct ipc_ring_slot *s, uint64_t pos, uint3
 }
 
 /*
- * Claim the next free position for writing, trying at most tries times
- * against other producers, naming it in lane (NULL for ipcd, which never
- * dies alone).  0 with *pos; -EAGAIN when the ring has no free slot; -EBUSY
- * when others kept winning (try again later).  The lane may name a position
- * it did not win: only one that tail passed and that nobody published
- * counts.
+ * Claim up to *n free positions in a row for writing (the first must be
+ * free; the run stops at the first that is not), trying at most tries times
+ * against other producers, naming them in lane (NULL for ipcd, which never
+ * dies alone).  0 with *pos and *n; -EAGAIN when the ring has no free slot;
+ * -EBUSY when others kept winning (try again later).  The lane may name
+ * positions it did not win: only one that tail passed and that nobody
+ * published counts.
  */
-static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
-				 uint32_t slots, uint64_t *pos, unsigned tries,
-				 struct ipc_ring_lane *lane)
+static inline int ipc_ring_claim_n(struct ipc_ring_hdr *h, unsigned char *base,
+				   uint32_t slot_bytes, uint32_t slots, uint64_t *pos, uint32_t *n,
+				   unsigned tries, struct ipc_ring_lane *lane)
 {
 	uint64_t p = __atomic_load_n(&h->tail, __ATOMIC_RELAXED);
 
@@ -159,13 +161,21 @@ static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, ui
 		int64_t dif = (int64_t)(ipc_ring_seq(s, p, slots) - p);
 
 		if (dif == 0) {
+			uint32_t k = 1;
+
+			while (k < *n && ipc_ring_seq(ipc_ring_slot(base, slot_bytes, slots, p + k),
+						      p + k, slots) == p + k)
+				k++;
 			/* Said before the claim (which releases it): whoever sees tail
 			 * past p sees this lane name p, until p is published. */
-			if (lane)
+			if (lane) {
+				__atomic_store_n(&lane->claim_n, k, __ATOMIC_RELAXED);
 				__atomic_store_n(&lane->claim, p + 1, __ATOMIC_RELEASE);
-			if (__atomic_compare_exchange_n(&h->tail, &p, p + 1, true, __ATOMIC_ACQ_REL,
+			}
+			if (__atomic_compare_exchange_n(&h->tail, &p, p + k, true, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
 				*pos = p;
+				*n = k;
 				return 0;
 			}
 		} else if (dif < 0) {
@@ -177,14 +187,23 @@ static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, ui
 	return -16; /* -EBUSY */
 }
 
+static inline int ipc_ring_claim(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
+				 uint32_t slots, uint64_t *pos, unsigned tries,
+				 struct ipc_ring_lane *lane)
+{
+	uint32_t n = 1;
+
+	return ipc_ring_claim_n(h, base, slot_bytes, slots, pos, &n, tries, lane);
+}
+
 /*
- * Take the oldest published position for reading, as ipc_ring_claim.
- * -EAGAIN when nothing is published at the head (empty, or its producer
- * has not committed yet).
+ * Take up to *n published positions in a row from the head for reading, as
+ * ipc_ring_claim_n.  -EAGAIN when nothing is published at the head (empty,
+ * or its producer has not committed yet).
  */
-static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
-				uint32_t slots, uint64_t *pos, unsigned tries,
-				struct ipc_ring_lane *lane)
+static inline int ipc_ring_take_n(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
+				  uint32_t slots, uint64_t *pos, uint32_t *n, unsigned tries,
+				  struct ipc_ring_lane *lane)
 {
 	uint64_t p = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
 
@@ -193,11 +212,19 @@ static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uin
 		int64_t dif = (int64_t)(ipc_ring_seq(s, p, slots) - (p + 1));
 
 		if (dif == 0) {
-			if (lane)
+			uint32_t k = 1;
+
+			while (k < *n && ipc_ring_seq(ipc_ring_slot(base, slot_bytes, slots, p + k),
+						      p + k, slots) == p + k + 1)
+				k++;
+			if (lane) {
+				__atomic_store_n(&lane->take_n, k, __ATOMIC_RELAXED);
 				__atomic_store_n(&lane->take, p + 1, __ATOMIC_RELEASE);
-			if (__atomic_compare_exchange_n(&h->head, &p, p + 1, true, __ATOMIC_ACQ_REL,
+			}
+			if (__atomic_compare_exchange_n(&h->head, &p, p + k, true, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
 				*pos = p;
+				*n = k;
 				return 0;
 			}
 		} else if (dif < 0) {
@@ -207,6 +234,15 @@ static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uin
 		}
 	}
 	return -16;
+}
+
+static inline int ipc_ring_take(struct ipc_ring_hdr *h, unsigned char *base, uint32_t slot_bytes,
+				uint32_t slots, uint64_t *pos, unsigned tries,
+				struct ipc_ring_lane *lane)
+{
+	uint32_t n = 1;
+
+	return ipc_ring_take_n(h, base, slot_bytes, slots, pos, &n, tries, lane);
 }
 
 /* Publish a claimed slot to consumers; the lane (if any) names it no more. */

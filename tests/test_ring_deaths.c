@@ -160,6 +160,73 @@ START_TEST(test_consumer_killed_mid_take_gives_the_message_back)
 }
 END_TEST
 
+/*
+ * Runs: a producer killed with 3 slots claimed at once, the first published;
+ * a consumer killed with 3 taken at once, the first freed.  What was
+ * published arrives, the rest of the producer's run is void, and the rest of
+ * the consumer's comes back first, in order.
+ */
+START_TEST(test_killed_in_the_middle_of_runs)
+{
+	ipc_client *c;
+	ipc_queue *q;
+	pid_t pid;
+
+	harness_start(&h, NULL);
+	c = connect_ok(h.sock);
+	q = open_ok(c, "q", IPC_CREATE, NULL);
+	pid = fork_ok();
+	if (pid == 0) {
+		struct ipc_ring_lane *l;
+		struct ipc_ring_hdr *hd = child_lane("q", &l);
+		struct ipc_ring_slot *s;
+		uint32_t n = 3;
+		uint64_t pos;
+
+		if (ipc_ring_reserve(hd, hd->maxsize, hd->maxbytes, 3, 3) < 0 ||
+		    ipc_ring_claim_n(hd, ring_base(hd), hd->slot_bytes, hd->slots, &pos, &n, 64, l) < 0 ||
+		    pos != 0 || n != 3)
+			child_fail("claim");
+		s = ipc_ring_slot(ring_base(hd), hd->slot_bytes, hd->slots, 0);
+		s->len = 1;
+		s->data[0] = '7';
+		ipc_ring_commit(s, 0, hd->slots, NULL);
+		child_die();
+	}
+	expect_killed(pid);
+	ck_assert_ipc(put_num(q, 8, 0), 0);
+	ck_assert_int_eq(get_num(q, HARNESS_HANG_MS), 7);
+	ck_assert_int_eq(get_num(q, HARNESS_HANG_MS), 8);
+	wait_stat(q, "depth", 0, HARNESS_HANG_MS);
+
+	for (long i = 1; i <= 4; i++)
+		ck_assert_ipc(put_num(q, i, 0), 0);
+	pid = fork_ok();
+	if (pid == 0) {
+		struct ipc_ring_lane *l;
+		struct ipc_ring_hdr *hd = child_lane("q", &l);
+		uint32_t n = 3;
+		uint64_t pos;
+
+		if (ipc_ring_take_n(hd, ring_base(hd), hd->slot_bytes, hd->slots, &pos, &n, 64, l) < 0 ||
+		    n != 3)
+			child_fail("take");
+		ipc_ring_free(ipc_ring_slot(ring_base(hd), hd->slot_bytes, hd->slots, pos), pos,
+			      hd->slots, NULL);
+		child_die();
+	}
+	expect_killed(pid);
+	wait_stat(q, "ring_mapped", 1, HARNESS_HANG_MS);
+	/* 1 was freed: the child had it.  2 and 3 come back before 4. */
+	for (long i = 2; i <= 4; i++)
+		ck_assert_int_eq(get_num(q, HARNESS_HANG_MS), i);
+	wait_stat(q, "depth", 0, HARNESS_HANG_MS);
+	harness_check_daemon(&h);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
 /* A producer killed between its reservation and its claim: the count is mended. */
 START_TEST(test_producer_killed_after_reserving_leaves_no_count)
 {
@@ -370,6 +437,7 @@ static Suite *ring_deaths_suite(void)
 
 	tcase_add_test(tc, test_producer_killed_mid_claim_leaves_a_void);
 	tcase_add_test(tc, test_consumer_killed_mid_take_gives_the_message_back);
+	tcase_add_test(tc, test_killed_in_the_middle_of_runs);
 	tcase_add_test(tc, test_producer_killed_after_reserving_leaves_no_count);
 	tcase_add_test(tc, test_sleeper_killed_is_counted_out);
 	tcase_add_test(tc, test_lanes_are_reused_and_run_out_gracefully);

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -158,16 +157,30 @@ static bool lane_exited(struct qlane *L)
 	return false;
 }
 
-/* Does a lane other than i, whose owner may be alive, hold v in the field at off? */
-static bool named_elsewhere(const struct qring *r, unsigned i, size_t off, uint64_t v)
+/* A lane's run of claimed (or taken) positions: first + 1 (0 none), and how many, clamped. */
+static uint64_t lane_run(const struct qring *r, const struct ipc_ring_lane *l, bool take,
+			 uint32_t *n)
+{
+	uint64_t first = __atomic_load_n(take ? &l->take : &l->claim, __ATOMIC_ACQUIRE);
+
+	*n = __atomic_load_n(take ? &l->take_n : &l->claim_n, __ATOMIC_RELAXED);
+	if (*n == 0 || *n > r->slots)
+		*n = *n ? r->slots : 1;
+	return first;
+}
+
+/* Does a lane other than i, whose owner may be alive, name position p in its claim (or take)? */
+static bool named_elsewhere(const struct qring *r, unsigned i, bool take, uint64_t p)
 {
 	for (unsigned j = 0; j < IPC_RING_LANES; j++) {
 		const struct qlane *L = &r->lanes[j];
-		const uint64_t *f = (const uint64_t *)(const void *)((const char *)&r->h->lane[j] + off);
+		uint32_t n;
+		uint64_t first;
 
 		if (j == i || L->state == QLANE_FREE || (L->state == QLANE_GONE && L->exited))
 			continue;
-		if (__atomic_load_n(f, __ATOMIC_ACQUIRE) == v)
+		first = lane_run(r, &r->h->lane[j], take, &n);
+		if (first && p >= first - 1 && p - (first - 1) < n)
 			return true;
 	}
 	return false;
@@ -183,7 +196,7 @@ static bool lane_mend_claim(struct queue *q, unsigned i, uint64_t p)
 	/* Not claimed (the claim lost or never happened), or long since taken. */
 	if (p >= tail || tail - p > r->slots || ipc_ring_seq(s, p, r->slots) != p)
 		return true;
-	if (named_elsewhere(r, i, offsetof(struct ipc_ring_lane, claim), p + 1))
+	if (named_elsewhere(r, i, false, p))
 		return false;
 	if (ipc_ring_seq(s, p, r->slots) != p)
 		return true;
@@ -206,7 +219,7 @@ static bool lane_mend_take(struct queue *q, unsigned i, uint64_t p)
 
 	if (p >= head || head - p > r->slots || ipc_ring_seq(s, p, r->slots) != p + 1)
 		return true;
-	if (named_elsewhere(r, i, offsetof(struct ipc_ring_lane, take), p + 1))
+	if (named_elsewhere(r, i, true, p))
 		return false;
 	if (ipc_ring_seq(s, p, r->slots) != p + 1)
 		return true;
@@ -277,7 +290,7 @@ static bool lane_mend_leases(struct queue *q, unsigned i, bool cut, uint64_t *ac
 	    __atomic_load_n(&l->lease[lh % IPC_RING_LEASES], __ATOMIC_ACQUIRE) - 1))
 		(*acks)++;
 	for (size_t k = 0; k < n; k++)
-		if (named_elsewhere(r, i, offsetof(struct ipc_ring_lane, take), pos[k] + 1))
+		if (named_elsewhere(r, i, true, pos[k]))
 			return false;
 	msgstore_init(&back);
 	for (size_t k = 0; k < n; k++) {
@@ -373,15 +386,21 @@ static void lane_settle(struct queue *q, unsigned i)
 	struct ipc_ring_lane *l = &r->h->lane[i];
 	bool cut = lane_busy(l);
 	uint64_t c, t, acks = 0;
+	uint32_t cn, tn;
 
 	if (cut && !lane_exited(L))
 		return;
-	c = __atomic_load_n(&l->claim, __ATOMIC_ACQUIRE);
-	t = __atomic_load_n(&l->take, __ATOMIC_ACQUIRE);
-	if (!r->broken && ((c && !lane_mend_claim(q, i, c - 1)) ||
-			   (t && !lane_mend_take(q, i, t - 1)) ||
-			   (r->h->ack && !lane_mend_leases(q, i, cut, &acks))))
-		return;   /* a live lane names the same position: look again later */
+	c = lane_run(r, l, false, &cn);
+	t = lane_run(r, l, true, &tn);
+	for (uint32_t k = 0; c && k < cn && !r->broken; k++)
+		if (!lane_mend_claim(q, i, c - 1 + k))
+			return;   /* a live lane names the same position: look again later */
+	/* The newest first: each goes to the head, so the run keeps its order. */
+	for (uint32_t k = tn; t && k > 0 && !r->broken; k--)
+		if (!lane_mend_take(q, i, t - 1 + k - 1))
+			return;
+	if (!r->broken && r->h->ack && !lane_mend_leases(q, i, cut, &acks))
+		return;
 	r->acked += acks;
 	if (cut) {
 		lane_unsleep(r, i);
