@@ -223,18 +223,31 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, int *left_ms);
 
 /*
- * ring.c: an asynchronous put through q's ring, never waiting: 0, or an
- * error or RING_SOCKET for the caller to buffer it for the socket instead.
- * Sleeping consumers are woken per batch, and by ring_publish (every flush).
+ * ring.c: an asynchronous put through q's ring: staged in this process, and
+ * put with the others as one run once RING_RUN are staged (waiting for room
+ * then, as a full socket buffer's flush does), or by ring_publish.  0; an
+ * error of that put; or RING_SOCKET for the caller to buffer it for the
+ * socket instead (too large for a slot, or the stage itself went there).
  */
 int ring_put_async(ipc_queue *q, const void *data, size_t len);
+/*
+ * ring.c: put what this process staged, waiting up to timeout_ms for room;
+ * what the ring cannot take (removed, spilling) is buffered for the socket
+ * (stream_pend), in order.  0, or the error (-ETIMEDOUT, -EAGAIN: the rest
+ * stays staged; -EMSGSIZE: the first never fits the queue and was dropped).
+ */
+int ring_publish(ipc_queue *q, int timeout_ms);
+/* ring.c: does ipcd hold puts newer than the ring's (or is the ring closed), so puts go by the socket? */
+bool ring_spilling(const ipc_queue *q);
+/* ring.c: asynchronous puts staged by this process, not yet put; and dropped (a forked child's). */
+size_t ring_staged(const ipc_queue *q);
+void ring_unstage(ipc_queue *q);
 /*
  * ring.c: task_done of the oldest lease of an ack queue's handle: 0;
  * -EINVAL when ipcd took the leases back (the connection went);
  * RING_SOCKET when the handle holds no lease (task_done goes by the socket).
  */
 int ring_ack(ipc_queue *q);
-void ring_publish(ipc_queue *q);
 
 /* An entry of an ack queue's push: taking it makes one more message to task_done. */
 #define MSGBUF_ACK 0x80u
@@ -244,6 +257,8 @@ int stream_reopened(ipc_queue *q);
 void stream_free(ipc_queue *q);
 /* Send what ipc_queue_put_async buffered, waiting up to timeout_ms. */
 int stream_flush(ipc_queue *q, int timeout_ms);
+/* stream.c: buffer one asynchronous put for the socket, after those buffered. */
+void stream_pend(ipc_queue *q, const void *data, size_t len);
 /* ipc_queue_get on a prefetching handle. */
 int stream_get(ipc_queue *q, void **data, size_t *len, int timeout_ms);
 

@@ -96,7 +96,9 @@ int queue_ready_flushed(ipc_queue *q, int timeout_ms)
 		return rc;
 	if (q->pend_pid != client_pid())
 		return 0;
-	ring_publish(q);
+	rc = ring_publish(q, timeout_ms);
+	if (rc < 0)
+		return rc;
 	return q->npend ? stream_flush(q, timeout_ms) : 0;
 }
 
@@ -148,7 +150,7 @@ void ipc_queue_close(ipc_queue *q)
 	c = q->c;
 	/* Asynchronous puts of this process are delivered before the handle goes,
 	 * waiting a bounded time for room. */
-	if (q->npend && q->pend_pid == client_pid())
+	if ((q->npend || ring_staged(q)) && q->pend_pid == client_pid())
 		stream_flush(q, CLIENT_CALL_TIMEOUT_MS);
 	/* Tell the daemon only on this process's own live connection. */
 	if (client_handle_live(c, q->gen)) {
@@ -182,8 +184,11 @@ int ipc_queue_put(ipc_queue *q, const void *data, size_t len, int timeout_ms)
 	if (q->c->max_message && len > q->c->max_message)
 		return -EMSGSIZE;
 	if (queue_ring_ready(q)) {
-		ring_publish(q);
-		rc = ring_put(q, data, len, timeout_ms, &timeout_ms);
+		/* Earlier asynchronous puts go first. */
+		rc = ring_publish(q, timeout_ms);
+		if (rc < 0)
+			return rc;
+		rc = q->npend ? RING_SOCKET : ring_put(q, data, len, timeout_ms, &timeout_ms);
 		if (rc != RING_SOCKET)
 			return rc;
 	}

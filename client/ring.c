@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,14 +30,18 @@
 /* Checks of the ring before a sleep (about 10 us): longer spins win latency on an idle
  * machine and lose throughput on a busy one, where the spinner takes the CPU its peer needs. */
 #define RING_SPINS 200
+/* Yields of the CPU, after the spin, while a full ring's consumers make no room. */
+#define RING_YIELDS 16
 /* Attempts against other processes before looking again at the flags. */
 #define RING_TRIES 256
 /* The longest sleep before looking whether ipcd is still there (ms). */
 #define RING_NAP_MS 1000
+/* ring_try_put_n: the ring is full, the queue is not (internal, never returned). */
+#define RING_FULL (RING_SOCKET - 1)
 /* Slots claimed or taken in one run, at most. */
 #define RING_RUN 64
-/* Asynchronous puts published before their consumers are woken, at most. */
-#define RING_ASYNC_BATCH 256
+/* Bytes of asynchronous puts staged before they are put as one run. */
+#define RING_STAGE_BYTES 16384
 
 struct cring {
 	unsigned char *mem;
@@ -51,7 +56,12 @@ struct cring {
 	uint64_t ops;                /* operations begun and ended, as the lane says */
 	bool ack;                    /* an ack queue: a take leases its slot until task_done */
 	uint64_t lease_head, lease_tail; /* this handle's leases, as the lane says */
-	unsigned unwoken;            /* asynchronous puts whose consumers were not woken yet */
+	/* Asynchronous puts staged in this process, put as one run when RING_RUN
+	 * or RING_STAGE_BYTES are staged, or at the next flush or other call. */
+	struct iovec staged[RING_RUN];
+	unsigned nstaged;
+	size_t stage_used;
+	unsigned char stage[RING_STAGE_BYTES];
 };
 
 static inline void ring_relax(void)
@@ -110,11 +120,14 @@ int ring_map(ipc_queue *q, int fd, uint64_t lane)
 
 void ring_unmap(ipc_queue *q)
 {
-	if (!q->ring)
+	struct cring *r = q->ring;
+
+	if (!r)
 		return;
-	/* This process's own mapping: what it put is woken for before it goes. */
-	if (q->pend_pid == client_pid())
-		ring_publish(q);
+	/* What this process staged goes by the socket (ipcd, or a new one, has
+	 * the order); a forked child drops its parent's. */
+	for (unsigned i = 0; i < r->nstaged && q->pend_pid == client_pid(); i++)
+		stream_pend(q, r->staged[i].iov_base, r->staged[i].iov_len);
 	munmap(q->ring->mem, q->ring->size);
 	free(q->ring);
 	q->ring = NULL;
@@ -187,21 +200,84 @@ static void ring_after_get(ipc_queue *q, size_t n)
 
 int ring_put_async(ipc_queue *q, const void *data, size_t len)
 {
-	int rc = ring_try_put(q->ring, data, len);
+	struct cring *r = q->ring;
+	int rc;
 
-	/* As a batch of asynchronous puts by the socket: sleepers hear of them
-	 * when the batch is full or at the next flush. */
-	if (rc == 0 && ++q->ring->unwoken >= RING_ASYNC_BATCH)
-		ring_publish(q);
-	return rc;
+	/* As asynchronous puts by the socket are buffered: a full stage is put
+	 * first, waiting for room as a full buffer's flush does; so is the stage
+	 * before a message that goes by the socket. */
+	bool socket = len > r->payload_max || len > RING_STAGE_BYTES;
+
+	if (socket || r->nstaged == RING_RUN || r->stage_used + len > RING_STAGE_BYTES) {
+		rc = ring_publish(q, -1);
+		if (rc < 0)
+			return rc;
+		if (socket || q->npend)
+			return RING_SOCKET;   /* after the stage, or with it by the socket */
+	}
+	memcpy(r->stage + r->stage_used, data, len);
+	r->staged[r->nstaged].iov_base = r->stage + r->stage_used;
+	r->staged[r->nstaged++].iov_len = len;
+	r->stage_used += len;
+	return 0;
 }
 
-void ring_publish(ipc_queue *q)
+void ring_unstage(ipc_queue *q)
 {
-	if (q->ring && q->ring->unwoken) {
-		ring_after_put(q, q->ring->unwoken);
-		q->ring->unwoken = 0;
+	if (q->ring) {
+		q->ring->nstaged = 0;
+		q->ring->stage_used = 0;
 	}
+}
+
+bool ring_spilling(const ipc_queue *q)
+{
+	return q->ring && (__atomic_load_n(&q->ring->h->flags, __ATOMIC_RELAXED) &
+			   (IPC_RING_F_SPILL | IPC_RING_F_CLOSED));
+}
+
+size_t ring_staged(const ipc_queue *q)
+{
+	return q->ring && q->pend_pid == client_pid() ? q->ring->nstaged : 0;
+}
+
+int ring_publish(ipc_queue *q, int timeout_ms)
+{
+	struct cring *r = q->ring;
+	size_t done;
+	int stop, left;
+
+	if (!r || !r->nstaged || q->pend_pid != client_pid())
+		return 0;
+	done = ring_put_many(q, r->staged, r->nstaged, timeout_ms, &left, &stop);
+	if (done < r->nstaged && (stop == -EMSGSIZE || stop == -EINVAL)) {
+		/* A message that can never be put is dropped, and this error is its
+		 * report, as a flush by the socket does. */
+		done++;
+	} else if (done < r->nstaged && stop == RING_SOCKET) {
+		/* The rest goes by the socket, in order (nothing is buffered there
+		 * while a stage is). */
+		for (size_t i = done; i < r->nstaged; i++)
+			stream_pend(q, r->staged[i].iov_base, r->staged[i].iov_len);
+		done = r->nstaged;
+		stop = 0;
+	}
+	if (done < r->nstaged) {
+		/* Not put within the time: the rest stays staged, in order. */
+		size_t off = (size_t)((unsigned char *)r->staged[done].iov_base - r->stage);
+
+		memmove(r->stage, r->stage + off, r->stage_used - off);
+		for (size_t i = done; i < r->nstaged; i++) {
+			r->staged[i - done] = r->staged[i];
+			r->staged[i - done].iov_base = (unsigned char *)r->staged[i].iov_base - off;
+		}
+		r->nstaged -= (unsigned)done;
+		r->stage_used -= off;
+		return stop;
+	}
+	r->nstaged = 0;
+	r->stage_used = 0;
+	return stop < 0 ? stop : 0;
 }
 
 /*
@@ -321,11 +397,12 @@ static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n
 				      r->lane)) == -EBUSY)
 		got = k;
 	if (rc < 0) {
-		/* Reserved but no slot (the bound exceeds the ring): ipcd keeps it. */
+		/* Within the bounds but no slot free (they exceed the ring): the
+		 * caller waits a spin for a consumer, then gives it to ipcd. */
 		__atomic_store_n(&r->lane->claim, 0, __ATOMIC_RELEASE);
 		ipc_ring_unreserve(h, k, bytes);
 		ipc_ring_leave(r->lane, &r->ops);
-		*why = RING_SOCKET;
+		*why = RING_FULL;
 		return 0;
 	}
 	for (uint32_t i = 0; i < got; i++) {
@@ -346,6 +423,30 @@ static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n
 	}
 	ipc_ring_leave(r->lane, &r->ops);
 	return got;
+}
+
+/*
+ * The ring is full but the queue is not: wait while consumers make room
+ * (true: try again); once they made none for RING_SPINS spins, the message
+ * goes by the socket to ipcd, which holds it (false), so that a put never
+ * waits on a consumer that stopped.  *head: the head last seen, 0 at first.
+ */
+static bool ring_full_spin(const struct cring *r, unsigned *spins, uint64_t *head)
+{
+	uint64_t now = __atomic_load_n(&r->h->head, __ATOMIC_RELAXED);
+
+	if (now != *head) {
+		*head = now;
+		*spins = 0;
+	}
+	if (++*spins > RING_SPINS + RING_YIELDS)
+		return false;
+	/* Past the spin, the consumer may want this CPU. */
+	if (*spins > RING_SPINS)
+		sched_yield();
+	else
+		ring_relax();
+	return true;
 }
 
 /* Put one message if the ring takes it now: 0, or as ring_try_put_n's *why. */
@@ -442,12 +543,18 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 {
 	int64_t deadline = -2;
 	unsigned spins = 0;
+	uint64_t head = 0;
 	int rc;
 
 	for (;;) {
 		rc = ring_try_put(q->ring, data, len);
 		if (rc == 0)
 			ring_after_put(q, 1);
+		if (rc == RING_FULL) {
+			if (ring_full_spin(q->ring, &spins, &head))
+				continue;
+			rc = RING_SOCKET;
+		}
 		if (rc != -EAGAIN || timeout_ms == 0)
 			break;
 		if (deadline == -2)
@@ -470,6 +577,8 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		     int *left_ms, int *stop)
 {
 	size_t done = 0, fresh = 0;
+	unsigned spins = 0;
+	uint64_t head = 0;
 	int rc = 0;
 
 	*left_ms = timeout_ms;
@@ -479,11 +588,17 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		if (k) {
 			done += k;
 			fresh += k;
+			spins = 0;
 			continue;
 		}
 		if (fresh)
 			ring_after_put(q, fresh);
 		fresh = 0;
+		if (rc == RING_FULL) {
+			if (ring_full_spin(q->ring, &spins, &head))
+				continue;
+			rc = RING_SOCKET;
+		}
 		if (rc != -EAGAIN)
 			break;
 		/* Full: wait for room as a put does, within what is left of the time. */

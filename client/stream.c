@@ -404,7 +404,9 @@ int stream_flush(ipc_queue *q, int timeout_ms)
 	int64_t deadline = io_deadline(timeout_ms);
 	int rc;
 
-	ring_publish(q);
+	rc = ring_publish(q, timeout_ms);
+	if (rc < 0)
+		return rc;
 	while (q->npend) {
 		int left = io_left_ms(deadline);
 
@@ -426,7 +428,7 @@ int stream_flush(ipc_queue *q, int timeout_ms)
 }
 
 /* Append one message, packed, to the pending batch. */
-static void pend_add(ipc_queue *q, const void *data, size_t len)
+void stream_pend(ipc_queue *q, const void *data, size_t len)
 {
 	msgpack_packer pk;
 
@@ -475,7 +477,7 @@ int ipc_queue_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int tim
 				rc = -EMSGSIZE;
 				break;
 			}
-			pend_add(q, msgs[done].iov_base, msgs[done].iov_len);
+			stream_pend(q, msgs[done].iov_base, msgs[done].iov_len);
 		}
 		batch = done - start;
 		if (batch) {
@@ -507,10 +509,18 @@ int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len)
 	if (q->pend_pid != client_pid()) {
 		/* A forked child: what is pending is the parent's to send. */
 		pend_clear(q);
+		ring_unstage(q);
 		q->pend_pid = client_pid();
 	}
 	if (q->c->max_message && len > q->c->max_message)
 		return -EMSGSIZE;
+	/* Buffered for the socket while ipcd held puts newer than the ring's:
+	 * once it holds none, what is buffered goes, and the ring is used again. */
+	if (q->ring && q->npend && !ring_spilling(q)) {
+		rc = stream_flush(q, IPC_FOREVER);
+		if (rc < 0)
+			return rc;
+	}
 	/* Through the ring, without waiting, while nothing waits here to go before
 	 * it by the socket; else buffered as ever: a full queue, a message the ring
 	 * cannot take and one the queue refuses are the flush's to wait for or report. */
@@ -522,15 +532,18 @@ int ipc_queue_put_async(ipc_queue *q, const void *data, size_t len)
 			if (rc < 0)
 				return rc;
 		}
-		if (q->ring && ring_put_async(q, data, len) == 0)
-			return 0;
+		if (q->ring) {
+			rc = ring_put_async(q, data, len);
+			if (rc != RING_SOCKET)
+				return rc;
+		}
 	}
 	if (pend_full(q, len)) {
 		rc = stream_flush(q, IPC_FOREVER);
 		if (rc < 0)
 			return rc;
 	}
-	pend_add(q, data, len);
+	stream_pend(q, data, len);
 	return 0;
 }
 
@@ -545,5 +558,5 @@ int ipc_queue_flush(ipc_queue *q, int timeout_ms)
 
 size_t ipc_queue_pending(const ipc_queue *q)
 {
-	return q && q->pend_pid == client_pid() ? q->npend : 0;
+	return q && q->pend_pid == client_pid() ? q->npend + ring_staged(q) : 0;
 }

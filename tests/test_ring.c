@@ -490,9 +490,14 @@ START_TEST(test_batches_prefetch_and_async_through_ring)
 		in[i].iov_len = (size_t)snprintf(bufs[i], sizeof bufs[i], "%d", i);
 	}
 	ck_assert_int_eq(ipc_queue_put_many(q, in, 100, 0), 100);
+	/* Asynchronous puts are staged in this process and put in runs: the
+	 * first full run (64) is in the ring, the rest pending until the flush. */
 	for (int i = 100; i < 200; i++)
 		ck_assert_ipc(ipc_queue_put_async(q, bufs[i - 100], 1), 0);
+	ck_assert_int_eq(stat_key(q, "ring_puts"), 164);
+	ck_assert_uint_eq(ipc_queue_pending(q), 36);
 	ck_assert_ipc(ipc_queue_flush(q, 0), 0);
+	ck_assert_uint_eq(ipc_queue_pending(q), 0);
 	ck_assert_int_eq(stat_key(q, "ring_puts"), 200);
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 16), 0);
 	while (next < 100) {
@@ -507,6 +512,47 @@ START_TEST(test_batches_prefetch_and_async_through_ring)
 	ck_assert_int_eq(stat_key(q, "depth"), 100);
 	ck_assert_ipc(ipc_queue_set_prefetch(q, 0), 0);
 	ck_assert_int_eq(stat_key(q, "ring_gets"), 100);
+	ipc_queue_close(q);
+	ipc_disconnect(c);
+}
+END_TEST
+
+/*
+ * A full ring of a queue with room, and no consumer taking: a put waits a
+ * spin for room, then ipcd holds the message (a put never waits on a
+ * stopped consumer); the order stays one.
+ */
+START_TEST(test_full_ring_spills_to_ipcd)
+{
+	static const char *const args[] = { "--ring-slots", "4", NULL };
+	ipc_client *c;
+	ipc_queue *q;
+
+	harness_start(&h, args);
+	c = connect_ok(h.sock);
+	q = open_ok(c, "q", IPC_CREATE, NULL);
+	for (long i = 0; i < 12; i++)
+		ck_assert_ipc(put_num(q, i, 0), 0);
+	/* Each asynchronous put goes before the put that follows it. */
+	for (long i = 12; i < 24; i++) {
+		ck_assert_ipc(ipc_queue_put_async(q, "x", 1), 0);
+		ck_assert_ipc(put_num(q, i, 0), 0);
+	}
+	ck_assert_ipc(ipc_queue_flush(q, 0), 0);
+	ck_assert_int_eq(stat_key(q, "depth"), 36);
+	ck_assert_int_le(stat_key(q, "ring_puts"), 8);
+	for (long i = 0; i < 12; i++)
+		ck_assert_int_eq(get_num(q, 0), i);
+	for (long i = 12; i < 24; i++) {
+		void *data;
+		size_t len;
+
+		ck_assert_ipc(ipc_queue_get(q, &data, &len, 0), 0);
+		ck_assert(len == 1 && *(char *)data == 'x');
+		free(data);
+		ck_assert_int_eq(get_num(q, 0), i);
+	}
+	ck_assert_int_eq(stat_key(q, "depth"), 0);
 	ipc_queue_close(q);
 	ipc_disconnect(c);
 }
@@ -612,6 +658,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_mapping_needs_put_and_get_rights);
 	tcase_add_test(tc, test_forked_children_keep_working);
 	tcase_add_test(tc, test_batches_prefetch_and_async_through_ring);
+	tcase_add_test(tc, test_full_ring_spills_to_ipcd);
 	tcase_add_test(tc, test_rings_turned_off);
 	tcase_add_test(tc, test_rings_count_in_max_shm);
 	tcase_add_test(tc, test_scribbled_ring_fails_its_queue_alone);
