@@ -132,6 +132,7 @@ static void scribble(void *dst, size_t len, const uint8_t **data, size_t *size)
 
 /* The lanes the input covers and gives: a handle's lane is the first free one. */
 #define FUZZ_LANES 4
+#define FUZZ_OPS 512
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -155,7 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Every socket put is the first bytes of the operations (check_held). */
 	put = data;
 	put_len = size;
-	while (size) {
+	/* At most FUZZ_OPS operations: each checks all that ipcd holds (quadratic). */
+	for (unsigned ops = 0; size && ops < FUZZ_OPS; ops++) {
 		unsigned char op = *data++;
 		void *copy;
 		size_t len;
