@@ -201,13 +201,12 @@ static void ring_after_get(ipc_queue *q, size_t n)
 int ring_put_async(ipc_queue *q, const void *data, size_t len)
 {
 	struct cring *r = q->ring;
+	bool socket = len > r->payload_max || len > RING_STAGE_BYTES;
 	int rc;
 
 	/* As asynchronous puts by the socket are buffered: a full stage is put
 	 * first, waiting for room as a full buffer's flush does; so is the stage
 	 * before a message that goes by the socket. */
-	bool socket = len > r->payload_max || len > RING_STAGE_BYTES;
-
 	if (socket || r->nstaged == RING_RUN || r->stage_used + len > RING_STAGE_BYTES) {
 		rc = ring_publish(q, -1);
 		if (rc < 0)
@@ -426,27 +425,25 @@ static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n
 }
 
 /*
- * The ring is full but the queue is not: wait while consumers make room
- * (true: try again); once they made none for RING_SPINS spins, the message
- * goes by the socket to ipcd, which holds it (false), so that a put never
- * waits on a consumer that stopped.  *head: the head last seen, 0 at first.
+ * The ring is full but the queue is not: wait for a consumer to take
+ * (true: try again); once none took for a spin and RING_YIELDS yields of
+ * the CPU (which the consumer may want), the message goes by the socket to
+ * ipcd, which holds it (false), so that a put never waits on a consumer
+ * that stopped.  Only the head is read meanwhile.
  */
-static bool ring_full_spin(const struct cring *r, unsigned *spins, uint64_t *head)
+static bool ring_full_wait(const struct cring *r)
 {
-	uint64_t now = __atomic_load_n(&r->h->head, __ATOMIC_RELAXED);
+	uint64_t head = __atomic_load_n(&r->h->head, __ATOMIC_RELAXED);
 
-	if (now != *head) {
-		*head = now;
-		*spins = 0;
+	for (unsigned spins = 0; spins < RING_SPINS + RING_YIELDS; spins++) {
+		if (spins < RING_SPINS)
+			ring_relax();
+		else
+			sched_yield();
+		if (__atomic_load_n(&r->h->head, __ATOMIC_RELAXED) != head)
+			return true;
 	}
-	if (++*spins > RING_SPINS + RING_YIELDS)
-		return false;
-	/* Past the spin, the consumer may want this CPU. */
-	if (*spins > RING_SPINS)
-		sched_yield();
-	else
-		ring_relax();
-	return true;
+	return false;
 }
 
 /* Put one message if the ring takes it now: 0, or as ring_try_put_n's *why. */
@@ -543,7 +540,6 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 {
 	int64_t deadline = -2;
 	unsigned spins = 0;
-	uint64_t head = 0;
 	int rc;
 
 	for (;;) {
@@ -551,7 +547,7 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 		if (rc == 0)
 			ring_after_put(q, 1);
 		if (rc == RING_FULL) {
-			if (ring_full_spin(q->ring, &spins, &head))
+			if (ring_full_wait(q->ring))
 				continue;
 			rc = RING_SOCKET;
 		}
@@ -577,8 +573,6 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		     int *left_ms, int *stop)
 {
 	size_t done = 0, fresh = 0;
-	unsigned spins = 0;
-	uint64_t head = 0;
 	int rc = 0;
 
 	*left_ms = timeout_ms;
@@ -588,14 +582,13 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		if (k) {
 			done += k;
 			fresh += k;
-			spins = 0;
 			continue;
 		}
 		if (fresh)
 			ring_after_put(q, fresh);
 		fresh = 0;
 		if (rc == RING_FULL) {
-			if (ring_full_spin(q->ring, &spins, &head))
+			if (ring_full_wait(q->ring))
 				continue;
 			rc = RING_SOCKET;
 		}
