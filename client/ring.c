@@ -149,19 +149,24 @@ static void ring_wake(uint32_t *word, uint32_t *sleepers)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-/* n messages were published: wake sleeping consumers, tell ipcd if it waits. */
-static void ring_after_put(ipc_queue *q, size_t n)
+/*
+ * n messages were published (put) or taken, or a lease ended: count them,
+ * wake the other side's sleepers, tell ipcd if it waits to hear of it.
+ */
+static void ring_after(ipc_queue *q, bool put, size_t n)
 {
 	struct ipc_ring_hdr *h = q->ring->h;
 
-	__atomic_add_fetch(&h->puts, n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(put ? &h->puts : &h->gets, n, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	ring_wake(&h->data_futex, &h->data_sleepers);
-	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & IPC_RING_F_KICK_PUT)
+	if (put)
+		ring_wake(&h->data_futex, &h->data_sleepers);
+	else
+		ring_wake(&h->room_futex, &h->room_sleepers);
+	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) &
+	    (put ? IPC_RING_F_KICK_PUT : IPC_RING_F_KICK_GET))
 		ring_kick(q);
 }
-
-static void ring_after_get(ipc_queue *q, size_t n);
 
 int ring_ack(ipc_queue *q)
 {
@@ -182,20 +187,8 @@ int ring_ack(ipc_queue *q)
 	ipc_ring_free(s, pos, r->slots, NULL);
 	__atomic_store_n(&r->lane->lease_head, ++r->lease_head, __ATOMIC_RELEASE);
 	ipc_ring_leave(r->lane, &r->ops);
-	ring_after_get(q, 0);
+	ring_after(q, false, 0);
 	return 0;
-}
-
-/* n messages were taken (or a lease ended): wake sleeping producers, tell ipcd if it waits. */
-static void ring_after_get(ipc_queue *q, size_t n)
-{
-	struct ipc_ring_hdr *h = q->ring->h;
-
-	__atomic_add_fetch(&h->gets, n, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	ring_wake(&h->room_futex, &h->room_sleepers);
-	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & IPC_RING_F_KICK_GET)
-		ring_kick(q);
 }
 
 int ring_put_async(ipc_queue *q, const void *data, size_t len)
@@ -545,7 +538,7 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 	for (;;) {
 		rc = ring_try_put(q->ring, data, len);
 		if (rc == 0)
-			ring_after_put(q, 1);
+			ring_after(q, true, 1);
 		if (rc == RING_FULL) {
 			if (ring_full_wait(q->ring))
 				continue;
@@ -585,7 +578,7 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 			continue;
 		}
 		if (fresh)
-			ring_after_put(q, fresh);
+			ring_after(q, true, fresh);
 		fresh = 0;
 		if (rc == RING_FULL) {
 			if (ring_full_wait(q->ring))
@@ -601,7 +594,7 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		done++;
 	}
 	if (fresh)
-		ring_after_put(q, fresh);
+		ring_after(q, true, fresh);
 	*stop = done == n ? 0 : rc;
 	return done;
 }
@@ -634,7 +627,7 @@ int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, 
 			n += k;
 		}
 		if (n) {
-			ring_after_get(q, n);
+			ring_after(q, false, n);
 			return (int)n;
 		}
 		if (rc == RING_SOCKET && deadline != -2)
