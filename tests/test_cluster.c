@@ -353,7 +353,7 @@ static Suite *cluster_suite(void)
 	Suite *s = suite_create("cluster");
 	TCase *tc;
 
-	tc = harness_tcase(s, "basic", 120 * SLOWDOWN, cluster_setup, cluster_teardown);
+	tc = harness_tcase(s, "basic", 240 * SLOWDOWN, cluster_setup, cluster_teardown);
 	tcase_add_test(tc, test_put_on_a_get_on_b);
 	tcase_add_test(tc, test_unlink_on_a_host_that_never_opened_it);
 	tcase_add_test(tc, test_cluster_puts_count_in_the_memory_budget);

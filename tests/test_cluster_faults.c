@@ -353,10 +353,10 @@ static Suite *cluster_faults_suite(void)
 	Suite *s = suite_create("cluster_faults");
 	TCase *tc;
 
-	tc = harness_tcase(s, "ack", 120 * SLOWDOWN, cluster_setup, cluster_teardown);
+	tc = harness_tcase(s, "ack", 240 * SLOWDOWN, cluster_setup, cluster_teardown);
 	tcase_add_test(tc, test_killed_consumer_messages_back_at_once_in_order);
 	tcase_add_test(tc, test_killed_ipcd_messages_back_after_ack_wait);
-	tc = harness_tcase(s, "faults", 180 * SLOWDOWN, cluster_setup, cluster_teardown);
+	tc = harness_tcase(s, "faults", 300 * SLOWDOWN, cluster_setup, cluster_teardown);
 	tcase_add_test(tc, test_server_killed_while_streaming_loses_no_acknowledged_put);
 	tcase_add_test(tc, test_cluster_down_and_back);
 	tc = harness_tcase(s, "flood", 900 * SLOWDOWN, cluster_setup, cluster_teardown);
