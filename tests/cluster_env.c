@@ -60,6 +60,16 @@ long cluster_key(ipc_client *c, const char *key)
 	return n;
 }
 
+void cluster_wait_size(ipc_queue *q, long want)
+{
+	int64_t end = harness_now_ms() + HARNESS_HANG_MS;
+	long n;
+
+	while ((n = ipc_queue_size(q)) != want && harness_now_ms() < end)
+		harness_sleep_ms(20);
+	ck_assert_msg(n == want, "queue %s: size %ld, want %ld", ipc_queue_name(q), n, want);
+}
+
 void cluster_wait_connected(const char *sock, long want)
 {
 	ipc_client *c = connect_ok(sock);

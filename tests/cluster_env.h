@@ -38,6 +38,13 @@ extern const ipc_queue_attr r1;  /* a cluster queue of 1 replica */
  * Teardown stops B, A and the cluster.
  */
 void cluster_setup(void);
+
+/*
+ * Until q's size (the engine's count of the consumer's pending messages,
+ * which follows an acknowledged put or a purge a moment later on a loaded
+ * machine) is want, within HARNESS_HANG_MS.
+ */
+void cluster_wait_size(ipc_queue *q, long want);
 void cluster_teardown(void);
 
 /* The cluster map's key of ipcd's status (an integer), or -ENOENT; -EIO if status fails. */

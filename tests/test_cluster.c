@@ -72,7 +72,7 @@ START_TEST(test_put_on_a_get_on_b)
 	ck_assert_str_eq(where, "socket");
 	ck_assert_ipc(put_str(qa, "one", HARNESS_HANG_MS), 0);
 	ck_assert_ipc(put_str(qa, "two", HARNESS_HANG_MS), 0);
-	ck_assert_int_eq(ipc_queue_size(qb), 2);
+	cluster_wait_size(qb, 2);
 	ck_assert_ipc(ipc_queue_peek(qb, &data, &len), 0);
 	ck_assert_msg(len == 3 && memcmp(data, "one", 3) == 0, "peek saw '%.*s'", (int)len,
 		      (char *)data);
@@ -84,21 +84,14 @@ START_TEST(test_put_on_a_get_on_b)
 	ck_assert_ipc(ipc_queue_get(qb, &data, &len, 0), -EAGAIN);
 	ck_assert_ipc(put_str(qa, "three", HARNESS_HANG_MS), 0);
 	get_expect(qb, "three", HARNESS_HANG_MS);
-	ck_assert_int_eq(ipc_queue_size(qa), 0);
+	cluster_wait_size(qa, 0);
 	/* Purge on B empties it for A too. */
 	for (int i = 0; i < 5; i++)
 		ck_assert_ipc(put_str(qa, "p", HARNESS_HANG_MS), 0);
 	ck_assert_int_eq(ipc_queue_purge(qb), 5);
 	/* The consumer's count follows the stream's purge a moment later (the
-	 * consumer's leader may be another server): wait for it. */
-	{
-		int64_t end = harness_now_ms() + HARNESS_HANG_MS;
-		int n;
-
-		while ((n = ipc_queue_size(qa)) != 0 && harness_now_ms() < end)
-			harness_sleep_ms(20);
-		ck_assert_int_eq(n, 0);
-	}
+	 * consumer's leader may be another server). */
+	cluster_wait_size(qa, 0);
 	/* Unlink on A removes the stream: B learns it at a call after that. */
 	ck_assert_ipc(ipc_queue_unlink(a, "jobs"), 0);
 	wait_removed(qb);
@@ -144,7 +137,7 @@ START_TEST(test_cluster_puts_count_in_the_memory_budget)
 	ck_assert_ipc(ipc_queue_put(qa, big, sizeof big, HARNESS_HANG_MS), -ENOBUFS);
 	ck_assert_ipc(ipc_config_set(a, "max-memory", "1G"), 0);
 	ck_assert_ipc(ipc_queue_put(qa, big, sizeof big, HARNESS_HANG_MS), 0);
-	ck_assert_int_eq(ipc_queue_size(qa), 2);
+	cluster_wait_size(qa, 2);
 	ck_assert_ipc(ipc_queue_unlink(a, "budget"), 0);
 	ipc_queue_close(qa);
 	ipc_disconnect(a);
@@ -182,7 +175,7 @@ START_TEST(test_batches_across_hosts)
 		}
 		got += n;
 	}
-	ck_assert_int_eq(ipc_queue_size(qb), 50);
+	cluster_wait_size(qb, 50);
 	ipc_queue_close(qa);
 	ipc_queue_close(qb);
 	ipc_disconnect(a);
@@ -204,11 +197,11 @@ START_TEST(test_maxsize_is_exact_and_puts_wait)
 	t0 = harness_now_ms();
 	ck_assert_ipc(put_str(qb, "full", 300), -ETIMEDOUT);
 	ck_assert_msg(harness_now_ms() - t0 >= 250, "the put did not wait for its timeout");
-	ck_assert_int_eq(ipc_queue_size(qa), 3);
+	cluster_wait_size(qa, 3);
 	/* A get on A frees room: B's waiting put goes in. */
 	get_expect(qa, "x", HARNESS_HANG_MS);
 	ck_assert_ipc(put_str(qb, "in", HARNESS_HANG_MS), 0);
-	ck_assert_int_eq(ipc_queue_size(qa), 3);
+	cluster_wait_size(qa, 3);
 	ipc_queue_close(qa);
 	ipc_queue_close(qb);
 	ipc_disconnect(a);
