@@ -348,14 +348,15 @@ static bool ring_data(const struct cring *r, size_t unused)
 /*
  * Put msgs[0..n) as far as the ring takes them now, in one claim of a run of
  * slots: how many were put (*why 0), or 0 with *why: -EAGAIN when the queue
- * is full, -EMSGSIZE when the first can never fit its bounds, RING_SOCKET
- * when the first must go by the socket.
+ * is full, -EMSGSIZE when the first can never fit its bounds, RING_FULL when
+ * the queue has room but the ring has none now (full, or ipcd holds newer
+ * puts), RING_SOCKET when the first must go by the socket.
  */
 static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n, int *why)
 {
 	struct ipc_ring_hdr *h = r->h;
 	uint64_t pos, bytes = 0;
-	uint32_t k = 0, got;
+	uint32_t k = 0, got, flags;
 	int rc;
 
 	*why = 0;
@@ -363,8 +364,11 @@ static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n
 		*why = -EMSGSIZE;
 		return 0;
 	}
-	if (__atomic_load_n(&h->flags, __ATOMIC_RELAXED) & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)) {
-		*why = RING_SOCKET;
+	flags = __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
+	if (flags & (IPC_RING_F_SPILL | IPC_RING_F_CLOSED)) {
+		/* ipcd holds newer puts: they go first.  While consumers take, ipcd
+		 * moves them into the ring, and this put waits for that as for room. */
+		*why = flags & IPC_RING_F_CLOSED ? RING_SOCKET : RING_FULL;
 		return 0;
 	}
 	/* The run: messages that fit a slot, at most a batch. */
