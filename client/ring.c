@@ -27,9 +27,14 @@
 #include "client.h"
 #include "ipc_ring.h"
 
-/* Checks of the ring before a sleep (about 10 us): longer spins win latency on an idle
- * machine and lose throughput on a busy one, where the spinner takes the CPU its peer needs. */
+/* How long a waiting side checks the ring before it sleeps: longer spins win latency on an
+ * idle machine and lose throughput on a busy one, where the spinner takes the CPU its peer
+ * needs.  Timed, not counted: a pause instruction takes 10 to 140 cycles by CPU. */
+#define RING_SPIN_NS 10000
+/* Checks of a full ring's head before the yields (about as long). */
 #define RING_SPINS 200
+/* The longest a put waits in one call for a full ring to make room, consumers taking. */
+#define RING_FULL_NS 1000000
 /* Yields of the CPU, after the spin, while a full ring's consumers make no room. */
 #define RING_YIELDS 16
 /* Attempts against other processes before looking again at the flags. */
@@ -71,6 +76,35 @@ static inline void ring_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+/* A waiting side's spin, from its first call: true (after a pause) while it lasts. */
+struct ring_spin {
+	unsigned n;
+	int64_t end;                 /* CLOCK_MONOTONIC ns; 0 before the first call */
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool ring_spin(struct ring_spin *s)
+{
+	/* The clock is read every 16th check: a check is far cheaper than a read. */
+	if ((s->n++ & 15) == 0) {
+		int64_t now = mono_ns();
+
+		if (!s->end)
+			s->end = now + RING_SPIN_NS;
+		else if (now >= s->end)
+			return false;
+	}
+	ring_relax();
+	return true;
 }
 
 int ring_map(ipc_queue *q, int fd, uint64_t lane)
@@ -422,15 +456,23 @@ static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n
 }
 
 /*
- * The ring is full but the queue is not: wait for a consumer to take
- * (true: try again); once none took for a spin and RING_YIELDS yields of
- * the CPU (which the consumer may want), the message goes by the socket to
- * ipcd, which holds it (false), so that a put never waits on a consumer
- * that stopped.  Only the head is read meanwhile.
+ * The ring is full (or ipcd holds newer puts) but the queue is not: wait for
+ * a consumer to take (true: try again); once none took for a spin and
+ * RING_YIELDS yields of the CPU (which the consumer may want), or after
+ * RING_FULL_NS of waiting in this call (*until, 0 at first) however they
+ * take, the message goes by the socket to ipcd, which holds it (false): a
+ * put never waits long, nor on a consumer that stopped.  Only the head is
+ * read meanwhile.
  */
-static bool ring_full_wait(const struct cring *r)
+static bool ring_full_wait(const struct cring *r, int64_t *until)
 {
 	uint64_t head = __atomic_load_n(&r->h->head, __ATOMIC_RELAXED);
+	int64_t now = mono_ns();
+
+	if (!*until)
+		*until = now + RING_FULL_NS;
+	else if (now >= *until)
+		return false;
 
 	for (unsigned spins = 0; spins < RING_SPINS + RING_YIELDS; spins++) {
 		if (spins < RING_SPINS)
@@ -535,8 +577,8 @@ static size_t ring_try_get_n(struct cring *r, struct iovec *v, size_t max, int *
 
 int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *left_ms)
 {
-	int64_t deadline = -2;
-	unsigned spins = 0;
+	int64_t deadline = -2, full_until = 0;
+	struct ring_spin spin = { 0, 0 };
 	int rc;
 
 	for (;;) {
@@ -544,7 +586,7 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 		if (rc == 0)
 			ring_after(q, true, 1);
 		if (rc == RING_FULL) {
-			if (ring_full_wait(q->ring))
+			if (ring_full_wait(q->ring, &full_until))
 				continue;
 			rc = RING_SOCKET;
 		}
@@ -552,11 +594,8 @@ int ring_put(ipc_queue *q, const void *data, size_t len, int timeout_ms, int *le
 			break;
 		if (deadline == -2)
 			deadline = io_deadline(timeout_ms);
-		if (spins < RING_SPINS) {
-			spins++;
-			ring_relax();
+		if (ring_spin(&spin))
 			continue;
-		}
 		rc = ring_sleep(q, &q->ring->h->room_futex, &q->ring->h->room_sleepers,
 				IPC_RING_SLEEP_ROOM, deadline, ring_room, len);
 		if (rc < 0)
@@ -570,6 +609,7 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 		     int *left_ms, int *stop)
 {
 	size_t done = 0, fresh = 0;
+	int64_t full_until = 0;
 	int rc = 0;
 
 	*left_ms = timeout_ms;
@@ -585,7 +625,7 @@ size_t ring_put_many(ipc_queue *q, const struct iovec *msgs, size_t n, int timeo
 			ring_after(q, true, fresh);
 		fresh = 0;
 		if (rc == RING_FULL) {
-			if (ring_full_wait(q->ring))
+			if (ring_full_wait(q->ring, &full_until))
 				continue;
 			rc = RING_SOCKET;
 		}
@@ -607,7 +647,7 @@ int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, 
 {
 	struct cring *r = q->ring;
 	int64_t deadline = -2;
-	unsigned spins = 0;
+	struct ring_spin spin = { 0, 0 };
 	size_t n = 0;
 	int rc = -EAGAIN;
 
@@ -642,11 +682,8 @@ int ring_get_many(ipc_queue *q, struct iovec *msgs, size_t max, int timeout_ms, 
 			return -EAGAIN;
 		if (deadline == -2)
 			deadline = io_deadline(timeout_ms);
-		if (spins < RING_SPINS) {
-			spins++;
-			ring_relax();
+		if (ring_spin(&spin))
 			continue;
-		}
 		rc = ring_sleep(q, &q->ring->h->data_futex, &q->ring->h->data_sleepers,
 				IPC_RING_SLEEP_DATA, deadline, ring_data, 0);
 		if (rc == -ETIMEDOUT)
