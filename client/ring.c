@@ -35,8 +35,8 @@
 #define RING_SPINS 200
 /* The longest a put waits in one call for a full ring to make room, consumers taking. */
 #define RING_FULL_NS 1000000
-/* Yields of the CPU, after the spin, while a full ring's consumers make no room. */
-#define RING_YIELDS 16
+/* How long a full ring's consumers may take nothing before a put goes to ipcd. */
+#define RING_STALL_NS 50000
 /* Attempts against other processes before looking again at the flags. */
 #define RING_TRIES 256
 /* The longest sleep before looking whether ipcd is still there (ms). */
@@ -66,6 +66,7 @@ struct cring {
 	struct iovec staged[RING_RUN];
 	unsigned nstaged;
 	size_t stage_used;
+	uint64_t stalled;            /* head + 1 when consumers last took nothing; 0 */
 	unsigned char stage[RING_STAGE_BYTES];
 };
 
@@ -457,31 +458,38 @@ static size_t ring_try_put_n(struct cring *r, const struct iovec *msgs, size_t n
 
 /*
  * The ring is full (or ipcd holds newer puts) but the queue is not: wait for
- * a consumer to take (true: try again); once none took for a spin and
- * RING_YIELDS yields of the CPU (which the consumer may want), or after
+ * a consumer to take (true: try again).  Once none took for RING_STALL_NS
+ * (a spin, then yields of the CPU, which the consumer may want), or after
  * RING_FULL_NS of waiting in this call (*until, 0 at first) however they
- * take, the message goes by the socket to ipcd, which holds it (false): a
- * put never waits long, nor on a consumer that stopped.  Only the head is
- * read meanwhile.
+ * take, the message goes by the socket to ipcd, which holds it (false).
+ * Until a consumer takes again, later puts do not wait at all: a put never
+ * waits long, nor more than once on consumers that stopped.  Only the head
+ * is read meanwhile.
  */
-static bool ring_full_wait(const struct cring *r, int64_t *until)
+static bool ring_full_wait(struct cring *r, int64_t *until)
 {
 	uint64_t head = __atomic_load_n(&r->h->head, __ATOMIC_RELAXED);
-	int64_t now = mono_ns();
+	int64_t now = mono_ns(), stall = now + RING_STALL_NS;
 
+	if (r->stalled == head + 1)
+		return false;
 	if (!*until)
 		*until = now + RING_FULL_NS;
 	else if (now >= *until)
 		return false;
-
-	for (unsigned spins = 0; spins < RING_SPINS + RING_YIELDS; spins++) {
-		if (spins < RING_SPINS)
+	for (unsigned i = 0;; i++) {
+		if (i < RING_SPINS)
 			ring_relax();
 		else
 			sched_yield();
-		if (__atomic_load_n(&r->h->head, __ATOMIC_RELAXED) != head)
+		if (__atomic_load_n(&r->h->head, __ATOMIC_RELAXED) != head) {
+			r->stalled = 0;
 			return true;
+		}
+		if ((i & 15) == 15 && mono_ns() >= stall)
+			break;
 	}
+	r->stalled = head + 1;
 	return false;
 }
 

@@ -300,7 +300,8 @@ static int queue_open_create(struct req *r, const char *name, size_t len, const 
 		int rc = qring_create(q, slots, srv->lim.ring_slot_bytes);
 
 		if (rc < 0)
-			log_warn("queue '%s' goes by the socket: no ring (%s)", name, strerror(-rc));
+			log_warn("queue '%s' goes by the socket: no ring (%s)", q->obj.name,
+				 strerror(-rc));
 	}
 	log_info("client %llu (pid %d) created %s%s%squeue '%s'", (unsigned long long)r->conn->id,
 		 (int)r->conn->pid, a->durable ? "durable " : "", q->ack ? "ack " : "",
