@@ -44,7 +44,7 @@
 /* ring_try_put_n: the ring is full, the queue is not (internal, never returned). */
 #define RING_FULL (RING_SOCKET - 1)
 /* Slots claimed or taken in one run, at most. */
-#define RING_RUN 64
+#define RING_RUN IPC_RING_RUN_MAX
 /* Bytes of asynchronous puts staged before they are put as one run. */
 #define RING_STAGE_BYTES 16384
 

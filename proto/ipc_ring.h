@@ -46,6 +46,7 @@
 #define IPC_RING_VERSION 2u
 #define IPC_RING_LINE    64u
 #define IPC_RING_LANES   256u     /* handles that may map one ring at once */
+#define IPC_RING_RUN_MAX 64u      /* positions one claim or take names at most */
 #define IPC_RING_LEN_VOID 0xffffffffu /* a slot ipcd published for a producer that died */
 
 /* flags: written by ipcd alone (it never reads them back). */

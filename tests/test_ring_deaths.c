@@ -32,6 +32,17 @@ static void teardown(void)
 	harness_cleanup(&h);
 }
 
+/* In a child: the queue name opened on a connection of the child's own. */
+static ipc_queue *child_open(const char *name)
+{
+	ipc_client *c = NULL;
+	ipc_queue *q = NULL;
+
+	if (ipc_connect(h.sock, &c) < 0 || ipc_queue_open(c, name, 0, NULL, &q) < 0)
+		child_fail("open %s", name);
+	return q;
+}
+
 /*
  * In a child: open the queue (its handle takes lane 1, after the parent's
  * lane 0) and return the ring with that lane begun on, as an operation of
@@ -39,13 +50,9 @@ static void teardown(void)
  */
 static struct ipc_ring_hdr *child_lane(const char *name, struct ipc_ring_lane **lane)
 {
-	ipc_client *c = NULL;
-	ipc_queue *q = NULL;
-	struct ipc_ring_hdr *hd;
+	ipc_queue *q = child_open(name);
+	struct ipc_ring_hdr *hd = find_ring();
 
-	if (ipc_connect(h.sock, &c) < 0 || ipc_queue_open(c, name, 0, NULL, &q) < 0)
-		child_fail("open %s", name);
-	hd = find_ring();
 	if (!hd || stat_key(q, "ring_mapped") != 2 || !hd->lane[1].gen)
 		child_fail("no ring mapped as lane 1");
 	*lane = &hd->lane[1];
@@ -273,14 +280,10 @@ START_TEST(test_sleeper_killed_is_counted_out)
 	q = open_ok(c, "q", IPC_CREATE, NULL);
 	pid = fork_ok();
 	if (pid == 0) {
-		ipc_client *cc = NULL;
-		ipc_queue *qq = NULL;
 		void *data;
 		size_t len;
 
-		if (ipc_connect(h.sock, &cc) < 0 || ipc_queue_open(cc, "q", 0, NULL, &qq) < 0)
-			child_fail("open");
-		ipc_queue_get(qq, &data, &len, 10 * HARNESS_HANG_MS);
+		ipc_queue_get(child_open("q"), &data, &len, 10 * HARNESS_HANG_MS);
 		child_fail("woke");
 	}
 	wait_stat(q, "ring_getters", 1, HARNESS_HANG_MS);
@@ -356,12 +359,8 @@ START_TEST(test_producers_killed_at_random_block_nothing)
 			got[id] = -1;
 			pids[p] = fork_ok();
 			if (pids[p] == 0) {
-				ipc_client *cc = NULL;
-				ipc_queue *qq = NULL;
+				ipc_queue *qq = child_open("q");
 
-				if (ipc_connect(h.sock, &cc) < 0 ||
-				    ipc_queue_open(cc, "q", 0, NULL, &qq) < 0)
-					child_fail("open");
 				for (long i = 0;; i++) {
 					int rc = put_num(qq, (long)id * 1000000 + i, -1);
 

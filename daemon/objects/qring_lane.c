@@ -158,14 +158,14 @@ static bool lane_exited(struct qlane *L)
 }
 
 /* A lane's run of claimed (or taken) positions: first + 1 (0 none), and how many, clamped. */
-static uint64_t lane_run(const struct qring *r, const struct ipc_ring_lane *l, bool take,
-			 uint32_t *n)
+static uint64_t lane_run(const struct ipc_ring_lane *l, bool take, uint32_t *n)
 {
 	uint64_t first = __atomic_load_n(take ? &l->take : &l->claim, __ATOMIC_ACQUIRE);
 
+	/* Clamped to what a client may name: a scribbled count costs ipcd no more. */
 	*n = __atomic_load_n(take ? &l->take_n : &l->claim_n, __ATOMIC_RELAXED);
-	if (*n == 0 || *n > r->slots)
-		*n = *n ? r->slots : 1;
+	if (*n == 0 || *n > IPC_RING_RUN_MAX)
+		*n = *n ? IPC_RING_RUN_MAX : 1;
 	return first;
 }
 
@@ -179,7 +179,7 @@ static bool named_elsewhere(const struct qring *r, unsigned i, bool take, uint64
 
 		if (j == i || L->state == QLANE_FREE || (L->state == QLANE_GONE && L->exited))
 			continue;
-		first = lane_run(r, &r->h->lane[j], take, &n);
+		first = lane_run(&r->h->lane[j], take, &n);
 		if (first && p >= first - 1 && p - (first - 1) < n)
 			return true;
 	}
@@ -208,43 +208,83 @@ static bool lane_mend_claim(struct queue *q, unsigned i, uint64_t p)
 	return true;
 }
 
-/* Position p was taken by lane i's dead owner: if never freed, its message goes to the front. */
-static bool lane_mend_take(struct queue *q, unsigned i, uint64_t p)
+/*
+ * The slots at pos[0..n) were taken and never freed, by owners that are
+ * gone: their messages go to the head of the queue in that order, marked
+ * with flags, and the slots are freed (a void is only freed; a length past
+ * its slot breaks the ring).  Returns how many messages moved, with their
+ * bytes in *bytes; -1 without memory, nothing moved.
+ */
+static ssize_t lane_to_front(struct queue *q, const uint64_t *pos, size_t n, unsigned flags,
+			     size_t *bytes)
 {
 	struct qring *r = q->ring;
-	uint64_t head = __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE);
-	struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, p);
 	struct msgstore back;
-	uint32_t len;
+	uint32_t len[IPC_RING_RUN_MAX];
 
-	if (p >= head || head - p > r->slots || ipc_ring_seq(s, p, r->slots) != p + 1)
-		return true;
-	if (named_elsewhere(r, i, true, p))
-		return false;
-	if (ipc_ring_seq(s, p, r->slots) != p + 1)
-		return true;
-	len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
-	if (len == IPC_RING_LEN_VOID) {
-		ipc_ring_free(s, p, r->slots, NULL);
-		return true;
-	}
-	if (len > r->payload_max) {
-		ipc_ring_free(s, p, r->slots, NULL);
-		qring_break(q, "slot length", len);
-		return true;
-	}
 	msgstore_init(&back);
-	if (msgstore_put_rec(&back, s->data, len, 0, 0) < 0)
-		return false;   /* no memory now: the slot waits, and so does the lane */
-	ipc_ring_free(s, p, r->slots, NULL);
+	*bytes = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos[k]);
+
+		/* Read once: what is checked is what is copied. */
+		len[k] = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+		if (len[k] > r->payload_max)
+			continue;
+		if (msgstore_put_rec(&back, s->data, len[k], 0, flags) < 0) {
+			msgstore_clear(&back);
+			return -1;
+		}
+		*bytes += len[k];
+	}
+	for (size_t k = 0; k < n; k++) {
+		ipc_ring_free(ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos[k]), pos[k],
+			      r->slots, NULL);
+		if (len[k] != IPC_RING_LEN_VOID && len[k] > r->payload_max)
+			qring_break(q, "slot length", len[k]);
+	}
+	n = back.count;
+	q->obj.srv->mem_used += *bytes;
 	msgstore_splice_front(&q->store, &back);
 	msgstore_clear(&back);
-	q->obj.srv->mem_used += len;
-	/* Its reservation is still in the count: it is ipcd's own now. */
-	r->counted++;
-	r->counted_bytes += len;
-	log_info("queue '%s': a message taken by a process that died goes back to the head",
-		 q->obj.name);
+	if (n)
+		r->woke_room = true;
+	return (ssize_t)n;
+}
+
+/*
+ * Positions first..first+n-1 were taken by lane i's dead owner: those never
+ * freed go to the front, in order, not marked (the owner's call never
+ * returned them).  false when a live lane names one of them, or without
+ * memory: look again later.
+ */
+static bool lane_mend_take(struct queue *q, unsigned i, uint64_t first, uint32_t n)
+{
+	struct qring *r = q->ring;
+	uint64_t head = __atomic_load_n(&r->h->head, __ATOMIC_ACQUIRE), pos[IPC_RING_RUN_MAX];
+	size_t k = 0, bytes;
+	ssize_t moved;
+
+	for (uint64_t p = first; p < first + n && k < IPC_RING_RUN_MAX; p++) {
+		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, p);
+
+		if (p >= head || head - p > r->slots || ipc_ring_seq(s, p, r->slots) != p + 1)
+			continue;   /* freed, or never taken */
+		if (named_elsewhere(r, i, true, p))
+			return false;
+		/* Still taken once no live lane was seen to name it: the dead owner's. */
+		if (ipc_ring_seq(s, p, r->slots) == p + 1)
+			pos[k++] = p;
+	}
+	moved = lane_to_front(q, pos, k, 0, &bytes);
+	if (moved < 0)
+		return false;
+	/* Their reservations are still in the count: they are ipcd's own now. */
+	r->counted += (size_t)moved;
+	r->counted_bytes += bytes;
+	if (moved)
+		log_info("queue '%s': %zd messages taken by a process that died go back to the head",
+			 q->obj.name, moved);
 	return true;
 }
 
@@ -281,9 +321,8 @@ static bool lane_mend_leases(struct queue *q, unsigned i, bool cut, uint64_t *ac
 	struct qring *r = q->ring;
 	struct ipc_ring_lane *l = &r->h->lane[i];
 	uint64_t pos[IPC_RING_LEASES], lh = __atomic_load_n(&l->lease_head, __ATOMIC_ACQUIRE);
-	size_t n = lane_leases(r, i, pos);
-	struct msgstore back;
-	size_t bytes = 0;
+	size_t n = lane_leases(r, i, pos), bytes;
+	ssize_t moved;
 
 	*acks = lh > (uint64_t)1 << 62 ? 0 : lh;
 	if (cut && lh < __atomic_load_n(&l->lease_tail, __ATOMIC_ACQUIRE) && (!n || pos[0] !=
@@ -292,34 +331,11 @@ static bool lane_mend_leases(struct queue *q, unsigned i, bool cut, uint64_t *ac
 	for (size_t k = 0; k < n; k++)
 		if (named_elsewhere(r, i, true, pos[k]))
 			return false;
-	msgstore_init(&back);
-	for (size_t k = 0; k < n; k++) {
-		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos[k]);
-		uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
-
-		if (len > r->payload_max)
-			continue;   /* freed below, and the ring fails */
-		if (msgstore_put_rec(&back, s->data, len, 0, MSG_REDELIVERED) < 0) {
-			msgstore_clear(&back);
-			return false;
-		}
-		bytes += len;
-	}
-	for (size_t k = 0; k < n; k++) {
-		struct ipc_ring_slot *s = ipc_ring_slot(r->base, r->slot_bytes, r->slots, pos[k]);
-		uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
-
-		ipc_ring_free(s, pos[k], r->slots, NULL);
-		if (len > r->payload_max)
-			qring_break(q, "leased slot length", len);
-	}
 	/* Taken out of the count when leased: qring_sync counts them in again. */
-	q->redelivered += back.count;
-	q->obj.srv->mem_used += bytes;
-	msgstore_splice_front(&q->store, &back);
-	msgstore_clear(&back);
-	if (n)
-		r->woke_room = true;
+	moved = lane_to_front(q, pos, n, MSG_REDELIVERED, &bytes);
+	if (moved < 0)
+		return false;
+	q->redelivered += (size_t)moved;
 	return true;
 }
 
@@ -390,15 +406,13 @@ static void lane_settle(struct queue *q, unsigned i)
 
 	if (cut && !lane_exited(L))
 		return;
-	c = lane_run(r, l, false, &cn);
-	t = lane_run(r, l, true, &tn);
+	c = lane_run(l, false, &cn);
+	t = lane_run(l, true, &tn);
 	for (uint32_t k = 0; c && k < cn && !r->broken; k++)
 		if (!lane_mend_claim(q, i, c - 1 + k))
 			return;   /* a live lane names the same position: look again later */
-	/* The newest first: each goes to the head, so the run keeps its order. */
-	for (uint32_t k = tn; t && k > 0 && !r->broken; k--)
-		if (!lane_mend_take(q, i, t - 1 + k - 1))
-			return;
+	if (t && !r->broken && !lane_mend_take(q, i, t - 1, tn))
+		return;
 	if (!r->broken && r->h->ack && !lane_mend_leases(q, i, cut, &acks))
 		return;
 	r->acked += acks;
